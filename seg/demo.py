@@ -1,0 +1,77 @@
+"""The built-in demo dataset: bright, textured, irregular objects (cells, crystals) on an uneven,
+noisy background, some touching. Deterministic for a seed, so tests and screenshots agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+CODES = ("background", "cell")
+
+
+def blob(shape, center, radius, rng) -> np.ndarray:
+    "A star-shaped region whose radius wobbles with a few random harmonics."
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    dy, dx = yy - center[0], xx - center[1]
+    theta = np.arctan2(dy, dx)
+    r = np.full_like(theta, radius)
+    for k in range(2, 6):
+        r += radius * rng.uniform(0, 0.18 / k * 2) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+    return dx**2 + dy**2 <= r**2
+
+
+def background(shape, rng) -> np.ndarray:
+    "Uneven illumination: smooth low-frequency shading plus fine noise."
+    h, w = shape
+    coarse = ndimage.zoom(rng.normal(0, 1, (4, 4)), (h / 4, w / 4), order=3)[:h, :w]
+    grain = ndimage.gaussian_filter(rng.normal(0, 1, shape), 1.2)
+    return 0.32 + 0.08 * coarse + 0.05 * grain
+
+
+def sample(rng, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    "One (RGB uint8 image, uint8 mask of 0/1) pair."
+    shape = (size, size)
+    img = background(shape, rng)
+    mask = np.zeros(shape, bool)
+    centers = []
+    for _ in range(rng.integers(4, 13)):
+        radius = rng.uniform(size * 0.03, size * 0.09)
+        if centers and rng.random() < 0.3:  # a neighbour that touches an earlier object
+            cy, cx, cr = centers[rng.integers(len(centers))]
+            a = rng.uniform(0, 2 * np.pi)
+            c = (cy + (cr + radius) * 0.85 * np.sin(a), cx + (cr + radius) * 0.85 * np.cos(a))
+        else:
+            c = (rng.uniform(0, size), rng.uniform(0, size))
+        centers.append((*c, radius))
+        region = blob(shape, c, radius, rng)
+        texture = ndimage.gaussian_filter(rng.normal(0, 1, shape), 2.0)
+        yy, xx = np.mgrid[0:size, 0:size]
+        shading = 1 - 0.35 * np.clip(np.hypot(yy - c[0], xx - c[1]) / radius, 0, 1) ** 2
+        img = np.where(region, rng.uniform(0.62, 0.85) * shading + 0.08 * texture, img)
+        mask |= region
+    img = ndimage.gaussian_filter(img, 0.8) + rng.normal(0, 0.025, shape)
+    tint = np.array([0.92, 1.0, 0.86]) * rng.uniform(0.95, 1.05, 3)
+    rgb = np.clip(img[..., None] * tint * 255, 0, 255).astype(np.uint8)
+    return rgb, mask.astype(np.uint8)
+
+
+def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0) -> Path:
+    """Write `n` pairs as `images/NNN.png`, `masks/NNN.png` (0 = background, 1 = cell) and
+    `codes.txt`. An existing file is never overwritten."""
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        img, mask = sample(rng, size)
+        for path, arr in ((out / "images" / f"{i:03d}.png", img), (out / "masks" / f"{i:03d}.png", mask)):
+            if not path.exists():
+                Image.fromarray(arr).save(path)
+    codes = out / "codes.txt"
+    if not codes.exists():
+        codes.write_text("\n".join(CODES) + "\n")
+    return out

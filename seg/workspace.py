@@ -1,0 +1,48 @@
+"""Where segboard keeps what it makes: the demo dataset, unpacked uploads (later: runs).
+
+`SEGBOARD_HOME` moves it all; the default is `workspace/` in the current folder, beside the app.
+Nothing here is ever written into a user's dataset folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .demo import write_demo
+
+
+def home() -> Path:
+    return Path(os.environ.get("SEGBOARD_HOME", "workspace")).expanduser().resolve()
+
+
+def demo_dir() -> Path:
+    return home() / "demo"
+
+
+def uploads_dir() -> Path:
+    return home() / "uploads"
+
+
+def ensure_demo() -> Path:
+    "The demo dataset, written on first use (about 5 s); a complete one is left as it is."
+    d = demo_dir()
+    if not (d / "codes.txt").exists():
+        write_demo(d)
+    return d
+
+
+def signature(root: Path) -> str:
+    """Changes when a file under `root` is added, removed or changed; reads only names and stats, so
+    it is cheap enough to check on every page view."""
+    h = hashlib.sha256()
+    root = Path(root).expanduser()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in sorted(filenames):
+            try:
+                st = os.stat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            h.update(f"{dirpath}/{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,80 @@
+"""`python -m seg` in a real subprocess, as scripts outside the project call it."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from conftest import ROOT
+from makers import dataset
+from PIL import Image
+
+
+def seg(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "seg", *map(str, args)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_inspect_json_contract(tmp_path):
+    dataset(tmp_path, n=6, mask_values=(0, 255), codes=["pipe", "crack"])
+    s = json.loads(seg("inspect", tmp_path, "--json").stdout)
+    assert s["pairs"] == 6 and s["codes"] == ["pipe", "crack"]
+    assert s["errors"] == [] and isinstance(s["warnings"], list)
+    assert set(s["class_fractions"]) == {"pipe", "crack"}
+    assert abs(sum(s["class_fractions"].values()) - 1) < 1e-9
+    assert s["split"]["kind"] == "random" and s["split"]["train"] + s["split"]["valid"] == 6
+    assert "per_image" not in s
+    assert len(json.loads(seg("inspect", tmp_path, "--json", "--per-image").stdout)["per_image"]) == 6
+
+
+def test_inspect_reports_problems_and_exits_1(tmp_path):
+    dataset(tmp_path, n=3)
+    (tmp_path / "images" / "01.png").write_bytes(b"garbage")
+    r = seg("inspect", tmp_path, "--json", check=False)
+    assert r.returncode == 1 and r.stderr == ""
+    s = json.loads(r.stdout)
+    assert s["errors"][0]["file"] == "images/01.png"
+    assert set(s["errors"][0]) == {"file", "problem", "fix"}
+    text = seg("inspect", tmp_path, check=False).stdout
+    assert "images/01.png: Not a readable image" in text and "not ready" in text
+
+
+def test_inspect_text_and_folder_split(tmp_path):
+    dataset(tmp_path / "train", n=4)
+    dataset(tmp_path / "val", n=2, layout="flat")
+    out = seg("inspect", tmp_path).stdout
+    assert "pairs    6" in out and "4 train / 2 valid (given by the folders)" in out and "ready to train" in out
+
+
+def test_inspect_codes_option(tmp_path):
+    dataset(tmp_path, n=4)
+    s = json.loads(seg("inspect", tmp_path, "--json", "--codes", "background,crystal").stdout)
+    assert s["codes"] == ["background", "crystal"]
+
+
+def test_demo_is_deterministic_and_valid(tmp_path):
+    seg("demo", tmp_path / "a", "--n", 4, "--size", 64)
+    seg("demo", tmp_path / "b", "--n", 4, "--size", 64)
+    for sub in ("images/000.png", "masks/003.png", "codes.txt"):
+        assert (tmp_path / "a" / sub).read_bytes() == (tmp_path / "b" / sub).read_bytes()
+    s = json.loads(seg("inspect", tmp_path / "a", "--json").stdout)
+    assert s["pairs"] == 4 and s["codes"] == ["background", "cell"] and s["errors"] == []
+    assert 0.02 < s["class_fractions"]["cell"] < 0.5
+    image = np.asarray(Image.open(tmp_path / "a" / "images" / "000.png"))
+    assert image.shape == (64, 64, 3) and image.std() > 5  # textured, not flat
+
+
+def test_demo_never_overwrites(tmp_path):
+    seg("demo", tmp_path, "--n", 2, "--size", 64)
+    mine = tmp_path / "images" / "000.png"
+    mine.write_bytes(b"the user's own file")
+    seg("demo", tmp_path, "--n", 2, "--size", 64)
+    assert mine.read_bytes() == b"the user's own file"
+
+
+def test_unknown_command_is_a_usage_error():
+    r = seg("train-everything", check=False)
+    assert r.returncode == 2 and "usage:" in r.stderr

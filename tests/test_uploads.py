@@ -1,0 +1,90 @@
+"""Zip uploads: a dataset unpacks into its own folder; what could harm the server is refused."""
+
+import io
+import stat
+import zipfile
+
+import pytest
+from makers import dataset
+
+from seg import Dataset
+from seg.uploads import UploadError, extract_zip
+
+
+def zipped(members: dict, **kw) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            if isinstance(data, zipfile.ZipInfo):
+                zf.writestr(data, kw.get("link_target", b"/etc"))
+            else:
+                zf.writestr(name, data)
+    buf.seek(0)
+    return buf
+
+
+def test_a_zipped_dataset_unpacks_and_opens(tmp_path):
+    src = dataset(tmp_path / "cells", n=4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(tmp_path))
+    buf.seek(0)
+    out = extract_zip(buf, tmp_path / "uploads")
+    assert out.parent == tmp_path / "uploads"
+    ds = Dataset.open(out)
+    assert ds.ok and len(ds.pairs) == 4
+    buf.seek(0)
+    assert extract_zip(buf, tmp_path / "uploads") == out  # the same upload is unpacked once
+
+
+@pytest.mark.parametrize("name,message", [
+    ("../evil.png", "outside the archive"),
+    ("images/../../evil.png", "outside the archive"),
+    ("/etc/evil.png", "absolute path"),
+    ("C:/evil.png", "absolute path"),
+])
+def test_members_escaping_the_folder_are_refused(tmp_path, name, message):
+    with pytest.raises(UploadError, match=message):
+        extract_zip(zipped({name: b"x"}), tmp_path / "uploads")
+    assert not (tmp_path / "evil.png").exists()
+    assert not list((tmp_path / "uploads").glob("*")) if (tmp_path / "uploads").exists() else True
+
+
+def test_a_symbolic_link_is_refused(tmp_path):
+    info = zipfile.ZipInfo("images/link.png")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(UploadError, match="symbolic link"):
+        extract_zip(zipped({"x": info}), tmp_path / "uploads")
+
+
+def test_a_zip_bomb_is_refused(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("images/bomb.bmp", b"\0" * (300 * 2**20))
+    buf.seek(0)
+    with pytest.raises(UploadError, match="out of proportion"):
+        extract_zip(buf, tmp_path / "uploads")
+
+
+def test_too_many_files_are_refused(tmp_path, monkeypatch):
+    import seg.uploads
+    monkeypatch.setattr(seg.uploads, "MAX_FILES", 20)
+    with pytest.raises(UploadError, match="21 files, more than 20"):
+        extract_zip(zipped({f"images/{i}.png": b"x" for i in range(21)}), tmp_path / "uploads")
+
+
+def test_a_header_that_lies_about_sizes_is_caught(tmp_path):
+    buf = zipped({"images/a.png": b"y" * 5000})
+    data = bytearray(buf.getvalue())
+    # make the central directory claim 10 bytes for a 5000-byte member
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 24: cd + 28] = (10).to_bytes(4, "little")
+    with pytest.raises(UploadError):
+        extract_zip(io.BytesIO(bytes(data)), tmp_path / "uploads")
+    assert not any((tmp_path / "uploads").glob("*/images/a.png"))
+
+
+def test_not_a_zip(tmp_path):
+    with pytest.raises(UploadError, match="Not a zip archive"):
+        extract_zip(io.BytesIO(b"%PDF-1.4 ..."), tmp_path / "uploads")
