@@ -1,0 +1,19 @@
+"""segboard: train and use a U-Net on your own images and masks. The frame around the pages."""
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="segboard", page_icon=":material/biotech:", layout="wide")
+
+page = st.navigation([
+    st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
+])
+
+with st.sidebar:
+    st.markdown("**segboard**")
+    st.caption(f"Device: {common.device_label()}")
+    chosen = common.chosen_dataset()
+    st.caption(f"Dataset: {chosen.name if chosen else 'none chosen yet'}")
+
+page.run()

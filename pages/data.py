@@ -1,0 +1,154 @@
+"""Data: choose a dataset, see what is wrong with it, look at it, preview what training will see."""
+
+from dataclasses import replace
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages import common
+from seg.dataloaders import DataSettings, SettingsError, augment_preview
+from seg.overlay import Overlay, hex_color
+from seg.uploads import UploadError, extract_zip
+from seg.workspace import uploads_dir
+
+st.title("Data")
+st.caption("Point segboard at your images and masks. Every file is checked before anything trains.")
+
+# -- Which dataset
+SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
+previous = common.chosen_dataset()
+source = st.segmented_control("Dataset", list(SOURCES), format_func=SOURCES.get, key="source",
+                              default=previous.source if previous else "demo") or "demo"
+path = None
+if source == "demo":
+    path = common.demo_path()
+    st.caption(f"64 generated microscopy-like images with masks of their cells, in `{path}`.")
+elif source == "folder":
+    typed = st.text_input("Folder path on the server", key="folder",
+                          value=str(previous.path) if previous and previous.source == "folder" else "",
+                          placeholder="/data/my-cells  (holding images/ and masks/, or name.png + name_mask.png)")
+    path = common.Path(typed.strip()).expanduser() if typed.strip() else None
+else:
+    upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload")
+    if upload is not None:
+        try:
+            path = extract_zip(upload, uploads_dir())
+        except UploadError as e:
+            st.error(str(e))
+    elif previous and previous.source == "upload":
+        path = previous.path
+
+with st.expander("Class names"):
+    codes = st.text_input("Class names, background first, comma-separated (empty: from codes.txt or the masks)",
+                          key="codes", value=previous.codes if previous else "")
+
+if path is None:
+    st.info("Choose a dataset above.")
+    common.choose(None)
+    st.stop()
+
+dataset = common.open_dataset(path, codes)
+report = dataset.report
+summary = dataset.summary()
+
+# -- What is in it, and what is wrong
+c1, c2, c3 = st.columns(3)
+c1.metric("Pairs", summary["pairs"])
+c2.metric("Classes", len(summary["codes"]), help=", ".join(summary["codes"]))
+c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['valid']}",
+          help="Split given by the folders" if summary["split"]["kind"] == "folder" else "Random 20% split, seed 42")
+st.caption(f"Layout: {summary['layout'] or 'not recognised'} · `{path}`")
+
+
+def problems_table(problems):
+    st.dataframe(pd.DataFrame([p.as_dict() for p in problems]), hide_index=True, width="stretch")
+
+
+if report.errors:
+    st.error(f"**{len(report.errors)} error(s): training is blocked until they are fixed.**  \n"
+             + "  \n".join(f"`{p.file}`: {p.problem} **Fix:** {p.fix}" for p in report.errors[:5]))
+    if len(report.errors) > 5:
+        problems_table(report.errors)
+if report.warnings:
+    with st.expander(f"{len(report.warnings)} warning(s)", expanded=not report.errors, icon=":material/warning:"):
+        problems_table(report.warnings)
+if report.notes:
+    with st.expander(f"{len(report.notes)} note(s)", icon=":material/info:"):
+        problems_table(report.notes)
+settings = replace(previous.settings) if previous else DataSettings()
+if dataset.ok:
+    st.success(f"Ready to train: {summary['pairs']} pairs, classes {', '.join(summary['codes'])}.")
+common.choose(common.DataChoice(path, source, codes, settings) if dataset.ok else None)
+if not dataset.pairs:
+    st.stop()
+
+# -- Class balance and sizes
+left, mid, right = st.columns(3)
+overlay = Overlay(dataset.codes)
+colors = {name: hex_color(dataset.codes.display_color(i)) for i, name in enumerate(dataset.codes.names)}
+colors[dataset.codes.names[0]] = "#9e9e9e"
+balance = pd.DataFrame({"class": list(summary["class_fractions"]),
+                        "pixels (%)": [100 * v for v in summary["class_fractions"].values()]})
+left.plotly_chart(px.bar(balance, x="class", y="pixels (%)", color="class", color_discrete_map=colors,
+                         title="Class balance (all pixels)"), key="balance")
+per_image = pd.DataFrame([{"image": r["image"], **{k: 100 * v for k, v in r["fractions"].items()}}
+                          for r in summary["per_image"]])
+foreground = dataset.codes.names[1:]
+mid.plotly_chart(px.histogram(per_image, x=list(foreground), nbins=30, barmode="overlay",
+                              color_discrete_map=colors, title="Per image: % of pixels",
+                              labels={"value": "% of the image's pixels", "variable": "class"}), key="per_image")
+sizes = pd.DataFrame(summary["per_image"]).groupby(["width", "height"]).size().reset_index(name="images")
+right.plotly_chart(px.scatter(sizes, x="width", y="height", size="images", title="Image sizes (px)",
+                              hover_data=["images"]), key="sizes")
+
+# -- Gallery
+st.subheader("Gallery")
+g1, g2, g3 = st.columns([2, 1, 1])
+alpha = g1.slider("Mask opacity", 0.0, 1.0, 0.45, 0.05, key="alpha")
+per_page = g2.selectbox("Per page", [12, 24, 48], key="per_page")
+pages = max(1, -(-len(dataset.pairs) // per_page))
+page = g3.number_input(f"Page (of {pages})", 1, pages, 1, key="page")
+st.markdown(" ".join(f"<span style='background:{c};padding:2px 8px;border-radius:4px;color:#000'>{name}</span>"
+                     for name, c in overlay.legend()), unsafe_allow_html=True)
+overlay.alpha = alpha
+shown = dataset.pairs[(page - 1) * per_page: page * per_page]
+cols = st.columns(6)
+for i, pair in enumerate(shown):
+    image, mask = common.thumbnail(dataset, pair, 192)
+    cols[i % 6].image(overlay(image, mask), caption=pair.name, width="stretch")
+
+# -- One pair, up close
+st.subheader("Close look")
+names = [p.name for p in dataset.pairs]
+pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, key="close")
+pair = dataset.pairs[pick]
+image, mask = common.thumbnail(dataset, pair, 768)
+a, b, c = st.columns(3)
+a.image(image, caption=f"image: {report.name(pair.image)}", width="stretch")
+b.image(overlay(image, mask), caption="overlay", width="stretch")
+c.image(overlay.colorize(mask), caption=f"mask: {report.name(pair.mask)}", width="stretch")
+
+# -- What training will see
+st.subheader("Training data")
+s1, s2, s3, s4 = st.columns(4)
+settings.size = s1.select_slider("Image size (px)", [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768],
+                                 value=settings.size if isinstance(settings.size, int) else 256, key="size")
+settings.bs = s2.number_input("Batch size", 1, 256, settings.bs, key="bs")
+folder_split = dataset.discovery.split == "folder"
+settings.valid_pct = s3.slider("Validation fraction", 0.05, 0.5, settings.valid_pct, 0.05, key="valid_pct",
+                               disabled=folder_split, help="The folders give the split" if folder_split else None)
+settings.augment = s4.toggle("Augmentation", settings.augment, key="augment",
+                             help="Flips, rotation, zoom, lighting, applied to image and mask together")
+if dataset.ok:
+    common.choose(common.DataChoice(path, source, codes, settings))
+if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:"):
+    try:
+        views = augment_preview(dataset, pair, settings, n=8)
+    except SettingsError as e:
+        st.error(str(e))
+    else:
+        st.caption(f"{pair.name} as training sees it at {settings.size} px: 8 random augmentations.")
+        cols = st.columns(8)
+        for col, (im, m) in zip(cols, views):
+            col.image(overlay(im, m), width="stretch")
