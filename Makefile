@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make run    set up .venv, write the demo dataset, start the app
+#   make test   set up .venv with the dev tools (and Chromium), lint, run every test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+HOME_DIR ?= $(or $(SEGBOARD_HOME),workspace)
+
+.PHONY: run test lint demo chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.app: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.app
+
+demo: $(VENV)/.app
+	@test -f $(HOME_DIR)/demo/codes.txt || $(BIN)/python -m seg demo $(HOME_DIR)/demo
+
+run: $(VENV)/.app demo
+	@echo "segboard: open http://localhost:$(PORT)  (colleagues: http://$$(hostname -I 2>/dev/null | cut -d' ' -f1):$(PORT))"
+	SEGBOARD_HOME=$(HOME_DIR) $(BIN)/streamlit run app.py --server.port $(PORT)
+
+# Debian's chromium for the browser tests (Playwright cannot download its own browsers here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and apt-get is not usable: install Debian's chromium for the browser tests"; fi; }
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.dev chromium lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
