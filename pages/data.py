@@ -99,8 +99,11 @@ mid.plotly_chart(px.histogram(per_image, x=list(foreground), nbins=30, barmode="
                               color_discrete_map=colors, title="Per image: % of pixels",
                               labels={"value": "% of the image's pixels", "variable": "class"}), key="per_image")
 sizes = pd.DataFrame(summary["per_image"]).groupby(["width", "height"]).size().reset_index(name="images")
-right.plotly_chart(px.scatter(sizes, x="width", y="height", size="images", title="Image sizes (px)",
-                              hover_data=["images"]), key="sizes")
+if len(sizes) == 1:
+    right.metric("Image size (px)", f"{sizes.width[0]} x {sizes.height[0]}", help=f"All {sizes.images[0]} images")
+else:
+    right.plotly_chart(px.scatter(sizes, x="width", y="height", size="images", title="Image sizes (px)",
+                                  hover_data=["images"]), key="sizes")
 
 # -- Gallery
 st.subheader("Gallery")

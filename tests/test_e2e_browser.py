@@ -1,0 +1,95 @@
+"""The real app in a real browser: `streamlit run` on a free port, Debian's Chromium driven by
+Playwright. Saves the README's screenshot."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import ROOT
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "SEGBOARD_HOME": str(tmp_path_factory.mktemp("home"))}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail("streamlit did not start:\n" + log.read())
+    yield url
+    proc.terminate()
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), "Debian's chromium is needed for browser tests: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_app_opens_on_the_demo_dataset_with_its_gallery(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    expect(page.get_by_text("Ready to train: 64 pairs")).to_be_visible(timeout=90_000)
+    expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
+    gallery = page.locator("[data-testid='stImage'] img")
+    expect(gallery.nth(11)).to_be_visible(timeout=30_000)  # the first gallery page: 12 thumbnails
+    expect(page.get_by_text("000.png").first).to_be_visible()
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: demo dataset")).to_be_visible()
+    page.wait_for_timeout(1500)  # let the Plotly charts finish drawing
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data.png"))
+    assert (SHOTS / "data.png").stat().st_size > 50_000
+    assert not errors, errors
+    page.close()
+
+
+def test_a_folder_with_problems_shows_them(server, browser, tmp_path):
+    from makers import dataset
+    dataset(tmp_path / "bad", n=4)
+    (tmp_path / "bad" / "masks" / "01.png").write_bytes(b"garbage")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    expect(page.get_by_text("Ready to train")).to_be_visible(timeout=90_000)
+    page.get_by_text("Folder on the server").click()
+    box = page.get_by_label("Folder path on the server")
+    box.fill(str(tmp_path / "bad"))
+    box.press("Enter")
+    expect(page.get_by_text("training is blocked until they are fixed")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("masks/01.png")).to_be_visible()
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: none chosen yet")).to_be_visible()
+    page.close()
