@@ -35,6 +35,18 @@ def chosen_dataset() -> DataChoice | None:
     return st.session_state.get("data")
 
 
+def linked_folder() -> str:
+    "The folder named in the page's address (`?data=/path`): survives a refresh, travels in a link."
+    return st.query_params.get("data", "")
+
+
+def link_folder(path: Path | None) -> None:
+    if path is None:
+        st.query_params.pop("data", None)
+    elif st.query_params.get("data") != str(path):
+        st.query_params["data"] = str(path)
+
+
 def choose(choice: DataChoice | None) -> None:
     "Hand the dataset to the other pages (None: no usable dataset); redraw the frame when it changed."
     if st.session_state.get("data") != choice:

@@ -18,15 +18,16 @@ st.caption("Point segboard at your images and masks. Every file is checked befor
 # -- Which dataset
 SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
 previous = common.chosen_dataset()
+linked = common.linked_folder()
 source = st.segmented_control("Dataset", list(SOURCES), format_func=SOURCES.get, key="source",
-                              default=previous.source if previous else "demo") or "demo"
+                              default=previous.source if previous else "folder" if linked else "demo") or "demo"
 path = None
 if source == "demo":
     path = common.demo_path()
     st.caption(f"64 generated microscopy-like images with masks of their cells, in `{path}`.")
 elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
-                          value=str(previous.path) if previous and previous.source == "folder" else "",
+                          value=str(previous.path) if previous and previous.source == "folder" else linked,
                           placeholder="/data/my-cells  (holding images/ and masks/, or name.png + name_mask.png)")
     path = common.Path(typed.strip()).expanduser() if typed.strip() else None
 else:
@@ -38,6 +39,7 @@ else:
             st.error(str(e))
     elif previous and previous.source == "upload":
         path = previous.path
+common.link_folder(path if source == "folder" else None)
 
 with st.expander("Class names"):
     codes = st.text_input("Class names, background first, comma-separated (empty: from codes.txt or the masks)",

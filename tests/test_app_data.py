@@ -91,3 +91,23 @@ def test_training_settings_and_augmentation_preview(app):
 def test_class_names_override(app):
     app.text_input(key="codes").set_value("background, crystal").run()
     assert "classes background, crystal" in app.success[0].value
+
+
+def test_a_folder_in_the_address_opens_directly(home, tmp_path):
+    "A refresh or a link with ?data=/path opens that folder: colleagues get the same view."
+    dataset(tmp_path / "linked", n=6)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["data"] = str(tmp_path / "linked")
+    at.run()
+    assert not at.exception
+    assert at.segmented_control(key="source").value == "folder"
+    assert at.metric[0].value == "6"
+    at.segmented_control(key="source").set_value("demo").run()
+    assert "data" not in at.query_params
+
+
+def test_typing_a_folder_puts_it_in_the_address(app, tmp_path):
+    dataset(tmp_path / "mine", n=5)
+    app.segmented_control(key="source").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(tmp_path / "mine")).run()
+    assert app.query_params["data"] == [str(tmp_path / "mine")] or app.query_params["data"] == str(tmp_path / "mine")
