@@ -6,7 +6,6 @@ decides how masks map to classes and never raises: whatever is wrong is in `data
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -127,18 +126,6 @@ class Dataset:
             return [p for p in pairs if not p.valid], [p for p in pairs if p.valid]
         train, valid = split_indices(len(pairs), valid_pct, seed)
         return [pairs[i] for i in train], [pairs[i] for i in valid]
-
-    def fingerprint(self) -> str:
-        "Changes when any file of the dataset changes: names, sizes, modification times."
-        h = hashlib.sha256()
-        for p in self.discovery.pairs:
-            for f in (p.image, p.mask):
-                try:
-                    st = f.stat()
-                    h.update(f"{f.relative_to(self.root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-                except (OSError, ValueError):
-                    h.update(f"{f}|missing\n".encode())
-        return h.hexdigest()[:16]
 
     # -- statistics
     def class_fractions(self) -> dict[str, float]:
@@ -283,8 +270,8 @@ def _encoding(scans: list[Scan], codes: Codes | None, report: Report) -> tuple[E
         share = sum(sum(c for v, c in s.hist.items() if v not in enc.table) for s in snapped) / max(
             1, sum(s.pixels for s in snapped))
         report.warning([s.pair.mask for s in snapped],
-                       f"JPEG-compressed mask: {share:.1%} of pixels had near-values, snapped to the nearest "
-                       "class.", "Save masks as PNG: JPEG changes mask values at every object edge.")
+                       f"JPEG-compressed mask: near-values snapped to the nearest class ({share:.1%} of the "
+                       "pixels of such masks).", "Save masks as PNG: JPEG changes mask values at every object edge.")
     return enc, codes
 
 

@@ -134,10 +134,8 @@ def to_uint8(a: np.ndarray) -> np.ndarray:
     return (np.clip((a - lo) / (hi - lo), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def as_rgb(a: np.ndarray, mode: str = "") -> np.ndarray:
-    "8-bit RGB (H, W, 3) from any of the layouts `read` returns."
-    if mode == "P":
-        raise ValueError("palette images are converted by load_image")
+def as_rgb(a: np.ndarray) -> np.ndarray:
+    "8-bit RGB (H, W, 3) from any of the layouts `read` returns but palette ones."
     a = to_uint8(a)
     if a.ndim == 2:
         return np.repeat(a[..., None], 3, axis=2)
@@ -152,7 +150,7 @@ def load_image(path: Path) -> np.ndarray:
     if mode == "P":
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
-    return as_rgb(a, mode)
+    return as_rgb(a)
 
 
 def mode_note(a: np.ndarray, mode: str) -> str | None:

@@ -19,6 +19,7 @@ from .images import RawMask
 
 INVALID = 255  # decoded value of a pixel that fits no class
 SNAP_GRAY = 48  # JPEG near-values further than this from every class value are still snapped, with a warning
+SNAP_COLOR = 60  # the same, as a distance in RGB
 SNAP_PEAK = 0.002  # a JPEG value (or colour) holding this share of pixels is taken for a class
 
 
@@ -71,12 +72,12 @@ class Encoding:
 
     def decode(self, raw: RawMask, lossy: bool = False) -> np.ndarray:
         "uint8 class indices (H, W); INVALID where a value fits no class."
-        if self.kind == "color":
-            v = color_key(raw.values) if raw.kind == "color" else color_key(np.repeat(raw.values[..., None], 3, 2))
+        if raw.kind == "color":
+            v = color_key(raw.values)  # infer_encoding makes any dataset with a colour mask a colour one
+        elif self.kind == "color":
+            v = color_key(np.repeat(raw.values[..., None], 3, 2))
         else:
-            v = raw.values if raw.kind != "color" else None
-            if v is None:
-                raise ValueError("colour mask in a dataset of gray masks")
+            v = raw.values
         vals, inv = np.unique(v, return_inverse=True)
         lut = np.array([self.index_of(int(x), lossy) for x in vals], dtype=np.uint8)
         return lut[inv].reshape(v.shape)
@@ -106,12 +107,29 @@ class Decision:
 
 def lossy_peaks(hist: Counter, colour: bool) -> list[int]:
     "Values (or colours) of JPEG masks that are classes, not compression noise."
+    if colour:
+        return _colour_peaks(hist)
     total = sum(hist.values()) or 1
     big = {v: c for v, c in hist.items() if c >= SNAP_PEAK * total}
-    if colour:
-        return sorted(big)
     # Of values close together, only the most frequent is a class (JPEG smears 255 into 250..255).
-    return sorted(v for v, c in big.items() if all(c >= big[u] for u in big if abs(u - v) <= SNAP_GRAY))
+    return sorted(v for v, c in big.items() if all(c >= big[u] for u in big if _near(u, v, False)))
+
+
+def _colour_peaks(hist: Counter) -> list[int]:
+    """JPEG spreads a colour over hundreds of near colours (chroma subsampling), none of them
+    frequent: count in 32-level bins, keep bins that outnumber their neighbours, and take each
+    one's most frequent colour."""
+    bins: dict[tuple, Counter] = {}
+    for k, c in hist.items():
+        bins.setdefault(tuple(x // 32 for x in key_color(k)), Counter())[k] = c
+    size = {b: sum(c.values()) for b, c in bins.items()}
+    total = sum(size.values()) or 1
+
+    def neighbours(b):
+        return (n for n in size if n != b and max(abs(x - y) for x, y in zip(n, b)) <= 1)
+
+    peaks = [b for b, s in size.items() if s >= SNAP_PEAK * total and all(s >= size[n] for n in neighbours(b))]
+    return sorted(bins[b].most_common(1)[0][0] for b in peaks)
 
 
 def infer_encoding(exact: dict[str, Counter], lossy: dict[str, Counter], codes: Codes | None) -> Decision:
@@ -122,7 +140,7 @@ def infer_encoding(exact: dict[str, Counter], lossy: dict[str, Counter], codes: 
     exact, lossy = _merge(exact, colour), _merge(lossy, colour)
     values = set(exact)
     for p in lossy_peaks(lossy, colour):
-        if not any(_distance(v, p, colour) <= (60 if colour else SNAP_GRAY) for v in values):
+        if not any(_near(v, p, colour) for v in values):
             values.add(p)
     values = sorted(values)
     if colour:
@@ -140,10 +158,11 @@ def _merge(by_kind: dict[str, Counter], colour: bool) -> Counter:
     return out
 
 
-def _distance(a: int, b: int, colour: bool) -> float:
+def _near(a: int, b: int, colour: bool) -> bool:
+    "Close enough that JPEG may have made one of the other."
     if not colour:
-        return abs(a - b)
-    return float(np.linalg.norm(np.subtract(key_color(a), key_color(b))))
+        return abs(a - b) <= SNAP_GRAY
+    return float(np.linalg.norm(np.subtract(key_color(a), key_color(b)))) <= SNAP_COLOR
 
 
 def _decide_gray(values: list[int], kinds: set[str], codes: Codes | None) -> Decision:

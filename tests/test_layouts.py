@@ -222,3 +222,17 @@ def test_class_fractions_and_statistics(tmp_path):
     assert s["class_fractions"] == pytest.approx({"background": 0.625, "foreground": 0.375})
     assert [r["fractions"]["foreground"] for r in s["per_image"]] == pytest.approx([0.25, 0.5])
     assert s["image_sizes"] == {"40x40": 2} and s["channels"] == {"3": 2}
+
+
+def test_jpeg_colour_masks_snap_to_their_colours(tmp_path):
+    rng = np.random.default_rng(0)
+    colors = np.array([(0, 0, 0), (230, 30, 30), (30, 30, 230)], np.uint8)
+    for i in range(4):
+        image, mask = shapes(rng, (64, 64), classes=3)
+        save(tmp_path / "images" / f"{i}.png", image)
+        save(tmp_path / "masks" / f"{i}.jpg", colors[mask], quality=80)
+    ds = opened(tmp_path)
+    assert len(np.unique(np.asarray(Image.open(ds.pairs[0].mask)).reshape(-1, 3), axis=0)) > 3
+    assert ds.encoding.kind == "color" and len(ds.codes) == 3, ds.codes
+    assert mask_values(ds) == [0, 1, 2]
+    assert any("JPEG-compressed mask" in p.problem for p in ds.report.warnings)
