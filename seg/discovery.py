@@ -23,6 +23,7 @@ MASK_DIRS = ("masks", "mask", "labels", "label", "gt", "groundtruth", "ground_tr
 TRAIN_DIRS = ("train", "training")
 VALID_DIRS = ("valid", "val", "validation", "test", "testing")  # in order of preference
 CODES_FILES = ("codes.txt", "classes.txt")
+MAX_FILES = 500_000  # a dataset folder holds fewer; more means the path points far above one
 # Files that sit beside datasets and are no concern of ours.
 META_EXTS = {".txt", ".md", ".json", ".csv", ".yaml", ".yml", ".xml", ".pdf", ".zip", ".py", ".ipynb", ".html"}
 
@@ -50,9 +51,19 @@ class Discovery:
     codes_file: Path | None = None
 
 
+class TooManyFiles(Exception):
+    "Raised inside discovery once the error is reported; stops the walk."
+
+
 def discover(root: Path, report: Report) -> Discovery:
     "Pairs in `root`; every problem goes to `report`."
-    root = Path(root)
+    try:
+        return _discover(Path(root), report)
+    except TooManyFiles:
+        return Discovery(Path(root))
+
+
+def _discover(root: Path, report: Report) -> Discovery:
     d = Discovery(root)
     if not root.exists():
         report.error(root, "The folder does not exist.", "Check the path; it is read on the server, not your computer.")
@@ -140,13 +151,18 @@ def _split_dirs(base: Path) -> tuple[Path, Path] | None:
     return (train, valid) if train and valid else None
 
 
-def _files(folder: Path, skip: tuple[Path, ...] = ()) -> list[Path]:
-    "All visible files under `folder`, nested folders included, links not followed."
+def _files(folder: Path, report: Report, skip: tuple[Path, ...] = ()) -> list[Path]:
+    """All visible files under `folder`, nested folders included, links not followed; none when there
+    are more than MAX_FILES (someone typed `/` or their home folder)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if _visible(here / d) and here / d not in skip)
         out += [here / f for f in sorted(filenames) if _visible(here / f)]
+        if len(out) > MAX_FILES:
+            report.error(folder, f"More than {MAX_FILES:,} files under this folder: is it the dataset, or a "
+                         "folder far above it?", "Give the folder that holds the images and masks itself.")
+            raise TooManyFiles
     return out
 
 
@@ -158,10 +174,13 @@ def _images(files: list[Path], report: Report) -> list[Path]:
             images.append(f)
         elif f.suffix.lower() not in META_EXTS:
             odd.append(f)
-    if odd:
-        exts = sorted({f.suffix.lower() or "(none)" for f in odd})
-        report.warning(odd, f"Not an image file this tool reads ({', '.join(exts)}); ignored.",
-                       f"Convert it to one of {', '.join(sorted(IMAGE_EXTS))}, or move it out of the dataset.")
+    by_ext: dict[str, list[Path]] = {}
+    for f in odd:
+        by_ext.setdefault(f.suffix.lower() or "no extension", []).append(f)
+    for ext, files in sorted(by_ext.items()):
+        report.warning(files, f"Not an image file this tool reads ({ext}); ignored.",
+                       f"Convert it to one of {', '.join(sorted(IMAGE_EXTS))}, or move it out of the dataset.",
+                       many=5)
     return images
 
 
@@ -175,16 +194,16 @@ def _discover_folder(folder: Path, report: Report) -> tuple[str, list[Pair]]:
     if mask_dir is not None:
         image_dir = _find_dir(folder, IMAGE_DIRS)
         if image_dir is None:
-            images = _images(_files(folder, skip=(mask_dir,)), report)
+            images = _images(_files(folder, report, skip=(mask_dir,)), report)
             layout = f"images beside {mask_dir.name}/"
             image_base = folder
         else:
-            images = _images(_files(image_dir), report)
+            images = _images(_files(image_dir, report), report)
             layout = f"{image_dir.name}/ + {mask_dir.name}/"
             image_base = image_dir
-        masks = _images(_files(mask_dir), report)
+        masks = _images(_files(mask_dir, report), report)
         return layout, _match_dirs(image_base, images, mask_dir, masks, report)
-    files = _images(_files(folder), report)
+    files = _images(_files(folder, report), report)
     masks = [f for f in files if FLAT_SUFFIX.match(f.stem)]
     if not files:
         report.error(folder, "No image files found.",

@@ -34,20 +34,20 @@ class Report:
     root: Path
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, file, problem: str, fix: str, level: str = ERROR) -> None:
-        "One problem per file; past `MANY` files, the rest in one entry so a report stays readable."
+    def add(self, file, problem: str, fix: str, level: str = ERROR, many: int = MANY) -> None:
+        "One problem per file; past `many` files, the rest in one entry so a report stays readable."
         files = list(file) if isinstance(file, (list, tuple)) else [file]
-        for f in files[:MANY]:
+        for f in files[:many]:
             self.problems.append(Problem(self.name(f), problem, fix, level))
-        if len(files) > MANY:
-            rest = f"{self.name(files[MANY])} (and {len(files) - MANY - 1} more)"
+        if len(files) > many:
+            rest = f"{self.name(files[many])} (and {len(files) - many - 1} more)"
             self.problems.append(Problem(rest, problem, fix, level))
 
     def error(self, file, problem: str, fix: str) -> None:
         self.add(file, problem, fix, ERROR)
 
-    def warning(self, file, problem: str, fix: str) -> None:
-        self.add(file, problem, fix, WARNING)
+    def warning(self, file, problem: str, fix: str, many: int = MANY) -> None:
+        self.add(file, problem, fix, WARNING, many)
 
     def note(self, file, problem: str, fix: str = "Nothing to do.") -> None:
         "Notes are about many files at once (every grayscale image): one entry for all."

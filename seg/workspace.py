@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .demo import write_demo
+from .discovery import MAX_FILES
 
 
 def home() -> Path:
@@ -37,8 +38,12 @@ def signature(root: Path) -> str:
     it is cheap enough to check on every page view."""
     h = hashlib.sha256()
     root = Path(root).expanduser()
+    seen = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
+        seen += len(filenames)
+        if seen > MAX_FILES:  # `/` typed as the folder: discovery reports it, no need to stat it all
+            break
         for f in sorted(filenames):
             try:
                 st = os.stat(os.path.join(dirpath, f))

@@ -235,3 +235,14 @@ def test_nothing_raises_and_user_files_are_untouched(tmp_path):
     Dataset.open(tmp_path).summary()
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_a_folder_far_above_a_dataset(tmp_path, monkeypatch):
+    "Someone types `/` or their home folder: a clear error, not a walk of the whole disk."
+    import seg.discovery
+    monkeypatch.setattr(seg.discovery, "MAX_FILES", 30)
+    for i in range(40):
+        (tmp_path / f"doc{i}.txt").write_text("x")
+    ds, errors = problems(tmp_path)
+    assert len(errors) == 1
+    assert "More than 30 files under this folder" in errors[0].problem
