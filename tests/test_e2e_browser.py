@@ -92,4 +92,25 @@ def test_a_folder_with_problems_shows_them(server, browser, tmp_path):
     expect(page.get_by_text("training is blocked until they are fixed")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("masks/01.png")).to_be_visible()
     expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: none chosen yet")).to_be_visible()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "data-problems.png"))
+    page.close()
+
+
+def test_a_zip_uploaded_from_the_browser(server, browser, tmp_path):
+    import zipfile
+
+    from makers import dataset
+    src = dataset(tmp_path / "pipes", n=7, mask_values=(0, 255), codes=["pipe", "crack"])
+    archive = tmp_path / "pipes.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f.relative_to(tmp_path))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server)
+    expect(page.get_by_text("Ready to train")).to_be_visible(timeout=90_000)
+    page.get_by_text("Upload a zip").click()
+    page.locator("input[type='file']").set_input_files(str(archive))
+    expect(page.get_by_text("Ready to train: 7 pairs, classes pipe, crack")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: ")).to_be_visible()
     page.close()
