@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .codes import Codes, CodesError
+from .codes import MAX_CLASSES, Codes, CodesError
 from .discovery import Discovery, Pair, discover
 from .images import ImageError, is_lossy, load_image, load_mask, mode_note, read
 from .masks import INVALID, Encoding, histogram, infer_encoding, key_color
@@ -93,7 +93,7 @@ class Dataset:
         user_codes = _codes(codes, d, report)
         with ThreadPoolExecutor(max(1, workers)) as pool:
             scans = list(pool.map(lambda p: _scan(p, report), d.pairs))
-        encoding, codes = _encoding(scans, user_codes, report)
+        encoding, codes = _encoding(scans, user_codes, report, d.codes_file or root)
         ds = cls(root, report, d, scans, codes, encoding)
         ds._check()
         return ds
@@ -226,7 +226,9 @@ def _codes(codes, d: Discovery, report: Report) -> Codes | None:
     return None
 
 
-def _encoding(scans: list[Scan], codes: Codes | None, report: Report) -> tuple[Encoding | None, Codes | None]:
+def _encoding(scans: list[Scan], codes: Codes | None, report: Report,
+              codes_at: Path) -> tuple[Encoding | None, Codes | None]:
+    "The dataset's mask encoding, each mask's class pixel counts; `codes_at`: where the user's classes come from."
     exact: dict[str, Counter] = {}
     lossy: dict[str, Counter] = {}
     for s in scans:
@@ -236,9 +238,8 @@ def _encoding(scans: list[Scan], codes: Codes | None, report: Report) -> tuple[E
         return None, codes
     decision = infer_encoding(exact, lossy, codes)
     if decision.encoding is None:
-        # name the masks with the most distinct values: those are where to look first
-        worst = sorted((s for s in scans if s.ok), key=lambda s: -len(s.hist))[:5]
-        report.error([s.pair.mask for s in worst], decision.problem, decision.fix)
+        problem = decision.problem[0].upper() + decision.problem[1:]
+        report.error(_culprits(scans, codes, codes_at), problem, decision.fix)
         for s in scans:
             s.ok = False
         return None, decision.codes
@@ -273,6 +274,16 @@ def _encoding(scans: list[Scan], codes: Codes | None, report: Report) -> tuple[E
                        f"JPEG-compressed mask: near-values snapped to the nearest class ({share:.1%} of the "
                        "pixels of such masks).", "Save masks as PNG: JPEG changes mask values at every object edge.")
     return enc, codes
+
+
+def _culprits(scans: list[Scan], codes: Codes | None, codes_at: Path) -> list[Path]:
+    """Where to look when no encoding fits: the classes file when the user gave classes (it and the
+    masks disagree), else the masks with values no class mask holds, else those with the most values."""
+    if codes is not None:
+        return [codes_at]
+    ok = [s for s in scans if s.ok and s.hist]
+    odd = [s for s in ok if len(s.hist) > MAX_CLASSES or (s.mask_kind != "color" and max(s.hist) >= MAX_CLASSES)]
+    return [s.pair.mask for s in (odd or sorted(ok, key=lambda s: -len(s.hist))[:5])]
 
 
 def _show(v: int, enc: Encoding):

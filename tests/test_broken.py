@@ -122,8 +122,10 @@ def test_too_many_mask_values_photos_as_masks(tmp_path):
     dataset(tmp_path, n=3)
     rng = np.random.default_rng(0)
     save(tmp_path / "masks" / "01.png", rng.integers(0, 256, (48, 64)).astype(np.uint8))
-    p = the(problems(tmp_path)[1], "distinct values")
-    assert p.file == "masks/01.png" and "instance labels" in p.problem
+    _, errors = problems(tmp_path)
+    p = the(errors, "distinct values")
+    assert [e.file for e in errors] == ["masks/01.png"]  # the photo, not its well-formed neighbours
+    assert "instance labels" in p.problem
 
 
 def test_colour_masks_with_too_many_colours(tmp_path):
@@ -223,7 +225,7 @@ def test_palette_mask_with_void_index(tmp_path):
         mask[0, :] = 255  # Pascal VOC's 'void' border
         save(tmp_path / "images" / f"{i}.png", image)
         palette_mask(tmp_path / "masks" / f"{i}.png", mask)
-    p = the(problems(tmp_path)[1], "palette masks use index 255")
+    p = the(problems(tmp_path)[1], "Palette masks use index 255")
     assert "void" in p.fix
 
 
@@ -246,3 +248,9 @@ def test_a_folder_far_above_a_dataset(tmp_path, monkeypatch):
     ds, errors = problems(tmp_path)
     assert len(errors) == 1
     assert "More than 30 files under this folder" in errors[0].problem
+
+
+def test_masks_and_codes_that_disagree_point_at_the_codes_file(tmp_path):
+    dataset(tmp_path, n=3, mask_values=(0, 128, 255), classes=3, codes=["background", "cell"])
+    p = the(problems(tmp_path)[1], "3 distinct values (0, 128, 255) but codes.txt names 2 classes")
+    assert p.file == "codes.txt"
