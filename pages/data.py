@@ -52,14 +52,16 @@ if path is None:
 
 dataset = common.open_dataset(path, codes)
 report = dataset.report
-summary = dataset.summary()
+settings = replace(previous.settings) if previous else DataSettings()
+summary = dataset.summary(settings.valid_pct, settings.seed)
 
 # -- What is in it, and what is wrong
 c1, c2, c3 = st.columns(3)
 c1.metric("Pairs", summary["pairs"])
 c2.metric("Classes", len(summary["codes"]), help=", ".join(summary["codes"]))
 c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['valid']}",
-          help="Split given by the folders" if summary["split"]["kind"] == "folder" else "Random 20% split, seed 42")
+          help="Split given by the folders" if summary["split"]["kind"] == "folder"
+          else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
 st.caption(f"Layout: {summary['layout'] or 'not recognised'} · `{path}`")
 
 
@@ -78,7 +80,6 @@ if report.warnings:
 if report.notes:
     with st.expander(f"{len(report.notes)} note(s)", icon=":material/info:"):
         problems_table(report.notes)
-settings = replace(previous.settings) if previous else DataSettings()
 if dataset.ok:
     st.success(f"Ready to train: {summary['pairs']} pairs, classes {', '.join(summary['codes'])}.")
 common.choose(common.DataChoice(path, source, codes, settings) if dataset.ok else None)
@@ -121,11 +122,11 @@ shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
     image, mask = common.thumbnail(dataset, pair, 192)
-    cols[i % 6].image(overlay(image, mask), caption=pair.name, width="stretch")
+    cols[i % 6].image(overlay(image, mask), caption=report.name(pair.image), width="stretch")
 
 # -- One pair, up close
 st.subheader("Close look")
-names = [p.name for p in dataset.pairs]
+names = [report.name(p.image) for p in dataset.pairs]  # paths: nested folders may repeat a file name
 pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, key="close")
 pair = dataset.pairs[pick]
 image, mask = common.thumbnail(dataset, pair, 768)
@@ -145,6 +146,9 @@ settings.valid_pct = s3.slider("Validation fraction", 0.05, 0.5, settings.valid_
                                disabled=folder_split, help="The folders give the split" if folder_split else None)
 settings.augment = s4.toggle("Augmentation", settings.augment, key="augment",
                              help="Flips, rotation, zoom, lighting, applied to image and mask together")
+n_train = summary["split"]["train"]
+if settings.bs > n_train:
+    st.caption(f"The training split holds {n_train} pairs: batches will hold {settings.batch_size(n_train)}.")
 if dataset.ok:
     common.choose(common.DataChoice(path, source, codes, settings))
 if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:"):
@@ -153,7 +157,7 @@ if st.button("Preview augmentations", key="preview", icon=":material/auto_awesom
     except SettingsError as e:
         st.error(str(e))
     else:
-        st.caption(f"{pair.name} as training sees it at {settings.size} px: 8 random augmentations.")
+        st.caption(f"{report.name(pair.image)} as training sees it at {settings.size} px: 8 random augmentations.")
         cols = st.columns(8)
         for col, (im, m) in zip(cols, views):
             col.image(overlay(im, m), width="stretch")

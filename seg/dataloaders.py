@@ -75,6 +75,10 @@ class DataSettings:
         if self.workers < 0:
             raise SettingsError(f"Workers {self.workers}: use 0 (no worker processes) or more.")
 
+    def batch_size(self, n_train: int) -> int:
+        "The batch size used: never more than the training pairs (fastai would give no batch at all)."
+        return max(1, min(self.bs, n_train))
+
     def to_json(self) -> dict:
         return asdict(self)
 
@@ -114,7 +118,7 @@ def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=N
         raise SettingsError(f"The dataset has errors; first: {first}" if first else "The dataset has too few pairs.")
     train, valid = dataset.split(settings.valid_pct, settings.seed)
     dls = datablock(dataset, len(train), len(valid), settings).dataloaders(
-        train + valid, bs=min(settings.bs, len(train)), num_workers=settings.workers, device=device,
+        train + valid, bs=settings.batch_size(len(train)), num_workers=settings.workers, device=device,
         seed=settings.seed, shuffle=True)
     dls.vocab = list(dataset.codes.names)  # what unet_learner reads for the number of classes
     return dls

@@ -111,3 +111,9 @@ def test_typing_a_folder_puts_it_in_the_address(app, tmp_path):
     app.segmented_control(key="source").set_value("folder").run()
     app.text_input(key="folder").set_value(str(tmp_path / "mine")).run()
     assert app.query_params["data"] == [str(tmp_path / "mine")] or app.query_params["data"] == str(tmp_path / "mine")
+
+
+def test_validation_fraction_changes_the_split_shown(app):
+    app.slider(key="valid_pct").set_value(0.5).run()
+    assert app.metric[2].value == "32 / 32"
+    assert app.session_state["data"].settings.valid_pct == 0.5

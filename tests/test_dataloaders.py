@@ -83,3 +83,8 @@ def test_augmentation_preview(ds255):
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
         assert mask.shape == (64, 64) and set(np.unique(mask)) <= {0, 1}
     assert any(not np.array_equal(views[0][0], v[0]) for v in views[1:])  # really random
+
+
+def test_a_batch_larger_than_the_training_split_is_capped(ds255):
+    dls = dataloaders(ds255, DataSettings(size=32, bs=64))
+    assert dls.train.bs == 8 and len(list(dls.train)) == 1
