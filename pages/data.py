@@ -29,7 +29,8 @@ elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,
                           placeholder="/data/my-cells  (holding images/ and masks/, or name.png + name_mask.png)")
-    path = common.Path(typed.strip()).expanduser() if typed.strip() else None
+    typed = typed.strip().strip("\"'")  # "Copy as path" wraps it in quotes
+    path = common.Path(typed).expanduser() if typed else None
 else:
     upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload")
     if upload is not None:

@@ -37,7 +37,7 @@ def test_folder_path(app, tmp_path):
     app.segmented_control(key="source").set_value("folder").run()
     assert app.info[0].value == "Choose a dataset above."
     assert app.session_state["data"] is None
-    app.text_input(key="folder").set_value(str(tmp_path / "cracks")).run()
+    app.text_input(key="folder").set_value(f' "{tmp_path / "cracks"}" ').run()  # pasted with quotes
     assert not app.exception
     assert app.metric[0].value == "8"
     assert "classes pipe, crack" in app.success[0].value
