@@ -51,7 +51,7 @@ class Scan:
         return sum(self.class_pixels)
 
 
-def _scan(pair: Pair, report: Report) -> Scan:
+def _scan(pair: Pair, report: Report) -> tuple[Scan, Report]:
     s = Scan(pair)
     try:
         a, mode = read(pair.image)
@@ -74,7 +74,7 @@ def _scan(pair: Pair, report: Report) -> Scan:
     except ImageError as e:
         report.error(pair.mask, e.problem, e.fix)
         s.ok = False
-    return s
+    return s, report
 
 
 class Dataset:
@@ -91,8 +91,12 @@ class Dataset:
         report = Report(root)
         d = discover(root, report)
         user_codes = _codes(codes, d, report)
+        # each scan reports to its own Report, merged in file order: the same report every time
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            scans = list(pool.map(lambda p: _scan(p, report), d.pairs))
+            found = list(pool.map(lambda p: _scan(p, Report(root)), d.pairs))
+        scans = [s for s, _ in found]
+        for _, problems in found:
+            report.problems += problems.problems
         encoding, codes = _encoding(scans, user_codes, report, d.codes_file or root)
         ds = cls(root, report, d, scans, codes, encoding)
         ds._check()
@@ -207,12 +211,8 @@ class Dataset:
         else:
             absent = [k for k, v in list(fractions.items())[1:] if v == 0]
             if absent:
-                r.warning(self.codes_file_name, f"Class(es) {', '.join(absent)} appear in no mask.",
+                r.warning(self.discovery.codes_file or self.root, f"Class(es) {', '.join(absent)} appear in no mask.",
                           "Remove them from codes.txt, or add masks that show them.")
-
-    @property
-    def codes_file_name(self):
-        return self.discovery.codes_file or self.root
 
 
 def _codes(codes, d: Discovery, report: Report) -> Codes | None:
