@@ -104,7 +104,15 @@ def test_decompression_bomb(tmp_path):
     dataset(tmp_path, n=3)
     huge_png_header(tmp_path / "images" / "00.png")
     p = the(problems(tmp_path)[1], "decompression-bomb limit")
-    assert p.file == "images/00.png" and "40000 x 40000" in p.problem
+    assert p.file == "images/00.png" and "1,600,000,000 pixels" in p.problem
+
+
+def test_an_image_just_past_the_limit(tmp_path):
+    "Between one and two times the limit Pillow only warns; segboard refuses it all the same."
+    dataset(tmp_path, n=3)
+    huge_png_header(tmp_path / "images" / "01.png", w=10000, h=10000)
+    p = the(problems(tmp_path)[1], "10000 x 10000 pixels is past the decompression-bomb limit")
+    assert p.file == "images/01.png"
 
 
 def test_mask_values_that_fit_no_class(tmp_path):
