@@ -72,7 +72,7 @@ def _discover(root: Path, report: Report) -> Discovery:
         report.error(root, "This is a file, not a folder.", "Give the folder that holds the images and masks.")
         return d
     base = unwrap(root)
-    d.codes_file = _find_codes(base)
+    d.codes_file = _find_codes(base, root)
     splits = _split_dirs(base)
     if splits:
         train, valid = splits
@@ -135,8 +135,9 @@ def unwrap(root: Path) -> Path:
     return root
 
 
-def _find_codes(base: Path) -> Path | None:
-    for folder in (base, *_dirs(base)):
+def _find_codes(base: Path, root: Path) -> Path | None:
+    "codes.txt in the dataset folder, the folder wrapping it, or one level down (train/codes.txt)."
+    for folder in dict.fromkeys((base, root, *_dirs(base))):
         for name in CODES_FILES:
             for p in (folder / name, folder / name.upper()):
                 if p.is_file():

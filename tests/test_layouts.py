@@ -91,7 +91,9 @@ def test_wrapper_folder_is_unwrapped(tmp_path):
     dataset(tmp_path / "my data", n=3)
     (tmp_path / "__MACOSX").mkdir()
     (tmp_path / ".DS_Store").write_bytes(b"junk")
-    assert len(opened(tmp_path).pairs) == 3
+    (tmp_path / "codes.txt").write_text("background\ncrystal\n")  # beside the wrapped folder
+    ds = opened(tmp_path)
+    assert len(ds.pairs) == 3 and ds.codes.names == ("background", "crystal")
 
 
 @pytest.mark.parametrize("image_ext,mask_ext", [(".png", ".png"), (".jpg", ".png"), (".JPEG", ".PNG"),
