@@ -9,6 +9,7 @@ fastai failure (a CUDA device-side assert); here they never do.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -34,6 +35,10 @@ def key_color(k: int) -> tuple[int, int, int]:
 
 def histogram(raw: RawMask) -> Counter:
     "Pixel count of each stored value (colours as 24-bit keys)."
+    if raw.kind != "color" and raw.values.dtype in (np.uint8, np.uint16):
+        counts = np.bincount(raw.values.ravel())  # far faster than np.unique on big masks
+        vals = np.flatnonzero(counts)
+        return Counter(dict(zip(vals.tolist(), counts[vals].tolist())))
     v = color_key(raw.values) if raw.kind == "color" else raw.values
     vals, counts = np.unique(v, return_counts=True)
     return Counter(dict(zip(vals.tolist(), counts.tolist())))
@@ -46,7 +51,6 @@ class Encoding:
 
     kind: str
     table: tuple[int, ...]
-    snap_lossy: bool = True
 
     @property
     def n(self) -> int:
@@ -56,7 +60,7 @@ class Encoding:
         "The class of one stored value, or INVALID."
         if value in self.table:
             return self.table.index(value)
-        if lossy and self.snap_lossy:
+        if lossy:  # JPEG near-values snap to the nearest class
             return self._nearest(np.array([value]))[0]
         return INVALID
 
@@ -72,6 +76,8 @@ class Encoding:
 
     def decode(self, raw: RawMask, lossy: bool = False) -> np.ndarray:
         "uint8 class indices (H, W); INVALID where a value fits no class."
+        if raw.kind != "color" and self.kind != "color" and raw.values.dtype in (np.uint8, np.uint16):
+            return _lut(self, raw.values.dtype.itemsize, lossy)[raw.values]  # the fast path: a table look-up
         if raw.kind == "color":
             v = color_key(raw.values)  # infer_encoding makes any dataset with a colour mask a colour one
         elif self.kind == "color":
@@ -92,6 +98,18 @@ class Encoding:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "table": list(self.table)}
+
+
+@functools.cache
+def _lut(enc: Encoding, itemsize: int, lossy: bool) -> np.ndarray:
+    "The class of every 8- or 16-bit value, computed once per encoding."
+    values = np.arange(256 if itemsize == 1 else 65536)
+    lut = np.full(len(values), INVALID, np.uint8)
+    table = [v for v in enc.table if v < len(values)]
+    lut[table] = [enc.table.index(v) for v in table]
+    if lossy:
+        lut[:] = enc._nearest(values)
+    return lut
 
 
 @dataclass
