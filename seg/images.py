@@ -8,6 +8,7 @@ problem and the fix for the dataset report.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from PIL import Image, UnidentifiedImageError
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 LOSSY_EXTS = {".jpg", ".jpeg"}
 TIFF_EXTS = {".tif", ".tiff"}
+# segboard refuses every image past the limit itself (see `_too_big`), so Pillow's warning for those
+# between one and two times the limit would only repeat it in the server log.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 # Files that operating systems and tools leave behind; never reported.
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 
