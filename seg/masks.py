@@ -104,11 +104,12 @@ class Encoding:
 def _lut(enc: Encoding, itemsize: int, lossy: bool) -> np.ndarray:
     "The class of every 8- or 16-bit value, computed once per encoding."
     values = np.arange(256 if itemsize == 1 else 65536)
+    if lossy:  # every value snaps to its nearest class
+        return enc._nearest(values)
     lut = np.full(len(values), INVALID, np.uint8)
-    table = [v for v in enc.table if v < len(values)]
-    lut[table] = [enc.table.index(v) for v in table]
-    if lossy:
-        lut[:] = enc._nearest(values)
+    for i, v in enumerate(enc.table):
+        if v < len(values):
+            lut[v] = i
     return lut
 
 
