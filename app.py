@@ -3,11 +3,13 @@
 import streamlit as st
 
 from pages import common
+from seg import runs
 
 st.set_page_config(page_title="segboard", page_icon=":material/biotech:", layout="wide")
 
 page = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ])
 
 with st.sidebar:
@@ -15,5 +17,7 @@ with st.sidebar:
     st.caption(f"Device: {common.device_label()}")
     chosen = common.chosen_dataset()
     st.caption(f"Dataset: {chosen.name if chosen else 'none chosen yet'}")
+    training = runs.DeviceLock(common.device().kind).busy()
+    st.caption(f"Training: {common.Path(training.get('run', '?')).name}" if training else "Training: nothing")
 
 page.run()

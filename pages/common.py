@@ -11,10 +11,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from seg import Dataset, Pair, workspace
-from seg.dataloaders import DataSettings
-from seg.device import detect
+from seg import Dataset, Pair, runs, workspace
+from seg.device import Device, detect
+from seg.learner import choose_pretrained
 from seg.overlay import fit
+from seg.settings import DataSettings, TrainSettings
+
+LR_FIND_ITERATIONS = 60  # fastai's 100 take minutes on a CPU; 60 still give the valley
 
 
 @dataclass
@@ -55,8 +58,62 @@ def choose(choice: DataChoice | None) -> None:
 
 
 @st.cache_resource(show_spinner=False)
+def device() -> Device:
+    return detect()
+
+
 def device_label() -> str:
-    return detect().label
+    return device().label
+
+
+def keep_settings(settings: DataSettings) -> None:
+    "Training-data settings changed on the Train page go back to the one place they live."
+    choice = chosen_dataset()
+    if choice and choice.settings != settings:
+        choice.settings = settings
+
+
+def pretrained_note(settings: TrainSettings) -> str:
+    return choose_pretrained(settings).message
+
+
+def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dict:
+    from seg.training import find_lr as run_finder
+    return run_finder(choice.path, data, train, codes=choice.codes or None, num_it=LR_FIND_ITERATIONS)
+
+
+def take_lr(value: float) -> None:
+    "The learning-rate slider's value becomes the nearest of its steps to the finder's suggestion."
+    from math import log10
+    steps = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 5)]
+    st.session_state["lr"] = min(steps, key=lambda s: abs(log10(s) - log10(value)))
+
+
+def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str) -> runs.Run:
+    "Start `python -m seg train` in its own process with these settings; the run folder is under runs/."
+    h, w = data.hw
+    options = ["--epochs", train.epochs, "--lr", train.lr, "--bs", data.bs, "--size", h, w, "--arch", train.arch,
+               "--pretrained" if train.pretrained else "--no-pretrained", "--valid-pct", data.valid_pct,
+               "--seed", data.seed, "--augment" if data.augment else "--no-augment", "--loss", train.loss]
+    if train.weights:
+        options += ["--weights", train.weights]
+    if choice.codes:
+        options += ["--codes", choice.codes]
+    run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))
+    return runs.start(choice.path, run_dir, [str(o) for o in options], device_kind)
+
+
+def run_history() -> list[runs.Run]:
+    "Every run under runs/, newest first (each read in full: a few ms for a run of thousands of batches)."
+    return runs.list_runs()
+
+
+def watched(name: str) -> runs.Run:
+    "The run this session watches, kept so each refresh reads only the events written since the last."
+    run = st.session_state.get("watched")
+    if run is None or run.name != name:
+        run = st.session_state["watched"] = runs.Run(runs.runs_dir() / name)
+    return run
 
 
 @st.cache_resource(show_spinner="Writing the demo dataset ...")

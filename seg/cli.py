@@ -2,6 +2,10 @@
 
     python -m seg demo OUT_DIR                 write the built-in demo dataset
     python -m seg inspect DATA_DIR [--json]    check a dataset: pairs, classes, problems, statistics
+    python -m seg train DATA_DIR --run-dir RUNS/NAME [options]   train a U-Net; the run folder is its record
+    python -m seg lr-find DATA_DIR [options] [--out FILE]       fastai's learning-rate finder
+    python -m seg runs [RUNS_DIR] [--json]     list runs with status and final metrics
+    python -m seg stop RUN_DIR                 ask a run to stop after its current batch
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from .runs import RunError
+from .settings import SettingsError
 
 SHOWN = 20  # problems of each level printed as text
 
@@ -33,6 +40,75 @@ def _inspect(args) -> int:
     else:
         print(format_summary(summary))
     return 0 if ds.ok else 1
+
+
+def _settings(args):
+    from .settings import DataSettings, TrainSettings
+    size = tuple(args.size) if len(args.size) == 2 else args.size[0]
+    data = DataSettings(size=size, bs=args.bs, valid_pct=args.valid_pct, seed=args.seed, augment=args.augment,
+                        workers=args.workers)
+    train = TrainSettings(epochs=args.epochs, lr=args.lr, arch=args.arch, pretrained=args.pretrained,
+                          weights=args.weights, loss=args.loss)
+    return data, train
+
+
+def _train(args) -> int:
+    from .training import train
+    data, settings = _settings(args)
+    status = train(args.data, args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
+                   argv=["python", "-m", "seg", *sys.argv[1:]])
+    from .runs import Run
+    run = Run(args.run_dir)
+    run.poll()
+    last = run.epochs()[-1] if run.epochs() else {}
+    scores = ", ".join(f"{k} {last[k]:.3f}" for k in ("valid_loss", "dice", "iou") if last.get(k) is not None)
+    print(f"{status}: {run.status().message} {scores}".strip())
+    return {"completed": 0, "stopped": 0}.get(status, 1)
+
+
+def _lr_find(args) -> int:
+    from .training import find_lr
+    data, settings = _settings(args)
+    found = find_lr(args.data, data, settings, codes=args.codes, num_it=args.num_it)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(found, indent=2))
+    if args.json:
+        json.dump(found, sys.stdout, indent=2)
+        print()
+    else:
+        for name, lr in found["suggestions"].items():
+            print(f"{name:8s} {lr:.2e}" if lr else f"{name:8s} none (curve too short or diverged)")
+        if args.out:
+            print(f"curve and suggestions written to {args.out}")
+    return 0
+
+
+def _runs(args) -> int:
+    from .runs import list_runs
+    rows = [r.summary() for r in list_runs(Path(args.runs_dir) if args.runs_dir else None)]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    for r in rows:
+        dice = f"dice {r['dice']:.3f}" if r["dice"] is not None else ""
+        print(f"{r['run']:40s} {r['status']:9s} epochs {r['epochs']:7s} {dice}")
+    return 0
+
+
+def _stop(args) -> int:
+    from .runs import Run
+    run = Run(args.run_dir)
+    run.poll()
+    if not run.exists():
+        raise RunError(f"{args.run_dir} holds no run.")
+    if not run.status().active:
+        print(f"{run.name} is not running ({run.status().status}); nothing to stop.")
+        return 0
+    run.request_stop()
+    print(f"asked {run.name} to stop after its current batch")
+    return 0
 
 
 def format_summary(s: dict) -> str:
@@ -73,13 +149,61 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction of a random split (0.2)")
     i.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
     i.set_defaults(run=_inspect)
+
+    from .settings import ARCHS, LOSSES, DataSettings, TrainSettings
+    dd, td = DataSettings(), TrainSettings()
+
+    def training_options(q):
+        q.add_argument("data", metavar="DATA_DIR")
+        q.add_argument("--epochs", type=int, default=td.epochs, help=f"passes over the training set ({td.epochs})")
+        q.add_argument("--lr", type=float, default=td.lr, help=f"peak learning rate ({td.lr:g})")
+        q.add_argument("--bs", type=int, default=dd.bs, help=f"batch size ({dd.bs})")
+        q.add_argument("--size", type=int, nargs="+", default=[dd.size], metavar="PX",
+                       help=f"training size: a side, or height width; multiples of 32 ({dd.size})")
+        q.add_argument("--arch", choices=list(ARCHS), default=td.arch, help=f"backbone ({td.arch})")
+        q.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=td.pretrained,
+                       help="start from ImageNet weights in the torch cache or --weights; never downloads")
+        q.add_argument("--weights", help="a torchvision ImageNet state dict (.pth) for the backbone")
+        q.add_argument("--valid-pct", type=float, default=dd.valid_pct, help=f"validation fraction ({dd.valid_pct})")
+        q.add_argument("--seed", type=int, default=dd.seed, help=f"seed of the split and the training ({dd.seed})")
+        q.add_argument("--augment", action=argparse.BooleanOptionalAction, default=dd.augment,
+                       help="flips, rotation, zoom, lighting, warp on image and mask together")
+        q.add_argument("--loss", choices=list(LOSSES), default=td.loss,
+                       help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()) + f" ({td.loss})")
+        q.add_argument("--codes", help="class names, comma-separated, instead of codes.txt or inferred ones")
+        q.add_argument("--workers", type=int, default=dd.workers, help="DataLoader worker processes (0)")
+
+    t = sub.add_parser("train", help="train a U-Net; writes config, events, weights and samples to --run-dir")
+    training_options(t)
+    t.add_argument("--run-dir", required=True, metavar="RUNS/NAME", help="a new folder for this run")
+    t.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="start from an earlier run's weights")
+    t.set_defaults(run=_train)
+    f = sub.add_parser("lr-find", help="fastai's learning-rate finder: curve and suggestions")
+    training_options(f)
+    f.add_argument("--num-it", type=int, default=100, help="iterations (100)")
+    f.add_argument("--out", metavar="FILE.json", help="write the curve and suggestions here")
+    f.add_argument("--json", action="store_true", help="print the curve and suggestions as JSON")
+    f.set_defaults(run=_lr_find)
+    r = sub.add_parser("runs", help="list runs, newest first")
+    r.add_argument("runs_dir", nargs="?", metavar="RUNS_DIR", help="default: the workspace's runs/")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(run=_runs)
+    s = sub.add_parser("stop", help="ask a run to stop after its current batch (best weights kept)")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.set_defaults(run=_stop)
     return p
 
 
 def main(argv=None) -> int:
+    import warnings
+    # fastai's import warns about torch.jit; a user of the CLI can do nothing about it
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except (SettingsError, RunError) as e:  # bad data, settings or a busy device: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

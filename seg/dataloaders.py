@@ -7,7 +7,7 @@ processes (Windows, macOS, `accelerate launch`) as well as forked ones.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from fastai.vision.all import (
@@ -28,10 +28,9 @@ from .dataset import Dataset
 from .discovery import Pair
 from .images import is_lossy, load_image, load_mask
 from .masks import Encoding
+from .settings import DataSettings, SettingsError
 
-
-class SettingsError(ValueError):
-    pass
+__all__ = ["DataSettings", "SettingsError", "dataloaders", "augment_preview"]
 
 
 @dataclass
@@ -47,40 +46,6 @@ class Augment:
     def transforms(self):
         return aug_transforms(do_flip=self.flip, flip_vert=self.flip, max_rotate=self.rotate,
                               max_zoom=self.zoom, max_lighting=self.lighting, max_warp=self.warp)
-
-
-@dataclass
-class DataSettings:
-    size: int | tuple[int, int] = 256  # training size, (height, width) or a square side; multiple of 32
-    bs: int = 8
-    valid_pct: float = 0.2
-    seed: int = 42
-    augment: bool = True
-    workers: int = 0
-
-    @property
-    def hw(self) -> tuple[int, int]:
-        return (self.size, self.size) if isinstance(self.size, int) else tuple(self.size)
-
-    def check(self) -> None:
-        "Raise SettingsError with a sentence a user can act on."
-        h, w = self.hw
-        if h < 32 or w < 32 or h % 32 or w % 32:
-            raise SettingsError(f"Image size {h} x {w}: the U-Net needs sides that are multiples of 32 "
-                                f"(32, 64 ... 1024); try {max(32, round(h / 32) * 32)}.")
-        if self.bs < 1:
-            raise SettingsError(f"Batch size {self.bs}: use 1 or more.")
-        if not 0 < self.valid_pct < 1:
-            raise SettingsError(f"Validation fraction {self.valid_pct}: use a value between 0 and 1, such as 0.2.")
-        if self.workers < 0:
-            raise SettingsError(f"Workers {self.workers}: use 0 (no worker processes) or more.")
-
-    def batch_size(self, n_train: int) -> int:
-        "The batch size used: never more than the training pairs (fastai would give no batch at all)."
-        return max(1, min(self.bs, n_train))
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 class ReadImage:

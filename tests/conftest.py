@@ -1,4 +1,6 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,3 +16,8 @@ def home(tmp_path, monkeypatch):
     h = tmp_path / "home"
     monkeypatch.setenv("SEGBOARD_HOME", str(h))
     return h
+
+
+# One run per device is enforced with a lock file; the tests' runs take theirs in a folder of their own,
+# so a person training with segboard on this machine neither blocks the tests nor is blocked by them.
+os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-")

@@ -1,0 +1,208 @@
+"""Train: choose the settings, start a run, watch it learn live, stop it; earlier runs below.
+
+A run is its own process writing its own folder (seg/runs.py); this page only reads that folder and
+asks the run to stop, so a refresh, another tab or a colleague sees the same run."""
+
+from dataclasses import replace
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import common
+from seg import runs
+from seg.estimate import duration, estimate
+from seg.settings import ARCHS, LOSSES, DataSettings, SettingsError, TrainSettings
+
+st.title("Train")
+
+device = common.device()
+choice = common.chosen_dataset()
+busy = runs.DeviceLock(device.kind).busy()
+
+# -- Settings
+defaults = TrainSettings()
+data_settings = choice.settings if choice else DataSettings()
+LRS = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 5)]
+st.subheader("Settings")
+if choice:
+    st.caption(f"Dataset: **{choice.name}** (`{choice.path}`), chosen on the Data page.")
+else:
+    st.info("No dataset chosen yet: pick one on the Data page first. Earlier runs are listed below.")
+    st.page_link("pages/data.py", label="Go to the Data page", icon=":material/photo_library:")
+
+c1, c2 = st.columns(2)
+epochs = c1.slider("Epochs", 1, 100, value=defaults.epochs, key="epochs",
+                   help="Passes over the training images. From scratch on a CPU, 10 or more; see the README.")
+lr = c2.select_slider("Learning rate", LRS, value=st.session_state.get("lr", defaults.lr), key="lr",
+                      format_func=lambda v: f"{v:.0e}",
+                      help="Peak of fastai's one-cycle schedule. The learning-rate finder below suggests one.")
+c1, c2, c3, c4 = st.columns(4)
+SIZES = [64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
+size = c1.select_slider("Image size (px)", SIZES, value=data_settings.hw[0] if data_settings.hw[0] in SIZES else 256,
+                        key="train_size", help="Images are squeezed to this square; smaller trains faster.")
+bs = c2.number_input("Batch size", 1, 256, value=data_settings.bs, key="train_bs")
+arch = c3.selectbox("Backbone", ARCHS, key="arch", help="resnet34 as in the fastai tutorial; 18 is faster, 50 "
+                                                        "bigger")
+loss = c4.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss",
+                    help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
+c1, c2, c3 = st.columns(3)
+valid_pct = c1.slider("Validation fraction", 0.05, 0.5, value=data_settings.valid_pct, step=0.05,
+                      key="train_valid_pct", help="Ignored when the dataset has its own train/valid folders.")
+augment = c2.toggle("Augmentation", value=data_settings.augment, key="train_augment",
+                    help="Flips, rotation, zoom, lighting and warp on image and mask together.")
+pretrained = c3.toggle("Start from ImageNet weights", value=True, key="pretrained")
+weights_file = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
+                             placeholder="/path/to/resnet34-b627a593.pth") if pretrained else ""
+
+data_settings = replace(data_settings, size=size, bs=int(bs), valid_pct=valid_pct, augment=augment)
+train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
+                               weights=weights_file.strip().strip("\"'") or None, loss=loss)
+if choice:
+    common.keep_settings(data_settings)
+problem = None
+try:
+    data_settings.check()
+    train_settings.check()
+except SettingsError as e:
+    problem = str(e)
+    st.error(problem)
+st.caption(common.pretrained_note(train_settings))
+
+dataset = common.open_dataset(choice.path, choice.codes) if choice else None
+if dataset is not None and not dataset.ok:
+    problem = "The dataset has errors: fix them on the Data page first."
+    st.error(problem)
+
+# -- Learning-rate finder
+with st.expander("Learning-rate finder"):
+    st.caption("A short mock training with a rising learning rate (fastai's `lr_find`). Pick a rate a little "
+               "before the loss is lowest: *valley* is usually a good choice.")
+    if st.button("Find a learning rate", disabled=bool(problem or busy or not choice), key="find_lr"):
+        with st.spinner("Trying learning rates from 1e-7 to 10 ..."):
+            try:
+                st.session_state["lr_found"] = common.find_lr(choice, data_settings, train_settings)
+            except (SettingsError, runs.RunError) as e:
+                st.error(str(e))
+    found = st.session_state.get("lr_found")
+    if found:
+        fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
+        for name, value in found["suggestions"].items():
+            if value:
+                fig.add_vline(x=value, line_dash="dot", annotation_text=name, annotation_position="top")
+        fig.update_layout(xaxis_type="log", xaxis_title="learning rate", yaxis_title="loss", height=320,
+                          margin=dict(t=30, b=40, l=40, r=10))
+        st.plotly_chart(fig, key="lr_curve")
+        cols = st.columns(4)
+        for col, (name, value) in zip(cols, found["suggestions"].items()):
+            col.button(f"Use {name} ({value:.0e})" if value else f"{name}: none", key=f"use_{name}",
+                       disabled=not value, on_click=common.take_lr, args=(value,))
+
+# -- Start
+if choice and dataset is not None and dataset.ok:
+    n_train = len(dataset.split(valid_pct, data_settings.seed)[0])
+    seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, common.run_history())
+    st.caption(f"Estimated time: about **{duration(seconds)}** on {device.label} ({basis}).")
+if busy:
+    st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy.get('run', '?')).name}. "
+               "One run at a time per device: it is shown below; stop it to start another.")
+if st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
+    try:
+        run = common.start_run(choice, data_settings, train_settings, device.kind)
+    except runs.RunError as e:
+        st.error(str(e))
+    else:
+        st.query_params["run"] = run.name
+        st.rerun()
+
+# -- The run shown: the one in the address, else the active one, else the newest
+st.divider()
+history = common.run_history()
+names = [r.name for r in history]
+if not names:
+    st.info("No runs yet.")
+    st.stop()
+wanted = st.query_params.get("run") or (common.Path(busy["run"]).name if busy else names[0])
+shown = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0, key="shown_run")
+if shown != st.query_params.get("run"):
+    st.query_params["run"] = shown
+run = common.watched(shown)
+active = run.status().active
+
+
+@st.fragment(run_every=1.0 if active else None)
+def live():
+    run.poll()
+    status = run.status()
+    if active and not status.active:
+        st.rerun()  # the run just ended: redraw the page without the timer
+    p = run.progress()
+    cfg = run.config()
+    badge = {"running": "blue", "starting": "gray", "completed": "green", "stopped": "orange", "failed": "red"}
+    c1, c2 = st.columns([4, 1])
+    with c1:
+        st.badge(status.status, color=badge.get(status.status, "gray"))
+        device_name = cfg.get("device", {})
+        if device_name:
+            st.caption(f"{cfg['device']['kind'].upper()}: {cfg['device']['name']}"
+                       + (f", {cfg['device']['memory_gb']:.0f} GB" if cfg["device"].get("memory_gb") else ""))
+    if status.active:
+        c2.button("Stop", key="stop", on_click=run.request_stop, disabled=run.stop_requested(),
+                  help="Ends the run after the current batch; the best weights are kept.")
+    if status.status == "failed":
+        st.error(status.message)
+    elif status.message:
+        st.caption(status.message)
+    for note in run.notes():
+        st.caption(note)
+    if p["total"]:
+        left = f", about {duration(p['left'])} left" if p["left"] is not None else ""
+        st.progress(p["fraction"], text=f"epoch {p['epoch']}/{p['epochs']}, batch {p['iteration']}/{p['total']}, "
+                                        f"{duration(p['elapsed'])} so far{left}")
+    if run.stop_requested() and status.active:
+        st.info("Stopping after the current batch ...")
+
+    batches, epochs = run.batches(), run.epochs()
+    c1, c2 = st.columns(2)
+    if batches:
+        fig = go.Figure(go.Scatter(x=[b["iteration"] for b in batches], y=[b["loss"] for b in batches],
+                                   mode="lines", name="batch loss"))
+        fig.update_layout(title="Training loss per batch", xaxis_title="iteration", height=300,
+                          margin=dict(t=40, b=40, l=40, r=10))
+        c1.plotly_chart(fig, key="batch_loss")
+    if epochs:
+        x = [e["epoch"] for e in epochs]
+        fig = go.Figure()
+        for key, name in (("train_loss", "train loss"), ("valid_loss", "valid loss"), ("dice", "Dice"),
+                          ("iou", "IoU")):
+            fig.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers", name=name,
+                                     yaxis="y2" if key in ("dice", "iou") else "y"))
+        fig.update_layout(title="Per epoch", xaxis_title="epoch", height=300, margin=dict(t=40, b=40, l=40, r=10),
+                          yaxis=dict(title="loss"), yaxis2=dict(title="score", overlaying="y", side="right",
+                                                                range=[0, 1]))
+        c2.plotly_chart(fig, key="epoch_chart")
+        last = epochs[-1]
+        m = st.columns(4)
+        m[0].metric("Dice (foreground)", f"{last['dice']:.3f}" if last.get("dice") is not None else "-")
+        m[1].metric("IoU (foreground)", f"{last['iou']:.3f}" if last.get("iou") is not None else "-")
+        m[2].metric("Valid loss", f"{last['valid_loss']:.3f}" if last.get("valid_loss") is not None else "-")
+        m[3].metric("Epochs done", f"{len(epochs)}")
+        with st.expander("Every epoch"):
+            st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)
+    samples = run.samples()
+    if samples:
+        st.image(str(samples[-1]), caption=f"Validation images after {samples[-1].stem.replace('-', ' ')}: "
+                                           "image | truth | prediction")
+    elif status.active:
+        st.caption("Validation predictions appear here after the first epoch.")
+
+
+live()
+
+# -- Earlier runs
+st.subheader("All runs")
+st.dataframe(pd.DataFrame([r.summary() for r in history]).drop(columns=["message"]), hide_index=True,
+             column_config={"dice": st.column_config.NumberColumn(format="%.3f"),
+                            "best_dice": st.column_config.NumberColumn("best dice", format="%.3f"),
+                            "iou": st.column_config.NumberColumn(format="%.3f"),
+                            "valid_loss": st.column_config.NumberColumn("valid loss", format="%.3f")})

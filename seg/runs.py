@@ -1,0 +1,352 @@
+"""A run folder: the contract between a training process and whoever watches it.
+
+    config.json    settings, codes, dataset fingerprint, versions, device (written once, at the start)
+    events.jsonl   append-only, one JSON object a line, each with `type` and `t` (unix seconds):
+                   status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note
+    best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
+    samples/       epoch-NN.png: validation images | truth | prediction after each epoch
+    stop           exists when someone asked the run to stop
+    output.log     what the process printed (runs started by the app)
+
+The watcher only reads, and asks to stop by creating `stop`: a page refresh, a second viewer or a
+server restart changes nothing for the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import workspace
+
+FINAL = ("completed", "stopped", "failed")
+HEARTBEAT_S = 10.0  # a running process writes at least this often
+SILENT_S = 120.0  # no word for this long from a process we cannot see: it is dead
+STARTING_S = 60.0  # a process started by the app has this long to write its first event
+
+
+class RunError(RuntimeError):
+    "A run cannot start or be read; the message says why and what to do."
+
+
+def runs_dir() -> Path:
+    return workspace.home() / "runs"
+
+
+def new_name(dataset: Path) -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + (Path(dataset).name or "data")[:40]
+
+
+class EventLog:
+    "Appends one JSON line per event; a line is written whole or not at all as far as readers see."
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        import threading
+        self.lock = threading.Lock()
+
+    def write(self, type: str, **fields) -> dict:
+        event = {"type": type, "t": round(time.time(), 3), **fields}
+        line = json.dumps(event, allow_nan=False, default=_json_default) + "\n"
+        with self.lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+        return event
+
+
+def _json_default(o):
+    return str(o)
+
+
+def clean(value):
+    "NaN and infinities as null: JSON has no NaN, and the browser's JSON.parse refuses it."
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+@dataclass
+class Status:
+    status: str  # starting, running, completed, stopped, failed
+    message: str = ""
+    pid: int | None = None
+    host: str = ""
+    started: float | None = None
+    ended: float | None = None
+    plan: dict = field(default_factory=dict)  # epochs, batches_per_epoch, total_iterations
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("starting", "running")
+
+
+class Run:
+    "A run folder, read incrementally: `poll()` reads only the events appended since the last call."
+
+    def __init__(self, path):
+        self.path = Path(path).expanduser().resolve()
+        self.events: list[dict] = []
+        self._offset = 0
+
+    # -- files
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / "stop"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    def exists(self) -> bool:
+        return self.config_path.exists() or self.events_path.exists() or (self.path / "output.log").exists()
+
+    def config(self) -> dict:
+        try:
+            return json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def weights(self, which: str = "best") -> Path | None:
+        p = self.path / f"{which}.pth"
+        return p if p.exists() else None
+
+    # -- events
+    def poll(self) -> list[dict]:
+        "New complete events since the last poll (a half-written last line waits for the next poll)."
+        try:
+            with open(self.events_path, "rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1
+        new = []
+        for line in chunk[:end].splitlines():
+            try:
+                new.append(json.loads(line))
+            except ValueError:
+                continue  # a torn line after a crash: skip it, keep the rest
+        self._offset += end
+        self.events.extend(new)
+        return new
+
+    def of_type(self, type: str) -> list[dict]:
+        return [e for e in self.events if e.get("type") == type]
+
+    def epochs(self) -> list[dict]:
+        return self.of_type("epoch")
+
+    def batches(self) -> list[dict]:
+        return self.of_type("batch")
+
+    def notes(self) -> list[str]:
+        return [e["message"] for e in self.of_type("note")]
+
+    def samples(self) -> list[Path]:
+        return sorted(self.samples_dir.glob("epoch-*.png")) if self.samples_dir.exists() else []
+
+    # -- status
+    def status(self) -> Status:
+        "The last status written, or `failed` when a running process died without a word."
+        statuses = self.of_type("status")
+        if not statuses:
+            return self._not_started()
+        first, last = statuses[0], statuses[-1]
+        s = Status(last["status"], last.get("message", ""), first.get("pid"), first.get("host", ""),
+                   first["t"], last["t"] if last["status"] in FINAL else None, first.get("plan", {}))
+        if s.status == "running" and not self._alive(s):
+            s.status, s.ended = "failed", self.last_word()
+            s.message = ("The training process ended without a word (killed, out of memory, or the machine "
+                         "restarted). The weights of the last finished epoch are kept; start a new run "
+                         "with --from this run to continue.")
+        return s
+
+    def last_word(self) -> float:
+        return self.events[-1]["t"] if self.events else 0.0
+
+    def _alive(self, s: Status) -> bool:
+        if s.host == socket.gethostname() and s.pid:
+            return pid_alive(s.pid)
+        return time.time() - self.last_word() < SILENT_S  # another machine: trust the heartbeat
+
+    def _not_started(self) -> Status:
+        log = self.path / "output.log"
+        if not log.exists():
+            return Status("failed", "No events: this folder holds no run.")
+        age = time.time() - log.stat().st_mtime
+        launch = self._launch()
+        if age < STARTING_S and (not launch or pid_alive(launch.get("pid", 0))):
+            return Status("starting", "The training process is starting.")
+        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        return Status("failed", tail[-1] if tail else "The training process ended before it began.")
+
+    def _launch(self) -> dict:
+        try:
+            return json.loads((self.path / "launch.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def progress(self) -> dict:
+        "Where a run is: epoch, iteration of the plan, seconds so far and, from the pace so far, left."
+        s = self.status()
+        total = s.plan.get("total_iterations") or 0
+        batches = self.batches()
+        done = batches[-1]["iteration"] if batches else 0
+        epoch = batches[-1]["epoch"] if batches else 0
+        now = s.ended or time.time()
+        elapsed = now - s.started if s.started else 0.0
+        left = None
+        if s.active and done and total:
+            pace = (now - s.started) / done  # includes validation and checkpoints, so the estimate holds
+            left = max(0.0, pace * (total - done))
+        return {"epoch": epoch, "epochs": s.plan.get("epochs"), "iteration": done, "total": total,
+                "fraction": min(1.0, done / total) if total else 0.0, "elapsed": elapsed, "left": left}
+
+    # -- control
+    def request_stop(self) -> None:
+        "Ask the process to stop after its current batch; it keeps the best weights."
+        self.stop_path.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def summary(self) -> dict:
+        "One row for a table of runs."
+        cfg, s = self.config(), self.status()
+        epochs = self.epochs()
+        last = epochs[-1] if epochs else {}
+        best = max((e.get("dice") for e in epochs if e.get("dice") is not None), default=None)
+        return {
+            "run": self.name, "status": s.status, "dataset": Path(cfg.get("dataset", {}).get("root", "")).name,
+            "epochs": f"{len(epochs)}/{s.plan.get('epochs', cfg.get('train', {}).get('epochs', '?'))}",
+            "dice": last.get("dice"), "best_dice": best, "iou": last.get("iou"),
+            "valid_loss": last.get("valid_loss"),
+            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "",
+            "message": s.message,
+        }
+
+
+def pid_alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (ended, not yet reaped by its parent, as with Popen in the app) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def list_runs(root: Path | None = None) -> list[Run]:
+    "Run folders under `root` (default: the workspace's runs/), newest first."
+    root = Path(root) if root else runs_dir()
+    if not root.exists():
+        return []
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    runs = [r for r in runs if r.exists()]
+    for r in runs:
+        r.poll()
+    return sorted(runs, key=lambda r: (r.status().started or r.path.stat().st_mtime), reverse=True)
+
+
+# ---- one run per device ---------------------------------------------------------------------------
+
+def lock_dir() -> Path:
+    import tempfile
+    d = Path(os.environ.get("SEGBOARD_LOCK_DIR") or Path(tempfile.gettempdir()) / f"segboard-{os.getuid()}")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class DeviceLock:
+    """Held by the training process for its whole life (an OS file lock: released by the kernel when the
+    process dies, even by kill -9). The file names the run that holds it."""
+
+    def __init__(self, device: str):
+        self.path = lock_dir() / f"{device}.lock"
+        self.fd = None
+
+    def holder(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def acquire(self, run_dir: Path, what: str = "training") -> None:
+        import fcntl
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            h = self.holder()
+            raise RunError(f"The {self.path.stem.upper()} is busy: {h.get('what', 'a run')} in "
+                           f"{h.get('run', '?')} (pid {h.get('pid', '?')}) is using it. One run at a time "
+                           f"per device: stop that run or wait for it to end.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"run": str(run_dir), "pid": os.getpid(), "what": what}).encode())
+        self.fd = fd
+
+    def busy(self) -> dict | None:
+        "The holder, if a live process holds the lock; None when free."
+        import fcntl
+        if not self.path.exists():
+            return None
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        except BlockingIOError:
+            return self.holder() or {"run": "?"}
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def start(data: Path, run_dir: Path, options: list[str], device: str = "cpu") -> Run:
+    """Start `python -m seg train` as its own process (it outlives the app's session and the server).
+    Raises RunError when the device is busy or the folder is taken."""
+    held = DeviceLock(device).busy()
+    if held:
+        raise RunError(f"A run is already training on the {device.upper()}: {Path(held.get('run', '?')).name}. "
+                       f"One run at a time per device: stop it or wait for it to end.")
+    run_dir = Path(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} already holds a run; choose a new name.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "seg", "train", str(data), "--run-dir", str(run_dir), *options]
+    root = Path(__file__).resolve().parent.parent  # so `-m seg` resolves whatever the server's cwd
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    with open(run_dir / "output.log", "ab") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True, env=env)  # own session: a server's Ctrl-C spares it
+    (run_dir / "launch.json").write_text(json.dumps({"pid": p.pid, "cmd": cmd}))
+    return Run(run_dir)

@@ -1,0 +1,359 @@
+"""A training run: fastai callbacks that write the run folder (see `runs.py`), and `train()`, which
+`python -m seg train` calls. Under `accelerate launch` the same code trains on every GPU; only the
+first process writes the folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.progress import ProgressCallback
+from fastai.distributed import num_distrib, rank_distrib
+from PIL import Image
+
+from . import __version__
+from .codes import Codes
+from .dataloaders import dataloaders, to_uint8_images
+from .dataset import Dataset
+from .device import Device, detect
+from .learner import choose_pretrained, class_weights, learner, set_threads
+from .overlay import Overlay
+from .runs import HEARTBEAT_S, DeviceLock, EventLog, Run, RunError, clean
+from .settings import DataSettings, SettingsError, TrainSettings
+from .workspace import signature
+
+SAMPLES = 3  # validation images shown after each epoch
+
+
+# ---- callbacks ------------------------------------------------------------------------------------
+
+class LogEvents(Callback):
+    "Per-batch loss and learning rate, per-epoch losses and metrics, into events.jsonl."
+
+    order = 60  # after the Recorder (50), whose values it reads
+
+    def __init__(self, log: EventLog):
+        self.log, self.iteration, self.epoch_no, self.started = log, 0, 0, time.time()
+
+    def after_batch(self):
+        if not self.training:
+            return
+        self.iteration += 1
+        self.log.write("batch", iteration=self.iteration, epoch=self.epoch_no + 1,
+                       loss=clean(self.learn.loss.detach().item()), lr=float(self.opt.hypers[-1]["lr"]))
+
+    def after_epoch(self):
+        self.epoch_no += 1
+        names, values = self.recorder.metric_names[1:-1], self.recorder.log[1:-1]  # drop epoch and time
+        fields = {n: clean(float(v)) if v is not None else None for n, v in zip(names, values)}
+        self.log.write("epoch", epoch=self.epoch_no, **fields, seconds=round(time.time() - self.started, 1))
+        self.started = time.time()
+
+
+class StopOnRequest(Callback):
+    "Ends the fit after the current batch when the run's `stop` file appears or a signal came."
+
+    order = 5
+
+    def __init__(self, run: Run):
+        self.run, self.signalled = run, False
+
+    def after_batch(self):
+        if self.signalled or self.run.stop_requested():
+            raise CancelFitException()
+
+
+class Checkpoints(Callback):
+    "last.pth after every epoch (and at a stop); best.pth when the monitored score improves."
+
+    order = 61
+
+    def __init__(self, run: Run, monitor: str = "dice"):
+        self.run, self.monitor, self.best = run, monitor, None
+
+    def after_epoch(self):
+        names = self.recorder.metric_names[1:-1]
+        values = dict(zip(names, self.recorder.log[1:-1]))
+        value = values.get(self.monitor)
+        key, higher = (self.monitor, True) if value is not None and value == value else ("valid_loss", False)
+        value = values.get(key)
+        self.save("last")
+        if value is not None and value == value and (
+                self.best is None or (value > self.best if higher else value < self.best)):
+            self.best = value
+            self.save("best")
+
+    def after_cancel_fit(self):
+        self.save("last")
+
+    def save(self, which: str):
+        model = getattr(self.learn.model, "module", self.learn.model)  # unwrapped under DDP
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        tmp = self.run.path / f".{which}.pth.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.run.path / f"{which}.pth")  # never a half-written weights file
+
+
+class Samples(Callback):
+    "After each epoch, a few validation images | truth | prediction as samples/epoch-NN.png."
+
+    order = 62
+
+    def __init__(self, run: Run, codes: Codes, n: int = SAMPLES):
+        self.run, self.overlay, self.n, self.epoch_no = run, Overlay(codes, 0.55), n, 0
+
+    def before_fit(self):
+        if not hasattr(self, "xb"):
+            xb, yb = self.dls.valid.one_batch()
+            self.xb, self.yb = xb[: self.n], yb[: self.n]
+            self.images = to_uint8_images(self.dls.valid.decode((self.xb, self.yb))[0])
+
+    def after_epoch(self):
+        self.epoch_no += 1
+        model = getattr(self.learn.model, "module", self.learn.model)
+        model.eval()
+        with torch.no_grad():
+            x = self.xb.to(memory_format=torch.channels_last) if self.xb.is_cuda else self.xb
+            pred = model(x).argmax(dim=1).cpu().numpy().astype(np.uint8)
+        rows = [np.concatenate([im, self.overlay(im, t), self.overlay(im, p)], axis=1)
+                for im, t, p in zip(self.images, self.yb.cpu().numpy().astype(np.uint8), pred)]
+        self.run.samples_dir.mkdir(exist_ok=True)
+        tmp = self.run.samples_dir / ".tmp.png"
+        Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
+        os.replace(tmp, self.run.samples_dir / f"epoch-{self.epoch_no:02d}.png")
+
+
+class Heartbeat:
+    "A thread that writes a heartbeat event while the run lives, so a watcher can tell it from a dead one."
+
+    def __init__(self, log: EventLog, every: float = HEARTBEAT_S):
+        self.log, self.every, self.done = log, every, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        while not self.done.wait(self.every):
+            self.log.write("heartbeat")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+
+
+# ---- config ---------------------------------------------------------------------------------------
+
+def versions() -> dict:
+    import fastai
+    import torchvision
+    return {"segboard": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "fastai": fastai.__version__}
+
+
+def fingerprint(dataset: Dataset, train, valid) -> dict:
+    return {"root": str(dataset.root), "fingerprint": signature(dataset.root), "pairs": len(dataset.pairs),
+            "train": len(train), "valid": len(valid), "split": dataset.discovery.split,
+            "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions()}
+
+
+@dataclass
+class Plan:
+    epochs: int
+    batches_per_epoch: int
+
+    @property
+    def total_iterations(self) -> int:
+        return self.epochs * self.batches_per_epoch
+
+
+# ---- train ----------------------------------------------------------------------------------------
+
+def prepare(data, data_settings: DataSettings, train_settings: TrainSettings, codes=None):
+    "Open and check the dataset and settings; raise SettingsError with the first thing to fix."
+    data_settings.check()
+    train_settings.check()
+    dataset = Dataset.open(data, codes=codes)
+    if not dataset.ok:
+        first = dataset.report.errors[0] if dataset.report.errors else None
+        where = f"{first.file}: {first.problem} Fix: {first.fix}" if first else "fewer than 2 usable pairs."
+        raise SettingsError(f"The dataset in {data} cannot be trained on: {where} "
+                            f"(python -m seg inspect {data} lists every problem)")
+    return dataset
+
+
+def load_from(learn, source: Path, codes: list[str]) -> str:
+    "Continue from an earlier run's weights: the same classes and backbone, or a clear refusal."
+    earlier = Run(source)
+    weights = earlier.weights("best") or earlier.weights("last")
+    if not weights:
+        raise SettingsError(f"--from {source}: no best.pth or last.pth there.")
+    cfg = earlier.config()
+    if cfg and cfg.get("codes") != codes:
+        raise SettingsError(f"--from {source}: that run's classes {cfg.get('codes')} differ from this "
+                            f"dataset's {codes}.")
+    arch = cfg.get("train", {}).get("arch")
+    if arch and arch != learn.arch.__name__:
+        raise SettingsError(f"--from {source}: that run used the {arch} backbone; pass --arch {arch}.")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    learn.model.load_state_dict(state)
+    return str(weights)
+
+
+def oom_message(data_settings: DataSettings) -> str:
+    h, w = data_settings.hw
+    return (f"The GPU ran out of memory at batch size {data_settings.bs} and image size {h} x {w}: lower the batch "
+            f"size first (try {max(1, data_settings.bs // 2)}), then the image size.")
+
+
+def train(data, run_dir, data_settings: DataSettings | None = None, train_settings: TrainSettings | None = None,
+          codes=None, from_run=None, argv=None) -> str:
+    """Train in this process and write the run folder; returns the final status. Raises SettingsError
+    or RunError (before anything is written) for bad data, settings or a busy device."""
+    data_settings, train_settings = data_settings or DataSettings(), train_settings or TrainSettings()
+    run = Run(run_dir)
+    if run.config_path.exists() or run.events_path.exists():
+        raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
+    dataset = prepare(data, data_settings, train_settings, codes)
+    device = detect()
+    set_threads(device)
+    main = rank_distrib() == 0
+    if num_distrib() and device.kind == "cuda":
+        torch.cuda.set_device(rank_distrib())
+    lock = DeviceLock(device.kind)
+    if main:
+        lock.acquire(run.path)
+    try:
+        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main)
+    finally:
+        lock.release()
+
+
+def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: TrainSettings, from_run, argv,
+           main: bool) -> str:
+    run.path.mkdir(parents=True, exist_ok=True)
+    log = EventLog(run.events_path)
+    dls = dataloaders(dataset, ds, device=torch.device(device.kind))
+    train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
+    codes = list(dataset.codes.names)
+    weights = class_weights(list(dataset.class_fractions().values()))
+    pretrained = choose_pretrained(ts)
+    stop = StopOnRequest(run)
+    cbs = [stop] + ([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
+    learn = learner(dls, ts, device, weights, pretrained, cbs=cbs)
+    if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
+        learn.remove_cb(ProgressCallback)
+    continued = load_from(learn, Path(from_run), codes) if from_run else None
+    plan = Plan(ts.epochs, len(dls.train))
+    if main:
+        config = {
+            "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
+            "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
+            "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
+            "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
+            "from": continued, "versions": versions(), "command": argv or sys.argv,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        tmp = run.path / ".config.json.tmp"
+        tmp.write_text(json.dumps(config, indent=2, default=str))
+        os.replace(tmp, run.config_path)
+        log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
+                  host=socket.gethostname(), plan={**plan.__dict__, "total_iterations": plan.total_iterations})
+        log.write("note", message=pretrained.message)
+        if continued:
+            log.write("note", message=f"Continuing from the weights in {continued}.")
+
+    def on_signal(signum, frame):  # end after the current batch, weights saved
+        stop.signalled = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with Heartbeat(log) if main else _nothing():
+        try:
+            with learn.distrib_ctx() if num_distrib() else _nothing():
+                fit(learn, ts, pretrained.used)
+        except torch.OutOfMemoryError:
+            status, message = "failed", oom_message(ds)
+        except Exception as e:  # the run ends `failed` with the reason; the traceback goes to the output
+            import traceback
+            traceback.print_exc()
+            status, message = "failed", f"{type(e).__name__}: {e}".splitlines()[0][:500]
+        else:
+            stopped = stop.signalled or run.stop_requested()
+            status = "stopped" if stopped else "completed"
+            message = ("Stopped on request; the best weights so far are in best.pth." if stopped
+                       else f"Completed {ts.epochs} epochs.")
+        if main:
+            log.write("status", status=status, message=message)
+    return status
+
+
+def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
+    "The tutorial's one-cycle schedule; from ImageNet weights, fastai's fine_tune (one frozen epoch first)."
+    if pretrained and ts.epochs > 1:
+        learn.fine_tune(ts.epochs - 1, base_lr=ts.lr, freeze_epochs=1)
+    else:
+        learn.fit_one_cycle(ts.epochs, ts.lr)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---- learning-rate finder -------------------------------------------------------------------------
+
+def find_lr(data, data_settings: DataSettings | None = None, train_settings: TrainSettings | None = None,
+            codes=None, num_it: int = 100) -> dict:
+    "fastai's learning-rate finder: the curve (lr, loss) and the valley, minimum, steep and slide suggestions."
+    data_settings, train_settings = data_settings or DataSettings(), train_settings or TrainSettings()
+    if num_it < 20:
+        raise SettingsError(f"{num_it} iterations: the learning-rate finder needs at least 20 (100 is usual).")
+    dataset = prepare(data, data_settings, train_settings, codes)
+    device = detect()
+    set_threads(device)
+    lock = DeviceLock(device.kind)
+    lock.acquire(Path(data), what="the learning-rate finder")
+    try:
+        dls = dataloaders(dataset, data_settings, device=torch.device(device.kind))
+        weights = class_weights(list(dataset.class_fractions().values()))
+        learn = learner(dls, train_settings, device, weights, choose_pretrained(train_settings))
+        with learn.no_bar():
+            learn.lr_find(num_it=num_it, show_plot=False, suggest_funcs=None)
+    finally:
+        lock.release()
+    lrs = [float(x) for x in learn.recorder.lrs]
+    losses = [float(x) for x in learn.recorder.losses]
+    return {"lrs": lrs, "losses": [clean(x) for x in losses], "suggestions": suggestions(lrs, losses, num_it),
+            "data": str(Path(data).resolve()), "settings": {**data_settings.to_json(), **train_settings.to_json()}}
+
+
+def suggestions(lrs: list[float], losses: list[float], num_it: int) -> dict:
+    """fastai's four suggestions on the curve as fastai's `lr_find` trims it (first tenth and last 5 points
+    dropped, cut at the first NaN); one that finds no point on a short or diverged curve is null."""
+    from fastai.callback.schedule import minimum, slide, steep, valley
+    lr, loss = torch.tensor(lrs[num_it // 10:-5]), torch.tensor(losses[num_it // 10:-5])
+    nan = torch.nonzero(torch.isnan(loss)).flatten()
+    if len(nan):
+        lr, loss = lr[: int(nan[0])], loss[: int(nan[0])]
+    out = {}
+    for fn in (valley, minimum, steep, slide):
+        try:
+            out[fn.__name__] = float(fn(lr, loss, num_it)[0])
+        except (IndexError, RuntimeError, ValueError):
+            out[fn.__name__] = None
+    return out

@@ -1,0 +1,185 @@
+"""Real tiny trainings through `python -m seg train` in a subprocess, read back from the run folder."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+from makers import dataset
+from training import TINY, demo, seg, start, wait_for
+
+from seg import runs
+from seg.runs import Run
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return demo(tmp_path_factory.mktemp("demo") / "demo")
+
+
+@pytest.fixture(scope="module")
+def finished(data, tmp_path_factory):
+    "One completed 2-epoch run, shared by the tests that only read it."
+    run_dir = tmp_path_factory.mktemp("runs") / "first"
+    r = seg("train", data, "--run-dir", run_dir, "--epochs", "2", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return run_dir, r
+
+
+def test_run_folder_holds_config_events_weights_samples(finished):
+    run_dir, r = finished
+    assert r.stdout.strip().splitlines()[-1].startswith("completed: Completed 2 epochs.")
+    assert "Traceback" not in r.stderr
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["train"]["epochs"] == 2 and cfg["train"]["arch"] == "resnet18" and cfg["data"]["size"] == 64
+    assert cfg["codes"] == ["background", "cell"]
+    assert cfg["dataset"]["pairs"] == 10 and cfg["dataset"]["train"] == 8 and len(cfg["dataset"]["fingerprint"]) == 16
+    assert cfg["device"]["kind"] == "cpu" and cfg["versions"]["fastai"] and cfg["versions"]["torch"]
+    assert cfg["pretrained"]["used"] is False and "from scratch" in cfg["pretrained"]["message"]
+    assert cfg["class_weights"][0] == 1.0 and cfg["class_weights"][1] > 1.0  # cells are the rarer class
+
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    assert all("type" in e and "t" in e for e in events)
+    assert events[0]["type"] == "status" and events[0]["status"] == "running"
+    assert events[0]["plan"] == {"epochs": 2, "batches_per_epoch": 2, "total_iterations": 4}
+    assert events[-1] == {**events[-1], "type": "status", "status": "completed"}
+    batches = [e for e in events if e["type"] == "batch"]
+    assert [b["iteration"] for b in batches] == [1, 2, 3, 4] and all(b["loss"] > 0 and b["lr"] > 0 for b in batches)
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    for e in epochs:
+        assert {"train_loss", "valid_loss", "dice", "iou", "fg_acc", "dice_cell", "iou_background"} <= set(e)
+        assert 0 <= e["dice"] <= 1 and e["dice"] == e["dice_cell"]  # one foreground class: the mean is it
+    notes = [e["message"] for e in events if e["type"] == "note"]
+    assert any("training from scratch" in n for n in notes)
+
+    from fastai.vision.all import resnet18
+    from fastai.vision.learner import create_unet_model
+    model = create_unet_model(resnet18, 2, (64, 64), pretrained=False)
+    for name in ("best", "last"):
+        state = torch.load(run_dir / f"{name}.pth", weights_only=True)  # plain tensors: no pickle of code
+        model.load_state_dict(state)
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch-01.png", "epoch-02.png"]
+
+
+def test_runs_lists_and_reads_incrementally(finished):
+    run_dir, _ = finished
+    run = Run(run_dir)
+    first = run.poll()
+    assert first and run.poll() == []  # nothing new: the second read returns nothing
+    with open(run_dir / "events.jsonl", "a") as f:  # a half-written line waits for its newline
+        f.write('{"type": "heartbeat", "t": 1')
+    assert run.poll() == []
+    with open(run_dir / "events.jsonl", "a") as f:
+        f.write('}\n')
+    assert run.poll() == [{"type": "heartbeat", "t": 1}]
+    row = run.summary()
+    assert row["status"] == "completed" and row["epochs"] == "2/2" and row["dice"] is not None
+    listed = json.loads(seg("runs", run_dir.parent, "--json").stdout)
+    assert [r["run"] for r in listed] == ["first"]
+
+
+def test_stop_request_ends_stopped_with_weights(data, tmp_path):
+    run = runs.start(data, tmp_path / "r", ["--epochs", "100", *TINY])  # the app's way: its own process
+    wait_for(run, lambda r: r.epochs())
+    run.request_stop()
+    wait_for(run, lambda r: r.status().status == "stopped", timeout=60)
+    assert run.status().message.startswith("Stopped on request")
+    assert len(run.epochs()) < 100
+    torch.load(run.path / "best.pth", weights_only=True)
+    torch.load(run.path / "last.pth", weights_only=True)
+
+
+def test_sigterm_stops_after_the_batch(data, tmp_path):
+    p = start("train", data, "--run-dir", tmp_path / "r", "--epochs", "100", *TINY)
+    run = wait_for(Run(tmp_path / "r"), lambda r: r.epochs())
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0, out
+    run.poll()
+    assert run.status().status == "stopped" and (run.path / "best.pth").exists()
+
+
+def test_sigkill_is_seen_as_failed_and_frees_the_device(data, tmp_path):
+    p = start("train", data, "--run-dir", tmp_path / "r", "--epochs", "100", *TINY)
+    run = wait_for(Run(tmp_path / "r"), lambda r: r.batches())
+    assert run.status().status == "running"
+    # A second start while it runs: refused, naming the run, nothing written.
+    r = seg("train", data, "--run-dir", tmp_path / "second", *TINY)
+    assert r.returncode == 2 and "busy" in r.stderr and str(tmp_path / "r") in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "second").exists()
+    with pytest.raises(runs.RunError, match="already training"):
+        runs.start(data, tmp_path / "third", TINY)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    s = run.status()
+    assert s.status == "failed" and "ended without a word" in s.message
+    # The kernel released the lock with the process: the next run may start.
+    assert runs.DeviceLock("cpu").busy() is None
+
+
+def test_a_file_broken_during_training_fails_the_run_with_its_message(tmp_path):
+    data = demo(tmp_path / "demo")
+    run = runs.start(data, tmp_path / "r", ["--epochs", "100", *TINY])
+    wait_for(run, lambda r: r.epochs())
+    for f in (data / "images").iterdir():
+        f.write_bytes(b"not an image any more")
+    wait_for(run, lambda r: r.status().status == "failed", timeout=60)
+    assert "not a readable image" in run.status().message.lower() or "Error" in run.status().message
+    assert "Traceback" not in run.status().message
+    torch.load(run.path / "last.pth", weights_only=True)  # what was learnt before is kept
+
+
+def test_from_continues_from_the_earlier_weights(data, finished, tmp_path):
+    first, _ = finished
+    r = seg("train", data, "--run-dir", tmp_path / "next", "--from", first, "--epochs", "1", "--lr", "1e-7", *TINY)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "next" / "config.json").read_text())
+    assert cfg["from"] == str(first / "best.pth")
+    before = torch.load(first / "best.pth", weights_only=True)
+    after = torch.load(tmp_path / "next" / "last.pth", weights_only=True)
+    conv = [k for k in before if k.endswith("weight") and before[k].ndim == 4][0]
+    assert torch.allclose(before[conv], after[conv], atol=1e-4)  # lr 1e-7: still the first run's weights
+    # Another backbone cannot take them: refused in one line.
+    r = seg("train", data, "--run-dir", tmp_path / "bad", "--from", first, "--size", "64", "--arch", "resnet34")
+    assert r.returncode == 2 and "pass --arch resnet18" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_settings_and_data_exit_with_one_line(data, tmp_path, finished):
+    cases = [
+        (["--epochs", "0"], "Epochs 0"),
+        (["--lr", "-1"], "Learning rate -1"),
+        (["--size", "100"], "multiples of 32"),
+        (["--bs", "0"], "Batch size 0"),
+        (["--weights", tmp_path / "missing.pth"], "not found"),
+    ]
+    for args, message in cases:
+        r = seg("train", data, "--run-dir", tmp_path / "x", *args)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    broken = dataset(tmp_path / "broken", n=3)
+    (broken / "images" / "01.png").write_bytes(b"garbage")
+    r = seg("train", broken, "--run-dir", tmp_path / "x")
+    assert r.returncode == 2 and "images/01.png" in r.stderr and "seg inspect" in r.stderr
+    # An existing run is never overwritten.
+    run_dir, _ = finished
+    before = (run_dir / "events.jsonl").read_bytes()
+    r = seg("train", data, "--run-dir", run_dir, *TINY)
+    assert r.returncode == 2 and "already holds a run" in r.stderr
+    assert (run_dir / "events.jsonl").read_bytes() == before
+
+
+def test_lr_find_writes_curve_and_suggestions(data, tmp_path):
+    out = tmp_path / "lr.json"
+    r = seg("lr-find", data, "--num-it", "30", "--out", out, *TINY)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(out.read_text())
+    assert set(found["suggestions"]) == {"valley", "minimum", "steep", "slide"}
+    assert all(1e-7 <= v <= 10 for v in found["suggestions"].values() if v is not None)
+    assert found["suggestions"]["valley"] is not None and found["suggestions"]["minimum"] is not None
+    assert len(found["lrs"]) == len(found["losses"]) > 5 and found["lrs"] == sorted(found["lrs"])
+    assert "valley" in r.stdout
+    r = seg("lr-find", data, "--num-it", "5", *TINY)
+    assert r.returncode == 2 and "at least 20" in r.stderr
