@@ -3,7 +3,6 @@
 import streamlit as st
 
 from pages import common
-from seg import runs
 
 st.set_page_config(page_title="segboard", page_icon=":material/biotech:", layout="wide")
 
@@ -17,7 +16,6 @@ with st.sidebar:
     st.caption(f"Device: {common.device_label()}")
     chosen = common.chosen_dataset()
     st.caption(f"Dataset: {chosen.name if chosen else 'none chosen yet'}")
-    training = runs.DeviceLock(common.device().kind).busy()
-    st.caption(f"Training: {common.Path(training.get('run', '?')).name}" if training else "Training: nothing")
+    common.training_caption()
 
 page.run()

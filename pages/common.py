@@ -66,11 +66,44 @@ def device_label() -> str:
     return device().label
 
 
-def keep_settings(settings: DataSettings) -> None:
-    "Training-data settings changed on the Train page go back to the one place they live."
+def device_text(d: dict) -> str:
+    "A run's recorded device, as the sidebar writes this machine's."
+    return Device(d["kind"], d["name"], d.get("memory_gb"), d.get("threads")).label
+
+
+def train_settings() -> TrainSettings:
+    "The Train page's settings, kept across page switches (Streamlit drops the state of unseen widgets)."
+    return st.session_state.get("train", TrainSettings())
+
+
+@st.fragment(run_every=3)
+def training_caption() -> None:
+    "The sidebar's word on the device, refreshed on its own: a run may start or end on any page."
+    now = runs.training_now(device().kind)
+    st.caption(f"Training: {Path(now).name}" if now else "Training: nothing")
+
+
+def keep_settings(data: DataSettings, train: TrainSettings) -> None:
+    "Settings changed on the Train page go back to the one place each lives."
     choice = chosen_dataset()
-    if choice and choice.settings != settings:
-        choice.settings = settings
+    if choice and choice.settings != data:
+        choice.settings = data
+    st.session_state["train"] = train
+
+
+def widget_defaults(values: dict) -> None:
+    "Start each widget from `values` unless it already holds the user's choice."
+    for key, value in values.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+LRS = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 5)]  # the learning-rate slider's steps
+
+
+def nearest_lr(value: float) -> float:
+    from math import log10
+    return min(LRS, key=lambda s: abs(log10(s) - log10(value)))
 
 
 def pretrained_note(settings: TrainSettings) -> str:
@@ -84,9 +117,7 @@ def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dic
 
 def take_lr(value: float) -> None:
     "The learning-rate slider's value becomes the nearest of its steps to the finder's suggestion."
-    from math import log10
-    steps = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 5)]
-    st.session_state["lr"] = min(steps, key=lambda s: abs(log10(s) - log10(value)))
+    st.session_state["lr"] = nearest_lr(value)
 
 
 def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str) -> runs.Run:

@@ -18,12 +18,18 @@ st.title("Train")
 
 device = common.device()
 choice = common.chosen_dataset()
-busy = runs.DeviceLock(device.kind).busy()
+history = common.run_history()
+busy = runs.training_now(device.kind)  # the folder of the run on this device, if any
 
 # -- Settings
-defaults = TrainSettings()
+saved = common.train_settings()
 data_settings = choice.settings if choice else DataSettings()
-LRS = [float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 5)]
+SIZES = [64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
+common.widget_defaults({  # the widgets start from the settings kept across page switches
+    "epochs": saved.epochs, "lr": common.nearest_lr(saved.lr), "arch": saved.arch, "loss": saved.loss,
+    "pretrained": saved.pretrained, "weights": saved.weights or "",
+    "train_size": data_settings.hw[0] if data_settings.hw[0] in SIZES else 256, "train_bs": data_settings.bs,
+    "train_valid_pct": data_settings.valid_pct, "train_augment": data_settings.augment})
 st.subheader("Settings")
 if choice:
     st.caption(f"Dataset: **{choice.name}** (`{choice.path}`), chosen on the Data page.")
@@ -32,34 +38,31 @@ else:
     st.page_link("pages/data.py", label="Go to the Data page", icon=":material/photo_library:")
 
 c1, c2 = st.columns(2)
-epochs = c1.slider("Epochs", 1, 100, value=defaults.epochs, key="epochs",
+epochs = c1.slider("Epochs", 1, 100, key="epochs",
                    help="Passes over the training images. From scratch on a CPU, 10 or more; see the README.")
-lr = c2.select_slider("Learning rate", LRS, value=st.session_state.get("lr", defaults.lr), key="lr",
-                      format_func=lambda v: f"{v:.0e}",
+lr = c2.select_slider("Learning rate", common.LRS, key="lr", format_func=lambda v: f"{v:.0e}",
                       help="Peak of fastai's one-cycle schedule. The learning-rate finder below suggests one.")
 c1, c2, c3, c4 = st.columns(4)
-SIZES = [64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
-size = c1.select_slider("Image size (px)", SIZES, value=data_settings.hw[0] if data_settings.hw[0] in SIZES else 256,
-                        key="train_size", help="Images are squeezed to this square; smaller trains faster.")
-bs = c2.number_input("Batch size", 1, 256, value=data_settings.bs, key="train_bs")
+size = c1.select_slider("Image size (px)", SIZES, key="train_size",
+                        help="Images are squeezed to this square; smaller trains faster.")
+bs = c2.number_input("Batch size", 1, 256, key="train_bs")
 arch = c3.selectbox("Backbone", ARCHS, key="arch", help="resnet34 as in the fastai tutorial; 18 is faster, 50 "
                                                         "bigger")
 loss = c4.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss",
                     help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
 c1, c2, c3 = st.columns(3)
-valid_pct = c1.slider("Validation fraction", 0.05, 0.5, value=data_settings.valid_pct, step=0.05,
-                      key="train_valid_pct", help="Ignored when the dataset has its own train/valid folders.")
-augment = c2.toggle("Augmentation", value=data_settings.augment, key="train_augment",
+valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_valid_pct",
+                      help="Ignored when the dataset has its own train/valid folders.")
+augment = c2.toggle("Augmentation", key="train_augment",
                     help="Flips, rotation, zoom, lighting and warp on image and mask together.")
-pretrained = c3.toggle("Start from ImageNet weights", value=True, key="pretrained")
+pretrained = c3.toggle("Start from ImageNet weights", key="pretrained")
 weights_file = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
                              placeholder="/path/to/resnet34-b627a593.pth") if pretrained else ""
 
 data_settings = replace(data_settings, size=size, bs=int(bs), valid_pct=valid_pct, augment=augment)
 train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
                                weights=weights_file.strip().strip("\"'") or None, loss=loss)
-if choice:
-    common.keep_settings(data_settings)
+common.keep_settings(data_settings, train_settings)
 problem = None
 try:
     data_settings.check()
@@ -101,10 +104,10 @@ with st.expander("Learning-rate finder"):
 # -- Start
 if choice and dataset is not None and dataset.ok:
     n_train = len(dataset.split(valid_pct, data_settings.seed)[0])
-    seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, common.run_history())
+    seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, history)
     st.caption(f"Estimated time: about **{duration(seconds)}** on {device.label} ({basis}).")
 if busy:
-    st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy.get('run', '?')).name}. "
+    st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy).name}. "
                "One run at a time per device: it is shown below; stop it to start another.")
 if st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
     try:
@@ -117,12 +120,11 @@ if st.button("Start training", type="primary", disabled=bool(problem or busy or 
 
 # -- The run shown: the one in the address, else the active one, else the newest
 st.divider()
-history = common.run_history()
 names = [r.name for r in history]
 if not names:
     st.info("No runs yet.")
     st.stop()
-wanted = st.query_params.get("run") or (common.Path(busy["run"]).name if busy else names[0])
+wanted = st.query_params.get("run") or (common.Path(busy).name if busy else names[0])
 shown = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0, key="shown_run")
 if shown != st.query_params.get("run"):
     st.query_params["run"] = shown
@@ -142,16 +144,14 @@ def live():
     c1, c2 = st.columns([4, 1])
     with c1:
         st.badge(status.status, color=badge.get(status.status, "gray"))
-        device_name = cfg.get("device", {})
-        if device_name:
-            st.caption(f"{cfg['device']['kind'].upper()}: {cfg['device']['name']}"
-                       + (f", {cfg['device']['memory_gb']:.0f} GB" if cfg["device"].get("memory_gb") else ""))
+        if cfg.get("device"):
+            st.badge(common.device_text(cfg["device"]), icon=":material/memory:", color="gray")
     if status.active:
         c2.button("Stop", key="stop", on_click=run.request_stop, disabled=run.stop_requested(),
                   help="Ends the run after the current batch; the best weights are kept.")
     if status.status == "failed":
         st.error(status.message)
-    elif status.message:
+    elif status.message and not status.active:
         st.caption(status.message)
     for note in run.notes():
         st.caption(note)
@@ -163,7 +163,7 @@ def live():
         st.info("Stopping after the current batch ...")
 
     batches, epochs = run.batches(), run.epochs()
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     if batches:
         fig = go.Figure(go.Scatter(x=[b["iteration"] for b in batches], y=[b["loss"] for b in batches],
                                    mode="lines", name="batch loss"))
@@ -172,15 +172,17 @@ def live():
         c1.plotly_chart(fig, key="batch_loss")
     if epochs:
         x = [e["epoch"] for e in epochs]
-        fig = go.Figure()
-        for key, name in (("train_loss", "train loss"), ("valid_loss", "valid loss"), ("dice", "Dice"),
-                          ("iou", "IoU")):
-            fig.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers", name=name,
-                                     yaxis="y2" if key in ("dice", "iou") else "y"))
-        fig.update_layout(title="Per epoch", xaxis_title="epoch", height=300, margin=dict(t=40, b=40, l=40, r=10),
-                          yaxis=dict(title="loss"), yaxis2=dict(title="score", overlaying="y", side="right",
-                                                                range=[0, 1]))
-        c2.plotly_chart(fig, key="epoch_chart")
+        for col, title, keys, key in ((c2, "Loss per epoch", (("train_loss", "train"), ("valid_loss", "valid")),
+                                       "epoch_loss"),
+                                      (c3, "Validation scores (foreground)", (("dice", "Dice"), ("iou", "IoU")),
+                                       "epoch_scores")):
+            fig = go.Figure([go.Scatter(x=x, y=[e.get(k) for e in epochs], mode="lines+markers", name=name)
+                             for k, name in keys])
+            fig.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(t=40, b=40, l=40, r=10),
+                              xaxis=dict(dtick=1), legend=dict(orientation="h", y=-0.3))
+            if key == "epoch_scores":
+                fig.update_yaxes(range=[0, 1])
+            col.plotly_chart(fig, key=key)
         last = epochs[-1]
         m = st.columns(4)
         m[0].metric("Dice (foreground)", f"{last['dice']:.3f}" if last.get("dice") is not None else "-")
@@ -191,7 +193,7 @@ def live():
             st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)
     samples = run.samples()
     if samples:
-        st.image(str(samples[-1]), caption=f"Validation images after {samples[-1].stem.replace('-', ' ')}: "
+        st.image(str(samples[-1]), width=720, caption=f"Validation images after {samples[-1].stem.replace('-', ' ')}: "
                                            "image | truth | prediction")
     elif status.active:
         st.caption("Validation predictions appear here after the first epoch.")

@@ -7,7 +7,7 @@ from .runs import Run
 
 # Seconds per training image per megapixel of training size, resnet34 U-Net, forward + backward,
 # validation included (bench/train_overhead.py, membrane and demo, 2-core CPU; README).
-CPU_PACE = 2.6
+CPU_PACE = 27.0
 GPU_PACE = 0.02  # one modern GPU with mixed precision: about two orders faster; corrected by the first run
 ARCH_COST = {"resnet18": 0.8, "resnet34": 1.0, "resnet50": 1.9}  # relative compute of the U-Nets
 

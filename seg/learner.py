@@ -181,7 +181,11 @@ BODY = {"conv1": 0, "bn1": 1, "layer1": 4, "layer2": 5, "layer3": 6, "layer4": 7
 
 def load_backbone(learn, path: str) -> None:
     "Load a torchvision ResNet state dict into the U-Net's encoder (its first module)."
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: a file from a user is never unpickled into code
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise SettingsError(f"Weights file {path} is not a plain state dict of tensors "
+                            f"({type(e).__name__}); save it with torch.save(model.state_dict(), path).") from None
     body = {}
     for key, value in state.items():
         top, _, rest = key.partition(".")
@@ -201,7 +205,7 @@ def learner(dls, settings: TrainSettings, device: Device, weights: list[float] |
     "A fastai U-Net learner on `dls`; mixed precision and channels-last on CUDA."
     pretrained = pretrained or Pretrained(False, "", "")
     learn = unet_learner(dls, BACKBONES[settings.arch], pretrained=False, normalize=False,
-                         loss_func=loss_func(settings.loss, weights, dls.device.type),
+                         loss_func=loss_func(settings.loss, weights, torch.device(dls.device).type),
                          metrics=metrics(list(dls.vocab)), cbs=cbs)
     if pretrained.used:
         load_backbone(learn, pretrained.source)

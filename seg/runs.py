@@ -331,12 +331,27 @@ class DeviceLock:
             self.fd = None
 
 
+def training_now(device: str, root: Path | None = None) -> str | None:
+    """The folder of the run using the device: the lock's holder, or a run the app launched a moment ago
+    whose process has not yet taken the lock (its imports take a few seconds)."""
+    held = DeviceLock(device).busy()
+    if held:
+        return held.get("run", "?")
+    for launch in (Path(root) if root else runs_dir()).glob("*/launch.json"):
+        if time.time() - launch.stat().st_mtime < STARTING_S:
+            run = Run(launch.parent)
+            run.poll()
+            if run.status().status == "starting":
+                return str(run.path)
+    return None
+
+
 def start(data: Path, run_dir: Path, options: list[str], device: str = "cpu") -> Run:
     """Start `python -m seg train` as its own process (it outlives the app's session and the server).
     Raises RunError when the device is busy or the folder is taken."""
-    held = DeviceLock(device).busy()
+    held = training_now(device, Path(run_dir).parent)
     if held:
-        raise RunError(f"A run is already training on the {device.upper()}: {Path(held.get('run', '?')).name}. "
+        raise RunError(f"A run is already training on the {device.upper()}: {Path(held).name}. "
                        f"One run at a time per device: stop it or wait for it to end.")
     run_dir = Path(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()):

@@ -20,6 +20,7 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import num_distrib, rank_distrib
+from fastai.torch_core import set_seed
 from PIL import Image
 
 from . import __version__
@@ -75,12 +76,13 @@ class StopOnRequest(Callback):
 
 
 class Checkpoints(Callback):
-    "last.pth after every epoch (and at a stop); best.pth when the monitored score improves."
+    """last.pth after every epoch (and at a stop); best.pth when the monitored score improves. Written by
+    a thread from a snapshot of the weights, so the next epoch does not wait for the disk."""
 
     order = 61
 
     def __init__(self, run: Run, monitor: str = "dice"):
-        self.run, self.monitor, self.best = run, monitor, None
+        self.run, self.monitor, self.best, self.writer = run, monitor, None, None
 
     def after_epoch(self):
         names = self.recorder.metric_names[1:-1]
@@ -88,50 +90,73 @@ class Checkpoints(Callback):
         value = values.get(self.monitor)
         key, higher = (self.monitor, True) if value is not None and value == value else ("valid_loss", False)
         value = values.get(key)
-        self.save("last")
-        if value is not None and value == value and (
-                self.best is None or (value > self.best if higher else value < self.best)):
+        better = value is not None and value == value and (
+            self.best is None or (value > self.best if higher else value < self.best))
+        if better:
             self.best = value
-            self.save("best")
+        self.save(also_best=better)
 
     def after_cancel_fit(self):
-        self.save("last")
+        self.save(also_best=False)
 
-    def save(self, which: str):
+    def after_fit(self):
+        self.wait()  # the files are complete before the run says it ended
+
+    def save(self, also_best: bool):
         model = getattr(self.learn.model, "module", self.learn.model)  # unwrapped under DDP
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        tmp = self.run.path / f".{which}.pth.tmp"
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}  # a snapshot
+        self.wait()
+        self.writer = threading.Thread(target=self.write, args=(state, also_best))
+        self.writer.start()
+
+    def wait(self):
+        if self.writer is not None:
+            self.writer.join()
+            self.writer = None
+
+    def write(self, state: dict, also_best: bool):
+        tmp = self.run.path / ".last.pth.tmp"
         torch.save(state, tmp)
-        os.replace(tmp, self.run.path / f"{which}.pth")  # never a half-written weights file
+        os.replace(tmp, self.run.path / "last.pth")  # never a half-written weights file
+        if also_best:  # best.pth as a second name of the same file: no second write of a few hundred MB
+            tmp = self.run.path / ".best.pth.tmp"
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(self.run.path / "last.pth", tmp)
+            except OSError:  # a file system without hard links
+                import shutil
+                shutil.copyfile(self.run.path / "last.pth", tmp)
+            os.replace(tmp, self.run.path / "best.pth")
 
 
 class Samples(Callback):
-    "After each epoch, a few validation images | truth | prediction as samples/epoch-NN.png."
+    """After each epoch, the first validation images | truth | prediction as samples/epoch-NN.png, taken
+    from the predictions validation makes anyway: no extra forward pass."""
 
     order = 62
 
     def __init__(self, run: Run, codes: Codes, n: int = SAMPLES):
-        self.run, self.overlay, self.n, self.epoch_no = run, Overlay(codes, 0.55), n, 0
+        self.run, self.overlay, self.n, self.epoch_no, self.rows = run, Overlay(codes, 0.55), n, 0, None
 
-    def before_fit(self):
-        if not hasattr(self, "xb"):
-            xb, yb = self.dls.valid.one_batch()
-            self.xb, self.yb = xb[: self.n], yb[: self.n]
-            self.images = to_uint8_images(self.dls.valid.decode((self.xb, self.yb))[0])
+    def after_pred(self):
+        if self.training or self.iter != 0:  # the first validation batch: the same images every epoch
+            return
+        x, y = self.learn.xb[0][: self.n], self.learn.yb[0][: self.n]
+        pred = self.learn.pred[: self.n].argmax(dim=1).cpu().numpy().astype(np.uint8)
+        images = to_uint8_images(self.dls.valid.decode((x, y))[0])
+        truth = y.cpu().numpy().astype(np.uint8)
+        self.rows = [np.concatenate([im, self.overlay(im, t), self.overlay(im, p)], axis=1)
+                     for im, t, p in zip(images, truth, pred)]
 
     def after_epoch(self):
         self.epoch_no += 1
-        model = getattr(self.learn.model, "module", self.learn.model)
-        model.eval()
-        with torch.no_grad():
-            x = self.xb.to(memory_format=torch.channels_last) if self.xb.is_cuda else self.xb
-            pred = model(x).argmax(dim=1).cpu().numpy().astype(np.uint8)
-        rows = [np.concatenate([im, self.overlay(im, t), self.overlay(im, p)], axis=1)
-                for im, t, p in zip(self.images, self.yb.cpu().numpy().astype(np.uint8), pred)]
+        if not self.rows:
+            return
         self.run.samples_dir.mkdir(exist_ok=True)
         tmp = self.run.samples_dir / ".tmp.png"
-        Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
+        Image.fromarray(np.concatenate(self.rows, axis=0)).save(tmp)
         os.replace(tmp, self.run.samples_dir / f"epoch-{self.epoch_no:02d}.png")
+        self.rows = None
 
 
 class Heartbeat:
@@ -242,8 +267,8 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
 
 def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: TrainSettings, from_run, argv,
            main: bool) -> str:
-    run.path.mkdir(parents=True, exist_ok=True)
     log = EventLog(run.events_path)
+    set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
     dls = dataloaders(dataset, ds, device=torch.device(device.kind))
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
     codes = list(dataset.codes.names)
@@ -256,7 +281,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         learn.remove_cb(ProgressCallback)
     continued = load_from(learn, Path(from_run), codes) if from_run else None
     plan = Plan(ts.epochs, len(dls.train))
-    if main:
+    if main:  # the folder is made only now: bad settings found above leave nothing behind
+        run.path.mkdir(parents=True, exist_ok=True)
         config = {
             "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
             "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
@@ -281,6 +307,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     signal.signal(signal.SIGINT, on_signal)
     with Heartbeat(log) if main else _nothing():
         try:
+            if num_distrib():  # fastai's DistributedTrainer reads `model.device`, which a plain module lacks
+                learn.model.device = torch.device(device.kind)
             with learn.distrib_ctx() if num_distrib() else _nothing():
                 fit(learn, ts, pretrained.used)
         except torch.OutOfMemoryError:
@@ -288,7 +316,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         except Exception as e:  # the run ends `failed` with the reason; the traceback goes to the output
             import traceback
             traceback.print_exc()
-            status, message = "failed", f"{type(e).__name__}: {e}".splitlines()[0][:500]
+            status, message = "failed", one_line(e)
         else:
             stopped = stop.signalled or run.stop_requested()
             status = "stopped" if stopped else "completed"
@@ -297,6 +325,12 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         if main:
             log.write("status", status=status, message=message)
     return status
+
+
+def one_line(e: Exception) -> str:
+    "An exception as one line: fastai puts the real cause on the second line of its wrapper's message."
+    text = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+    return f"{type(e).__name__}: {text}"[:500]
 
 
 def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
@@ -329,6 +363,7 @@ def find_lr(data, data_settings: DataSettings | None = None, train_settings: Tra
     lock = DeviceLock(device.kind)
     lock.acquire(Path(data), what="the learning-rate finder")
     try:
+        set_seed(data_settings.seed)
         dls = dataloaders(dataset, data_settings, device=torch.device(device.kind))
         weights = class_weights(list(dataset.class_fractions().values()))
         learn = learner(dls, train_settings, device, weights, choose_pretrained(train_settings))

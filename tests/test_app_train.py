@@ -98,3 +98,23 @@ def test_start_watch_stop(train_page, home):
     assert not at.button(key="start").disabled
     table = at.dataframe[-1].value
     assert table.iloc[0]["run"] == name and table.iloc[0]["status"] == "stopped"
+
+
+def test_learning_rate_finder_and_taking_a_suggestion(train_page):
+    at = train_page
+    at.select_slider(key="train_size").set_value(64).run()
+    at.number_input(key="train_bs").set_value(4).run()
+    at.selectbox(key="arch").set_value("resnet18").run()
+    at.button(key="find_lr").click().run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    found = at.session_state["lr_found"]
+    assert found["suggestions"]["valley"] and len(found["lrs"]) > 20
+    assert at.get("plotly_chart")  # the curve, with the suggestions marked
+    at.button(key="use_valley").click().run()
+    from pages.common import nearest_lr
+    assert at.select_slider(key="lr").value == nearest_lr(found["suggestions"]["valley"])
+    # The settings outlive a visit to another page.
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.select_slider(key="lr").value == nearest_lr(found["suggestions"]["valley"])
+    assert at.selectbox(key="arch").value == "resnet18" and at.select_slider(key="train_size").value == 64

@@ -26,7 +26,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
-    env = {**os.environ, "SEGBOARD_HOME": str(tmp_path_factory.mktemp("home"))}
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "SEGBOARD_HOME": str(home)}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -46,6 +47,8 @@ def server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(20)
+    from test_app_train import end_runs
+    end_runs(home / "runs")  # runs outlive the server by design; not the tests' runs
 
 
 @pytest.fixture(scope="module")
@@ -113,4 +116,39 @@ def test_a_zip_uploaded_from_the_browser(server, browser, tmp_path):
     page.locator("input[type='file']").set_input_files(str(archive))
     expect(page.get_by_text("Ready to train: 7 pairs, classes pipe, crack")).to_be_visible(timeout=60_000)
     expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: ")).to_be_visible()
+    page.close()
+
+
+def test_train_on_the_demo_watch_reload_stop(server, browser):
+    "Start a run on the demo dataset, see the loss chart grow, reload, still see the run, stop it."
+    page = browser.new_page(viewport={"width": 1400, "height": 1900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    expect(page.get_by_text("Ready to train: 64 pairs")).to_be_visible(timeout=90_000)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
+    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Estimated time: about")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("Training loss per batch")).to_be_visible(timeout=120_000)
+    points = "el => (el.data && el.data[0]) ? el.data[0].x.length : 0"  # Plotly keeps the traces on its div
+    chart = page.locator(".js-plotly-plot").first
+    first = chart.evaluate(points)
+    deadline = time.time() + 120
+    while chart.evaluate(points) <= first and time.time() < deadline:  # the chart grows, no click needed
+        page.wait_for_timeout(500)
+    assert chart.evaluate(points) > first
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("Training: ")).not_to_have_text("Training: nothing")
+    # After the first epoch: metrics and the validation predictions; the README's screenshot.
+    expect(page.get_by_text("image | truth | prediction")).to_be_visible(timeout=180_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "train.png"))
+
+    page.reload()  # a new session: the run is read back from its folder
+    expect(page.get_by_text("Training loss per batch")).to_be_visible(timeout=60_000)
+    expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator(".stMarkdownBadge", has_text="stopped")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Stopped on request")).to_be_visible()
+    assert not errors, errors
     page.close()

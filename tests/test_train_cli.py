@@ -145,6 +145,7 @@ def test_from_continues_from_the_earlier_weights(data, finished, tmp_path):
     # Another backbone cannot take them: refused in one line.
     r = seg("train", data, "--run-dir", tmp_path / "bad", "--from", first, "--size", "64", "--arch", "resnet34")
     assert r.returncode == 2 and "pass --arch resnet18" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_bad_settings_and_data_exit_with_one_line(data, tmp_path, finished):
@@ -183,3 +184,23 @@ def test_lr_find_writes_curve_and_suggestions(data, tmp_path):
     assert "valley" in r.stdout
     r = seg("lr-find", data, "--num-it", "5", *TINY)
     assert r.returncode == 2 and "at least 20" in r.stderr
+
+
+def test_the_same_command_under_accelerate_launch(data, tmp_path):
+    "The single-process path of `accelerate launch` on the CPU (fastai's multi-process path needs CUDA)."
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    assert accelerate, "accelerate is in requirements.txt"
+    r = subprocess.run([accelerate, "launch", "--cpu", "--num_processes", "1", "--num_machines", "1",
+                        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "seg", "train", str(data),
+                        "--run-dir", str(tmp_path / "r"), "--epochs", "1", *TINY],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    run = Run(tmp_path / "r")
+    run.poll()
+    assert run.status().status == "completed" and len(run.epochs()) == 1 and (tmp_path / "r" / "best.pth").exists()
