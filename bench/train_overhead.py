@@ -70,7 +70,8 @@ def write_table(rows: list[dict], args) -> None:
         f"{r['wall'][0] / r['wall'][1]:.3f} | {r['dice'][0]:.3f} / {r['dice'][1]:.3f} |\n" for r in rows)
     note = (f"\nMedians of {args.repeat} alternating runs each, CPU ({sys.platform}), "
             f"{time.strftime('%Y-%m-%d')}. Fit: first to last status event (seg) or around `fit_one_cycle` "
-            "(plain); whole command: process start to exit, imports and seg's check of every file included.\n")
+            "(plain); whole command: process start to exit, imports and seg's check of every file included.\n"
+            "Dice after one epoch (a few optimizer steps from scratch) depends mostly on the seed.\n")
     readme = ROOT / "README.md"
     text = readme.read_text()
     text = re.sub(r"(<!-- bench:train_overhead -->\n).*?(<!-- /bench:train_overhead -->)",
