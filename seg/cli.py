@@ -6,6 +6,8 @@
     python -m seg lr-find DATA_DIR [options] [--out FILE]       fastai's learning-rate finder
     python -m seg runs [RUNS_DIR] [--json]     list runs with status and final metrics
     python -m seg stop RUN_DIR                 ask a run to stop after its current batch
+    python -m seg predict RUN_DIR INPUT --out OUT_DIR [--measure] [--json]   masks, previews, metrics,
+                                               measurements (INPUT: an image, a folder, a dataset; or --valid)
 """
 
 from __future__ import annotations
@@ -111,6 +113,66 @@ def _stop(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from .inference import Model
+    from .prediction import predict, validation
+    from .runs import Run
+    if bool(args.input) == args.valid:
+        raise SettingsError("Give an INPUT (an image, a folder of images or a dataset) or --valid, not both.")
+    model = Model.load(args.run_dir, args.weights)
+    source = validation(Run(args.run_dir)) if args.valid else args.input
+    meta = predict(args.run_dir, source, args.out, measure_objects=args.measure, pixel_size=args.pixel_size,
+                   unit=args.unit, which=args.weights, bs=args.bs, overwrite=args.overwrite, model=model)
+    summary = prediction_summary(Path(args.out))
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_prediction(summary))
+    for f in meta["failed"]:
+        print(f"warning: {f['image']}: {f['problem']} Fix: {f['fix']}", file=sys.stderr)
+    return 1 if meta["failed"] else 0
+
+
+def prediction_summary(out: Path) -> dict:
+    "What `predict --json` prints: the headline figures of the output folder."
+    from .measure import counts, size_distribution
+    from .prediction import Prediction
+    pr = Prediction(out)
+    s = {"out": str(pr.path), "images": len(pr.meta["images"]), "tiled": sum(r["tiled"] for r in pr.meta["images"]),
+         "failed": pr.meta["failed"], "notes": pr.meta["notes"], "seconds": pr.meta["seconds"],
+         "device": pr.meta["device"]}
+    if pr.metrics:
+        s.update({k: pr.metrics[k] for k in ("mean_dice", "mean_iou", "pixel_accuracy")})
+        s["per_class"] = {k: {"dice": v["dice"], "iou": v["iou"]} for k, v in pr.metrics["per_class"].items()}
+        s["worst"] = [{"image": r["image"], "dice": r["dice"]} for r in pr.metrics["per_image"][:5]]
+    table = pr.measurements()
+    if table is not None:
+        s["objects"] = counts(table, pr.codes)
+        s["sizes"] = size_distribution(table).to_dict(orient="records")
+    return s
+
+
+def format_prediction(s: dict) -> str:
+    def f(x):
+        return "-" if x is None else f"{x:.3f}"
+    lines = [f"predicted {s['images']} image(s) ({s['tiled']} in tiles) in {s['seconds']:.1f} s on {s['device']}"
+             f" -> {s['out']}"]
+    lines += [f"note: {n}" for n in s["notes"]]
+    if "mean_dice" in s:
+        lines.append(f"Dice {f(s['mean_dice'])}, IoU {f(s['mean_iou'])}, pixel accuracy {f(s['pixel_accuracy'])}"
+                     " (foreground classes, at each image's own size)")
+        lines += [f"  {k:20s} Dice {f(v['dice'])}  IoU {f(v['iou'])}" for k, v in s["per_class"].items()]
+        lines.append("worst: " + ", ".join(f"{w['image']} ({f(w['dice'])})" for w in s["worst"]))
+    if "objects" in s:
+        lines.append("objects: " + ", ".join(f"{k} {v}" for k, v in s["objects"].items()))
+        lines += [f"  {r['class']:20s} equivalent diameter D10 {r['d10']:.3g}  D50 {r['d50']:.3g}  D90 {r['d90']:.3g}"
+                  f" {r['unit']}" for r in s["sizes"]]
+    if s["failed"]:
+        lines.append(f"{len(s['failed'])} file(s) could not be read (listed below)")
+    return "\n".join(lines)
+
+
 def format_summary(s: dict) -> str:
     lines = [f"dataset  {s['root']}", f"layout   {s['layout'] or '-'}", f"pairs    {s['pairs']}"]
     if s["codes"]:
@@ -191,6 +253,20 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stop", help="ask a run to stop after its current batch (best weights kept)")
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.set_defaults(run=_stop)
+    q = sub.add_parser("predict", help="masks, previews, metrics (with truth) and measurements from a run's model")
+    q.add_argument("run_dir", metavar="RUN_DIR")
+    q.add_argument("input", nargs="?", metavar="INPUT",
+                   help="an image, a folder of images, or a dataset folder with masks (adds metrics.json)")
+    q.add_argument("--valid", action="store_true", help="the run's own validation pairs instead of INPUT")
+    q.add_argument("--out", required=True, metavar="OUT_DIR", help="a new or empty folder (or --overwrite)")
+    q.add_argument("--measure", action="store_true", help="write measurements.csv: objects, sizes, shapes")
+    q.add_argument("--pixel-size", type=float, help="width of one pixel in --unit; sizes in pixels without it")
+    q.add_argument("--unit", default="um", help="unit of --pixel-size (um)")
+    q.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
+    q.add_argument("--bs", type=int, default=8, help="images per forward pass (8)")
+    q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+    q.set_defaults(run=_predict)
     return p
 
 

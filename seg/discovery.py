@@ -272,3 +272,11 @@ def _match(images: dict, masks: dict, report: Report) -> list[Pair]:
         report.warning(lonely_masks, "Mask without an image; left out.",
                        "Add its image, or check that the mask is named like its image.")
     return [Pair(images[k], masks[k]) for k in sorted(images, key=str) if k in masks]
+
+
+def image_files(folder: Path, report: Report) -> list[Path]:
+    "Every image file under `folder`, nested folders too: the input of a prediction without masks."
+    try:
+        return _images(_files(Path(folder), report), report)
+    except TooManyFiles:
+        return []

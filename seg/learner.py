@@ -14,6 +14,7 @@ import torch
 from fastai.losses import CrossEntropyLossFlat, DiceLoss
 from fastai.vision.all import Metric, resnet18, resnet34, resnet50, unet_learner
 
+from . import scores
 from .device import Device
 from .settings import SettingsError, TrainSettings
 
@@ -75,22 +76,14 @@ class Confusion:
         self.m += counts.sum(0).double().cpu().view(self.n, self.n)
 
     def dice(self, c: int) -> float:
-        tp, denom = self.m[c, c], self.m[c].sum() + self.m[:, c].sum()
-        return float(2 * tp / denom) if denom else float("nan")
+        return scores.dice(self.m, c)
 
     def iou(self, c: int) -> float:
-        tp = self.m[c, c]
-        denom = self.m[c].sum() + self.m[:, c].sum() - tp
-        return float(tp / denom) if denom else float("nan")
+        return scores.iou(self.m, c)
 
     def foreground_accuracy(self) -> float:
         fg = self.m[1:]
         return float(fg.diagonal(offset=1).sum() / fg.sum()) if fg.sum() else float("nan")
-
-
-def foreground(n: int) -> list[int]:
-    "Classes that count for the headline scores: all but the first (background), or both of two."
-    return list(range(1, n)) if n > 1 else [0]
 
 
 class Score(Metric):
@@ -117,11 +110,6 @@ class Score(Metric):
         return self._name
 
 
-def _mean(values):
-    v = [x for x in values if x == x]
-    return float(np.mean(v)) if v else float("nan")
-
-
 def plain(name: str) -> str:
     "A class name as a metric name: `dice_<plain>`."
     return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_") or "class"
@@ -131,16 +119,16 @@ def metrics(codes: list[str]) -> list[Score]:
     """`dice` and `iou`: means over the foreground classes (all but the first); `fg_acc`: pixel accuracy
     on foreground pixels; then `dice_<class>` and `iou_<class>` for every class."""
     n, cm = len(codes), Confusion(len(codes))
-    fg = foreground(n)
-    scores = [
-        Score("dice", cm, lambda c: _mean(c.dice(k) for k in fg), owner=True),
-        Score("iou", cm, lambda c: _mean(c.iou(k) for k in fg)),
+    fg = scores.foreground(n)
+    out = [
+        Score("dice", cm, lambda c: scores.nanmean(c.dice(k) for k in fg), owner=True),
+        Score("iou", cm, lambda c: scores.nanmean(c.iou(k) for k in fg)),
         Score("fg_acc", cm, Confusion.foreground_accuracy),
     ]
     for k, name in enumerate(codes):
-        scores.append(Score(f"dice_{plain(name)}", cm, lambda c, k=k: c.dice(k)))
-        scores.append(Score(f"iou_{plain(name)}", cm, lambda c, k=k: c.iou(k)))
-    return scores
+        out.append(Score(f"dice_{plain(name)}", cm, lambda c, k=k: c.dice(k)))
+        out.append(Score(f"iou_{plain(name)}", cm, lambda c, k=k: c.iou(k)))
+    return out
 
 
 # ---- pretrained backbone --------------------------------------------------------------------------

@@ -56,3 +56,29 @@ def render_pair(dataset: Dataset, pair: Pair, alpha: float = 0.5, side: int | No
         image, mask = fit(image, mask, side)
     ov = Overlay(dataset.codes, alpha)
     return {"image": image, "mask": ov.colorize(mask), "overlay": ov(image, mask)}
+
+
+# Error map colours: right foreground, false positive, false negative, one class taken for another.
+ERROR_COLORS = {"right": (34, 197, 94), "false positive": (239, 68, 68), "false negative": (59, 130, 246),
+                "wrong class": (250, 204, 21)}
+
+
+def error_map(image: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    "The image dimmed to gray, with each pixel the model got wrong (or right, on foreground) in colour."
+    gray = image.astype(np.float32).mean(axis=2, keepdims=True) * 0.45
+    out = np.repeat(gray, 3, axis=2)
+    cases = {"right": (truth == pred) & (truth > 0), "false positive": (pred > 0) & (truth == 0),
+             "false negative": (truth > 0) & (pred == 0), "wrong class": (truth > 0) & (pred > 0) & (truth != pred)}
+    for name, where in cases.items():
+        out[where] = out[where] * 0.3 + np.array(ERROR_COLORS[name], np.float32) * 0.7
+    return out.astype(np.uint8)
+
+
+def side_by_side(panels: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    "Panels of the same height in a row, white gaps between."
+    h = panels[0].shape[0]
+    spacer = np.full((h, gap, 3), 255, np.uint8)
+    row = []
+    for i, p in enumerate(panels):
+        row += [spacer, p] if i else [p]
+    return np.concatenate(row, axis=1)

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +191,15 @@ def versions() -> dict:
 def fingerprint(dataset: Dataset, train, valid) -> dict:
     return {"root": str(dataset.root), "fingerprint": signature(dataset.root), "pairs": len(dataset.pairs),
             "train": len(train), "valid": len(valid), "split": dataset.discovery.split,
-            "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions()}
+            "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions(),
+            "typical_size": typical_size(dataset, train)}
+
+
+def typical_size(dataset: Dataset, pairs) -> list[int] | None:
+    "The commonest (width, height) of the training images: prediction scales large images to match."
+    chosen = set(pairs)
+    sizes = Counter(s.size for s in dataset.usable if s.pair in chosen)
+    return list(sizes.most_common(1)[0][0]) if sizes else None
 
 
 @dataclass
