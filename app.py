@@ -9,6 +9,7 @@ st.set_page_config(page_title="segboard", page_icon=":material/biotech:", layout
 page = st.navigation([
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/predict.py", title="Predict", icon=":material/center_focus_strong:"),
 ])
 
 with st.sidebar:
@@ -18,4 +19,8 @@ with st.sidebar:
     st.caption(f"Dataset: {chosen.name if chosen else 'none chosen yet'}")
     common.training_caption()
 
-page.run()
+common.frame(True)
+try:
+    page.run()
+finally:
+    common.frame(False)

@@ -6,6 +6,8 @@ the training data settings; the Train page reads it from here.
 
 from __future__ import annotations
 
+import runpy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,27 @@ from seg.learner import choose_pretrained
 from seg.overlay import fit
 from seg.settings import DataSettings, TrainSettings
 
+_frame = threading.local()  # per script thread: did app.py start this run?
 LR_FIND_ITERATIONS = 60  # fastai's 100 take minutes on a CPU; 60 still give the valley
+
+
+def frame(ran: bool) -> None:
+    "app.py marks the runs it starts, so a page can tell when Streamlit ran it alone."
+    _frame.ran = ran
+
+
+def require_frame() -> None:
+    """A link to a page (/train?run=...) opened first after the server starts makes Streamlit run the page
+    file on its own, in its older pages/-folder mode: no frame, no sidebar, for every session after (and
+    Streamlit's AppTest starts every run so). Switch the server to `st.navigation` (the flag Streamlit
+    itself clears when st.navigation is called), run the frame now, which runs this page inside it with
+    this run's clicks, and end the frameless run."""
+    if getattr(_frame, "ran", False):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+    PagesManager.uses_pages_directory = False
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")
+    st.stop()
 
 
 @dataclass
@@ -172,3 +194,73 @@ def thumbnail(dataset: Dataset, pair: Pair, side: int):
     mask encoding, so paging back is instant and an edited file is read again."""
     stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
     return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side)
+
+
+# ---- Predict page -----------------------------------------------------------------------------------
+
+def trained_runs() -> list[runs.Run]:
+    "Runs that have weights to predict with, newest first; finished ones before a run still training."
+    have = [r for r in run_history() if r.weights("best") or r.weights("last")]
+    return sorted(have, key=lambda r: r.status().active)  # stable: newest first within each group
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model ...")
+def _model(path: str, weights: str, stamp: int):
+    from seg.inference import Model
+    return Model.load(path)
+
+
+def model(run: runs.Run):
+    "The run's model, loaded again only when its weights file changes (a run still training)."
+    weights = run.weights("best") or run.weights("last")
+    return _model(str(run.path), str(weights), weights.stat().st_mtime_ns)
+
+
+def save_uploads(files) -> Path:
+    "Images uploaded in the browser, in a folder of their own under the workspace."
+    from seg.uploads import save_images
+    return save_images([(f.name, f.getvalue()) for f in files], workspace.uploads_dir())
+
+
+def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
+    """Predict the run's validation set ("valid") or a folder into a new folder under predictions/,
+    measuring every object; returns that folder."""
+    import time
+
+    from seg.prediction import predict as run_prediction
+    from seg.prediction import validation
+    source = validation(run) if what == "valid" else Path(folder.strip().strip("\"'")).expanduser()
+    out = workspace.predictions_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}"
+    n = 1
+    while out.exists():  # two predictions in the same second keep both
+        n += 1
+        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress)
+    return out
+
+
+def shown_prediction():
+    "The prediction this session made last, read back from its folder."
+    from seg.prediction import Prediction
+    path = st.session_state.get("prediction")
+    return Prediction(path) if path and Path(path).is_dir() else None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def measurements(path: str, pixel_size: float | None, unit: str):
+    "The prediction's objects with sizes in the unit chosen (in pixels for no pixel size)."
+    from seg.measure import in_units
+    from seg.prediction import Prediction
+    table = Prediction(path).measurements()
+    return None if table is None else in_units(table, pixel_size, unit)
+
+
+def score(value) -> str:
+    "A score for a metric: three decimals, or a dash where there is none (a class absent everywhere)."
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def run_label(run: runs.Run) -> str:
+    s = run.summary()
+    dice = f" · best Dice {score(s['best_dice'])}" if s.get("best_dice") is not None else ""
+    return f"{run.name} · {s['status']}{dice}"

@@ -12,6 +12,7 @@ from seg.overlay import Overlay, hex_color
 from seg.uploads import UploadError, extract_zip
 from seg.workspace import uploads_dir
 
+common.require_frame()
 st.title("Data")
 st.caption("Point segboard at your images and masks. Every file is checked before anything trains.")
 

@@ -14,6 +14,7 @@ from seg import runs
 from seg.estimate import duration, estimate
 from seg.settings import ARCHS, LOSSES, DataSettings, SettingsError, TrainSettings
 
+common.require_frame()
 st.title("Train")
 
 device = common.device()

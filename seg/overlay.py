@@ -60,7 +60,7 @@ def render_pair(dataset: Dataset, pair: Pair, alpha: float = 0.5, side: int | No
 
 # Error map colours: right foreground, false positive, false negative, one class taken for another.
 ERROR_COLORS = {"right": (34, 197, 94), "false positive": (239, 68, 68), "false negative": (59, 130, 246),
-                "wrong class": (250, 204, 21)}
+                "wrong class": (245, 158, 11)}
 
 
 def error_map(image: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -94,3 +94,37 @@ def extract_zip(source, dest_root: Path) -> Path:
     tmp.rename(dest)
     (dest / ".complete").touch()
     return dest
+
+
+def save_images(files, dest_root: Path) -> Path:
+    """Images uploaded one by one ((name, bytes) pairs) into a folder named from their content, as
+    `extract_zip` does for archives. Only the base name of each is kept (no paths from the browser);
+    files that are not images by their extension are refused with their names."""
+    from .images import IMAGE_EXTS, is_image_name
+    files = [(PurePosixPath(str(name).replace("\\", "/")).name, data) for name, data in files]
+    odd = [name for name, _ in files if not is_image_name(Path(name))]
+    if odd:
+        raise UploadError(f"Not image files: {', '.join(odd[:5])}. Upload {', '.join(sorted(IMAGE_EXTS))} files.")
+    if not files:
+        raise UploadError("No files uploaded.")
+    digest = hashlib.sha256(b"".join(n.encode() + hashlib.sha256(d).digest() for n, d in files)).hexdigest()[:16]
+    dest = Path(dest_root) / f"images-{digest}"
+    if (dest / ".complete").exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    seen: set[str] = set()
+    for name, data in files:
+        stem, suffix = Path(name).stem or "image", Path(name).suffix
+        unique, n = f"{stem}{suffix}", 1
+        while unique.lower() in seen:  # two uploads of the same name keep both
+            n += 1
+            unique = f"{stem}-{n}{suffix}"
+        seen.add(unique.lower())
+        (tmp / unique).write_bytes(data)
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+    (dest / ".complete").touch()
+    return dest

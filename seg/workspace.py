@@ -1,4 +1,5 @@
-"""Where segboard keeps what it makes: the demo dataset, unpacked uploads (later: runs).
+"""Where segboard keeps what it makes: the demo dataset, unpacked uploads, runs
+(`runs/`) and the Predict page's predictions (`predictions/`).
 
 `SEGBOARD_HOME` moves it all; the default is `workspace/` in the current folder, beside the app.
 Nothing here is ever written into a user's dataset folder."""
@@ -23,6 +24,10 @@ def demo_dir() -> Path:
 
 def uploads_dir() -> Path:
     return home() / "uploads"
+
+
+def predictions_dir() -> Path:
+    return home() / "predictions"
 
 
 def ensure_demo() -> Path:

@@ -1,5 +1,5 @@
 """The real app in a real browser: `streamlit run` on a free port, Debian's Chromium driven by
-Playwright. Saves the README's screenshot."""
+Playwright. Saves the README's screenshots."""
 
 import os
 import shutil
@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 import pytest
 from conftest import ROOT
@@ -24,11 +25,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def home(tmp_path_factory):
+    "The served app's SEGBOARD_HOME."
+    return tmp_path_factory.mktemp("home")
+
+
+@contextmanager
+def serve(home, log_dir):
+    "`streamlit run app.py` on a free port with its own SEGBOARD_HOME; yields the URL."
     port = free_port()
-    home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "SEGBOARD_HOME": str(home)}
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w+")
+    log = open(log_dir / "streamlit.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -44,11 +51,19 @@ def server(tmp_path_factory):
         proc.kill()
         log.seek(0)
         pytest.fail("streamlit did not start:\n" + log.read())
-    yield url
-    proc.terminate()
-    proc.wait(20)
-    from test_app_train import end_runs
-    end_runs(home / "runs")  # runs outlive the server by design; not the tests' runs
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        from test_app_train import end_runs
+        end_runs(home / "runs")  # runs outlive the server by design; not the tests' runs
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, home):
+    with serve(home, tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +167,52 @@ def test_train_on_the_demo_watch_reload_stop(server, browser):
     expect(page.get_by_text("Stopped on request")).to_be_visible()
     assert not errors, errors
     page.close()
+
+
+def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path):
+    "A short run, then the Predict page: validation images worst first beside the truth, the masks zip."
+    import zipfile
+
+    from training import TINY, demo, seg
+
+    from seg.runs import new_name
+    data = demo(tmp_path / "cells", n=16, size=192)
+    name = new_name(data)
+    r = seg("train", data, "--run-dir", home / "runs" / name, "--epochs", 3, "--lr", 3e-3, *TINY)
+    assert r.returncode == 0, r.stderr
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/predict?run={name}")
+    expect(page.get_by_role("heading", name="Predict")).to_be_visible(timeout=90_000)
+    page.get_by_role("button", name="Predict", exact=True).click()
+    expect(page.get_by_text("image | truth | prediction | errors")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Scores per class")).to_be_visible()
+    expect(page.locator("[data-testid='stImage']")).to_have_count(3)  # 16 pairs, 20% validation
+    expect(page.get_by_text("Confusion (share of each true class)")).to_be_visible()
+    expect(page.get_by_text("Size distribution")).to_be_visible()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "predict.png"), full_page=True)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Masks (zip of PNGs)").click()
+    path = tmp_path / "masks.zip"
+    download.value.save_as(path)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert len(names) == 3 and all(n.startswith("masks/") and n.endswith(".png") for n in names)
+    assert not errors, errors
+    page.close()
+
+
+def test_a_link_to_a_page_opens_in_the_frame_on_a_fresh_server(browser, tmp_path):
+    "The first visit after a start is a link to a page: the page still comes with the sidebar and the menu."
+    with serve(tmp_path / "home", tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/predict?run=20260101-000000-nothing")
+        expect(page.get_by_role("heading", name="Predict")).to_be_visible(timeout=90_000)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        expect(sidebar.get_by_text("Device: ")).to_be_visible(timeout=30_000)
+        expect(sidebar.get_by_role("link", name="Train")).to_be_visible()
+        expect(sidebar.get_by_role("link", name="common")).to_have_count(0)  # not the pages/ folder's own menu
+        assert "/predict" in page.url and "run=" in page.url
+        page.close()

@@ -1,0 +1,164 @@
+"""Predict: a trained run's model on its validation set, a server folder or uploaded images; the result
+side by side with the truth, worst first; scores per class; objects counted and sized; downloads.
+
+The work is `seg.prediction.predict`, which writes a folder (masks, previews, metrics, measurements)
+under the workspace; this page draws that folder."""
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import common
+from seg import bundle
+from seg.measure import counts, size_distribution
+from seg.settings import SettingsError
+from seg.uploads import UploadError
+
+common.require_frame()
+st.title("Predict")
+
+# -- The model
+trained = common.trained_runs()
+if not trained:
+    st.info("No trained model yet: train one on the Train page; its best weights appear here after its first "
+            "epoch.")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.stop()
+names = [r.name for r in trained]
+wanted = st.query_params.get("run")
+run_name = st.selectbox("Model (a run)", names, index=names.index(wanted) if wanted in names else 0,
+                        key="predict_run", format_func=lambda n: common.run_label(trained[names.index(n)]))
+if run_name != wanted:
+    st.query_params["run"] = run_name
+run = trained[names.index(run_name)]
+if run.status().active:
+    st.caption("This run is still training: its best weights so far are used.")
+
+# -- What to predict
+SOURCES = {"valid": "Its validation images", "folder": "A folder on the server", "upload": "Upload images"}
+what = st.segmented_control("Predict", list(SOURCES), format_func=SOURCES.get, default="valid",
+                            key="predict_source") or "valid"
+folder = ""
+if what == "valid":
+    st.caption("The images the run was scored on, with their masks: each prediction is compared with the truth.")
+elif what == "folder":
+    folder = st.text_input("Folder or image file on the server", key="predict_folder",
+                           placeholder="/data/new_slides  (a dataset folder with masks adds the scores)")
+else:
+    uploads = st.file_uploader("Images", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp"], accept_multiple_files=True,
+                               key="predict_upload")
+    if uploads:
+        try:
+            folder = str(common.save_uploads(uploads))
+        except UploadError as e:
+            st.error(str(e))
+
+ready = what == "valid" or bool(folder.strip())
+if st.button("Predict", type="primary", disabled=not ready, key="predict"):
+    bar = st.progress(0.0, text="Predicting ...")
+    try:
+        out = common.predict(run, what, folder, lambda i, n: bar.progress(i / n, text=f"Predicting {i} / {n} ..."))
+    except SettingsError as e:  # bad folder, classes that do not match: the message names the fix
+        bar.empty()
+        st.error(str(e))
+    else:
+        bar.empty()
+        st.session_state["prediction"] = str(out)
+
+pred = common.shown_prediction()
+if pred is None:
+    st.stop()
+
+# -- Summary
+meta, metrics = pred.meta, pred.metrics
+st.divider()
+st.caption(f"{len(meta['images'])} image(s) from `{meta['input']}` with `{run.name}` on {meta['device']} in "
+           f"{meta['seconds']:.1f} s. Files: `{pred.path}`")
+for note in meta["notes"]:
+    st.info(note)
+if meta["failed"]:
+    with st.expander(f"{len(meta['failed'])} file(s) could not be read", expanded=True):
+        st.dataframe(pd.DataFrame(meta["failed"]), hide_index=True)
+
+c1, c2 = st.columns(2)
+pixel_size = c1.number_input("Pixel size (0: sizes in pixels)", min_value=0.0, value=0.0, step=0.01,
+                             format="%.4f", key="pixel_size",
+                             help="The width of one pixel in your unit, from the microscope or camera.")
+unit = c2.selectbox("Unit", ["um", "nm", "mm", "cm"], key="unit", disabled=not pixel_size)
+table = common.measurements(str(pred.path), pixel_size or None, unit)
+
+m = st.columns(4)
+m[0].metric("Images", len(meta["images"]))
+if metrics:
+    m[1].metric("Dice (foreground)", common.score(metrics["mean_dice"]))
+    m[2].metric("IoU (foreground)", common.score(metrics["mean_iou"]))
+found = counts(table, pred.codes) if table is not None else {}
+m[3].metric("Objects found", sum(found.values()))
+
+# -- Scores per class
+if metrics:
+    st.subheader("Scores per class")
+    st.caption("Computed at each image's own size, over all pixels of the set.")
+    c1, c2 = st.columns([1, 1])
+    per_class = pd.DataFrame(metrics["per_class"]).T.reset_index(names="class")
+    c1.dataframe(per_class, hide_index=True, column_config={
+        k: st.column_config.NumberColumn(format="%.3f") for k in ("dice", "iou", "accuracy")})
+    cm = np.array(metrics["confusion"], dtype=float)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    text = [[f"{v:.1%}<br>{int(n):,} px" for v, n in zip(rs, rn)] for rs, rn in zip(share, cm)]
+    fig = go.Figure(go.Heatmap(z=share, x=pred.codes, y=pred.codes, colorscale="Blues", zmin=0, zmax=1, text=text,
+                               texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_layout(title="Confusion (share of each true class)", xaxis_title="predicted", yaxis_title="true",
+                      yaxis_autorange="reversed", height=320, margin=dict(t=40, b=40, l=40, r=10))
+    c2.plotly_chart(fig, key="confusion")
+
+# -- Side by side
+st.subheader("Worst first" if metrics else "Predictions")
+st.caption("image | truth | prediction | errors: :green[right], :red[false positive], :blue[false negative], "
+           ":orange[wrong class]" if metrics else "image | prediction")
+images = pred.images
+PER_PAGE = 6
+pages = max(1, -(-len(images) // PER_PAGE))
+page = st.number_input(f"Page (of {pages})", 1, pages, key="predict_page") if pages > 1 else 1
+for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
+    dice = f" · Dice {common.score(r['dice'])}" if "dice" in r else ""
+    st.image(str(pred.path / r["preview"]), caption=f"{r['name']} ({r['width']} x {r['height']}"
+             f"{', in tiles' if r['tiled'] else ''}){dice}")
+
+# -- Objects
+st.subheader("Objects")
+if table is None or table.empty:
+    st.caption("No objects predicted.")
+else:
+    st.caption("Connected regions of each class (8-connected). Objects cut by the image edge are marked: their "
+               "size is a lower bound.")
+    size_units = table["unit"].iloc[0]
+    dist = size_distribution(table)
+    c1, c2 = st.columns([1, 1])
+    c1.dataframe(dist, hide_index=True, column_config={
+        k: st.column_config.NumberColumn(f"{k} ({size_units})", format="%.3g") for k in ("mean", "d10", "d50", "d90")})
+    measure = c2.selectbox("Size measure", ["equivalent_diameter", "area", "major_axis", "circularity", "aspect_ratio"],
+                           key="size_measure")
+    fig = go.Figure([go.Histogram(x=g[measure], name=name, opacity=0.7) for name, g in table.groupby("class")])
+    unit_of = {"area": f"{size_units}²", "circularity": "", "aspect_ratio": ""}.get(measure, size_units)
+    fig.update_layout(title="Size distribution", xaxis_title=f"{measure.replace('_', ' ')} {unit_of}".strip(),
+                      yaxis_title="objects", barmode="overlay", height=320, margin=dict(t=40, b=40, l=40, r=10))
+    c2.plotly_chart(fig, key="sizes")
+    st.dataframe(table, hide_index=True, height=300)
+
+# -- Downloads
+st.subheader("Downloads")
+c1, c2, c3 = st.columns(3)
+c1.download_button("Masks (zip of PNGs)", partial(bundle.zip_folder, pred.path / "masks"), on_click="ignore",
+                   file_name=f"{pred.path.name}-masks.zip", mime="application/zip", key="download_masks",
+                   help="One 8-bit PNG per image, the image's size; pixel value = class index.")
+c2.download_button("Measurements (CSV)", table.to_csv(index=False) if table is not None else "", on_click="ignore",
+                   file_name=f"{pred.path.name}-measurements.csv", mime="text/csv", key="download_measurements",
+                   disabled=table is None)
+c3.download_button("Model bundle (zip)", partial(bundle.bundle, run.path), on_click="ignore",
+                   file_name=f"{run.name}-model.zip", mime="application/zip", key="download_model",
+                   help="State dict, config and classes, and a fastai export for load_learner.")
