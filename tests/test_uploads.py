@@ -88,3 +88,21 @@ def test_a_header_that_lies_about_sizes_is_caught(tmp_path):
 def test_not_a_zip(tmp_path):
     with pytest.raises(UploadError, match="Not a zip archive"):
         extract_zip(io.BytesIO(b"%PDF-1.4 ..."), tmp_path / "uploads")
+
+
+def test_images_uploaded_one_by_one(tmp_path):
+    from PIL import Image
+
+    from seg.uploads import save_images
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    png = buf.getvalue()
+    files = [("cell.png", png), ("../../etc/cell.png", png), ("C:\\Users\\me\\b.tif", b"tif")]
+    dest = save_images(files, tmp_path)
+    assert dest.parent == tmp_path  # nothing outside, whatever the names say
+    assert sorted(p.name for p in dest.iterdir() if not p.name.startswith(".")) == ["b.tif", "cell-2.png", "cell.png"]
+    assert save_images(files, tmp_path) == dest  # the same upload again: the same folder
+    with pytest.raises(UploadError, match="Not image files: notes.txt"):
+        save_images([("notes.txt", b"x"), ("a.png", png)], tmp_path)
+    with pytest.raises(UploadError, match="No files"):
+        save_images([], tmp_path)
