@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import runpy
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +17,9 @@ from seg import Dataset, Pair, runs, workspace
 from seg.device import Device, detect
 from seg.learner import choose_pretrained
 from seg.overlay import fit
+from seg.scratch import Scratch, sweep
 from seg.settings import DataSettings, TrainSettings
+from seg.sharing import AccessError, Sharing
 
 _frame = threading.local()  # per script thread: did app.py start this run?
 LR_FIND_ITERATIONS = 60  # fastai's 100 take minutes on a CPU; 60 still give the valley
@@ -40,6 +42,80 @@ def require_frame() -> None:
     PagesManager.uses_pages_directory = False
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")
     st.stop()
+
+
+# ---- sharing: password, read-only mode, allowed folders, private uploads -----------------------------
+
+def _secrets() -> dict:
+    "The sharing keys of .streamlit/secrets.toml; none when there is no such file."
+    from streamlit.errors import StreamlitSecretNotFoundError
+    try:
+        return {k: st.secrets[k] for k in ("password", "read_only", "roots") if k in st.secrets}
+    except StreamlitSecretNotFoundError as e:
+        if any(Path(f).expanduser().exists() for f in st.get_option("secrets.files")):
+            # a secrets file that does not parse may hold a password: refuse rather than share unguarded
+            raise AccessError(f"The app's secrets file could not be read, so the app stays closed: {e}") from None
+        return {}
+
+
+def sharing() -> Sharing:
+    return Sharing.configured(_secrets())
+
+
+def signed_in() -> bool:
+    "True when no password is set or this session gave it."
+    try:
+        password = sharing().password
+    except AccessError as e:
+        st.error(str(e))
+        st.stop()
+    return not password or st.session_state.get("signed_in", False)
+
+
+def sign_in() -> None:
+    "The password form: the only thing a visitor sees before giving the password."
+    import time
+    st.title("segboard")
+    with st.form("sign_in"):
+        typed = st.text_input("Password", type="password", key="password_typed")
+        if st.form_submit_button("Sign in", type="primary"):
+            if sharing().check_password(typed):
+                st.session_state["signed_in"] = True
+                st.session_state.pop("password_typed", None)
+                st.rerun()
+            time.sleep(1)  # a guesser gets one try a second per session
+            st.error("Wrong password. Ask whoever shared the link.")
+
+
+def read_only() -> bool:
+    return sharing().read_only
+
+
+def allowed(typed: str) -> Path:
+    """A folder or file path typed into the app (quotes from "Copy as path" removed), resolved and
+    checked against the allowed folders; AccessError names them."""
+    path = sharing().confine(typed.strip().strip("\"'"))
+    sessions = workspace.sessions_dir().resolve()
+    own = st.session_state.get("scratch")
+    if (path == sessions or sessions in path.parents) and not (own and (path == own.path or own.path in path.parents)):
+        raise AccessError(f"{typed} holds other people's uploads, private to their sessions.")
+    return path
+
+
+def scratch() -> Scratch:
+    "This session's private folder for uploads; removed when the session ends (seg/scratch.py)."
+    folder = st.session_state.get("scratch")
+    if folder is None or not folder.path.exists():
+        sweep(workspace.sessions_dir())  # folders of sessions long gone
+        folder = st.session_state["scratch"] = Scratch(workspace.sessions_dir())
+    return folder
+
+
+def alive() -> None:
+    "Called every few seconds while the browser is connected: keeps this session's uploads."
+    folder = st.session_state.get("scratch")
+    if folder is not None:
+        folder.touch()
 
 
 @dataclass
@@ -103,6 +179,7 @@ def training_caption() -> None:
     "The sidebar's word on the device, refreshed on its own: a run may start or end on any page."
     now = runs.training_now(device().kind)
     st.caption(f"Training: {Path(now).name}" if now else "Training: nothing")
+    alive()
 
 
 def keep_settings(data: DataSettings, train: TrainSettings) -> None:
@@ -134,6 +211,7 @@ def pretrained_note(settings: TrainSettings) -> str:
 
 def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dict:
     from seg.training import find_lr as run_finder
+    sharing().require_writable("the learning-rate finder")
     return run_finder(choice.path, data, train, codes=choice.codes or None, num_it=LR_FIND_ITERATIONS)
 
 
@@ -143,7 +221,12 @@ def take_lr(value: float) -> None:
 
 
 def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str) -> runs.Run:
-    "Start `python -m seg train` in its own process with these settings; the run folder is under runs/."
+    """Start `python -m seg train` in its own process with these settings; the run folder is under runs/.
+    An uploaded dataset is kept first (it would go with the session; the run needs its validation set)."""
+    sharing().require_writable("training")
+    if train.weights:
+        train = replace(train, weights=str(allowed(train.weights)))
+    path = workspace.keep_dataset(choice.path) if choice.source == "upload" else choice.path
     h, w = data.hw
     options = ["--epochs", train.epochs, "--lr", train.lr, "--bs", data.bs, "--size", h, w, "--arch", train.arch,
                "--pretrained" if train.pretrained else "--no-pretrained", "--valid-pct", data.valid_pct,
@@ -153,7 +236,12 @@ def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, devi
     if choice.codes:
         options += ["--codes", choice.codes]
     run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))
-    return runs.start(choice.path, run_dir, [str(o) for o in options], device_kind)
+    return runs.start(path, run_dir, [str(o) for o in options], device_kind)
+
+
+def stop_run(run: runs.Run) -> None:
+    sharing().require_writable("stopping a run")
+    run.request_stop()
 
 
 def run_history() -> list[runs.Run]:
@@ -219,7 +307,15 @@ def model(run: runs.Run):
 def save_uploads(files) -> Path:
     "Images uploaded in the browser, in a folder of their own under the workspace."
     from seg.uploads import save_images
-    return save_images([(f.name, f.getvalue()) for f in files], workspace.uploads_dir())
+    sharing().require_writable("uploading")
+    return save_images([(f.name, f.getvalue()) for f in files], scratch().path)
+
+
+def unpack(upload) -> Path:
+    "A zipped dataset uploaded in the browser, unpacked into this session's folder."
+    from seg.uploads import extract_zip
+    sharing().require_writable("uploading")
+    return extract_zip(upload, scratch().path)
 
 
 def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
@@ -229,7 +325,8 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
 
     from seg.prediction import predict as run_prediction
     from seg.prediction import validation
-    source = validation(run) if what == "valid" else Path(folder.strip().strip("\"'")).expanduser()
+    sharing().require_writable("predicting")
+    source = validation(run) if what == "valid" else allowed(folder)
     out = workspace.predictions_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}"
     n = 1
     while out.exists():  # two predictions in the same second keep both
@@ -239,11 +336,15 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     return out
 
 
-def shown_prediction():
-    "The prediction this session made last, read back from its folder."
+def predictions(run: runs.Run) -> list[Path]:
+    "The run's predictions under predictions/, newest first: made in any session, by anyone."
+    from seg.prediction import list_predictions
+    return list_predictions(workspace.predictions_dir(), run.path)
+
+
+def read_prediction(path: Path):
     from seg.prediction import Prediction
-    path = st.session_state.get("prediction")
-    return Prediction(path) if path and Path(path).is_dir() else None
+    return Prediction(path)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

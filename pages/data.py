@@ -9,8 +9,7 @@ import streamlit as st
 from pages import common
 from seg.dataloaders import DataSettings, SettingsError, augment_preview
 from seg.overlay import Overlay, hex_color
-from seg.uploads import UploadError, extract_zip
-from seg.workspace import uploads_dir
+from seg.uploads import UploadError
 
 common.require_frame()
 st.title("Data")
@@ -18,6 +17,8 @@ st.caption("Point segboard at your images and masks. Every file is checked befor
 
 # -- Which dataset
 SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
+if common.read_only():
+    SOURCES.pop("upload")
 previous = common.chosen_dataset()
 linked = common.linked_folder()
 source = st.segmented_control("Dataset", list(SOURCES), format_func=SOURCES.get, key="source",
@@ -30,14 +31,19 @@ elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,
                           placeholder="/data/my-cells  (holding images/ and masks/, or name.png + name_mask.png)")
-    typed = typed.strip().strip("\"'")  # "Copy as path" wraps it in quotes
-    path = common.Path(typed).expanduser() if typed else None
+    if typed.strip():
+        try:
+            path = common.allowed(typed)
+        except SettingsError as e:  # outside the folders a shared app may read
+            st.error(str(e))
 else:
-    upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload")
+    upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload",
+                              help="Unpacked into a folder private to this browser tab, removed when it closes; "
+                                   "kept if you train on it.")
     if upload is not None:
         try:
-            path = extract_zip(upload, uploads_dir())
-        except UploadError as e:
+            path = common.unpack(upload)
+        except (UploadError, SettingsError) as e:
             st.error(str(e))
     elif previous and previous.source == "upload":
         path = previous.path

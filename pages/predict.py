@@ -37,40 +37,56 @@ run = trained[names.index(run_name)]
 if run.status().active:
     st.caption("This run is still training: its best weights so far are used.")
 
-# -- What to predict
+# -- What to predict (not in a read-only app: colleagues browse the predictions already made)
 SOURCES = {"valid": "Its validation images", "folder": "A folder on the server", "upload": "Upload images"}
-what = st.segmented_control("Predict", list(SOURCES), format_func=SOURCES.get, default="valid",
-                            key="predict_source") or "valid"
-folder = ""
-if what == "valid":
-    st.caption("The images the run was scored on, with their masks: each prediction is compared with the truth.")
-elif what == "folder":
-    folder = st.text_input("Folder or image file on the server", key="predict_folder",
-                           placeholder="/data/new_slides  (a dataset folder with masks adds the scores)")
-else:
-    uploads = st.file_uploader("Images", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp"], accept_multiple_files=True,
-                               key="predict_upload")
-    if uploads:
-        try:
-            folder = str(common.save_uploads(uploads))
-        except UploadError as e:
-            st.error(str(e))
-
-ready = what == "valid" or bool(folder.strip())
-if st.button("Predict", type="primary", disabled=not ready, key="predict"):
-    bar = st.progress(0.0, text="Predicting ...")
-    try:
-        out = common.predict(run, what, folder, lambda i, n: bar.progress(i / n, text=f"Predicting {i} / {n} ..."))
-    except SettingsError as e:  # bad folder, classes that do not match: the message names the fix
-        bar.empty()
-        st.error(str(e))
+if not common.read_only():
+    what = st.segmented_control("Predict", list(SOURCES), format_func=SOURCES.get, default="valid",
+                                key="predict_source") or "valid"
+    folder = ""
+    if what == "valid":
+        st.caption("The images the run was scored on, with their masks: each prediction is compared with the "
+                   "truth.")
+    elif what == "folder":
+        folder = st.text_input("Folder or image file on the server", key="predict_folder",
+                               placeholder="/data/new_slides  (a dataset folder with masks adds the scores)")
     else:
-        bar.empty()
-        st.session_state["prediction"] = str(out)
+        uploads = st.file_uploader("Images", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp"],
+                                   accept_multiple_files=True, key="predict_upload",
+                                   help="Kept in a folder private to this browser tab, removed when it closes.")
+        if uploads:
+            try:
+                folder = str(common.save_uploads(uploads))
+            except (UploadError, SettingsError) as e:
+                st.error(str(e))
 
-pred = common.shown_prediction()
-if pred is None:
+    ready = what == "valid" or bool(folder.strip())
+    if st.button("Predict", type="primary", disabled=not ready, key="predict"):
+        bar = st.progress(0.0, text="Predicting ...")
+        try:
+            out = common.predict(run, what, folder,
+                                 lambda i, n: bar.progress(i / n, text=f"Predicting {i} / {n} ..."))
+        except SettingsError as e:  # bad folder, classes that do not match: the message names the fix
+            bar.empty()
+            st.error(str(e))
+        else:
+            bar.empty()
+            st.session_state["shown_prediction"] = out.name
+
+# -- Which prediction: any made with this model, by anyone; the address names it, so a link shares it
+made = {p.name: p for p in common.predictions(run)}
+if not made:
+    st.info("No predictions with this model yet." + (" Whoever runs the app can make them." if common.read_only()
+                                                     else " Choose what to predict above."))
     st.stop()
+made_names = list(made)
+if st.session_state.get("shown_prediction") not in made:
+    wanted = st.query_params.get("prediction")
+    st.session_state["shown_prediction"] = wanted if wanted in made else made_names[0]
+shown = st.selectbox("Prediction shown", made_names, key="shown_prediction",
+                     help="Every prediction made with this model, newest first.")
+if st.query_params.get("prediction") != shown:
+    st.query_params["prediction"] = shown
+pred = common.read_prediction(made[shown])
 
 # -- Summary
 meta, metrics = pred.meta, pred.metrics

@@ -21,6 +21,7 @@ device = common.device()
 choice = common.chosen_dataset()
 history = common.run_history()
 busy = runs.training_now(device.kind)  # the folder of the run on this device, if any
+read_only = common.read_only()
 
 # -- Settings
 saved = common.train_settings()
@@ -82,7 +83,7 @@ if dataset is not None and not dataset.ok:
 with st.expander("Learning-rate finder"):
     st.caption("A short mock training with a rising learning rate (fastai's `lr_find`). Pick a rate a little "
                "before the loss is lowest: *valley* is usually a good choice.")
-    if st.button("Find a learning rate", disabled=bool(problem or busy or not choice), key="find_lr"):
+    if st.button("Find a learning rate", disabled=bool(problem or busy or not choice or read_only), key="find_lr"):
         with st.spinner("Trying learning rates from 1e-7 to 10 ..."):
             try:
                 st.session_state["lr_found"] = common.find_lr(choice, data_settings, train_settings)
@@ -110,10 +111,12 @@ if choice and dataset is not None and dataset.ok:
 if busy:
     st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy).name}. "
                "One run at a time per device: it is shown below; stop it to start another.")
-if st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
+if read_only:
+    st.info("Read-only: this app is shared for browsing. Runs are started by whoever runs it.")
+elif st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
     try:
         run = common.start_run(choice, data_settings, train_settings, device.kind)
-    except runs.RunError as e:
+    except (runs.RunError, SettingsError) as e:
         st.error(str(e))
     else:
         st.query_params["run"] = run.name
@@ -148,7 +151,7 @@ def live():
         if cfg.get("device"):
             st.badge(common.device_text(cfg["device"]), icon=":material/memory:", color="gray")
     if status.active:
-        c2.button("Stop", key="stop", on_click=run.request_stop, disabled=run.stop_requested(),
+        c2.button("Stop", key="stop", on_click=common.stop_run, args=(run,), disabled=run.stop_requested() or read_only,
                   help="Ends the run after the current batch; the best weights are kept.")
     if status.status == "failed":
         st.error(status.message)

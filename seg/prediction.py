@@ -282,3 +282,20 @@ class Prediction:
         tables = [measure.objects(np.asarray(Image.open(self.path / r["mask"])), self.codes, image=r["name"])
                   for r in self.meta["images"]]
         return measure.combine(tables)
+
+
+def list_predictions(root: Path, run_dir=None) -> list[Path]:
+    """Prediction folders under `root`, newest first; only those made with the run in `run_dir` if given
+    (matched by the run's name: a workspace moved to another disk keeps its predictions)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for d in root.iterdir():
+        try:
+            meta = json.loads((d / "prediction.json").read_text())
+        except (OSError, ValueError):
+            continue  # a prediction still being written, or another folder
+        if run_dir is None or Path(meta.get("run", "")).name == Path(run_dir).name:
+            found.append((meta.get("created", ""), d))
+    return [d for _, d in sorted(found, key=lambda x: (x[0], x[1].name), reverse=True)]

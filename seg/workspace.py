@@ -1,5 +1,6 @@
-"""Where segboard keeps what it makes: the demo dataset, unpacked uploads, runs
-(`runs/`) and the Predict page's predictions (`predictions/`).
+"""Where segboard keeps what it makes: the demo dataset, runs (`runs/`), the Predict page's predictions
+(`predictions/`), each viewer's uploads (`sessions/<id>/`, removed with the session) and the uploaded
+datasets a run was trained on (`datasets/`, kept: the run's validation set lives there).
 
 `SEGBOARD_HOME` moves it all; the default is `workspace/` in the current folder, beside the app.
 Nothing here is ever written into a user's dataset folder."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 from .demo import write_demo
@@ -23,7 +25,16 @@ def demo_dir() -> Path:
 
 
 def uploads_dir() -> Path:
+    "Uploads unpacked before sessions had folders of their own (kept: runs may point into them)."
     return home() / "uploads"
+
+
+def sessions_dir() -> Path:
+    return home() / "sessions"
+
+
+def datasets_dir() -> Path:
+    return home() / "datasets"
 
 
 def predictions_dir() -> Path:
@@ -36,6 +47,32 @@ def ensure_demo() -> Path:
     if not (d / "codes.txt").exists():
         write_demo(d)
     return d
+
+
+def keep_dataset(path: Path) -> Path:
+    """An uploaded dataset a run is about to train on, copied out of its session's folder into
+    `datasets/` (same name: the upload's content hash), so it outlives the session. Other paths are
+    returned unchanged."""
+    path = Path(path).resolve()
+    if sessions_dir().resolve() not in path.parents:
+        return path
+    dest = datasets_dir() / path.name
+    if not (dest / ".complete").exists():
+        tmp = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(path, tmp, copy_function=_link_or_copy)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)
+        (dest / ".complete").touch()
+    return dest
+
+
+def _link_or_copy(src, dst):
+    "A hard link costs no space; a copy where links are not possible (another file system)."
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def signature(root: Path) -> str:

@@ -1,0 +1,200 @@
+"""Sharing the app: the password gate, the read-only mode, the folders a typed path may name, and
+uploads private to a session. The library's rules first, then the real pages in AppTest."""
+
+import gc
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from training import TINY, demo, seg
+
+from seg import workspace
+from seg.scratch import Scratch, sweep
+from seg.sharing import AccessError, Sharing
+
+RUN = "20260101-120000-demo"
+
+
+# ---- the rules --------------------------------------------------------------------------------------
+
+def test_settings_from_the_environment_win_over_secrets(home):
+    secrets = {"password": "from-file", "read_only": True, "roots": ["/data"]}
+    s = Sharing.configured(secrets, env={})
+    assert (s.password, s.read_only, s.roots) == ("from-file", True, (Path("/data"),))
+    s = Sharing.configured(secrets, env={"SEGBOARD_PASSWORD": "from-env", "SEGBOARD_READ_ONLY": "0",
+                                         "SEGBOARD_ROOTS": "/a:/b"})
+    assert (s.password, s.read_only, s.roots) == ("from-env", False, (Path("/a"), Path("/b")))
+    assert Sharing.configured({}, env={}) == Sharing()
+    assert "from-env" not in repr(s) and "from-env" not in str(s)  # never in a log line or a traceback
+
+
+def test_password_check():
+    s = Sharing(password="s3cret ü")
+    assert s.check_password("s3cret ü")
+    assert not s.check_password("s3cret") and not s.check_password("") and not s.check_password("s3cret ü ")
+    assert Sharing().check_password("anything")  # no password set: nothing to check
+
+
+def test_paths_are_confined_to_the_roots_and_the_workspace(home, tmp_path):
+    data, other = tmp_path / "data", tmp_path / "other"
+    (data / "cells").mkdir(parents=True)
+    other.mkdir()
+    (data / "escape").symlink_to(other)
+    free = Sharing()
+    assert free.confine(other) == other  # not shared, no roots: the person at the server types anything
+    s = Sharing(roots=(data,))
+    assert s.confine(f"{data}/cells") == data / "cells"
+    assert s.confine(home / "demo") == home / "demo"  # the workspace is always readable
+    for bad in (other, f"{data}/../other", data / "escape", "/etc"):
+        with pytest.raises(AccessError, match="outside the folders this app may read"):
+            s.confine(bad)
+    shared = Sharing(password="x")  # shared without roots: only the workspace
+    with pytest.raises(AccessError, match="SEGBOARD_ROOTS"):
+        shared.confine(data)
+    with pytest.raises(AccessError, match="read-only"):
+        Sharing(read_only=True).require_writable("training")
+    Sharing(password="x").require_writable("training")
+
+
+def test_a_session_folder_goes_with_its_session_or_when_stale(home):
+    root = workspace.sessions_dir()
+    mine = Scratch(root)
+    (mine.path / "upload.png").write_bytes(b"x")
+    path = mine.path
+    del mine
+    gc.collect()
+    assert not path.exists()  # the session's state was dropped: its uploads with it
+    fresh, stale = Scratch(root), Scratch(root)
+    old = time.time() - 3600
+    os.utime(stale.path / ".alive", (old, old))
+    assert sweep(root, stale_s=600) == [stale.path]
+    assert fresh.path.exists() and not stale.path.exists()
+    stale.touch()  # its session comes back after all: a new, empty folder
+    assert stale.path.is_dir()
+
+
+def test_an_uploaded_dataset_a_run_trains_on_is_kept(home, tmp_path):
+    upload = Scratch(workspace.sessions_dir())
+    data = demo(upload.path / "0123abcd", n=4, size=32)
+    kept = workspace.keep_dataset(data)
+    assert kept == workspace.datasets_dir() / "0123abcd"
+    upload.remove()
+    assert not data.exists()
+    assert sorted(p.name for p in (kept / "images").iterdir()) == ["000.png", "001.png", "002.png", "003.png"]
+    assert workspace.keep_dataset(tmp_path) == tmp_path.resolve()  # a folder on the server stays where it is
+
+
+# ---- the pages --------------------------------------------------------------------------------------
+
+def app(secrets=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in (secrets or {}).items():
+        at.secrets[k] = v
+    return at
+
+
+def test_the_password_guards_every_page(home):
+    at = app({"password": "open sesame"})
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["segboard"] and at.text_input(key="password_typed")
+    assert not at.sidebar.markdown and not at.segmented_control  # no page, no sidebar before the password
+    at.switch_page("pages/train.py").run()
+    assert [t.value for t in at.title] == ["segboard"]
+    at.text_input(key="password_typed").set_value("open sesam")
+    at.button[0].click().run()
+    assert "Wrong password" in at.error[0].value and [t.value for t in at.title] == ["segboard"]
+    at.text_input(key="password_typed").set_value("open sesame")
+    at.button[0].click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Train"]  # the page asked for, after signing in
+    assert "password_typed" not in at.session_state
+
+
+def test_the_password_from_the_environment(home, monkeypatch):
+    monkeypatch.setenv("SEGBOARD_PASSWORD", "env-pass")
+    at = app()
+    at.run()
+    assert [t.value for t in at.title] == ["segboard"]
+    at.text_input(key="password_typed").set_value("env-pass")
+    at.button[0].click().run()
+    assert [t.value for t in at.title] == ["Data"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    "A finished run and one prediction of its validation set, made from the CLI."
+    root = tmp_path_factory.mktemp("sharing")
+    data = demo(root / "demo", n=10, size=64)
+    run = root / "runs" / RUN
+    r = seg("train", data, "--run-dir", run, "--epochs", 1, *TINY)
+    assert r.returncode == 0, r.stderr
+    r = seg("predict", run, "--valid", "--out", root / "predictions" / f"20260101-130000-{RUN}", "--measure")
+    assert r.returncode == 0, r.stderr
+    return root, data
+
+
+def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_path):
+    root, data = trained
+    for sub in ("runs", "predictions"):
+        shutil.copytree(root / sub, home / sub)
+    monkeypatch.setenv("SEGBOARD_READ_ONLY", "1")
+    monkeypatch.setenv("SEGBOARD_ROOTS", str(data.parent))
+    before = {p: p.stat().st_mtime_ns for p in home.rglob("*")}
+    at = app()
+    at.run()
+    assert not at.exception
+    assert "upload" not in at.segmented_control(key="source").options
+    assert any("Read-only" in c.value for c in at.sidebar.caption)
+    at.segmented_control(key="source").set_value("folder").run()
+    at.text_input(key="folder").set_value(str(tmp_path)).run()
+    assert "outside the folders this app may read" in at.error[0].value
+    at.text_input(key="folder").set_value(str(data)).run()
+    assert not at.error and at.session_state["data"].path == data  # inside a root: browsed as usual
+
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "start"]
+    assert any("Read-only" in i.value for i in at.info)
+    assert at.button(key="find_lr").disabled
+    assert at.selectbox(key="shown_run").value == RUN  # the runs are there to look at
+
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "predict"] and not at.segmented_control
+    assert at.selectbox(key="shown_prediction").value == f"20260101-130000-{RUN}"
+    assert {m.label for m in at.metric} >= {"Images", "Dice (foreground)", "Objects found"}
+    assert len(at.image) == 2
+    assert {p: p.stat().st_mtime_ns for p in home.rglob("*")} == before  # not a file changed or added
+
+
+def test_predictions_are_listed_for_anyone_and_linked_by_address(home, trained):
+    root, _ = trained
+    for sub in ("runs", "predictions"):
+        shutil.copytree(root / sub, home / sub)
+    at = app()
+    at.run()
+    at.switch_page("pages/predict.py").run()
+    assert at.selectbox(key="shown_prediction").value == f"20260101-130000-{RUN}"
+    assert at.query_params["prediction"] in ([f"20260101-130000-{RUN}"], f"20260101-130000-{RUN}")
+    at.button(key="predict").click().run()  # a new one is shown at once, the old one stays listed
+    assert not at.exception and not at.error
+    assert len(at.selectbox(key="shown_prediction").options) == 2
+    assert at.selectbox(key="shown_prediction").value != f"20260101-130000-{RUN}"
+
+
+def test_another_sessions_uploads_cannot_be_named(home):
+    other = Scratch(workspace.sessions_dir())
+    demo(other.path / "abc", n=4, size=32)
+    at = app()
+    at.run()
+    at.segmented_control(key="source").set_value("folder").run()
+    at.text_input(key="folder").set_value(str(other.path / "abc")).run()
+    assert not at.exception
+    assert "private to their sessions" in at.error[0].value
+    assert at.session_state["data"] is None
+
