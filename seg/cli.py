@@ -8,6 +8,7 @@
     python -m seg stop RUN_DIR                 ask a run to stop after its current batch
     python -m seg predict RUN_DIR INPUT --out OUT_DIR [--measure] [--json]   masks, previews, metrics,
                                                measurements (INPUT: an image, a folder, a dataset; or --valid)
+    python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
 """
 
 from __future__ import annotations
@@ -132,6 +133,19 @@ def _predict(args) -> int:
     for f in meta["failed"]:
         print(f"warning: {f['image']}: {f['problem']} Fix: {f['fix']}", file=sys.stderr)
     return 1 if meta["failed"] else 0
+
+
+def _share(args) -> int:
+    import tomllib
+
+    from .sharing import Sharing, describe
+    secrets = Path(args.secrets)
+    try:
+        values = tomllib.loads(secrets.read_text()) if secrets.is_file() else {}
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"{secrets} could not be read ({e}); fix it or remove it.") from None
+    print("\n".join(describe(Sharing.configured(values), args.port)))
+    return 0
 
 
 def prediction_summary(out: Path) -> dict:
@@ -267,6 +281,10 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q.set_defaults(run=_predict)
+    h = sub.add_parser("share", help="the addresses colleagues open and how the app is shared (password, read-only)")
+    h.add_argument("--port", type=int, default=8501)
+    h.add_argument("--secrets", default=".streamlit/secrets.toml", help="the app's secrets file")
+    h.set_defaults(run=_share)
     return p
 
 

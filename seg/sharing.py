@@ -81,3 +81,29 @@ class Sharing:
         if self.read_only:
             raise AccessError(f"This app is read-only (demo mode): {what} is switched off. You can browse data, "
                               "runs and predictions.")
+
+
+def network_address() -> str | None:
+    """This machine's address on its network, as a colleague's browser would reach it (the interface of
+    the default route; no packet is sent). None without a network."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def describe(sharing: Sharing, port: int) -> list[str]:
+    "What `make run` prints: where to open the app and how it is shared. Says whether a password is set, never it."
+    host = network_address()
+    lines = [f"segboard: open http://localhost:{port}",
+             f"  colleagues: http://{host}:{port}" if host else "  colleagues: no network address found",
+             f"  password: {'set' if sharing.password else f'none (set {ENV_PASSWORD} or .streamlit/secrets.toml)'}",
+             f"  read-only: {'on' if sharing.read_only else 'off'}"]
+    roots = sharing.confined_to
+    lines.append(f"  folders the app may read: {', '.join(map(str, roots))}" if roots else
+                 "  folders the app may read: any (set SEGBOARD_ROOTS before sharing)")
+    return lines

@@ -198,3 +198,15 @@ def test_another_sessions_uploads_cannot_be_named(home):
     assert "private to their sessions" in at.error[0].value
     assert at.session_state["data"] is None
 
+
+
+def test_share_prints_where_to_open_and_never_the_password(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('password = "pa55-word"\nread_only = true\nroots = ["/data"]\n')
+    r = seg("share", "--port", 8123, "--secrets", secrets)
+    assert r.returncode == 0, r.stderr
+    assert "http://localhost:8123" in r.stdout and "password: set" in r.stdout and "read-only: on" in r.stdout
+    assert "/data" in r.stdout and "pa55-word" not in r.stdout + r.stderr
+    secrets.write_text('password = "unclosed\n')
+    r = seg("share", "--secrets", secrets)
+    assert r.returncode == 2 and "could not be read" in r.stderr and "Traceback" not in r.stderr
