@@ -31,9 +31,21 @@ def _demo(args) -> int:
     return 0
 
 
+def dataset_path(data: str) -> str:
+    """DATA_DIR as given, or for a zipped dataset (as uploaded in the app) the folder it unpacks to under
+    the workspace's datasets/, checked as the app checks uploads (links, paths leaving it, bombs)."""
+    if not (data.lower().endswith(".zip") and Path(data).is_file()):
+        return data
+    from . import workspace
+    from .uploads import extract_zip
+    folder = extract_zip(Path(data), workspace.datasets_dir())
+    print(f"unpacked {data} into {folder}", file=sys.stderr)
+    return str(folder)
+
+
 def _inspect(args) -> int:
     from .dataset import Dataset
-    ds = Dataset.open(args.data, codes=args.codes)
+    ds = Dataset.open(dataset_path(args.data), codes=args.codes)
     summary = ds.summary(valid_pct=args.valid_pct, seed=args.seed)
     if args.json:
         if not args.per_image:
@@ -58,13 +70,15 @@ def _settings(args):
 def _train(args) -> int:
     from .training import train
     data, settings = _settings(args)
-    status = train(args.data, args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
+    status = train(dataset_path(args.data), args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
                    argv=["python", "-m", "seg", *sys.argv[1:]])
     from .runs import Run
     run = Run(args.run_dir)
     run.poll()
     last = run.epochs()[-1] if run.epochs() else {}
     scores = ", ".join(f"{k} {last[k]:.3f}" for k in ("valid_loss", "dice", "iou") if last.get(k) is not None)
+    for note in run.notes():
+        print(f"note: {note}")
     print(f"{status}: {run.status().message} {scores}".strip())
     return {"completed": 0, "stopped": 0}.get(status, 1)
 
@@ -72,7 +86,7 @@ def _train(args) -> int:
 def _lr_find(args) -> int:
     from .training import find_lr
     data, settings = _settings(args)
-    found = find_lr(args.data, data, settings, codes=args.codes, num_it=args.num_it)
+    found = find_lr(dataset_path(args.data), data, settings, codes=args.codes, num_it=args.num_it)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(found, indent=2))

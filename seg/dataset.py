@@ -23,6 +23,8 @@ from .report import Report
 MIN_SIZE = 32  # smaller images are upscaled a lot by any training size
 FEW_PAIRS = 10
 
+NO_CLASS = "fit no class"  # words of the error for mask values outside the classes
+
 
 def split_indices(n: int, valid_pct: float, seed: int) -> tuple[list[int], list[int]]:
     "A seeded random split: (train, valid) indices; at least one of each when n >= 2."
@@ -261,7 +263,7 @@ def _encoding(scans: list[Scan], codes: Codes | None, report: Report,
         s.class_pixels = counts
         if bad:
             shown = [str(_show(v, enc)) for v in sorted(bad)[:6]]
-            report.error(s.pair.mask, f"Values {', '.join(shown)} fit no class "
+            report.error(s.pair.mask, f"Values {', '.join(shown)} {NO_CLASS} "
                          f"({enc.describe(codes)}).",
                          decision.fix or "Repaint those pixels with a class value, or add the class to codes.txt.")
             s.ok = False

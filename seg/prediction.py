@@ -29,7 +29,7 @@ from PIL import Image
 
 from . import measure, scores
 from .codes import Codes
-from .dataset import Dataset
+from .dataset import NO_CLASS, Dataset
 from .discovery import Pair, image_files
 from .images import IMAGE_EXTS, is_image_name
 from .inference import Model, PredictError, Predictor
@@ -94,11 +94,16 @@ def inputs(path, codes: list[str]) -> Inputs:
                                f"{', '.join(sorted(IMAGE_EXTS))}.")
         return Inputs([Item(path.stem, path)], "file", path.parent)
     dataset = Dataset.open(path, codes=codes)
-    if dataset.pairs:
+    if dataset.scans:  # pairs found, readable or not: a dataset, never its masks taken for images
         if dataset.codes is not None and len(dataset.codes) != len(codes):
             raise PredictError(f"{path}: its masks hold {len(dataset.codes)} classes, the run knows {len(codes)} "
                                f"({', '.join(codes)}). Predict it as images (a folder without masks) or "
                                f"train a run on these classes.")
+        foreign = [p for p in dataset.report.errors if NO_CLASS in p.problem]
+        if foreign:  # truth in other classes than the run's: no score would mean anything
+            raise PredictError(f"{path}: {len(foreign)} mask(s) hold values outside the run's classes "
+                               f"({', '.join(codes)}), first {foreign[0].file}: {foreign[0].problem} Predict it "
+                               f"as images (a folder without masks) or train a run on these classes.")
         if not dataset.usable or dataset.encoding is None:
             first = dataset.report.errors[0] if dataset.report.errors else None
             raise PredictError(f"{path}: the masks cannot be read with the run's classes "

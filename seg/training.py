@@ -306,6 +306,9 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
                   host=socket.gethostname(), plan={**plan.__dict__, "total_iterations": plan.total_iterations})
         log.write("note", message=pretrained.message)
+        if ds.bs > len(train_pairs):
+            log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
+                                      f"batches hold {ds.batch_size(len(train_pairs))}.")
         if continued:
             log.write("note", message=f"Continuing from the weights in {continued}.")
 

@@ -11,14 +11,16 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from .settings import SettingsError
+
 MAX_FILES = 50_000
 MAX_EXPANDED = 8 * 2**30  # bytes, whatever the ratio
 MAX_RATIO = 200  # expanded / compressed, above this only small archives pass
 SMALL = 256 * 2**20  # an archive expanding to less than this may compress as well as it likes
 
 
-class UploadError(ValueError):
-    pass
+class UploadError(SettingsError):
+    "An upload refused or unreadable; the message says why and what to upload instead."
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
