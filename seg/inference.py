@@ -79,8 +79,9 @@ def read_state(path: Path, arch: str = "") -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise PredictError(f"{path} is not a plain state dict of tensors ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0][:160]}); it was not loaded.") from None
+        raise PredictError(f"{path} could not be read as a state dict of tensors ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160]}): it is damaged or holds something else, and was not "
+                           f"loaded. Use the run's other weights (best/last) or train again.") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PredictError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
     return state

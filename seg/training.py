@@ -4,6 +4,7 @@ first process writes the folder."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -76,14 +77,47 @@ class StopOnRequest(Callback):
             raise CancelFitException()
 
 
+class WeightsNotSaved(RuntimeError):
+    "The disk refused a weights file; `reason` is the sentence for the run's status."
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # fastai rewrites args of exceptions raised in callbacks; this stays
+
+
+def not_saved(e: OSError, where: Path) -> str:
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EFBIG: "a file-size limit was hit"}.get(e.errno, "the disk refused it")
+    return (f"The weights could not be saved in {where}: {what} ({e.strerror}). Free space there; weights saved "
+            f"at earlier epochs, if any, are intact (start a new run with --from this run to go on).")
+
+
+class _Refusals:
+    "A file that keeps the OSError of a refused write, which torch.save turns into a cryptic RuntimeError."
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data):
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self):
+        self.f.flush()
+
+
 class Checkpoints(Callback):
     """last.pth after every epoch (and at a stop); best.pth when the monitored score improves. Written by
-    a thread from a snapshot of the weights, so the next epoch does not wait for the disk."""
+    a thread from a snapshot of the weights, so the next epoch does not wait for the disk. A write the
+    disk refuses ends the run `failed` with the reason; the files written before stay whole."""
 
     order = 61
 
     def __init__(self, run: Run, monitor: str = "dice"):
-        self.run, self.monitor, self.best, self.writer = run, monitor, None, None
+        self.run, self.monitor, self.best, self.writer, self.error = run, monitor, None, None, None
 
     def after_epoch(self):
         names = self.recorder.metric_names[1:-1]
@@ -96,6 +130,10 @@ class Checkpoints(Callback):
         if better:
             self.best = value
         self.save(also_best=better)
+
+    def after_batch(self):
+        if self.error is not None:  # the writer failed: end now, not after another epoch in vain
+            self.wait()
 
     def after_cancel_fit(self):
         self.save(also_best=False)
@@ -114,10 +152,28 @@ class Checkpoints(Callback):
         if self.writer is not None:
             self.writer.join()
             self.writer = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise WeightsNotSaved(not_saved(error, self.run.path))
 
     def write(self, state: dict, also_best: bool):
+        try:
+            self._write(state, also_best)
+        except OSError as e:  # disk full, quota, size limit: no half file left, the reason kept for the status
+            for tmp in (".last.pth.tmp", ".best.pth.tmp"):
+                (self.run.path / tmp).unlink(missing_ok=True)
+            self.error = e
+
+    def _write(self, state: dict, also_best: bool):
         tmp = self.run.path / ".last.pth.tmp"
-        torch.save(state, tmp)
+        with open(tmp, "wb") as f:
+            out = _Refusals(f)
+            try:
+                torch.save(state, out)
+            except RuntimeError:
+                if out.error:  # torch reports a refused write only as "unexpected pos ..."
+                    raise out.error from None
+                raise
         os.replace(tmp, self.run.path / "last.pth")  # never a half-written weights file
         if also_best:  # best.pth as a second name of the same file: no second write of a few hundred MB
             tmp = self.run.path / ".best.pth.tmp"
@@ -325,6 +381,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 fit(learn, ts, pretrained.used)
         except torch.OutOfMemoryError:
             status, message = "failed", oom_message(ds)
+        except WeightsNotSaved as e:
+            status, message = "failed", e.reason
         except Exception as e:  # the run ends `failed` with the reason; the traceback goes to the output
             import traceback
             traceback.print_exc()

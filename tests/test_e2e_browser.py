@@ -1,63 +1,17 @@
 """The real app in a real browser: `streamlit run` on a free port, Debian's Chromium driven by
 Playwright. Saves the README's screenshots."""
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 
 import pytest
-from conftest import ROOT
-from playwright.sync_api import expect, sync_playwright
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from playwright.sync_api import expect
+from served import SHOTS, chromium, serve
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     "The served app's SEGBOARD_HOME."
     return tmp_path_factory.mktemp("home")
-
-
-@contextmanager
-def serve(home, log_dir):
-    "`streamlit run app.py` on a free port with its own SEGBOARD_HOME; yields the URL."
-    port = free_port()
-    env = {**os.environ, "SEGBOARD_HOME": str(home)}
-    log = open(log_dir / "streamlit.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        log.seek(0)
-        pytest.fail("streamlit did not start:\n" + log.read())
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        from test_app_train import end_runs
-        end_runs(home / "runs")  # runs outlive the server by design; not the tests' runs
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +22,8 @@ def server(tmp_path_factory, home):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert os.path.exists(CHROMIUM), "Debian's chromium is needed for browser tests: apt-get install chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_app_opens_on_the_demo_dataset_with_its_gallery(server, browser):

@@ -217,11 +217,11 @@ def test_loading_refuses_a_pickle(trained, tmp_path):
     marker = tmp_path / "ran"
     with open(evil / "best.pth", "wb") as f:
         pickle.dump(_Exploit(str(marker)), f)
-    with pytest.raises(PredictError, match="not a plain state dict"):
+    with pytest.raises(PredictError, match="could not be read as a state dict"):
         Model.load(evil)
     assert not marker.exists()
     r = seg("predict", evil, trained[0], "--out", tmp_path / "o")
-    assert r.returncode == 2 and "not a plain state dict" in r.stderr and not marker.exists()
+    assert r.returncode == 2 and "could not be read as a state dict" in r.stderr and not marker.exists()
     with pytest.raises(PredictError, match="not a run folder"):
         Model.load(tmp_path)
 

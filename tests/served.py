@@ -1,0 +1,70 @@
+"""The real app served for browser tests: `streamlit run app.py` on a free port with its own
+SEGBOARD_HOME, and Debian's Chromium driven by Playwright (it cannot download its own browsers here)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+
+import pytest
+from conftest import ROOT
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(home, log_dir, env=None, port=None, keep_runs=False):
+    """`streamlit run app.py`; yields the URL. Runs outlive a server by design: unless `keep_runs`,
+    the ones this server's home holds are killed at the end, so no test leaves one behind."""
+    port = port or free_port()
+    env = {**os.environ, "SEGBOARD_HOME": str(home), **(env or {})}
+    log = open(log_dir / f"streamlit-{port}.log", "a+")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail("streamlit did not start:\n" + log.read())
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+        if not keep_runs:
+            from test_app_train import end_runs
+            end_runs(home / "runs")
+
+
+@contextmanager
+def chromium():
+    assert os.path.exists(CHROMIUM), "Debian's chromium is needed for browser tests: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield b
+        finally:
+            b.close()
