@@ -136,8 +136,10 @@ run = common.watched(shown)
 active = run.status().active
 
 
+# Two timers: the status and progress bar every second, the charts and samples every few seconds. With
+# several viewers the charts are most of the server's work, and the run shares the machine with it.
 @st.fragment(run_every=1.0 if active else None)
-def live():
+def live_status():
     run.poll()
     status = run.status()
     if active and not status.active:
@@ -166,6 +168,11 @@ def live():
     if run.stop_requested() and status.active:
         st.info("Stopping after the current batch ...")
 
+
+@st.fragment(run_every=5.0 if active else None)
+def live_charts():
+    run.poll()
+    status = run.status()
     batches, epochs = run.batches(), run.epochs()
     c1, c2, c3 = st.columns(3)
     if batches:
@@ -203,7 +210,8 @@ def live():
         st.caption("Validation predictions appear here after the first epoch.")
 
 
-live()
+live_status()
+live_charts()
 
 # -- Earlier runs
 st.subheader("All runs")

@@ -1,0 +1,137 @@
+"""Sharing in a real browser: a colleague with the link and the password watches a run and browses
+predictions in a read-only app, changing nothing; five viewers at once on a live run."""
+
+import json
+import os
+import signal
+import statistics
+import time
+
+import pytest
+from playwright.sync_api import expect
+from served import chromium, serve
+from training import TINY, demo, seg
+
+from seg import runs
+
+PASSWORD = "correct horse 42"
+
+
+def snapshot(root):
+    return {p: p.stat().st_mtime_ns for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def live(tmp_path):
+    "A workspace with a finished run, its prediction, and a run training now (started as the app starts one)."
+    home = tmp_path / "home"
+    data = demo(tmp_path / "cells", n=12, size=96)
+    done = home / "runs" / "20260101-120000-cells"
+    r = seg("train", data, "--run-dir", done, "--epochs", 1, *TINY)
+    assert r.returncode == 0, r.stderr
+    r = seg("predict", done, "--valid", "--out", home / "predictions" / "20260101-130000-cells", "--measure")
+    assert r.returncode == 0, r.stderr
+    run = runs.start(data, home / "runs" / runs.new_name(data), ["--epochs", "500", *TINY])
+    yield home, done, run
+    pid = json.loads((run.path / "launch.json").read_text())["pid"]
+    if runs.pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def progress(page) -> str:
+    return page.locator("[data-testid='stProgress']").first.inner_text(timeout=30_000)
+
+
+def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_path):
+    home, done, run = live
+    kept = snapshot(done) | snapshot(home / "predictions")
+    env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_READ_ONLY": "1"}
+    with chromium() as browser, serve(home, tmp_path, env=env) as url:
+        page = browser.new_page(viewport={"width": 1300, "height": 1400})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}/train?run={run.name}")
+        field = page.get_by_label("Password", exact=True)
+        expect(field).to_be_visible(timeout=90_000)
+        expect(page.get_by_role("heading", name="Train")).to_have_count(0)
+        expect(page.locator("[data-testid='stSidebarNav']")).to_have_count(0)  # no menu before the password
+        field.fill("correct horse")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Wrong password")).to_be_visible(timeout=30_000)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+
+        # the run, live: the page the link named, after the password
+        expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
+        expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=60_000)
+        first = progress(page)
+        deadline = time.time() + 60
+        while progress(page) == first and time.time() < deadline:
+            page.wait_for_timeout(500)
+        assert progress(page) != first
+        expect(page.get_by_role("button", name="Start training")).to_have_count(0)
+        expect(page.get_by_role("button", name="Stop")).to_be_disabled()
+        expect(page.get_by_text("Read-only: this app is shared for browsing")).to_be_visible()
+
+        # predictions to browse, none to make
+        page.locator("[data-testid='stSidebar']").get_by_role("link", name="Predict").click()
+        expect(page.get_by_text("Prediction shown")).to_be_visible(timeout=60_000)
+        page.get_by_role("combobox").first.click()  # the model: the finished run
+        page.get_by_role("option", name="20260101-120000-cells").click()
+        expect(page.locator("[data-testid='stImage']").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Predict", exact=True)).to_have_count(0)
+
+        # no upload on the Data page
+        page.locator("[data-testid='stSidebar']").get_by_role("link", name="Data").click()
+        expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Upload a zip")).to_have_count(0)
+        assert PASSWORD not in page.content()
+        assert not errors, errors
+    log = "".join(p.read_text() for p in tmp_path.glob("streamlit-*.log"))
+    assert PASSWORD not in log  # never printed or logged
+    assert snapshot(done) | snapshot(home / "predictions") == kept
+    run.poll()
+    assert run.status().status == "running" and not run.stop_requested()
+
+
+def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
+    "Five browsers at once on a live run for 40 s: no errors, each view keeps moving. Prints how fast."
+    home, _, run = live
+    with chromium() as browser, serve(home, tmp_path) as url:
+        run.poll()
+        n, t = len(run.batches()), time.time()
+        time.sleep(15)
+        run.poll()
+        alone = (len(run.batches()) - n) / (time.time() - t)  # no viewer: the run's own pace on this machine
+        pages, errors = [], []
+        for _ in range(5):
+            page = browser.new_context(viewport={"width": 1200, "height": 1000}).new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{url}/train?run={run.name}")
+            pages.append(page)
+        for page in pages:
+            expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=120_000)
+            expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=120_000)
+        run.poll()
+        batches_before, started = len(run.batches()), time.time()
+        seen = [[(time.time(), progress(p))] for p in pages]
+        while time.time() - started < 40:
+            for views, page in zip(seen, pages):
+                text = progress(page)
+                if text != views[-1][1]:
+                    views.append((time.time(), text))
+            pages[0].wait_for_timeout(250)
+        elapsed = time.time() - started
+        run.poll()
+        batch_rate = (len(run.batches()) - batches_before) / elapsed
+        for page in pages:
+            expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        assert not errors, errors
+    changes = [len(v) - 1 for v in seen]
+    gaps = [b[0] - a[0] for v in seen for a, b in zip(v, v[1:])]
+    with capsys.disabled():
+        print(f"\nfive viewers, {elapsed:.0f} s: updates seen per viewer {changes}, median "
+              f"{statistics.median(gaps):.2f} s between updates (max {max(gaps):.2f} s); "
+              f"the run trained {batch_rate:.2f} batches/s meanwhile ({alone:.2f} with no viewer; the five "
+              f"browsers run on the same cores)")
+    assert min(changes) >= 20, changes  # the progress refreshes every second; each viewer saw it move
