@@ -29,5 +29,9 @@ def detect() -> Device:
         return Device("cuda", p.name, round(p.total_memory / 2**30, 1))
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return Device("mps", "Apple GPU")
+    return cpu()
+
+
+def cpu() -> Device:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return Device("cpu", f"{cores} cores", None, cores)

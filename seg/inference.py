@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .device import Device, detect
+from .device import Device, cpu, detect
 from .images import ImageError, load_image
 from .runs import Run
 from .settings import SettingsError
@@ -138,13 +138,32 @@ class Predictor:
         self.torch_device = torch.device(self.device.kind)
         self.tile = tuple(tile or model.size)
         self.overlap = overlap
+        self.notes: list[str] = []
         self.net = model.module.to(self.torch_device)
         if self.device.kind == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
 
     # -- the forward pass
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        "Softmax class probabilities (B, C, h, w), float32 on the CPU, for a normalised batch."
+        """Softmax class probabilities (B, C, h, w), float32 on the CPU, for a normalised batch. On a GPU
+        that a training run fills, smaller batches, then the CPU: the prediction ends, the run goes on."""
+        try:
+            return self._forward(batch)
+        except torch.OutOfMemoryError:
+            if self.device.kind != "cuda":
+                raise
+            torch.cuda.empty_cache()
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self.bs = max(1, half)
+                return torch.cat([self.probabilities(batch[:half]), self.probabilities(batch[half:])])
+            self.device, self.torch_device = cpu(), torch.device("cpu")
+            self.net = self.net.to(self.torch_device)
+            self.notes.append("The GPU had no memory left for prediction (a training run may be using it): "
+                              "the rest was predicted on the CPU.")
+            return self._forward(batch)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.torch_device)
         cuda = self.device.kind == "cuda"
         if cuda:

@@ -229,7 +229,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
             progress(i + 1, len(src.items))
     meta = {
         "run": str(model.run), "weights": str(model.weights), "codes": model.codes, "input": str(src.root),
-        "source": src.source, "images": records, "failed": failed, "notes": src.notes,
+        "source": src.source, "images": records, "failed": failed, "notes": src.notes + predictor.notes,
         "measured": measure_objects, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
         "device": predictor.device.label, "seconds": round(time.time() - started, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -210,3 +210,29 @@ def test_share_prints_where_to_open_and_never_the_password(tmp_path):
     secrets.write_text('password = "unclosed\n')
     r = seg("share", "--secrets", secrets)
     assert r.returncode == 2 and "could not be read" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_predicting_while_a_run_trains(home, trained):
+    "One device, two users: a prediction in the app while another run trains; both go on, neither fails."
+    from test_app_train import end_runs
+    from training import wait_for
+
+    from seg import runs
+    root, data = trained
+    shutil.copytree(root / "runs", home / "runs")
+    run = runs.start(data, home / "runs" / runs.new_name(data), ["--epochs", "300", *TINY])
+    try:
+        wait_for(run, lambda r: r.batches())
+        at = app()
+        at.switch_page("pages/predict.py").run()
+        at.selectbox(key="predict_run").set_value(RUN).run()
+        seen = len(run.batches())
+        at.button(key="predict").click().run()
+        assert not at.exception and not at.error
+        assert {m.label: m.value for m in at.metric}["Images"] == "2"
+        wait_for(run, lambda r: len(r.batches()) > seen + 3)
+        assert run.status().status == "running"  # the training run did not notice
+        run.request_stop()
+        wait_for(run, lambda r: r.status().status == "stopped", timeout=120)
+    finally:
+        end_runs(home / "runs")
