@@ -220,7 +220,47 @@ def take_lr(value: float) -> None:
     st.session_state["lr"] = nearest_lr(value)
 
 
-def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str) -> runs.Run:
+# ---- the planner ------------------------------------------------------------------------------------
+
+PLANNED = {"epochs": "epochs", "lr": "lr", "train_size": "size", "train_bs": "bs", "loss": "loss",
+           "train_augment": "augment"}  # Train page widget -> the plan's field
+
+
+@st.cache_resource(max_entries=8, show_spinner="Timing a few batches on this device ...")
+def _pace(path: str, codes: str, signature: str, arch: str, valid_pct: float, seed: int) -> float:
+    from seg.planner import measure_pace
+    return measure_pace(_open(path, codes, signature), device(), arch, valid_pct, seed)
+
+
+@st.cache_data(max_entries=32, show_spinner="Planning ...")
+def _plan(path: str, codes: str, signature: str, budget: str, arch: str, pretrained: bool, weights: str,
+          valid_pct: float, seed: int):
+    from seg.planner import BUDGETS, plan
+    pace = _pace(path, codes, signature, arch, valid_pct, seed)
+    settings = TrainSettings(arch=arch, pretrained=pretrained, weights=weights or None)
+    return plan(_open(path, codes, signature), BUDGETS[budget], device(), settings, valid_pct, seed, pace=pace)
+
+
+def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float):
+    "The planner's settings for `budget` (a key of planner.BUDGETS), this dataset and this device."
+    return _plan(str(choice.path), choice.codes, workspace.signature(choice.path), budget, train.arch,
+                 train.pretrained, train.weights or "", valid_pct, choice.settings.seed)
+
+
+def apply_plan(plan) -> None:
+    "Put the plan's values in the Train page's widgets (before they are drawn)."
+    for key, name in PLANNED.items():
+        value = getattr(plan, name)
+        st.session_state[key] = max(value) if name == "size" else nearest_lr(value) if name == "lr" else value
+
+
+def to_manual() -> None:
+    "A setting moved by hand: the plan no longer holds."
+    st.session_state["budget"] = "manual"
+
+
+def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str,
+              plan=None) -> runs.Run:
     """Start `python -m seg train` in its own process with these settings; the run folder is under runs/.
     An uploaded dataset is kept first (it would go with the session; the run needs its validation set)."""
     sharing().require_writable("training")
@@ -233,6 +273,11 @@ def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, devi
                "--seed", data.seed, "--augment" if data.augment else "--no-augment", "--loss", train.loss]
     if train.weights:
         options += ["--weights", train.weights]
+    if train.find_lr:
+        options += ["--find-lr"]
+    if plan is not None:
+        import json
+        options += ["--plan", json.dumps(plan.to_json())]
     if choice.codes:
         options += ["--codes", choice.codes]
     run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import common
-from seg import runs
+from seg import planner, runs
 from seg.estimate import duration, estimate
 from seg.settings import ARCHS, LOSSES, DataSettings, SettingsError, TrainSettings
 
@@ -26,7 +26,7 @@ read_only = common.read_only()
 # -- Settings
 saved = common.train_settings()
 data_settings = choice.settings if choice else DataSettings()
-SIZES = [64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024]
+SIZES = list(range(64, 1025, 32))  # the U-Net takes multiples of 32
 common.widget_defaults({  # the widgets start from the settings kept across page switches
     "epochs": saved.epochs, "lr": common.nearest_lr(saved.lr), "arch": saved.arch, "loss": saved.loss,
     "pretrained": saved.pretrained, "weights": saved.weights or "",
@@ -39,31 +39,51 @@ else:
     st.info("No dataset chosen yet: pick one on the Data page first. Earlier runs are listed below.")
     st.page_link("pages/data.py", label="Go to the Data page", icon=":material/photo_library:")
 
+# -- Time: a plan for this data on this device, or the settings by hand
+BUDGETS = [*planner.BUDGETS, "manual"]
+budget = st.segmented_control(
+    "Time for training", BUDGETS, key="budget", default="manual",
+    help="Pick the time you have: segboard plans image size, batch, epochs, learning rate, loss and augmentation "
+         "for your data, timing a few batches on this device. Moving a setting below switches to manual.") or "manual"
+plan = None
+if budget != "manual" and choice:
+    planned_from = common.open_dataset(choice.path, choice.codes)
+    if planned_from.ok:
+        plan = common.plan(choice, budget, common.train_settings(), st.session_state.get("train_valid_pct",
+                                                                                          data_settings.valid_pct))
+        common.apply_plan(plan)
+        st.success(f"**Plan for {budget}**: {plan.summary()}; about **{duration(plan.seconds)}** in all.")
+        with st.expander("Why this plan"):
+            st.markdown("\n".join(f"- {r}" for r in plan.reasons))
+
 c1, c2 = st.columns(2)
-epochs = c1.slider("Epochs", 1, 100, key="epochs",
+epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=common.to_manual,
                    help="Passes over the training images. From scratch on a CPU, 10 or more; see the README.")
 lr = c2.select_slider("Learning rate", common.LRS, key="lr", format_func=lambda v: f"{v:.0e}",
+                      on_change=common.to_manual,
                       help="Peak of fastai's one-cycle schedule. The learning-rate finder below suggests one.")
 c1, c2, c3, c4 = st.columns(4)
-size = c1.select_slider("Image size (px)", SIZES, key="train_size",
+size = c1.select_slider("Image size (px)", SIZES, key="train_size", on_change=common.to_manual,
                         help="Images are squeezed to this square; smaller trains faster.")
-bs = c2.number_input("Batch size", 1, 256, key="train_bs")
+bs = c2.number_input("Batch size", 1, 256, key="train_bs", on_change=common.to_manual)
 arch = c3.selectbox("Backbone", ARCHS, key="arch", help="resnet34 as in the fastai tutorial; 18 is faster, 50 "
                                                         "bigger")
-loss = c4.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss",
+loss = c4.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss", on_change=common.to_manual,
                     help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
 c1, c2, c3 = st.columns(3)
 valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_valid_pct",
                       help="Ignored when the dataset has its own train/valid folders.")
-augment = c2.toggle("Augmentation", key="train_augment",
+augment = c2.toggle("Augmentation", key="train_augment", on_change=common.to_manual,
                     help="Flips, rotation, zoom, lighting and warp on image and mask together.")
 pretrained = c3.toggle("Start from ImageNet weights", key="pretrained")
 weights_file = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
                              placeholder="/path/to/resnet34-b627a593.pth") if pretrained else ""
 
-data_settings = replace(data_settings, size=size, bs=int(bs), valid_pct=valid_pct, augment=augment)
+data_settings = replace(data_settings, size=plan.size if plan else size, bs=int(bs), valid_pct=valid_pct,
+                        augment=augment)
 train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
-                               weights=weights_file.strip().strip("\"'") or None, loss=loss)
+                               weights=weights_file.strip().strip("\"'") or None, loss=loss,
+                               find_lr=bool(plan and plan.find_lr))
 common.keep_settings(data_settings, train_settings)
 problem = None
 try:
@@ -106,7 +126,10 @@ with st.expander("Learning-rate finder"):
 # -- Start
 if choice and dataset is not None and dataset.ok:
     n_train = len(dataset.split(valid_pct, data_settings.seed)[0])
-    seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, history)
+    if plan:
+        seconds, basis = plan.seconds, "planned from batches timed on it"
+    else:
+        seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, history)
     st.caption(f"Estimated time: about **{duration(seconds)}** on {device.label} ({basis}).")
 if busy:
     st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy).name}. "
@@ -115,7 +138,7 @@ if read_only:
     st.info("Read-only: this app is shared for browsing. Runs are started by whoever runs it.")
 elif st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
     try:
-        run = common.start_run(choice, data_settings, train_settings, device.kind)
+        run = common.start_run(choice, data_settings, train_settings, device.kind, plan)
     except (runs.RunError, SettingsError) as e:
         st.error(str(e))
     else:

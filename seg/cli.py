@@ -63,15 +63,19 @@ def _settings(args):
     data = DataSettings(size=size, bs=args.bs, valid_pct=args.valid_pct, seed=args.seed, augment=args.augment,
                         workers=args.workers)
     train = TrainSettings(epochs=args.epochs, lr=args.lr, arch=args.arch, pretrained=args.pretrained,
-                          weights=args.weights, loss=args.loss)
+                          weights=args.weights, loss=args.loss, find_lr=getattr(args, "find_lr", False))
     return data, train
 
 
 def _train(args) -> int:
     from .training import train
     data, settings = _settings(args)
-    status = train(dataset_path(args.data), args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
-                   argv=["python", "-m", "seg", *sys.argv[1:]])
+    path = dataset_path(args.data)
+    plan = json.loads(args.plan) if args.plan else None
+    if args.budget is not None:
+        data, settings, plan = _planned(path, data, settings, args)
+    status = train(path, args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
+                   argv=["python", "-m", "seg", *sys.argv[1:]], plan=plan)
     from .runs import Run
     run = Run(args.run_dir)
     run.poll()
@@ -80,7 +84,27 @@ def _train(args) -> int:
     for note in run.notes():
         print(f"note: {note}")
     print(f"{status}: {run.status().message} {scores}".strip())
+    full = run.full_size()
+    if full and full.get("dice") is not None:
+        print(f"Dice {full['dice']:.3f}, IoU {full['iou']:.3f} on the {full['images']} validation images at their own "
+              f"size (best weights; the scores above are at the training size)")
     return {"completed": 0, "stopped": 0}.get(status, 1)
+
+
+def _planned(path, data, settings, args):
+    "The planner's settings for --budget minutes, printed with its reasons before the run starts."
+    from .device import detect
+    from .planner import plan as make_plan
+    from .training import prepare
+    if args.budget <= 0:
+        raise SettingsError(f"--budget {args.budget:g}: give the minutes the run may take, such as 15.")
+    dataset = prepare(path, data, settings, args.codes)
+    p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed)
+    print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min")
+    for reason in p.reasons:
+        print(f"  {reason}")
+    sys.stdout.flush()
+    return p.data_settings(data), p.train_settings(settings), p.to_json()
 
 
 def _lr_find(args) -> int:
@@ -267,6 +291,11 @@ def parser() -> argparse.ArgumentParser:
     training_options(t)
     t.add_argument("--run-dir", required=True, metavar="RUNS/NAME", help="a new folder for this run")
     t.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="start from an earlier run's weights")
+    t.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="plan size, batch, epochs, learning rate, loss and augmentation for the data, this device "
+                        "and MINUTES of training (their options are then ignored); the plan is printed and recorded")
+    t.add_argument("--find-lr", action="store_true", help="take the learning rate from lr_find's valley at the start")
+    t.add_argument("--plan", help=argparse.SUPPRESS)  # the app's plan (JSON), recorded in config.json
     t.set_defaults(run=_train)
     f = sub.add_parser("lr-find", help="fastai's learning-rate finder: curve and suggestions")
     training_options(f)

@@ -2,7 +2,8 @@
 
     config.json    settings, codes, dataset fingerprint, versions, device (written once, at the start)
     events.jsonl   append-only, one JSON object a line, each with `type` and `t` (unix seconds):
-                   status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note
+                   status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
+                   lr (the planner's lr_find result), scores (best weights, validation, images' own size)
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
     samples/       epoch-NN.png: validation images | truth | prediction after each epoch
     stop           exists when someone asked the run to stop
@@ -157,6 +158,11 @@ class Run:
     def batches(self) -> list[dict]:
         return self.of_type("batch")
 
+    def full_size(self) -> dict | None:
+        "The best weights' validation scores at the images' own size, written when the run ended."
+        found = self.of_type("scores")
+        return found[-1] if found else None
+
     def notes(self) -> list[str]:
         return [e["message"] for e in self.of_type("note")]
 
@@ -238,6 +244,7 @@ class Run:
             "run": self.name, "status": s.status, "dataset": Path(cfg.get("dataset", {}).get("root", "")).name,
             "epochs": f"{len(epochs)}/{s.plan.get('epochs', cfg.get('train', {}).get('epochs', '?'))}",
             "dice": last.get("dice"), "best_dice": best, "iou": last.get("iou"),
+            "dice_full_size": (self.full_size() or {}).get("dice"),
             "valid_loss": last.get("valid_loss"),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "",
             "message": s.message,

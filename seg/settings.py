@@ -63,6 +63,7 @@ class TrainSettings:
     pretrained: bool = True  # used when ImageNet weights are on disk; otherwise from scratch, said so
     weights: str | None = None  # a torchvision ImageNet state dict file for the backbone
     loss: str = "dice-ce"
+    find_lr: bool = False  # take the learning rate from lr_find's valley when the run starts (planner)
 
     def check(self) -> None:
         if self.epochs < 1 or self.epochs > 1000:

@@ -8,13 +8,15 @@ import errno
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +310,7 @@ def oom_message(data_settings: DataSettings) -> str:
 
 
 def train(data, run_dir, data_settings: DataSettings | None = None, train_settings: TrainSettings | None = None,
-          codes=None, from_run=None, argv=None) -> str:
+          codes=None, from_run=None, argv=None, plan: dict | None = None) -> str:
     """Train in this process and write the run folder; returns the final status. Raises SettingsError
     or RunError (before anything is written) for bad data, settings or a busy device."""
     data_settings, train_settings = data_settings or DataSettings(), train_settings or TrainSettings()
@@ -325,13 +327,13 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
     if main:
         lock.acquire(run.path)
     try:
-        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main)
+        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main, plan)
     finally:
         lock.release()
 
 
 def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: TrainSettings, from_run, argv,
-           main: bool) -> str:
+           main: bool, planned: dict | None = None) -> str:
     log = EventLog(run.events_path)
     set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
     dls = dataloaders(dataset, ds, device=torch.device(device.kind))
@@ -353,7 +355,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
             "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
             "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
-            "from": continued, "versions": versions(), "command": argv or sys.argv,
+            "from": continued, "plan": planned, "versions": versions(), "command": argv or sys.argv,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         tmp = run.path / ".config.json.tmp"
@@ -375,6 +377,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     signal.signal(signal.SIGINT, on_signal)
     with Heartbeat(log) if main else _nothing():
         try:
+            if ts.find_lr:
+                if main:
+                    log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
+                ts = replace(ts, lr=planned_lr(learn, run, log if main else None))
             if num_distrib():  # fastai's DistributedTrainer reads `model.device`, which a plain module lacks
                 learn.model.device = torch.device(device.kind)
             with learn.distrib_ctx() if num_distrib() else _nothing():
@@ -390,11 +396,62 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         else:
             stopped = stop.signalled or run.stop_requested()
             status = "stopped" if stopped else "completed"
+            if main:
+                full_size_scores(run, dataset, valid_pairs, device, log)
             message = ("Stopped on request; the best weights so far are in best.pth." if stopped
                        else f"Completed {ts.epochs} epochs.")
         if main:
             log.write("status", status=status, message=message)
     return status
+
+
+def planned_lr(learn, run: Run, log: EventLog | None) -> float:
+    """The learning rate from fastai's lr_find valley on this run's learner (its weights are put back
+    after), kept within the planner's range; an `lr` event and a note say what was found."""
+    from .planner import FINDER_ITERATIONS, clip_lr
+    started = time.time()
+    learn.path, learn.model_dir = run.path, ".lr_find"  # fastai keeps the weights there meanwhile, not in cwd
+    logging = [cb for cb in learn.cbs if isinstance(cb, (LogEvents, Checkpoints, Samples))]
+    with learn.removed_cbs(logging), learn.no_bar():
+        learn.lr_find(num_it=FINDER_ITERATIONS, show_plot=False, suggest_funcs=None)
+    shutil.rmtree(run.path / ".lr_find", ignore_errors=True)
+    lrs = [float(x) for x in learn.recorder.lrs]
+    losses = [float(x) for x in learn.recorder.losses]
+    valley = suggestions(lrs, losses, FINDER_ITERATIONS).get("valley")
+    lr = clip_lr(valley)
+    if log:
+        log.write("lr", lr=lr, valley=valley, seconds=round(time.time() - started, 1))
+        found = f"valley {valley:.1e}" if valley else "no valley on the curve"
+        log.write("note", message=f"Learning rate {lr:.1e} from lr_find ({found}, {FINDER_ITERATIONS} steps, "
+                                  f"{time.time() - started:.0f} s).")
+    return lr
+
+
+def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog) -> None:
+    """The best weights on the validation images at their own size (what a user's masks will be), as a
+    `scores` event: per-epoch scores are at the training size, where small objects look bigger."""
+    from . import scores
+    from .inference import Model, Predictor
+    try:
+        model = Model.load(run.path, "best")
+        predictor = Predictor(model, device=device)
+        n = len(model.codes)
+        total = np.zeros((n, n), np.int64)
+        done = 0
+        for path, image, mask in predictor.predict_files([p.image for p in valid]):
+            pair = next(p for p in valid if p.image == path)
+            truth = dataset.mask(pair) if image is not None else None
+            if truth is not None and truth.shape == mask.shape:
+                total += scores.confusion(truth, mask, n)
+                done += 1
+    except Exception as e:  # scoring is a bonus: the run's weights and status do not depend on it
+        log.write("note", message=f"Scores at the images' own size could not be computed: {one_line(e)}")
+        return
+    fg = scores.foreground(n)
+    per_class = {k: {m: clean(v) for m, v in d.items()} for k, d in scores.per_class(total, model.codes).items()}
+    log.write("scores", resolution="original", weights="best", images=done,
+              dice=clean(scores.nanmean(scores.dice(total, k) for k in fg)),
+              iou=clean(scores.nanmean(scores.iou(total, k) for k in fg)), per_class=per_class)
 
 
 def one_line(e: Exception) -> str:
@@ -437,7 +494,8 @@ def find_lr(data, data_settings: DataSettings | None = None, train_settings: Tra
         dls = dataloaders(dataset, data_settings, device=torch.device(device.kind))
         weights = class_weights(list(dataset.class_fractions().values()))
         learn = learner(dls, train_settings, device, weights, choose_pretrained(train_settings))
-        with learn.no_bar():
+        with tempfile.TemporaryDirectory() as tmp, learn.no_bar():
+            learn.path = Path(tmp)  # fastai keeps the weights under path/models meanwhile: not in cwd
             learn.lr_find(num_it=num_it, show_plot=False, suggest_funcs=None)
     finally:
         lock.release()

@@ -87,11 +87,11 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_pa
         expect(page.get_by_text("Upload a zip")).to_have_count(0)
         assert PASSWORD not in page.content()
         assert not errors, errors
+        run.poll()
+        assert run.status().status == "running" and not run.stop_requested()  # nobody could touch it
     log = "".join(p.read_text() for p in tmp_path.glob("streamlit-*.log"))
     assert PASSWORD not in log  # never printed or logged
     assert snapshot(done) | snapshot(home / "predictions") == kept
-    run.poll()
-    assert run.status().status == "running" and not run.stop_requested()
 
 
 def test_five_viewers_on_a_live_run(live, tmp_path, capsys):

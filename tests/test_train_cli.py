@@ -29,7 +29,9 @@ def finished(data, tmp_path_factory):
 
 def test_run_folder_holds_config_events_weights_samples(finished):
     run_dir, r = finished
-    assert r.stdout.strip().splitlines()[-1].startswith("completed: Completed 2 epochs.")
+    *_, done, full = r.stdout.strip().splitlines()
+    assert done.startswith("completed: Completed 2 epochs.")
+    assert "validation images at their own size (best weights" in full  # besides the training-size scores
     assert "Traceback" not in r.stderr
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["train"]["epochs"] == 2 and cfg["train"]["arch"] == "resnet18" and cfg["data"]["size"] == 64

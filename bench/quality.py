@@ -1,0 +1,113 @@
+"""Defaults that learn: the tutorial recipe against segboard's planned recipe, the same data, split and
+wall time, both from scratch through `python -m seg train`. Dice per class on the validation images
+at their own resolution (the run's `scores` event), and at the training size (its last epoch).
+
+    tutorial:  full size, cross-entropy, lr 1e-3, batch 8, no augmentation, one-cycle; as many epochs as
+               fit in the time (measured pace), at least one
+    planned:   --budget MINUTES (seg/planner.py: size, batch, epochs, learning rate, loss, augmentation)
+
+    python bench/quality.py DATA_DIR [DATA_DIR ...] --minutes 5
+
+Results go into the README's table, one block per dataset (kept for datasets not run this time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from seg import Dataset  # noqa: E402
+from seg.device import detect  # noqa: E402
+from seg.planner import START_S, DataFacts, candidates, time_per_image  # noqa: E402
+from seg.runs import Run  # noqa: E402
+
+
+def train(data: Path, out: Path, options: list[str]) -> dict:
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "seg", "train", str(data), "--run-dir", str(out), "--no-pretrained",
+                        *options], cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - t
+    if p.returncode:
+        raise SystemExit(f"seg train failed:\n{p.stdout}\n{p.stderr}")
+    run = Run(out)
+    run.poll()
+    cfg, epochs = run.config(), run.epochs()
+    full = run.of_type("scores")[-1]
+    size = cfg["data"]["size"]
+    return {"seconds": seconds, "epochs": len(epochs), "size": size if isinstance(size, list) else [size, size],
+            "lr": next((e["lr"] for e in run.of_type("lr")), cfg["train"]["lr"]), "loss": cfg["train"]["loss"],
+            "bs": cfg["batch_size_used"], "dice_full": full["dice"],
+            "per_class": {k: v["dice"] for k, v in full["per_class"].items()}, "dice_train": epochs[-1]["dice"],
+            "plan": p.stdout.splitlines()[0] if p.stdout.startswith("plan") else ""}
+
+
+def tutorial_epochs(data: Path, minutes: float) -> tuple[int, tuple[int, int]]:
+    "Epochs of the tutorial recipe (full size, batch 8) that fit the time, from a measured pace."
+    ds = Dataset.open(data)
+    facts = DataFacts.of(ds)
+    full = candidates(facts.typical)[0]
+    per_image = time_per_image(ds, detect(), "resnet34", full, min(8, facts.n_train), augment=False)
+    epoch = per_image * (facts.n_train + facts.n_valid / 3) + 1
+    return max(1, int((minutes * 60 - START_S) // epoch)), full
+
+
+def fmt(x):
+    return "-" if x is None else f"{x:.3f}"
+
+
+def block(name: str, minutes: float, rows: list[tuple[str, dict]]) -> str:
+    classes = list(rows[0][1]["per_class"])[1:]
+    head = ("| recipe | size, batch, epochs, lr, loss | wall time | " + " | ".join(f"Dice {c}" for c in classes)
+            + " | Dice (fg mean), own size | Dice, training size |\n|---|---|---|" + "---|" * len(classes)
+            + "---|---|\n")
+    body = "".join(
+        f"| {n} | {r['size'][0]}x{r['size'][1]}, {r['bs']}, {r['epochs']}, {r['lr']:.1e}, {r['loss']} | "
+        f"{r['seconds']:.0f} s | " + " | ".join(fmt(r["per_class"][c]) for c in classes)
+        + f" | **{fmt(r['dice_full'])}** | {fmt(r['dice_train'])} |\n" for n, r in rows)
+    return (f"<!-- quality:{name} -->\n**{name}**, {minutes:g} min each, {time.strftime('%Y-%m-%d')}, "
+            f"{detect().label}, from scratch, seed 42:\n\n{head}{body}<!-- /quality:{name} -->\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="+")
+    ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--no-readme", action="store_true")
+    args = ap.parse_args()
+    blocks = {}
+    for data in map(Path, args.data):
+        epochs, full = tutorial_epochs(data, args.minutes)
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            rows.append(("tutorial", train(data, Path(tmp) / "tutorial", [
+                "--size", str(full[0]), str(full[1]), "--bs", "8", "--epochs", str(epochs), "--lr", "1e-3",
+                "--loss", "ce", "--no-augment"])))
+            rows.append(("planned", train(data, Path(tmp) / "planned", ["--budget", str(args.minutes)])))
+        for n, r in rows:
+            print(f"{data.name} {n}: {json.dumps(r)}", flush=True)
+        blocks[data.name] = block(data.name, args.minutes, rows)
+    if args.no_readme:
+        return
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    m = re.search(r"<!-- bench:quality -->\n(.*?)<!-- /bench:quality -->", text, flags=re.S)
+    old = {name: b for b, name in re.findall(r"(<!-- quality:(\S+) -->.*?<!-- /quality:\2 -->\n)",
+                                              m.group(1) if m else "", flags=re.S)}
+    old.update(blocks)
+    body = "\n".join(old[k] for k in sorted(old))
+    text = re.sub(r"(<!-- bench:quality -->\n).*?(<!-- /bench:quality -->)",
+                  lambda mm: mm.group(1) + body + mm.group(2), text, flags=re.S)
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The planner: what it reads from the data, the plans it makes for a time budget, and a planned run
+from the CLI and from the Train page (real fastai, real timing of batches)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from makers import dataset, save
+from streamlit.testing.v1 import AppTest
+from training import demo, seg
+
+from seg import Dataset
+from seg.device import cpu
+from seg.planner import MIN_EPOCHS, DataFacts, candidates, clip_lr, measure_pace, plan, thinnest
+
+PACE = 20.0  # s per training image per megapixel: about this 2-core CPU's, so plans here look like real ones
+
+
+def lines(root, n=6, size=(256, 256), width=3, every=40):
+    "Images with thin horizontal lines `width` px wide (cracks, membranes), rare foreground."
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        mask = np.zeros(size, np.uint8)
+        for y in range(10 + i % 7, size[0] - width, every):
+            mask[y:y + width, 5:-5] = 1
+        image = np.clip(rng.integers(30, 60, (*size, 3)) + mask[..., None] * 150, 0, 255).astype(np.uint8)
+        save(root / "images" / f"{i:02d}.png", image)
+        save(root / "masks" / f"{i:02d}.png", mask)
+    return root
+
+
+def test_thinnest_structures_are_measured(tmp_path):
+    for width in (2, 3, 6):
+        ds = Dataset.open(lines(tmp_path / f"w{width}", width=width))
+        assert thinnest(ds, ds.pairs) == pytest.approx(width, abs=1.0)
+    ds = Dataset.open(dataset(tmp_path / "blobs", n=4))
+    assert thinnest(ds, ds.pairs) > 4
+
+
+def test_sizes_keep_the_images_aspect_in_multiples_of_32():
+    sizes = candidates((320, 480))
+    assert sizes[0] == (320, 480) and sizes[-1][1] == 64
+    assert all(h % 32 == 0 and w % 32 == 0 and w >= h for h, w in sizes)
+    assert candidates((100, 100))[0] == (96, 96)  # never larger than the images
+
+
+def test_facts_of_a_dataset(tmp_path):
+    facts = DataFacts.of(Dataset.open(demo(tmp_path / "d", n=20, size=96)))
+    assert (facts.n_train, facts.n_valid, facts.typical) == (16, 4, (96, 96))
+    assert list(facts.fractions) == ["background", "cell"] and facts.fractions["cell"] < 0.2
+
+
+def test_more_time_gives_a_larger_size_or_more_epochs(tmp_path):
+    ds = Dataset.open(demo(tmp_path / "d", n=64, size=256))
+    plans = [plan(ds, m, cpu(), pace=PACE) for m in (5, 15, 60)]
+    for p in plans:
+        assert p.epochs >= MIN_EPOCHS and p.seconds <= p.budget_min * 60
+        assert p.size[0] % 32 == 0 and p.loss == "dice-ce"  # the demo's cells are 8% of the pixels
+    assert [p.size[0] for p in plans] == sorted(p.size[0] for p in plans) and plans[0].size < plans[-1].size
+    assert plans[0].size[0] < 256  # five minutes on a CPU: not the tutorial's full size
+    assert any("Rare foreground" in r for r in plans[0].reasons)
+    forever = plan(ds, None, cpu(), pace=PACE)
+    assert forever.budget_min is None and any("Until you stop it" in r for r in forever.reasons)
+
+
+def test_thin_structures_keep_their_pixels_even_when_time_is_short(tmp_path):
+    ds = Dataset.open(lines(tmp_path / "cracks", n=40, size=(512, 512), width=3))
+    p = plan(ds, 5, cpu(), pace=PACE)
+    assert 3 * max(p.size) / 512 >= 1.5  # the 3-px lines are still 1.5 px wide after the resize
+    assert any("thin structures" in r for r in p.reasons)
+    assert p.epochs < MIN_EPOCHS  # and the plan says that fewer epochs fit
+
+
+def test_few_pairs_take_the_safe_learning_rate_and_common_foreground_keeps_the_loss(tmp_path):
+    ds = Dataset.open(dataset(tmp_path / "few", n=8, size=(96, 96)))  # blobs: a third of the pixels
+    p = plan(ds, 5, cpu(), pace=PACE)
+    assert not p.find_lr and p.lr == 1e-3 and any("too few for lr_find" in r for r in p.reasons)
+    assert p.loss == "dice-ce"  # the default, as no class is rare here: TrainSettings' loss is kept
+    assert clip_lr(None) == 1e-3 and clip_lr(1.0) == 3e-3 and clip_lr(1e-6) == 3e-4 and clip_lr(2e-3) == 2e-3
+
+
+def test_the_pace_is_measured_on_this_device(tmp_path):
+    ds = Dataset.open(demo(tmp_path / "d", n=8, size=64))
+    pace = measure_pace(ds, cpu(), "resnet18")
+    assert 0 < pace < 1000 and math.isfinite(pace)
+
+
+def test_a_planned_run_from_the_cli(tmp_path):
+    data = demo(tmp_path / "d", n=24, size=64)
+    r = seg("train", data, "--run-dir", tmp_path / "r", "--budget", "0.7", "--arch", "resnet18", "--no-pretrained")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("plan for 0.7 min: ")
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    p = cfg["plan"]
+    assert p["budget_min"] == 0.7 and cfg["data"]["size"] == p["size"] and cfg["train"]["epochs"] == p["epochs"]
+    events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
+    if p["find_lr"]:
+        lr = next(e for e in events if e["type"] == "lr")
+        assert 3e-4 <= lr["lr"] <= 3e-3
+    scores = [e for e in events if e["type"] == "scores"]
+    assert scores and scores[0]["resolution"] == "original" and scores[0]["images"] == 5
+    assert "at their own size" in r.stdout
+    r = seg("train", data, "--run-dir", tmp_path / "r2", "--budget", "0")
+    assert r.returncode == 2 and "--budget 0" in r.stderr and not (tmp_path / "r2").exists()
+
+
+def test_the_train_page_plans_for_a_budget(home, tmp_path):
+    from test_app_train import end_runs
+    data = demo(tmp_path / "d", n=24, size=64)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.segmented_control(key="source").set_value("folder").run()
+    at.text_input(key="folder").set_value(str(data)).run()
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="arch").set_value("resnet18").run()
+    at.segmented_control(key="budget").set_value("5 min").run()
+    assert not at.exception, at.exception
+    assert "Plan for 5 min" in at.success[0].value
+    planned = at.slider(key="epochs").value
+    assert at.select_slider(key="train_size").value == 64  # the images' own size: nothing larger
+    assert any("planned from batches timed on it" in c.value for c in at.caption)
+    try:
+        at.button(key="start").click().run()
+        assert not at.exception, at.exception
+        run = next((home / "runs").iterdir())
+        launch = json.loads((run / "launch.json").read_text())
+        assert "--plan" in launch["cmd"] and launch["cmd"][launch["cmd"].index("--epochs") + 1] == str(planned)
+    finally:
+        end_runs(home / "runs")
+    at.slider(key="epochs").set_value(3).run()  # a setting moved by hand: manual again
+    assert at.segmented_control(key="budget").value == "manual" and not at.success
+
