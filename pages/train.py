@@ -217,12 +217,17 @@ def live_charts():
             if key == "epoch_scores":
                 fig.update_yaxes(range=[0, 1])
             col.plotly_chart(fig, key=key)
-        last = epochs[-1]
-        m = st.columns(4)
-        m[0].metric("Dice (foreground)", f"{last['dice']:.3f}" if last.get("dice") is not None else "-")
-        m[1].metric("IoU (foreground)", f"{last['iou']:.3f}" if last.get("iou") is not None else "-")
-        m[2].metric("Valid loss", f"{last['valid_loss']:.3f}" if last.get("valid_loss") is not None else "-")
-        m[3].metric("Epochs done", f"{len(epochs)}")
+        last, full = epochs[-1], run.full_size()
+        m = st.columns(5)
+        m[0].metric("Dice (foreground)", common.score(last.get("dice")),
+                    help="Last epoch, validation images at the training size.")
+        m[1].metric("IoU (foreground)", common.score(last.get("iou")),
+                    help="Last epoch, validation images at the training size.")
+        m[2].metric("Dice at the images' own size", common.score(full.get("dice")) if full else "after the run",
+                    help="Best weights, validation images predicted at their own size: what your masks will be. "
+                         "Lower than at the training size when objects are small.")
+        m[3].metric("Valid loss", common.score(last.get("valid_loss")))
+        m[4].metric("Epochs done", f"{len(epochs)}")
         with st.expander("Every epoch"):
             st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)
     samples = run.samples()
@@ -241,5 +246,6 @@ st.subheader("All runs")
 st.dataframe(pd.DataFrame([r.summary() for r in history]).drop(columns=["message"]), hide_index=True,
              column_config={"dice": st.column_config.NumberColumn(format="%.3f"),
                             "best_dice": st.column_config.NumberColumn("best dice", format="%.3f"),
+                            "dice_full_size": st.column_config.NumberColumn("Dice, own size", format="%.3f"),
                             "iou": st.column_config.NumberColumn(format="%.3f"),
                             "valid_loss": st.column_config.NumberColumn("valid loss", format="%.3f")})

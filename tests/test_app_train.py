@@ -98,6 +98,9 @@ def test_start_watch_stop(train_page, home):
     assert not at.button(key="start").disabled
     table = at.dataframe[-1].value
     assert table.iloc[0]["run"] == name and table.iloc[0]["status"] == "stopped"
+    # the best weights scored at the images' own size once the run ended, beside the training-size scores
+    own = next(m for m in at.metric if m.label == "Dice at the images' own size")
+    assert 0 <= float(own.value) <= 1 and 0 <= table.iloc[0]["dice_full_size"] <= 1
 
 
 def test_learning_rate_finder_and_taking_a_suggestion(train_page):

@@ -132,3 +132,17 @@ def test_the_train_page_plans_for_a_budget(home, tmp_path):
     at.slider(key="epochs").set_value(3).run()  # a setting moved by hand: manual again
     assert at.segmented_control(key="budget").value == "manual" and not at.success
 
+
+
+def test_imagenet_weights_the_user_names_are_used_by_the_plan(tmp_path):
+    import torch
+    from torchvision.models import resnet18
+
+    from seg.settings import TrainSettings
+    weights = tmp_path / "resnet18-imagenet.pth"
+    torch.save(resnet18().state_dict(), weights)  # the file a user names (untrained here: no download)
+    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18", weights=str(weights)), pace=PACE)
+    assert p.pretrained and any(str(weights) in r and "fine_tune" in r for r in p.reasons)
+    scratch = plan(ds, 5, cpu(), TrainSettings(arch="resnet18", pretrained=False), pace=PACE)
+    assert not scratch.pretrained and not any("fine_tune" in r for r in scratch.reasons)
