@@ -1,12 +1,12 @@
 # Two commands do everything on a fresh machine with Python 3.11:
-#   make run    set up .venv, write the demo dataset, start the app on the network (ADDRESS=127.0.0.1: this
-#               machine only); prints the address colleagues open
+#   make run    set up .venv, write the demo dataset, start the app: on this machine only, or on the network
+#               when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1 chooses); prints the address colleagues open
 #   make test   set up .venv with the dev tools (and Chromium), lint, run every test
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
-ADDRESS ?= 0.0.0.0
+ADDRESS ?=
 HOME_DIR ?= $(or $(SEGBOARD_HOME),workspace)
 
 .PHONY: run test lint demo chromium clean
@@ -27,8 +27,7 @@ demo: $(VENV)/.app
 	@test -f $(HOME_DIR)/demo/codes.txt || $(BIN)/python -m seg demo $(HOME_DIR)/demo
 
 run: $(VENV)/.app demo
-	@SEGBOARD_HOME=$(HOME_DIR) $(BIN)/python -m seg share --port $(PORT)
-	SEGBOARD_HOME=$(HOME_DIR) $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	SEGBOARD_HOME=$(HOME_DIR) $(BIN)/python -m seg serve --port $(PORT) $(if $(ADDRESS),--address $(ADDRESS))
 
 # Debian's chromium for the browser tests (Playwright cannot download its own browsers here).
 chromium:

@@ -9,6 +9,7 @@
     python -m seg predict RUN_DIR INPUT --out OUT_DIR [--measure] [--json]   masks, previews, metrics,
                                                measurements (INPUT: an image, a folder, a dataset; or --valid)
     python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
+    python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _settings(args):
     from .settings import DataSettings, TrainSettings
     size = tuple(args.size) if len(args.size) == 2 else args.size[0]
     data = DataSettings(size=size, bs=args.bs, valid_pct=args.valid_pct, seed=args.seed, augment=args.augment,
-                        workers=args.workers)
+                        workers=args.workers, within=tuple(args.within or ()))
     train = TrainSettings(epochs=args.epochs, lr=args.lr, arch=args.arch, pretrained=args.pretrained,
                           weights=args.weights, loss=args.loss, find_lr=getattr(args, "find_lr", False))
     return data, train
@@ -173,17 +174,39 @@ def _predict(args) -> int:
     return 1 if meta["failed"] else 0
 
 
-def _share(args) -> int:
+def _sharing(args):
+    "The app's sharing settings as the server will see them, and the address it listens on."
     import tomllib
 
-    from .sharing import Sharing, describe
+    from .sharing import Sharing, serve_address
     secrets = Path(args.secrets)
     try:
         values = tomllib.loads(secrets.read_text()) if secrets.is_file() else {}
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise SettingsError(f"{secrets} could not be read ({e}); fix it or remove it.") from None
-    print("\n".join(describe(Sharing.configured(values), args.port)))
+    address = serve_address(Sharing.configured(values), args.address)
+    return Sharing.configured(values, address=address), address
+
+
+def _share(args) -> int:
+    from .sharing import describe
+    sharing, address = _sharing(args)
+    print("\n".join(describe(sharing, args.port)))
     return 0
+
+
+def _serve(args) -> int:
+    """Print how the app is shared, then become the Streamlit server (what `make run` does): on this machine
+    only unless a password is set or an address is given."""
+    import os
+
+    from .sharing import describe
+    sharing, address = _sharing(args)
+    print("\n".join(describe(sharing, args.port)), flush=True)
+    root = Path(__file__).resolve().parent.parent
+    os.chdir(root)  # Streamlit reads .streamlit/ (config, secrets) from the current folder
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
+                              "--server.port", str(args.port), "--server.address", address])
 
 
 def prediction_summary(out: Path) -> dict:
@@ -286,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
                        help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()) + f" ({td.loss})")
         q.add_argument("--codes", help="class names, comma-separated, instead of codes.txt or inferred ones")
         q.add_argument("--workers", type=int, default=dd.workers, help="DataLoader worker processes (0)")
+        q.add_argument("--within", action="append", metavar="DIR",
+                       help="read only files under DIR (repeatable): links in the dataset leading elsewhere are left "
+                            "out, as the app does for SEGBOARD_ROOTS")
 
     t = sub.add_parser("train", help="train a U-Net; writes config, events, weights and samples to --run-dir")
     training_options(t)
@@ -324,10 +350,15 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q.set_defaults(run=_predict)
-    h = sub.add_parser("share", help="the addresses colleagues open and how the app is shared (password, read-only)")
-    h.add_argument("--port", type=int, default=8501)
-    h.add_argument("--secrets", default=".streamlit/secrets.toml", help="the app's secrets file")
-    h.set_defaults(run=_share)
+    for name, run, what in (("share", _share, "the addresses colleagues open and how the app is shared "
+                                               "(password, read-only, folders)"),
+                            ("serve", _serve, "start the app (as `make run` does) after printing how it is shared")):
+        h = sub.add_parser(name, help=what)
+        h.add_argument("--port", type=int, default=8501)
+        h.add_argument("--address", help="the address to listen on: 127.0.0.1 (this machine only; the default "
+                                         "without a password) or 0.0.0.0 (the network; the default with one)")
+        h.add_argument("--secrets", default=".streamlit/secrets.toml", help="the app's secrets file")
+        h.set_defaults(run=run)
     return p
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .discovery import Discovery, Pair, discover
 from .images import ImageError, is_lossy, load_image, load_mask, mode_note, read
 from .masks import INVALID, Encoding, histogram, infer_encoding, key_color
 from .report import Report
+
+if TYPE_CHECKING:
+    from .sharing import Access
 
 MIN_SIZE = 32  # smaller images are upscaled a lot by any training size
 FEW_PAIRS = 10
@@ -86,12 +90,13 @@ class Dataset:
         self.scans, self.codes, self.encoding = scans, codes, encoding
 
     @classmethod
-    def open(cls, root, codes=None, workers: int = 4) -> Dataset:
+    def open(cls, root, codes=None, workers: int = 4, access: Access | None = None) -> Dataset:
         """Read and check the dataset in `root`. `codes`: class names to use instead of codes.txt or
-        those inferred from the masks (a list, or a comma-separated string)."""
+        those inferred from the masks (a list, or a comma-separated string). `access`: what the app's
+        viewer may read (seg.sharing); files beyond it are left out, reported."""
         root = Path(root).expanduser()
         report = Report(root)
-        d = discover(root, report)
+        d = discover(root, report, access)
         user_codes = _codes(codes, d, report)
         # each scan reports to its own Report, merged in file order: the same report every time
         with ThreadPoolExecutor(max(1, workers)) as pool:

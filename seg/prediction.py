@@ -36,6 +36,7 @@ from .inference import Model, PredictError, Predictor
 from .overlay import Overlay, error_map, fit, side_by_side
 from .report import Report
 from .runs import Run
+from .sharing import Access
 
 PREVIEW_SIDE = 384  # each panel of a preview, longer side
 OUTPUTS = ("masks", "previews", "metrics.json", "measurements.csv", "prediction.json")
@@ -82,9 +83,9 @@ def _with_truth(dataset: Dataset, pairs: list[Pair], source: str) -> Inputs:
     return inputs
 
 
-def inputs(path, codes: list[str]) -> Inputs:
+def inputs(path, codes: list[str], access: Access | None = None) -> Inputs:
     """A file, a folder of images, or a dataset folder with masks in any layout the Data page reads
-    (then the truth is decoded with the run's classes `codes`)."""
+    (then the truth is decoded with the run's classes `codes`). `access`: what the app's viewer may read."""
     path = Path(path).expanduser()
     if not path.exists():
         raise PredictError(f"{path}: not found. Give an image file or a folder (paths are read on the server).")
@@ -93,7 +94,7 @@ def inputs(path, codes: list[str]) -> Inputs:
             raise PredictError(f"{path}: not an image file this tool reads; use one of "
                                f"{', '.join(sorted(IMAGE_EXTS))}.")
         return Inputs([Item(path.stem, path)], "file", path.parent)
-    dataset = Dataset.open(path, codes=codes)
+    dataset = Dataset.open(path, codes=codes, access=access)
     if dataset.scans:  # pairs found, readable or not: a dataset, never its masks taken for images
         if dataset.codes is not None and len(dataset.codes) != len(codes):
             raise PredictError(f"{path}: its masks hold {len(dataset.codes)} classes, the run knows {len(codes)} "
@@ -109,7 +110,7 @@ def inputs(path, codes: list[str]) -> Inputs:
             raise PredictError(f"{path}: the masks cannot be read with the run's classes "
                                f"({', '.join(codes)})" + (f": {first}" if first else "."))
         return _with_truth(dataset, [s.pair for s in dataset.usable], "dataset")
-    files = image_files(path, Report(path))
+    files = image_files(path, Report(path), access)
     if not files:
         raise PredictError(f"{path}: no image files in it ({', '.join(sorted(IMAGE_EXTS))}).")
     return Inputs([Item(n, f) for n, f in zip(_names(files, path), files)], "folder", path)
@@ -122,7 +123,7 @@ def validation(run: Run) -> Inputs:
     root = Path(cfg.get("dataset", {}).get("root", ""))
     if not cfg or not root.is_dir():
         raise PredictError(f"{run.path}: its dataset {root} is no longer there; predict a folder instead.")
-    dataset = Dataset.open(root, codes=cfg["codes"])
+    dataset = Dataset.open(root, codes=cfg["codes"], access=Access.within(cfg["data"].get("within"), root))
     _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
     usable = {s.pair for s in dataset.usable}
     inputs = _with_truth(dataset, [p for p in valid if p in usable], "validation")
@@ -189,12 +190,13 @@ def preview(image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None, overl
 
 def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
             unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False, progress=None,
-            model: Model | None = None) -> dict:
-    """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`.
-    Returns prediction.json's content. Raises PredictError before writing anything for bad input."""
+            model: Model | None = None, access: Access | None = None) -> dict:
+    """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`; `access`: what
+    the app's viewer may read of a path. Returns prediction.json's content. Raises PredictError before
+    writing anything for bad input."""
     measure.check_pixel_size(pixel_size)
     model = model or Model.load(run_dir, which)
-    src = source if isinstance(source, Inputs) else inputs(source, model.codes)
+    src = source if isinstance(source, Inputs) else inputs(source, model.codes, access)
     out = Path(out).expanduser().resolve()
     prepare_out(out, src.root, overwrite)
     started = time.time()

@@ -37,7 +37,7 @@ class RunError(RuntimeError):
 
 
 def runs_dir() -> Path:
-    return workspace.home() / "runs"
+    return workspace.runs_dir()
 
 
 def new_name(dataset: Path) -> str:
@@ -282,8 +282,7 @@ def list_runs(root: Path | None = None) -> list[Run]:
 # ---- one run per device ---------------------------------------------------------------------------
 
 def lock_dir() -> Path:
-    import tempfile
-    d = Path(os.environ.get("SEGBOARD_LOCK_DIR") or Path(tempfile.gettempdir()) / f"segboard-{os.getuid()}")
+    d = workspace.lock_dir()
     d.mkdir(parents=True, exist_ok=True)
     return d
 

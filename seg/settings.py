@@ -27,6 +27,9 @@ class DataSettings:
     seed: int = 42
     augment: bool = True
     workers: int = 0
+    # The folders the dataset's files must lie under, as the app's viewer may read them (SEGBOARD_ROOTS):
+    # links in the dataset that lead elsewhere are left out. Empty: no limit (the command line).
+    within: tuple[str, ...] = ()
 
     @property
     def hw(self) -> tuple[int, int]:

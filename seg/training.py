@@ -36,6 +36,7 @@ from .learner import choose_pretrained, class_weights, learner, set_threads
 from .overlay import Overlay
 from .runs import HEARTBEAT_S, DeviceLock, EventLog, Run, RunError, clean
 from .settings import DataSettings, SettingsError, TrainSettings
+from .sharing import Access
 from .workspace import signature
 
 SAMPLES = 3  # validation images shown after each epoch
@@ -142,6 +143,15 @@ class Checkpoints(Callback):
 
     def after_fit(self):
         self.wait()  # the files are complete before the run says it ended
+
+    def finish(self) -> str | None:
+        """Wait for a weights write still going (a fit that ended in an error skips `after_fit`); the reason
+        when the disk refused it, else None."""
+        try:
+            self.wait()
+        except WeightsNotSaved as e:
+            return e.reason
+        return None
 
     def save(self, also_best: bool):
         model = getattr(self.learn.model, "module", self.learn.model)  # unwrapped under DDP
@@ -276,7 +286,7 @@ def prepare(data, data_settings: DataSettings, train_settings: TrainSettings, co
     "Open and check the dataset and settings; raise SettingsError with the first thing to fix."
     data_settings.check()
     train_settings.check()
-    dataset = Dataset.open(data, codes=codes)
+    dataset = Dataset.open(data, codes=codes, access=Access.within(data_settings.within, data))
     if not dataset.ok:
         first = dataset.report.errors[0] if dataset.report.errors else None
         where = f"{first.file}: {first.problem} Fix: {first.fix}" if first else "fewer than 2 usable pairs."
@@ -400,7 +410,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 full_size_scores(run, dataset, valid_pairs, device, log)
             message = ("Stopped on request; the best weights so far are in best.pth." if stopped
                        else f"Completed {ts.epochs} epochs.")
-        if main:
+        if main:  # a final status is written once the weights are: then the folder is complete
+            refused = next(cb for cb in cbs if isinstance(cb, Checkpoints)).finish()
+            if refused and status != "failed":
+                status, message = "failed", refused
             log.write("status", status=status, message=message)
     return status
 

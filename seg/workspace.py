@@ -33,12 +33,30 @@ def sessions_dir() -> Path:
     return home() / "sessions"
 
 
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
 def datasets_dir() -> Path:
     return home() / "datasets"
 
 
 def predictions_dir() -> Path:
     return home() / "predictions"
+
+
+def lock_dir() -> Path:
+    "Where the one-run-per-device locks live (`SEGBOARD_LOCK_DIR`): outside the workspace, shared by every home."
+    import tempfile
+    return Path(os.environ.get("SEGBOARD_LOCK_DIR") or Path(tempfile.gettempdir()) / f"segboard-{os.getuid()}")
+
+
+def private_dirs() -> tuple[Path, ...]:
+    """segboard's own bookkeeping, never read as a dataset through the app: every session's uploads, the runs,
+    the predictions, the kept uploaded datasets and the device locks. (The app shows runs and predictions
+    through their own pages; a viewer's own uploads are let in by `sharing.Access.own`.)"""
+    return tuple(d.resolve() for d in (sessions_dir(), runs_dir(), predictions_dir(), datasets_dir(), uploads_dir(),
+                                       lock_dir()))
 
 
 def ensure_demo() -> Path:
