@@ -1,10 +1,13 @@
 """segboard: train and use a U-Net on your own images and masks. The frame around the pages."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="segboard", page_icon=":material/biotech:", layout="wide")
+# The icon ships with the app: a material-symbol icon would be fetched from Google's servers.
+st.set_page_config(page_title="segboard", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
@@ -23,12 +26,15 @@ page = st.navigation(pages)
 
 with st.sidebar:
     st.markdown("**segboard**")
-    st.caption(f"Device: {common.device_label()}")
+    st.caption(f"Device: {common.md(common.device_label())}")
     chosen = common.chosen_dataset()
-    st.caption(f"Dataset: {chosen.name if chosen else 'none chosen yet'}")
+    st.caption(f"Dataset: {common.md(chosen.name) if chosen else 'none chosen yet'}")
     common.training_caption()
     if common.read_only():
         st.caption(":material/visibility: Read-only: browse data, runs and predictions.")
+    if common.sharing().open_to_network:
+        st.warning("Served on the network with no password: anyone who reaches this address can use the app. "
+                   "Set a password to share it (see the README, Share it).", icon=":material/lock_open:")
 
 common.frame(True)
 try:

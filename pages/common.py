@@ -6,6 +6,8 @@ the training data settings; the Train page reads it from here.
 
 from __future__ import annotations
 
+import html
+import re
 import runpy
 import threading
 from dataclasses import dataclass, field, replace
@@ -19,7 +21,8 @@ from seg.learner import choose_pretrained
 from seg.overlay import fit
 from seg.scratch import Scratch, sweep
 from seg.settings import DataSettings, TrainSettings
-from seg.sharing import AccessError, Sharing
+from seg.sharing import Access, AccessError, Sharing
+from seg.signin import LOCKOUT_S, Throttle
 
 _frame = threading.local()  # per script thread: did app.py start this run?
 LR_FIND_ITERATIONS = 60  # fastai's 100 take minutes on a CPU; 60 still give the valley
@@ -44,6 +47,36 @@ def require_frame() -> None:
     st.stop()
 
 
+# ---- what users and files supply, shown as text ---------------------------------------------------
+
+# What can start a link, image, HTML, code, emphasis or formula; and Streamlit's `:name` directives (colours,
+# icons), which swallow `:red` in a name like `b:red[x]`.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>&|~$]|:(?=[A-Za-z]))")
+
+
+def md(text) -> str:
+    """Text a user or a file supplied (a class, file, folder or run name, a note, a message quoting them) for
+    a Markdown element (`st.markdown`, `caption`, `error`, a `help`), shown as written: nothing in it starts a
+    link, an image, HTML, code, emphasis or a formula. Line breaks become spaces."""
+    text = _MARKDOWN.sub(r"\\\1", re.sub(r"[\r\n]+", " ", str(text)))
+    return "\\" + text if text[:1] in ("#", "-", "+", "=") else text  # no heading or list at the start
+
+
+def code(text) -> str:
+    "User-supplied text in a Markdown code span: monospace and literal, with a fence no backtick inside closes."
+    text = re.sub(r"[\r\n]+", " ", str(text))
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def plot_text(text, limit: int = 32) -> str:
+    """User-supplied text for a Plotly chart (trace names, axis categories), which reads a few HTML tags;
+    cut to `limit` characters so a long name does not squeeze the chart."""
+    text = str(text)
+    return html.escape(text if len(text) <= limit else text[:limit - 1] + "…", quote=False)
+
+
 # ---- sharing: password, read-only mode, allowed folders, private uploads -----------------------------
 
 def _secrets() -> dict:
@@ -59,7 +92,20 @@ def _secrets() -> dict:
 
 
 def sharing() -> Sharing:
-    return Sharing.configured(_secrets())
+    "The sharing settings, and whether this server listens beyond this machine (`server.address`)."
+    return Sharing.configured(_secrets(), address=st.get_option("server.address") or "")
+
+
+@st.cache_resource(show_spinner=False)
+def throttle() -> Throttle:
+    "Wrong passwords counted for the whole server, across sessions (seg/signin.py)."
+    return Throttle()
+
+
+def client_address() -> str | None:
+    "The address the server sees this browser at; None for this machine."
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
 
 
 def signed_in() -> bool:
@@ -67,39 +113,47 @@ def signed_in() -> bool:
     try:
         password = sharing().password
     except AccessError as e:
-        st.error(str(e))
+        st.error(md(str(e)))
         st.stop()
     return not password or st.session_state.get("signed_in", False)
 
 
 def sign_in() -> None:
-    "The password form: the only thing a visitor sees before giving the password."
-    import time
+    """The password form: the only thing a visitor sees before giving the password. A try is checked only
+    when the server-wide throttle lets it (every session counts, not only this one)."""
     st.title("segboard")
     with st.form("sign_in"):
         typed = st.text_input("Password", type="password", key="password_typed")
         if st.form_submit_button("Sign in", type="primary"):
-            if sharing().check_password(typed):
+            address = client_address()
+            verdict = throttle().begin(address)
+            if not verdict.allowed:
+                st.error(verdict.message() + " Ask whoever shared the link if you have lost the password.")
+            elif sharing().check_password(typed):
+                throttle().succeeded(address)
                 st.session_state["signed_in"] = True
                 st.session_state.pop("password_typed", None)
                 st.rerun()
-            time.sleep(1)  # a guesser gets one try a second per session
-            st.error("Wrong password. Ask whoever shared the link.")
+            else:
+                left = throttle().tries_left(address)
+                warn = f" {left} more wrong tries from your address lock signing in for {LOCKOUT_S // 60} minutes."
+                st.error("Wrong password. Ask whoever shared the link." + (warn if left <= 5 else ""))
 
 
 def read_only() -> bool:
     return sharing().read_only
 
 
-def allowed(typed: str) -> Path:
-    """A folder or file path typed into the app (quotes from "Copy as path" removed), resolved and
-    checked against the allowed folders; AccessError names them."""
-    path = sharing().confine(typed.strip().strip("\"'"))
-    sessions = workspace.sessions_dir().resolve()
+def access() -> Access:
+    "What this viewer may read: the allowed folders, never segboard's own or another session's uploads."
     own = st.session_state.get("scratch")
-    if (path == sessions or sessions in path.parents) and not (own and (path == own.path or own.path in path.parents)):
-        raise AccessError(f"{typed} holds other people's uploads, private to their sessions.")
-    return path
+    return sharing().access(own=(own.path,) if own else ())
+
+
+def allowed(typed: str) -> Path:
+    """A folder or file path typed into the app (or given in the address), checked as text, resolved and
+    checked against what this viewer may read; AccessError says why not, in one sentence."""
+    return access().check(typed)
 
 
 def scratch() -> Scratch:
@@ -178,7 +232,7 @@ def train_settings() -> TrainSettings:
 def training_caption() -> None:
     "The sidebar's word on the device, refreshed on its own: a run may start or end on any page."
     now = runs.training_now(device().kind)
-    st.caption(f"Training: {Path(now).name}" if now else "Training: nothing")
+    st.caption(f"Training: {md(Path(now).name)}" if now else "Training: nothing")
     alive()
 
 
@@ -212,7 +266,18 @@ def pretrained_note(settings: TrainSettings) -> str:
 def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dict:
     from seg.training import find_lr as run_finder
     sharing().require_writable("the learning-rate finder")
-    return run_finder(choice.path, data, train, codes=choice.codes or None, num_it=LR_FIND_ITERATIONS)
+    return run_finder(choice.path, confined(data), train, codes=choice.codes or None, num_it=LR_FIND_ITERATIONS)
+
+
+def confined(data: DataSettings) -> DataSettings:
+    "The data settings with this viewer's allowed folders, so a run reads no file the viewer may not."
+    return replace(data, within=tuple(map(str, access().roots)))
+
+
+def weights_file(typed: str) -> str | None:
+    """The ImageNet weights file typed on the Train page, confined like every other path: whether a file
+    exists is told only for paths this viewer may read."""
+    return str(allowed(typed)) if typed.strip() else None
 
 
 def take_lr(value: float) -> None:
@@ -227,24 +292,33 @@ PLANNED = {"epochs": "epochs", "lr": "lr", "train_size": "size", "train_bs": "bs
 
 
 @st.cache_resource(max_entries=8, show_spinner="Timing a few batches on this device ...")
-def _pace(path: str, codes: str, signature: str, arch: str, valid_pct: float, seed: int) -> float:
+def _pace(path: str, codes: str, signature: str, seen: str, arch: str, valid_pct: float, seed: int,
+          _access: Access) -> float:
     from seg.planner import measure_pace
-    return measure_pace(_open(path, codes, signature), device(), arch, valid_pct, seed)
+    return measure_pace(_open(path, codes, signature, seen, _access), device(), arch, valid_pct, seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Planning ...")
-def _plan(path: str, codes: str, signature: str, budget: str, arch: str, pretrained: bool, weights: str,
-          valid_pct: float, seed: int):
+def _plan(path: str, codes: str, signature: str, seen: str, budget: str, arch: str, pretrained: bool, weights: str,
+          valid_pct: float, seed: int, _access: Access):
     from seg.planner import BUDGETS, plan
-    pace = _pace(path, codes, signature, arch, valid_pct, seed)
+    pace = _pace(path, codes, signature, seen, arch, valid_pct, seed, _access)
     settings = TrainSettings(arch=arch, pretrained=pretrained, weights=weights or None)
-    return plan(_open(path, codes, signature), BUDGETS[budget], device(), settings, valid_pct, seed, pace=pace)
+    dataset = _open(path, codes, signature, seen, _access)
+    return plan(dataset, BUDGETS[budget], device(), settings, valid_pct, seed, pace=pace)
 
 
 def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float):
-    "The planner's settings for `budget` (a key of planner.BUDGETS), this dataset and this device."
-    return _plan(str(choice.path), choice.codes, workspace.signature(choice.path), budget, train.arch,
-                 train.pretrained, train.weights or "", valid_pct, choice.settings.seed)
+    """The planner's settings for `budget` (a key of planner.BUDGETS), this dataset and this device. It times
+    batches on the device: not for a read-only viewer."""
+    sharing().require_writable("planning a run (it times batches on this device)")
+    a = access()
+    try:
+        weights = weights_file(train.weights or "") or ""
+    except AccessError:  # said on the page under the box; the plan goes without it
+        weights = ""
+    return _plan(str(choice.path), choice.codes, workspace.signature(choice.path), repr(a), budget, train.arch,
+                 train.pretrained, weights, valid_pct, choice.settings.seed, a)
 
 
 def apply_plan(plan) -> None:
@@ -265,8 +339,9 @@ def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, devi
     An uploaded dataset is kept first (it would go with the session; the run needs its validation set)."""
     sharing().require_writable("training")
     if train.weights:
-        train = replace(train, weights=str(allowed(train.weights)))
+        train = replace(train, weights=weights_file(train.weights))
     path = workspace.keep_dataset(choice.path) if choice.source == "upload" else choice.path
+    data = confined(data)
     h, w = data.hw
     options = ["--epochs", train.epochs, "--lr", train.lr, "--bs", data.bs, "--size", h, w, "--arch", train.arch,
                "--pretrained" if train.pretrained else "--no-pretrained", "--valid-pct", data.valid_pct,
@@ -275,6 +350,8 @@ def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, devi
         options += ["--weights", train.weights]
     if train.find_lr:
         options += ["--find-lr"]
+    for root in data.within:
+        options += ["--within", root]
     if plan is not None:
         import json
         options += ["--plan", json.dumps(plan.to_json())]
@@ -308,13 +385,15 @@ def demo_path() -> Path:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")
-def _open(path: str, codes: str, signature: str) -> Dataset:
-    return Dataset.open(path, codes=codes or None)
+def _open(path: str, codes: str, signature: str, seen: str, _access: Access) -> Dataset:
+    return Dataset.open(path, codes=codes or None, access=_access)
 
 
 def open_dataset(path: Path, codes: str = "") -> Dataset:
-    "The dataset, read once and again only when a file under it changes."
-    return _open(str(path), codes, workspace.signature(path))
+    """The dataset as this viewer may see it (`seen`: what it may read), read once and again only when a file
+    under it changes."""
+    a = access()
+    return _open(str(path), codes, workspace.signature(path), repr(a), a)
 
 
 @st.cache_data(max_entries=4000, show_spinner=False)
@@ -377,7 +456,7 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     while out.exists():  # two predictions in the same second keep both
         n += 1
         out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
-    run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress)
+    run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress, access=access())
     return out
 
 

@@ -1,5 +1,6 @@
 """Data: choose a dataset, see what is wrong with it, look at it, preview what training will see."""
 
+import html
 from dataclasses import replace
 
 import pandas as pd
@@ -26,7 +27,7 @@ source = st.segmented_control("Dataset", list(SOURCES), format_func=SOURCES.get,
 path = None
 if source == "demo":
     path = common.demo_path()
-    st.caption(f"64 generated microscopy-like images with masks of their cells, in `{path}`.")
+    st.caption(f"64 generated microscopy-like images with masks of their cells, in {common.code(path)}.")
 elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,
@@ -34,8 +35,8 @@ elif source == "folder":
     if typed.strip():
         try:
             path = common.allowed(typed)
-        except SettingsError as e:  # outside the folders a shared app may read
-            st.error(str(e))
+        except SettingsError as e:  # outside the folders this viewer may read, or not a path at all
+            st.error(common.md(e))
 else:
     upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload",
                               help="Unpacked into a folder private to this browser tab, removed when it closes; "
@@ -44,7 +45,7 @@ else:
         try:
             path = common.unpack(upload)
         except (UploadError, SettingsError) as e:
-            st.error(str(e))
+            st.error(common.md(e))
     elif previous and previous.source == "upload":
         path = previous.path
 common.link_folder(path if source == "folder" else None)
@@ -66,11 +67,11 @@ summary = dataset.summary(settings.valid_pct, settings.seed)
 # -- What is in it, and what is wrong
 c1, c2, c3 = st.columns(3)
 c1.metric("Pairs", summary["pairs"])
-c2.metric("Classes", len(summary["codes"]), help=", ".join(summary["codes"]))
+c2.metric("Classes", len(summary["codes"]), help=common.md(", ".join(summary["codes"])))
 c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['valid']}",
           help="Split given by the folders" if summary["split"]["kind"] == "folder"
           else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
-st.caption(f"Layout: {summary['layout'] or 'not recognised'} · `{path}`")
+st.caption(f"Layout: {common.md(summary['layout'] or 'not recognised')} · {common.code(path)}")
 
 
 def problems_table(problems):
@@ -79,7 +80,8 @@ def problems_table(problems):
 
 if report.errors:
     st.error(f"**{len(report.errors)} error(s): training is blocked until they are fixed.**  \n"
-             + "  \n".join(f"`{p.file}`: {p.problem} **Fix:** {p.fix}" for p in report.errors[:5]))
+             + "  \n".join(f"{common.code(p.file)}: {common.md(p.problem)} **Fix:** {common.md(p.fix)}"
+                           for p in report.errors[:5]))
     if len(report.errors) > 5:
         problems_table(report.errors)
 if report.warnings:
@@ -89,7 +91,7 @@ if report.notes:
     with st.expander(f"{len(report.notes)} note(s)", icon=":material/info:"):
         problems_table(report.notes)
 if dataset.ok:
-    st.success(f"Ready to train: {summary['pairs']} pairs, classes {', '.join(summary['codes'])}.")
+    st.success(f"Ready to train: {summary['pairs']} pairs, classes {common.md(', '.join(summary['codes']))}.")
 common.choose(common.DataChoice(path, source, codes, settings) if dataset.ok else None)
 if not dataset.pairs:
     st.stop()
@@ -97,15 +99,16 @@ if not dataset.pairs:
 # -- Class balance and sizes
 left, mid, right = st.columns(3)
 overlay = Overlay(dataset.codes)
-colors = {name: hex_color(dataset.codes.display_color(i)) for i, name in enumerate(dataset.codes.names)}
-colors[dataset.codes.names[0]] = "#9e9e9e"
-balance = pd.DataFrame({"class": list(summary["class_fractions"]),
+label = common.plot_text  # class names are the user's: Plotly reads tags in its text
+colors = {label(name): hex_color(dataset.codes.display_color(i)) for i, name in enumerate(dataset.codes.names)}
+colors[label(dataset.codes.names[0])] = "#9e9e9e"
+balance = pd.DataFrame({"class": [label(name) for name in summary["class_fractions"]],
                         "pixels (%)": [100 * v for v in summary["class_fractions"].values()]})
 left.plotly_chart(px.bar(balance, x="class", y="pixels (%)", color="class", color_discrete_map=colors,
                          title="Class balance (all pixels)"), key="balance")
-per_image = pd.DataFrame([{"image": r["image"], **{k: 100 * v for k, v in r["fractions"].items()}}
+per_image = pd.DataFrame([{"image": r["image"], **{label(k): 100 * v for k, v in r["fractions"].items()}}
                           for r in summary["per_image"]])
-foreground = dataset.codes.names[1:]
+foreground = [label(name) for name in dataset.codes.names[1:]]
 mid.plotly_chart(px.histogram(per_image, x=list(foreground), nbins=30, barmode="overlay",
                               color_discrete_map=colors, title="Per image: % of pixels",
                               labels={"value": "% of the image's pixels", "variable": "class"}), key="per_image")
@@ -123,14 +126,16 @@ alpha = g1.slider("Mask opacity", 0.0, 1.0, 0.45, 0.05, key="alpha")
 per_page = g2.selectbox("Per page", [12, 24, 48], key="per_page")
 pages = max(1, -(-len(dataset.pairs) // per_page))
 page = g3.number_input(f"Page (of {pages})", 1, pages, 1, key="page")
-st.markdown(" ".join(f"<span style='background:{c};padding:2px 8px;border-radius:4px;color:#000'>{name}</span>"
-                     for name, c in overlay.legend()), unsafe_allow_html=True)
+# HTML without Markdown (st.html): escaped names stay text; Markdown would still read `![..](..)` in them.
+st.html("<div style='font-family:sans-serif;font-size:14px'>" + " ".join(
+    f"<span style='background:{html.escape(c)};padding:2px 8px;border-radius:4px;color:#000'>{html.escape(name)}</span>"
+    for name, c in overlay.legend()) + "</div>")
 overlay.alpha = alpha
 shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
     image, mask = common.thumbnail(dataset, pair, 192)
-    cols[i % 6].image(overlay(image, mask), caption=report.name(pair.image), width="stretch")
+    cols[i % 6].image(overlay(image, mask), caption=common.md(report.name(pair.image)), width="stretch")
 
 # -- One pair, up close
 st.subheader("Close look")
@@ -139,9 +144,9 @@ pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, ke
 pair = dataset.pairs[pick]
 image, mask = common.thumbnail(dataset, pair, 768)
 a, b, c = st.columns(3)
-a.image(image, caption=f"image: {report.name(pair.image)}", width="stretch")
+a.image(image, caption=f"image: {common.md(report.name(pair.image))}", width="stretch")
 b.image(overlay(image, mask), caption="overlay", width="stretch")
-c.image(overlay.colorize(mask), caption=f"mask: {report.name(pair.mask)}", width="stretch")
+c.image(overlay.colorize(mask), caption=f"mask: {common.md(report.name(pair.mask))}", width="stretch")
 
 # -- What training will see
 st.subheader("Training data")
@@ -159,13 +164,15 @@ if settings.bs > n_train:
     st.caption(f"The training split holds {n_train} pairs: batches will hold {settings.batch_size(n_train)}.")
 if dataset.ok:
     common.choose(common.DataChoice(path, source, codes, settings))
-if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:"):
+if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:", disabled=common.read_only(),
+             help="Not in a read-only app: it computes on the server." if common.read_only() else None):
     try:
         views = augment_preview(dataset, pair, settings, n=8)
     except SettingsError as e:
-        st.error(str(e))
+        st.error(common.md(e))
     else:
-        st.caption(f"{report.name(pair.image)} as training sees it at {settings.size} px: 8 random augmentations.")
+        st.caption(f"{common.md(report.name(pair.image))} as training sees it at {settings.size} px: 8 random "
+                   "augmentations.")
         cols = st.columns(8)
         for col, (im, m) in zip(cols, views):
             col.image(overlay(im, m), width="stretch")

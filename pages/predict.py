@@ -57,7 +57,7 @@ if not common.read_only():
             try:
                 folder = str(common.save_uploads(uploads))
             except (UploadError, SettingsError) as e:
-                st.error(str(e))
+                st.error(common.md(e))
 
     ready = what == "valid" or bool(folder.strip())
     if st.button("Predict", type="primary", disabled=not ready, key="predict"):
@@ -67,7 +67,7 @@ if not common.read_only():
                                  lambda i, n: bar.progress(i / n, text=f"Predicting {i} / {n} ..."))
         except SettingsError as e:  # bad folder, classes that do not match: the message names the fix
             bar.empty()
-            st.error(str(e))
+            st.error(common.md(e))
         else:
             bar.empty()
             st.session_state["shown_prediction"] = out.name
@@ -91,10 +91,10 @@ pred = common.read_prediction(made[shown])
 # -- Summary
 meta, metrics = pred.meta, pred.metrics
 st.divider()
-st.caption(f"{len(meta['images'])} image(s) from `{meta['input']}` with `{run.name}` on {meta['device']} in "
-           f"{meta['seconds']:.1f} s. Files: `{pred.path}`")
+st.caption(f"{len(meta['images'])} image(s) from {common.code(meta['input'])} with {common.code(run.name)} on "
+           f"{common.md(meta['device'])} in {meta['seconds']:.1f} s. Files: {common.code(pred.path)}")
 for note in meta["notes"]:
-    st.info(note)
+    st.info(common.md(note))
 if meta["failed"]:
     with st.expander(f"{len(meta['failed'])} file(s) could not be read", expanded=True):
         st.dataframe(pd.DataFrame(meta["failed"]), hide_index=True)
@@ -125,7 +125,8 @@ if metrics:
     cm = np.array(metrics["confusion"], dtype=float)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     text = [[f"{v:.1%}<br>{int(n):,} px" for v, n in zip(rs, rn)] for rs, rn in zip(share, cm)]
-    fig = go.Figure(go.Heatmap(z=share, x=pred.codes, y=pred.codes, colorscale="Blues", zmin=0, zmax=1, text=text,
+    classes = [common.plot_text(c) for c in pred.codes]
+    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, colorscale="Blues", zmin=0, zmax=1, text=text,
                                texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
     fig.update_layout(title="Confusion (share of each true class)", xaxis_title="predicted", yaxis_title="true",
@@ -142,7 +143,7 @@ pages = max(1, -(-len(images) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, key="predict_page") if pages > 1 else 1
 for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
     dice = f" · Dice {common.score(r['dice'])}" if "dice" in r else ""
-    st.image(str(pred.path / r["preview"]), caption=f"{r['name']} ({r['width']} x {r['height']}"
+    st.image(str(pred.path / r["preview"]), caption=f"{common.md(r['name'])} ({r['width']} x {r['height']}"
              f"{', in tiles' if r['tiled'] else ''}){dice}")
 
 # -- Objects
@@ -159,7 +160,8 @@ else:
         k: st.column_config.NumberColumn(f"{k} ({size_units})", format="%.3g") for k in ("mean", "d10", "d50", "d90")})
     measure = c2.selectbox("Size measure", ["equivalent_diameter", "area", "major_axis", "circularity", "aspect_ratio"],
                            key="size_measure")
-    fig = go.Figure([go.Histogram(x=g[measure], name=name, opacity=0.7) for name, g in table.groupby("class")])
+    fig = go.Figure([go.Histogram(x=g[measure], name=common.plot_text(name), opacity=0.7)
+                     for name, g in table.groupby("class")])
     unit_of = {"area": f"{size_units}²", "circularity": "", "aspect_ratio": ""}.get(measure, size_units)
     fig.update_layout(title="Size distribution", xaxis_title=f"{measure.replace('_', ' ')} {unit_of}".strip(),
                       yaxis_title="objects", barmode="overlay", height=320, margin=dict(t=40, b=40, l=40, r=10))

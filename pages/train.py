@@ -34,7 +34,7 @@ common.widget_defaults({  # the widgets start from the settings kept across page
     "train_valid_pct": data_settings.valid_pct, "train_augment": data_settings.augment})
 st.subheader("Settings")
 if choice:
-    st.caption(f"Dataset: **{choice.name}** (`{choice.path}`), chosen on the Data page.")
+    st.caption(f"Dataset: **{common.md(choice.name)}** ({common.code(choice.path)}), chosen on the Data page.")
 else:
     st.info("No dataset chosen yet: pick one on the Data page first. Earlier runs are listed below.")
     st.page_link("pages/data.py", label="Go to the Data page", icon=":material/photo_library:")
@@ -42,11 +42,12 @@ else:
 # -- Time: a plan for this data on this device, or the settings by hand
 BUDGETS = [*planner.BUDGETS, "manual"]
 budget = st.segmented_control(
-    "Time for training", BUDGETS, key="budget", default="manual",
+    "Time for training", BUDGETS, key="budget", default="manual", disabled=read_only,
     help="Pick the time you have: segboard plans image size, batch, epochs, learning rate, loss and augmentation "
-         "for your data, timing a few batches on this device. Moving a setting below switches to manual.") or "manual"
+         "for your data, timing a few batches on this device. Moving a setting below switches to manual."
+         + (" Not in a read-only app: planning computes on the server." if read_only else "")) or "manual"
 plan = None
-if budget != "manual" and choice:
+if budget != "manual" and choice and not read_only:
     planned_from = common.open_dataset(choice.path, choice.codes)
     if planned_from.ok:
         plan = common.plan(choice, budget, common.train_settings(), st.session_state.get("train_valid_pct",
@@ -54,7 +55,7 @@ if budget != "manual" and choice:
         common.apply_plan(plan)
         st.success(f"**Plan for {budget}**: {plan.summary()}; about **{duration(plan.seconds)}** in all.")
         with st.expander("Why this plan"):
-            st.markdown("\n".join(f"- {r}" for r in plan.reasons))
+            st.markdown("\n".join(f"- {common.md(r)}" for r in plan.reasons))
 
 c1, c2 = st.columns(2)
 epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=common.to_manual,
@@ -76,23 +77,29 @@ valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_va
 augment = c2.toggle("Augmentation", key="train_augment", on_change=common.to_manual,
                     help="Flips, rotation, zoom, lighting and warp on image and mask together.")
 pretrained = c3.toggle("Start from ImageNet weights", key="pretrained")
-weights_file = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
-                             placeholder="/path/to/resnet34-b627a593.pth") if pretrained else ""
+# A path box reads the server's disk: confined like every other path, and not offered to read-only viewers.
+typed_weights = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
+                              placeholder="/path/to/resnet34-b627a593.pth") if pretrained and not read_only else ""
+problem = None
+try:
+    weights = common.weights_file(typed_weights)
+except SettingsError as e:
+    weights, problem = None, str(e)
 
 data_settings = replace(data_settings, size=plan.size if plan else size, bs=int(bs), valid_pct=valid_pct,
                         augment=augment)
-train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained,
-                               weights=weights_file.strip().strip("\"'") or None, loss=loss,
+train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained, weights=weights, loss=loss,
                                find_lr=bool(plan and plan.find_lr))
-common.keep_settings(data_settings, train_settings)
-problem = None
+common.keep_settings(data_settings, replace(train_settings, weights=typed_weights.strip() or None))
 try:
     data_settings.check()
     train_settings.check()
 except SettingsError as e:
-    problem = str(e)
-    st.error(problem)
-st.caption(common.pretrained_note(train_settings))
+    problem = problem or str(e)
+if problem:
+    st.error(common.md(problem))
+else:
+    st.caption(common.md(common.pretrained_note(train_settings)))
 
 dataset = common.open_dataset(choice.path, choice.codes) if choice else None
 if dataset is not None and not dataset.ok:
@@ -108,7 +115,7 @@ with st.expander("Learning-rate finder"):
             try:
                 st.session_state["lr_found"] = common.find_lr(choice, data_settings, train_settings)
             except (SettingsError, runs.RunError) as e:
-                st.error(str(e))
+                st.error(common.md(e))
     found = st.session_state.get("lr_found")
     if found:
         fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
@@ -130,9 +137,9 @@ if choice and dataset is not None and dataset.ok:
         seconds, basis = plan.seconds, "planned from batches timed on it"
     else:
         seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, history)
-    st.caption(f"Estimated time: about **{duration(seconds)}** on {device.label} ({basis}).")
+    st.caption(f"Estimated time: about **{duration(seconds)}** on {common.md(device.label)} ({basis}).")
 if busy:
-    st.warning(f"A run is training on this {device.kind.upper()}: {common.Path(busy).name}. "
+    st.warning(f"A run is training on this {device.kind.upper()}: {common.md(common.Path(busy).name)}. "
                "One run at a time per device: it is shown below; stop it to start another.")
 if read_only:
     st.info("Read-only: this app is shared for browsing. Runs are started by whoever runs it.")
@@ -140,7 +147,7 @@ elif st.button("Start training", type="primary", disabled=bool(problem or busy o
     try:
         run = common.start_run(choice, data_settings, train_settings, device.kind, plan)
     except (runs.RunError, SettingsError) as e:
-        st.error(str(e))
+        st.error(common.md(e))
     else:
         st.query_params["run"] = run.name
         st.rerun()
@@ -174,16 +181,16 @@ def live_status():
     with c1:
         st.badge(status.status, color=badge.get(status.status, "gray"))
         if cfg.get("device"):
-            st.badge(common.device_text(cfg["device"]), icon=":material/memory:", color="gray")
+            st.badge(common.md(common.device_text(cfg["device"])), icon=":material/memory:", color="gray")
     if status.active:
         c2.button("Stop", key="stop", on_click=common.stop_run, args=(run,), disabled=run.stop_requested() or read_only,
                   help="Ends the run after the current batch; the best weights are kept.")
     if status.status == "failed":
-        st.error(status.message)
+        st.error(common.md(status.message))
     elif status.message and not status.active:
-        st.caption(status.message)
+        st.caption(common.md(status.message))
     for note in run.notes():
-        st.caption(note)
+        st.caption(common.md(note))
     if p["total"]:
         left = f", about {duration(p['left'])} left" if p["left"] is not None else ""
         st.progress(p["fraction"], text=f"epoch {p['epoch']}/{p['epochs']}, batch {p['iteration']}/{p['total']}, "
