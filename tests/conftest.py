@@ -21,3 +21,14 @@ def home(tmp_path, monkeypatch):
 # One run per device is enforced with a lock file; the tests' runs take theirs in a folder of their own,
 # so a person training with segboard on this machine neither blocks the tests nor is blocked by them.
 os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-")
+
+
+@pytest.fixture(autouse=True)
+def fresh_sign_in_counts():
+    """The app counts wrong passwords for the whole server process (pages.common.throttle), and AppTest runs
+    every app in this one: each test starts with none counted."""
+    common = sys.modules.get("pages.common")
+    if common is not None:
+        common.throttle.clear()
+    yield
+

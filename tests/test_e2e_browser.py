@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import expect
 from served import SHOTS, chromium, serve
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):

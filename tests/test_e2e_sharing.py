@@ -14,6 +14,8 @@ from training import TINY, demo, seg
 
 from seg import runs
 
+pytestmark = pytest.mark.e2e
+
 PASSWORD = "correct horse 42"
 
 

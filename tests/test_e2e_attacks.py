@@ -1,0 +1,339 @@
+"""The attacks an audit of a served, shared segboard found, replayed against the real app: in Chromium as
+a signed-in colleague, over the raw WebSocket as a script, and over HTTP. Each one must fail."""
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from conftest import ROOT
+from makers import dataset
+from playwright.sync_api import expect
+from served import chromium, free_port, serve
+from st_socket import Session, sign_in
+from training import TINY, seg
+
+from seg.scratch import Scratch
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "plate reader 7"
+TITLE = "segboard"
+# Each payload would, if it ran, open a dialog, change the page's title or add an element marked "pwn".
+IMG = "<img class=pwn src=x onerror=\"alert('file');document.title='XSSED'\">"
+CLASS = "<iframe class=pwn srcdoc=\"<script>parent.document.title='XSSED';parent.alert('class')</script>\"></iframe>"
+TRACK = "![t](http://127.0.0.1:9/track.png)"  # an image from elsewhere: a request leaving the machine
+FOLDER = "<svg class=pwn onload=alert('folder')>"
+INJECTED = "document.querySelectorAll('.pwn, iframe[srcdoc], img[src=\"x\"], svg[onload], [onerror]').length"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """A server shared with a password and one allowed folder that also holds its workspace, as a lab sets it
+    up; in it a dataset whose class names, file and folder names and codes.txt hold script, a run trained on
+    it and its prediction, another session's upload, and a dataset whose folders are links out of the root."""
+    top = tmp_path_factory.mktemp("attacks")
+    root, outside = top / "root", top / "outside"
+    home = root / "workspace"
+    xss = root / FOLDER
+    dataset(xss, n=6, size=(64, 64), classes=3, codes=["background", CLASS, TRACK],
+            names=["a", IMG, "[x](javascript:alert('link'))", "b:red[red]", "c_$x^2$_", "d"])
+    clean = top / "clean" / FOLDER  # the same, fit to train on
+    shutil.copytree(xss, clean)
+    (xss / "images" / f"lonely {IMG}.png").write_bytes((xss / "images" / "a.png").read_bytes())
+    (xss / "masks" / f"broken {IMG}.png").write_bytes(b"not a png")
+    (xss / "images" / f"broken {IMG}.png").write_bytes((xss / "images" / "a.png").read_bytes())
+    (root / "bad colour").mkdir()
+    dataset(root / "bad colour", n=3, codes=["background", f"cell #{IMG}", "x 1 2 <script>alert(1)</script>"])
+    run = home / "runs" / f"20260101-120000-{FOLDER}"
+    r = seg("train", clean, "--run-dir", run, "--epochs", 1, *TINY)
+    assert r.returncode == 0, r.stderr
+    r = seg("predict", run, "--valid", "--out", home / "predictions" / f"20260101-130000-{FOLDER}", "--measure")
+    assert r.returncode == 0, r.stderr
+    os.environ["SEGBOARD_HOME"], saved = str(home), os.environ.get("SEGBOARD_HOME")
+    try:
+        other = Scratch(home / "sessions")  # another colleague's tab, with an upload in it
+    finally:
+        os.environ.pop("SEGBOARD_HOME") if saved is None else os.environ.__setitem__("SEGBOARD_HOME", saved)
+    upload = dataset(other.path / "0f0f0f0f", n=3, names=["secret-a", "secret-b", "secret-c"])
+    dataset(outside / "stolen", n=3, names=["stolen-a", "stolen-b", "stolen-c"])
+    sneaky = root / "sneaky"
+    sneaky.mkdir()
+    (sneaky / "images").symlink_to(outside / "stolen" / "images")
+    (sneaky / "masks").symlink_to(outside / "stolen" / "masks")
+    return {"root": root, "home": home, "xss": xss, "run": run.name, "upload": upload, "sneaky": sneaky,
+            "scratch": other, "log": top}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def watched(page, app_url):
+    "Record what an attack would show: dialogs, requests leaving the app, script errors."
+    seen = {"dialogs": [], "requests": [], "errors": []}
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.on("request", lambda r: seen["requests"].append(r.url)
+            if not r.url.startswith((app_url, "data:", "blob:")) else None)
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    return seen
+
+
+def open_signed_in(page, url):
+    "Open a link as a colleague does: the sign-in form first, then the page the link names."
+    page.goto(url)
+    field = page.get_by_label("Password", exact=True)
+    expect(field).to_be_visible(timeout=90_000)
+    field.fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(field).to_have_count(0, timeout=60_000)
+
+
+def data_link(url, folder) -> str:
+    return f"{url}/?data={urllib.parse.quote(str(folder))}"
+
+
+def assert_untouched(page, seen):
+    page.wait_for_timeout(2000)  # late-loading elements (charts, images) have had their chance
+    assert seen["dialogs"] == [], seen["dialogs"]
+    assert page.title() == TITLE
+    assert page.evaluate(INJECTED) == 0
+    assert seen["requests"] == [], seen["requests"]  # no image from elsewhere, no font or icon from the web
+
+
+def test_script_in_class_file_and_folder_names_stays_text(shared, browser):
+    with serve(shared["home"], shared["log"], env={"SEGBOARD_PASSWORD": PASSWORD,
+                                                   "SEGBOARD_ROOTS": str(shared["root"])}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        seen = watched(page, url)
+
+        # the Data page: legend, charts, gallery captions, the error naming a broken mask, the metric help
+        open_signed_in(page, data_link(url, shared["xss"]))
+        expect(page.get_by_text("error(s): training is blocked")).to_be_visible(timeout=90_000)
+        expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
+        expect(page.get_by_text(CLASS, exact=True).first).to_be_visible()  # the legend: the name, as text
+        expect(page.get_by_text(f"masks/broken {IMG}.png")).to_be_visible()  # in the error, as text
+        expect(page.get_by_text("images/b:red[red].png")).to_be_visible()  # a Streamlit colour directive: text
+        expect(page.get_by_text("images/c_$x^2$_.png")).to_be_visible()  # a formula: text
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        assert_untouched(page, seen)
+        page.get_by_text("warning(s)").click()  # the lonely image named with script, in the warnings table
+        assert_untouched(page, seen)
+
+        # codes.txt lines whose colour holds script: the class name shows it as text
+        page.get_by_label("Folder path on the server").fill(str(shared["root"] / "bad colour"))
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("x 1 2 <script>alert(1)</script>").first).to_be_visible(timeout=60_000)
+        assert_untouched(page, seen)
+
+        # the Train page: the run named after the folder; the Predict page: its prediction
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
+        expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("image | truth | prediction")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(f"20260101-120000-{FOLDER}").first).to_be_visible()
+        assert_untouched(page, seen)
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Predict").click()
+        expect(page.get_by_text("Confusion (share of each true class)")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Size distribution")).to_be_visible()
+        assert_untouched(page, seen)
+        assert not seen["errors"], seen["errors"]
+        page.close()
+
+
+def test_reads_are_confined_to_what_the_viewer_may_see(shared, browser):
+    """A read-only colleague types the allowed folder (which holds the workspace), the workspace, another
+    session's upload, a dataset of links out of the root, and paths no file system holds."""
+    env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_ROOTS": str(shared["root"]), "SEGBOARD_READ_ONLY": "1"}
+    with serve(shared["home"], shared["log"], env=env) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        seen = watched(page, url)
+        open_signed_in(page, data_link(url, shared["home"]))
+        main = page.locator("[data-testid='stMain']")
+        expect(page.get_by_text("Layout:")).to_be_visible(timeout=90_000)
+        for folder in (shared["home"], shared["root"]):
+            box = page.get_by_label("Folder path on the server")
+            box.fill(str(folder))
+            box.press("Enter")
+            expect(main.get_by_text(str(folder), exact=True).first).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1500)
+            for expander in page.get_by_text(re.compile(r"^\d+ (warning|note)\(s\)$")).all():
+                expander.click()
+            page.wait_for_timeout(1000)
+            shown = main.inner_text()
+            for private in ("secret", "events.jsonl", "0f0f0f0f", "sessions/", "stolen"):
+                assert private not in shown, (folder, private)
+        for folder, says in ((shared["upload"], "private to their sessions"),
+                             (shared["home"] / "runs", "private to their sessions"),
+                             ("/etc", "outside the folders this app may read")):
+            box = page.get_by_label("Folder path on the server")
+            box.fill(str(folder))
+            box.press("Enter")
+            expect(page.get_by_text(says)).to_be_visible(timeout=60_000)
+        box = page.get_by_label("Folder path on the server")
+        box.fill(str(shared["sneaky"]))
+        box.press("Enter")
+        expect(page.get_by_text("No image files found")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("2 warning(s)")).to_be_visible()  # the two links, left out (their words are in
+        # a table drawn on a canvas; test_security.py reads them)
+        assert "stolen" not in main.inner_text()
+
+        # read-only: no planner timing, no weights box to probe the disk with
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
+        expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("radio", name="15 min")).to_be_disabled()
+        expect(page.get_by_label("ImageNet weights file for the backbone (optional)")).to_have_count(0)
+        page.close()
+
+        # paths no file system holds, given in the link: segboard's sentence, not Streamlit's error
+        for bad, says in (("/tmp/a\x00b", "NUL character"), ("/" + "a" * 6000, "characters long")):
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            open_signed_in(page, data_link(url, bad))
+            expect(page.get_by_text(says)).to_be_visible(timeout=60_000)
+            expect(page.locator("[data-testid='stException']")).to_have_count(0)
+            page.close()
+        assert not seen["errors"], seen["errors"]
+
+
+def test_the_weights_box_tells_nothing_about_files_outside_the_roots(shared, browser):
+    with serve(shared["home"], shared["log"], env={"SEGBOARD_PASSWORD": PASSWORD,
+                                                   "SEGBOARD_ROOTS": str(shared["root"])}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        open_signed_in(page, f"{url}/train")
+        expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
+        box = page.get_by_label("ImageNet weights file for the backbone (optional)")
+        for probe in ("/etc/hostname", "/root/.ssh/id_rsa", "/no/such/file"):
+            box.fill(probe)
+            box.press("Enter")
+            expect(page.get_by_text(f"{probe} is outside the folders this app may read")).to_be_visible(
+                timeout=30_000)
+            expect(page.get_by_text("not found")).to_have_count(0)
+        page.close()
+
+
+def run_async(coro):
+    "asyncio.run in a thread of its own: Playwright's sync API keeps an event loop running in this one."
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def guess(url, seconds, headers_for, sessions=20) -> tuple[int, int]:
+    "`sessions` parallel connections guess as fast as the server answers; (tries checked, tries refused)."
+    checked = refused = 0
+    end = time.monotonic() + seconds
+
+    async def one(i):
+        nonlocal checked, refused
+        async with Session(url, headers_for(i)) as s:
+            form = await s.run()
+            n = 0
+            while time.monotonic() < end:
+                _, after = await sign_in(s, f"guess {i}-{n}", form)
+                n += 1
+                text = after.text()
+                if "Wrong password" in text:
+                    checked += 1
+                elif "Try again in" in text:
+                    refused += 1
+                else:
+                    raise AssertionError(text)
+    await asyncio.gather(*(one(i) for i in range(sessions)))
+    return checked, refused
+
+
+def test_password_guessing_is_slow_however_many_sessions(tmp_path):
+    "20 parallel WebSocket sessions guess for 15 s: from one address, then each from a forged one."
+    with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": PASSWORD}) as url:
+        checked, refused = run_async(guess(url, 15, lambda i: {}))
+        print(f"one address, 20 sessions, 15 s: {checked} tries checked ({checked / 15:.2f}/s), {refused} refused")
+        assert checked / 15 < 1.0 and refused > checked
+    with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": PASSWORD}) as url:
+        forged = lambda i: {"X-Forwarded-For": f"203.0.113.{i + 1}"}  # noqa: E731
+        checked, refused = run_async(guess(url, 20, forged))
+        print(f"20 forged addresses, 20 sessions, 20 s: {checked} tries checked ({checked / 20:.2f}/s)")
+        assert checked / 20 < 3.0 and refused > checked
+
+        async def colleague():
+            "The right password, from an address of its own, gets in once the server-wide wait is over."
+            async with Session(url, {"X-Forwarded-For": "198.51.100.50"}) as s:
+                form = await s.run()
+                for _ in range(30):
+                    _, after = await sign_in(s, PASSWORD, form)
+                    if "Password" not in after.widgets:
+                        return True
+                    assert "Try again in" in after.text(), after.text()
+                    await asyncio.sleep(1)
+            return False
+        assert run_async(colleague())
+
+
+def listening(port: int) -> set[str]:
+    "The local addresses a TCP port listens on (from /proc/net/tcp and tcp6)."
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, p = local.split(":")
+            if state == "0A" and int(p, 16) == port:  # 0A: LISTEN
+                found.add("127.0.0.1" if address == "0100007F" else
+                          "0.0.0.0" if set(address) == {"0"} else address)
+    return found
+
+
+def served(home, port, *args, env=None):
+    proc = subprocess.Popen([sys.executable, "-m", "seg", "serve", "--port", str(port), *args], cwd=ROOT,
+                            env={**os.environ, "SEGBOARD_HOME": str(home), **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise AssertionError(proc.stdout.read())
+
+
+def stop(proc) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_without_a_password_it_serves_this_machine_only(tmp_path, browser):
+    env = {"SEGBOARD_PASSWORD": "", "SEGBOARD_ROOTS": ""}
+    port = free_port()
+    proc = served(tmp_path / "home", port, env=env)
+    try:
+        assert listening(port) == {"127.0.0.1"}
+    finally:
+        out = stop(proc)
+    assert "this machine only" in out and "WARNING" not in out
+
+    # On the network without a password: an explicit choice, warned about, and reads confined.
+    port = free_port()
+    proc = served(tmp_path / "home", port, "--address", "0.0.0.0", env=env)
+    try:
+        assert listening(port) == {"0.0.0.0"}
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(data_link(f"http://127.0.0.1:{port}", tmp_path))
+        expect(page.get_by_text("Served on the network with no password")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("outside the folders this app may read")).to_be_visible(timeout=60_000)
+        page.close()
+    finally:
+        out = stop(proc)
+    assert "WARNING: served on the network with no password" in out

@@ -1,0 +1,256 @@
+"""What a shared instance protects, rule by rule: paths checked as text, reads confined to what a viewer
+may see (links followed only inside the roots, never segboard's own folders), the sign-in throttle across
+sessions, the safe default address, read-only mode computing nothing, and text shown as text. The same
+attacks against the served app, in Chromium and over the WebSocket, are in test_e2e_attacks.py."""
+
+import threading
+
+import pytest
+from conftest import ROOT
+from makers import dataset
+from streamlit.testing.v1 import AppTest
+
+from seg import Dataset, workspace
+from seg.settings import DataSettings, SettingsError, TrainSettings
+from seg.sharing import AccessError, Sharing, describe, serve_address, typed_path
+from seg.signin import LOCK_AFTER, LOCKOUT_S, Throttle
+
+# ---- paths as text ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, says", [
+    ("/data/cells\x00/../../etc", "NUL character (at position 12)"),
+    ("/data/cells\nrm -rf", "control character (U+000A at position 12)"),
+    ("/data/\x1b[31mred", "control character (U+001B"),
+    ("/" + "a" * 6000, "6,001 characters long"),
+    ("/data/" + "b" * 300 + "/x", "each folder name 255"),
+    ("/data/\udcff", "not valid text"),
+])
+def test_bad_paths_get_a_sentence_not_an_os_error(typed, says):
+    with pytest.raises(AccessError, match=r".*") as e:
+        typed_path(typed)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(AccessError):
+        Sharing().confine(typed)  # the same before any disk access, shared or not
+
+
+def test_a_pasted_path_loses_its_quotes_and_blanks():
+    assert typed_path('  "/data/my cells"\n') == "/data/my cells"
+
+
+# ---- what a viewer may read -------------------------------------------------------------------------
+
+def workspace_with_others(home):
+    "A workspace as a busy server has it: another session's upload, a run, a prediction, the demo."
+    other = dataset(workspace.sessions_dir() / "0123456789abcdef" / "cafe", n=3, names=["secret-a", "secret-b",
+                                                                                        "secret-c"])
+    run = workspace.runs_dir() / "20260101-120000-cells"
+    run.mkdir(parents=True)
+    (run / "events.jsonl").write_text('{"type": "start"}\n')
+    dataset(workspace.predictions_dir() / "20260101-130000-cells", n=2, names=["pred-a", "pred-b"])
+    dataset(home / "demo", n=3, names=["demo-a", "demo-b", "demo-c"], codes=["background", "cell"])
+    return other
+
+
+def test_the_workspace_typed_as_a_dataset_shows_only_what_its_viewer_may_see(home):
+    other = workspace_with_others(home)
+    viewer = Sharing(password="x").access()
+    assert viewer.check(home) == home.resolve()  # the folder itself may be named ...
+    ds = Dataset.open(home, access=viewer)  # ... and reading it skips every folder of segboard's own
+    said = "\n".join(str(p) for p in ds.report.problems)
+    assert sorted(p.image.stem for p in ds.pairs) == ["demo-a", "demo-b", "demo-c"]
+    assert "secret" not in said and "events.jsonl" not in said and "pred-" not in said
+    assert "segboard's own folders" in said  # a note says why they were left out
+    for private in (other, workspace.runs_dir(), workspace.predictions_dir() / "20260101-130000-cells"):
+        with pytest.raises(AccessError, match="private to their sessions"):
+            viewer.check(private)
+    mine = Sharing(password="x").access(own=(other.parent,))  # the session that uploaded it reads it
+    assert mine.check(other) == other.resolve()
+    assert len(Dataset.open(other, access=mine).pairs) == 3
+    # a root above the workspace: the same
+    root_viewer = Sharing(password="x", roots=(home.parent,)).access()
+    assert "secret" not in "\n".join(p.image.name for p in Dataset.open(home.parent, access=root_viewer).pairs)
+
+
+def test_links_that_leave_the_roots_are_left_out_with_a_warning(home, tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    dataset(outside / "stolen", n=3, names=["x1", "x2", "x3"], codes=["background", "secret class"])
+    data = root / "cells"
+    dataset(data, n=3)
+    (data / "images" / "linked.png").symlink_to(outside / "stolen" / "images" / "x1.png")
+    (data / "masks" / "linked.png").symlink_to(outside / "stolen" / "masks" / "x1.png")
+    sneaky = root / "sneaky"
+    sneaky.mkdir()
+    (sneaky / "images").symlink_to(outside / "stolen" / "images")
+    (sneaky / "masks").symlink_to(outside / "stolen" / "masks")
+    (sneaky / "codes.txt").symlink_to(outside / "stolen" / "codes.txt")
+    inside = root / "inside"
+    inside.mkdir()
+    (inside / "images").symlink_to(data / "images")  # a link that stays in the roots is followed
+    (inside / "masks").symlink_to(data / "masks")
+    viewer = Sharing(roots=(root,)).access()
+
+    ds = Dataset.open(data, access=viewer)
+    assert sorted(p.image.name for p in ds.pairs) == ["00.png", "01.png", "02.png"]
+    left = [p for p in ds.report.warnings if "outside the folders this app may read" in p.problem]
+    assert sorted(p.file for p in left) == ["images/linked.png", "masks/linked.png"]
+    ds = Dataset.open(sneaky, access=viewer)
+    assert not ds.pairs and not ds.ok
+    assert sorted(p.file for p in ds.report.warnings if "outside" in p.problem) == ["codes.txt", "images", "masks"]
+    assert "secret class" not in str(ds.summary())
+    assert len(Dataset.open(inside, access=viewer).pairs) == 3
+    assert len(Dataset.open(sneaky).pairs) == 3  # the command line is not confined: its user has the machine
+
+    # A run the app starts reads as the app did (--within: the roots).
+    from seg.training import prepare
+    with pytest.raises(SettingsError, match="cannot be trained on"):
+        prepare(sneaky, DataSettings(within=(str(root),)), TrainSettings())
+    assert len(prepare(data, DataSettings(within=(str(root),)), TrainSettings()).pairs) == 3
+
+
+# ---- the safe default -------------------------------------------------------------------------------
+
+def test_on_the_network_without_a_password_reads_are_confined_and_it_says_so(home, tmp_path):
+    local = Sharing.configured({}, env={}, address="127.0.0.1")
+    assert not local.exposed and local.confined_to == () and not local.open_to_network
+    for address in ("0.0.0.0", "", "192.0.2.7", "::"):
+        s = Sharing.configured({}, env={}, address=address)
+        assert s.exposed and s.open_to_network and s.confined_to == (home.resolve(),)
+        with pytest.raises(AccessError, match="outside the folders"):
+            s.confine(tmp_path)
+        assert any("WARNING: served on the network with no password" in line for line in describe(s, 8501))
+    guarded = Sharing.configured({}, env={"SEGBOARD_PASSWORD": "pw"}, address="0.0.0.0")
+    assert guarded.exposed and not guarded.open_to_network
+    assert not any("WARNING" in line for line in describe(guarded, 8501))
+    assert "this machine only" in describe(local, 8501)[1]
+    assert serve_address(Sharing()) == "127.0.0.1"  # no password: this machine only
+    assert serve_address(Sharing(password="pw")) == "0.0.0.0"  # a password: colleagues may come
+    assert serve_address(Sharing(), "0.0.0.0") == "0.0.0.0"  # said explicitly: as said (and warned)
+
+
+# ---- the sign-in throttle ---------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_one_address_gets_a_few_free_tries_then_growing_waits_then_a_lockout():
+    clock = Clock()
+    t = Throttle(clock)
+    for _ in range(3):
+        assert t.begin("198.51.100.1").allowed  # typos cost nothing
+    v = t.begin("198.51.100.1")
+    assert not v.allowed and v.wait_s == pytest.approx(1.0) and "Try again in 1 s" in v.message()
+    assert t.begin("198.51.100.2").allowed  # another address is not slowed by this one
+    waits = []
+    while len(waits) < LOCK_AFTER - 3:
+        v = t.begin("198.51.100.1")
+        if v.allowed:
+            waits.append(clock.now)
+        clock.now += 0.25
+    gaps = [round(b - a) for a, b in zip(waits, waits[1:])]
+    assert gaps == sorted(gaps) and gaps[-1] >= 16  # each wait doubles
+    v = t.begin("198.51.100.1")
+    assert not v.allowed and "locked after 10 wrong passwords" in v.message()
+    assert v.wait_s == pytest.approx(LOCKOUT_S, abs=1)
+    clock.now += LOCKOUT_S + 1
+    assert t.begin("198.51.100.1").allowed
+
+
+def test_the_right_password_is_not_counted_and_clears_its_address():
+    t = Throttle(Clock())
+    for _ in range(3):
+        t.begin(None)
+    t.succeeded(None)
+    assert t.tries_left(None) == LOCK_AFTER and t.begin(None).allowed
+
+
+def test_many_addresses_meet_the_server_wide_limit():
+    "Forged addresses (X-Forwarded-For through a proxy on this machine) each get their free tries, then all wait."
+    clock = Clock()
+    t = Throttle(clock)
+    allowed = 0
+    for i in range(600):  # a try every 50 ms for 30 s, each from a new address
+        allowed += t.begin(f"203.0.113.{i % 250}:{i}").allowed
+        clock.now += 0.05
+    assert allowed <= 10 + 30 / 1.0  # after 10 failures, one try a second anywhere (then 5 s after 50)
+
+
+def test_sessions_trying_at_once_share_the_waits():
+    "20 sessions from one address press Sign in at the same moment: three are checked, the rest wait."
+    t = Throttle()
+    results, start = [], threading.Barrier(20)
+
+    def press():
+        start.wait()
+        results.append(t.begin("198.51.100.9").allowed)
+
+    threads = [threading.Thread(target=press) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sum(results) == 3
+
+
+# ---- the pages --------------------------------------------------------------------------------------
+
+def app(env=None, monkeypatch=None) -> AppTest:
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_read_only_offers_no_weights_box_and_plans_nothing(home, monkeypatch):
+    at = app({"SEGBOARD_READ_ONLY": "1"}, monkeypatch)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.segmented_control(key="budget").disabled and at.segmented_control(key="budget").value == "manual"
+    assert at.toggle(key="pretrained").value  # on by default ...
+    assert not [t for t in at.text_input if t.key == "weights"]  # ... but no path box to probe the disk
+    assert not at.success  # no plan
+
+
+def test_the_weights_box_is_confined_like_every_path(home, monkeypatch, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    at = app({"SEGBOARD_PASSWORD": "pw", "SEGBOARD_ROOTS": str(root)}, monkeypatch)
+    at.text_input(key="password_typed").set_value("pw")
+    at.button[0].click().run()
+    at.switch_page("pages/train.py").run()
+    at.toggle(key="pretrained").set_value(True).run()
+    for probe in ("/etc/hostname", "/no/such/file.pth"):  # one exists, one does not: the same answer
+        at.text_input(key="weights").set_value(probe).run()
+        assert "outside the folders this app may read" in at.error[0].value
+        assert "not found" not in at.error[0].value
+    at.text_input(key="weights").set_value(str(root / "missing.pth")).run()
+    assert "not found" in at.error[0].value  # inside the roots, the user is told
+
+
+@pytest.mark.parametrize("typed, says", [("/tmp/x\x00y", "NUL character"), ("/" + "a" * 6000, "characters long")])
+def test_a_bad_path_typed_gets_segboards_message(home, monkeypatch, typed, says):
+    at = app()
+    at.segmented_control(key="source").set_value("folder").run()
+    at.text_input(key="folder").set_value(typed).run()
+    assert not at.exception
+    assert says in at.error[0].value and at.session_state["data"] is None
+
+
+def test_user_text_is_escaped_for_markdown_and_plotly():
+    from pages.common import code, md, plot_text
+    for payload in ("<img src=x onerror=alert(1)>", "![t](http://127.0.0.1:9/t.png)", "[x](javascript:alert(1))",
+                    "b:red[red]", "$x^2$", "*bold* _it_ ~s~ `c` | &amp;"):
+        escaped = md(payload)
+        for ch in "<>[]`*_~$&|":
+            assert escaped.count(ch) == escaped.count("\\" + ch), (payload, escaped)
+    assert md("# title") == "\\# title" and md("a\nb") == "a b"
+    assert md("Weights file /x: not found") == "Weights file /x: not found"  # ordinary text stays as it is
+    assert code("a`b") == "``a`b``" and code("`a") == "`` `a ``"
+    assert plot_text("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;" and len(plot_text("n" * 100)) == 32
