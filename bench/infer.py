@@ -27,13 +27,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from seg import Dataset  # noqa: E402
-from seg.inference import Model, Predictor, _to_batch, resize  # noqa: E402
+from seg.prediction.inference import Model, Predictor, _to_batch, resize  # noqa: E402
 
 TILED = """
 import json, sys, threading, time
 sys.path.insert(0, {root!r})
-from seg.inference import Model, Predictor
-from seg.images import load_image
+from seg.prediction.inference import Model, Predictor
+from seg.data.images import load_image
 
 def rss_mb():  # resident memory now (ru_maxrss would keep the peak of loading)
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
@@ -59,10 +59,10 @@ print(json.dumps({{"seconds": seconds, "peak_mb": max(peak[0], rss_mb()), "befor
 
 
 def fastai_learner(data: Path, run: Path):
-    from seg.dataloaders import dataloaders
-    from seg.device import detect
-    from seg.learner import learner
-    from seg.settings import DataSettings, TrainSettings
+    from seg.data.dataloaders import dataloaders
+    from seg.model.device import detect
+    from seg.model.learner import learner
+    from seg.model.settings import DataSettings, TrainSettings
     cfg = json.loads((run / "config.json").read_text())
     ds = Dataset.open(data)
     dls = dataloaders(ds, DataSettings(**{**cfg["data"], "size": tuple(cfg["data"]["size"]) if isinstance(
@@ -113,8 +113,8 @@ def main() -> None:
         print("training one epoch ...", flush=True)
         subprocess.run([sys.executable, "-m", "seg", "train", str(data), "--run-dir", str(run), "--epochs", "1",
                         "--no-pretrained", "--no-augment"], cwd=ROOT, check=True, capture_output=True)
-    from seg.device import detect
-    from seg.learner import set_threads
+    from seg.model.device import detect
+    from seg.model.learner import set_threads
     set_threads(detect())
     learn, ds = fastai_learner(data, run)
     pairs = ds.pairs[: args.n]

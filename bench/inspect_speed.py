@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seg import Dataset  # noqa: E402
-from seg.demo import write_demo  # noqa: E402
-from seg.overlay import Overlay, fit  # noqa: E402
+from seg.data.demo import write_demo  # noqa: E402
+from seg.data.overlay import Overlay, fit  # noqa: E402
 
 
 def build(root: Path, pairs: int) -> Path:

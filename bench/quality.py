@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seg import Dataset  # noqa: E402
-from seg.device import detect  # noqa: E402
-from seg.planner import START_S, DataFacts, candidates, time_per_image  # noqa: E402
+from seg.model.device import detect  # noqa: E402
 from seg.runs import Run  # noqa: E402
+from seg.training.planner import START_S, DataFacts, candidates, time_per_image  # noqa: E402
 
 
 def train(data: Path, out: Path, options: list[str]) -> dict:

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from seg.model.settings import DataSettings, TrainSettings  # noqa: E402
 from seg.runs import Run  # noqa: E402
-from seg.settings import DataSettings, TrainSettings  # noqa: E402
 
 
 def train(data: Path, out: Path, options: list[str]) -> dict:

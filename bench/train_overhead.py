@@ -93,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for d in args.data or ["demo"]:
             if d == "demo":
-                from seg.demo import write_demo
+                from seg.data.demo import write_demo
                 d = write_demo(Path(tmp) / "demo")
             r = bench(Path(d), args)
             rows.append(r)

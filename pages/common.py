@@ -15,17 +15,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from seg import Dataset, Pair, runs, workspace
-from seg.device import Device, detect
-from seg.learner import choose_pretrained
-from seg.overlay import fit
-from seg.scratch import Scratch, sweep
-from seg.settings import DataSettings, TrainSettings
-from seg.sharing import Access, AccessError, Sharing
-from seg.signin import LOCKOUT_S, Throttle
+from seg import Dataset, Pair, runs
+from seg.data.overlay import fit
+from seg.model.device import Device, detect
+from seg.model.pretrained import choose_pretrained
+from seg.model.settings import DataSettings, TrainSettings
+from seg.server import workspace
+from seg.server.scratch import Scratch, sweep
+from seg.server.sharing import Access, AccessError, Sharing
+from seg.server.signin import LOCKOUT_S, Throttle
 
 _frame = threading.local()  # per script thread: did app.py start this run?
-LR_FIND_ITERATIONS = 60  # fastai's 100 take minutes on a CPU; 60 still give the valley
 
 
 def frame(ran: bool) -> None:
@@ -264,9 +264,9 @@ def pretrained_note(settings: TrainSettings) -> str:
 
 
 def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dict:
-    from seg.training import find_lr as run_finder
+    from seg.training.lr_finder import find_lr as run_finder
     sharing().require_writable("the learning-rate finder")
-    return run_finder(choice.path, confined(data), train, codes=choice.codes or None, num_it=LR_FIND_ITERATIONS)
+    return run_finder(choice.path, confined(data), train, codes=choice.codes or None)
 
 
 def confined(data: DataSettings) -> DataSettings:
@@ -294,14 +294,14 @@ PLANNED = {"epochs": "epochs", "lr": "lr", "train_size": "size", "train_bs": "bs
 @st.cache_resource(max_entries=8, show_spinner="Timing a few batches on this device ...")
 def _pace(path: str, codes: str, signature: str, seen: str, arch: str, valid_pct: float, seed: int,
           _access: Access) -> float:
-    from seg.planner import measure_pace
+    from seg.training.planner import measure_pace
     return measure_pace(_open(path, codes, signature, seen, _access), device(), arch, valid_pct, seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Planning ...")
 def _plan(path: str, codes: str, signature: str, seen: str, budget: str, arch: str, pretrained: bool, weights: str,
           valid_pct: float, seed: int, _access: Access):
-    from seg.planner import BUDGETS, plan
+    from seg.training.planner import BUDGETS, plan
     pace = _pace(path, codes, signature, seen, arch, valid_pct, seed, _access)
     settings = TrainSettings(arch=arch, pretrained=pretrained, weights=weights or None)
     dataset = _open(path, codes, signature, seen, _access)
@@ -418,7 +418,7 @@ def trained_runs() -> list[runs.Run]:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model ...")
 def _model(path: str, weights: str, stamp: int):
-    from seg.inference import Model
+    from seg.prediction.inference import Model
     return Model.load(path)
 
 
@@ -430,14 +430,14 @@ def model(run: runs.Run):
 
 def save_uploads(files) -> Path:
     "Images uploaded in the browser, in a folder of their own under the workspace."
-    from seg.uploads import save_images
+    from seg.data.uploads import save_images
     sharing().require_writable("uploading")
     return save_images([(f.name, f.getvalue()) for f in files], scratch().path)
 
 
 def unpack(upload) -> Path:
     "A zipped dataset uploaded in the browser, unpacked into this session's folder."
-    from seg.uploads import extract_zip
+    from seg.data.uploads import extract_zip
     sharing().require_writable("uploading")
     return extract_zip(upload, scratch().path)
 
@@ -447,8 +447,8 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     measuring every object; returns that folder."""
     import time
 
-    from seg.prediction import predict as run_prediction
-    from seg.prediction import validation
+    from seg.prediction.output import predict as run_prediction
+    from seg.prediction.output import validation
     sharing().require_writable("predicting")
     source = validation(run) if what == "valid" else allowed(folder)
     out = workspace.predictions_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}"
@@ -462,20 +462,20 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
 
 def predictions(run: runs.Run) -> list[Path]:
     "The run's predictions under predictions/, newest first: made in any session, by anyone."
-    from seg.prediction import list_predictions
+    from seg.prediction.output import list_predictions
     return list_predictions(workspace.predictions_dir(), run.path)
 
 
 def read_prediction(path: Path):
-    from seg.prediction import Prediction
+    from seg.prediction.output import Prediction
     return Prediction(path)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def measurements(path: str, pixel_size: float | None, unit: str):
     "The prediction's objects with sizes in the unit chosen (in pixels for no pixel size)."
-    from seg.measure import in_units
-    from seg.prediction import Prediction
+    from seg.prediction.measure import in_units
+    from seg.prediction.output import Prediction
     table = Prediction(path).measurements()
     return None if table is None else in_units(table, pixel_size, unit)
 

@@ -8,9 +8,9 @@ import plotly.express as px
 import streamlit as st
 
 from pages import common
-from seg.dataloaders import DataSettings, SettingsError, augment_preview
-from seg.overlay import Overlay, hex_color
-from seg.uploads import UploadError
+from seg.data.dataloaders import DataSettings, SettingsError, augment_preview
+from seg.data.overlay import Overlay, hex_color
+from seg.data.uploads import UploadError
 
 common.require_frame()
 st.title("Data")

@@ -12,10 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import common
-from seg import bundle
-from seg.measure import counts, size_distribution
-from seg.settings import SettingsError
-from seg.uploads import UploadError
+from seg.data.uploads import UploadError
+from seg.model.settings import SettingsError
+from seg.prediction import bundle
+from seg.prediction.measure import counts, size_distribution
 
 common.require_frame()
 st.title("Predict")

@@ -10,9 +10,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import common
-from seg import planner, runs
-from seg.estimate import duration, estimate
-from seg.settings import ARCHS, LOSSES, DataSettings, SettingsError, TrainSettings
+from seg import runs
+from seg.model.registry import BACKBONES, LOSSES
+from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.training import planner
+from seg.training.pace import estimate
+from seg.util import duration
 
 common.require_frame()
 st.title("Train")
@@ -67,9 +70,10 @@ c1, c2, c3, c4 = st.columns(4)
 size = c1.select_slider("Image size (px)", SIZES, key="train_size", on_change=common.to_manual,
                         help="Images are squeezed to this square; smaller trains faster.")
 bs = c2.number_input("Batch size", 1, 256, key="train_bs", on_change=common.to_manual)
-arch = c3.selectbox("Backbone", ARCHS, key="arch", help="resnet34 as in the fastai tutorial; 18 is faster, 50 "
-                                                        "bigger")
-loss = c4.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key="loss", on_change=common.to_manual,
+arch = c3.selectbox("Backbone", list(BACKBONES), key="arch",
+                    help="; ".join(f"{b.name}: {b.note}" for b in BACKBONES.values()))
+loss = c4.selectbox("Loss", list(LOSSES), format_func=lambda name: LOSSES[name].label, key="loss",
+                    on_change=common.to_manual,
                     help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
 c1, c2, c3 = st.columns(3)
 valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_valid_pct",

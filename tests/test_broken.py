@@ -249,8 +249,8 @@ def test_nothing_raises_and_user_files_are_untouched(tmp_path):
 
 def test_a_folder_far_above_a_dataset(tmp_path, monkeypatch):
     "Someone types `/` or their home folder: a clear error, not a walk of the whole disk."
-    import seg.discovery
-    monkeypatch.setattr(seg.discovery, "MAX_FILES", 30)
+    import seg.data.discovery
+    monkeypatch.setattr(seg.data.discovery, "MAX_FILES", 30)
     for i in range(40):
         (tmp_path / f"doc{i}.txt").write_text("x")
     ds, errors = problems(tmp_path)

@@ -8,7 +8,7 @@ import torch
 from makers import dataset
 
 from seg import Dataset
-from seg.dataloaders import DataSettings, ReadMask, SettingsError, augment_preview, dataloaders
+from seg.data.dataloaders import DataSettings, ReadMask, SettingsError, augment_preview, dataloaders
 
 
 @pytest.fixture(scope="module")

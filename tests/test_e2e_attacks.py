@@ -20,7 +20,7 @@ from served import chromium, free_port, serve
 from st_socket import Session, sign_in
 from training import TINY, seg
 
-from seg.scratch import Scratch
+from seg.server.scratch import Scratch
 
 pytestmark = pytest.mark.e2e
 

@@ -9,19 +9,15 @@ import pytest
 import torch
 from training import demo
 
-from seg.dataloaders import dataloaders
-from seg.dataset import Dataset
-from seg.device import detect
-from seg.learner import (
-    DiceCE,
-    Pretrained,
-    choose_pretrained,
-    class_weights,
-    learner,
-    loss_func,
-    metrics,
-)
-from seg.settings import DataSettings, SettingsError, TrainSettings
+from seg.data.dataloaders import dataloaders
+from seg.data.dataset import Dataset
+from seg.model.device import detect
+from seg.model.learner import learner
+from seg.model.losses import DiceCE, class_weights
+from seg.model.metrics import metrics
+from seg.model.pretrained import Pretrained, choose_pretrained
+from seg.model.registry import BACKBONES, LOSSES
+from seg.model.settings import DataSettings, SettingsError, TrainSettings
 
 
 def scores_for(pred_classes, targ, codes):
@@ -66,13 +62,22 @@ def test_class_weights_favour_the_rare_class_and_are_capped():
 def test_losses_run_and_decode():
     pred = torch.randn(2, 3, 8, 8, requires_grad=True)
     targ = torch.randint(0, 3, (2, 8, 8))
-    for name in ("ce", "weighted-ce", "dice-ce"):
-        f = loss_func(name, [1.0, 5.0, 5.0], "cpu")
+    for loss in LOSSES.values():  # every loss the registry names
+        f = loss.build([1.0, 5.0, 5.0], "cpu")
         value = f(pred, targ)
         value.backward()
         assert value.item() > 0 and f.decodes(pred).shape == (2, 8, 8)
-    assert isinstance(loss_func("dice-ce", None, "cpu"), DiceCE)
-    assert loss_func("ce", [1.0, 5.0], "cpu").func.weight is None  # plain ce ignores the weights
+    assert isinstance(LOSSES["dice-ce"].build(None, "cpu"), DiceCE)
+    assert LOSSES["ce"].build([1.0, 5.0], "cpu").func.weight is None  # plain ce ignores the weights
+    assert LOSSES["weighted-ce"].build([1.0, 5.0], "cpu").func.weight.tolist() == [1.0, 5.0]
+
+
+def test_every_backbone_builds_a_unet_and_names_its_imagenet_file():
+    from fastai.vision.learner import create_unet_model
+    for b in BACKBONES.values():
+        model = create_unet_model(b.arch(), 2, (64, 64), pretrained=False)
+        assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 64, 64)
+        assert b.imagenet.startswith(b.name + "-") and b.imagenet.endswith(".pth")
 
 
 @pytest.fixture(scope="module")

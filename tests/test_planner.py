@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from training import demo, seg
 
 from seg import Dataset
-from seg.device import cpu
-from seg.planner import MIN_EPOCHS, DataFacts, candidates, clip_lr, measure_pace, plan, thinnest
+from seg.model.device import cpu
+from seg.training.planner import MIN_EPOCHS, DataFacts, candidates, clip_lr, measure_pace, plan, thinnest
 
 PACE = 20.0  # s per training image per megapixel: about this 2-core CPU's, so plans here look like real ones
 
@@ -138,7 +138,7 @@ def test_imagenet_weights_the_user_names_are_used_by_the_plan(tmp_path):
     import torch
     from torchvision.models import resnet18
 
-    from seg.settings import TrainSettings
+    from seg.model.settings import TrainSettings
     weights = tmp_path / "resnet18-imagenet.pth"
     torch.save(resnet18().state_dict(), weights)  # the file a user names (untrained here: no download)
     ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))

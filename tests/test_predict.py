@@ -14,8 +14,8 @@ from PIL import Image
 from training import TINY, demo, seg
 
 from seg import Dataset
-from seg.inference import Model, PredictError, Predictor
-from seg.prediction import Prediction, predict
+from seg.prediction.inference import Model, PredictError, Predictor
+from seg.prediction.output import Prediction, predict
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +29,11 @@ def trained(tmp_path_factory):
 
 
 def test_masks_equal_fastai_get_preds(trained):
-    from seg.dataloaders import dataloaders
-    from seg.device import detect
-    from seg.inference import _to_batch, resize
-    from seg.learner import learner
-    from seg.settings import DataSettings, TrainSettings
+    from seg.data.dataloaders import dataloaders
+    from seg.model.device import detect
+    from seg.model.learner import learner
+    from seg.model.settings import DataSettings, TrainSettings
+    from seg.prediction.inference import _to_batch, resize
     data, run = trained
     ds = Dataset.open(data)
     dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device="cpu")
@@ -70,7 +70,7 @@ def test_tiles_agree_with_the_whole_image(trained):
 
 
 def test_scores_by_hand():
-    from seg import scores
+    from seg.prediction import scores
     truth = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
     pred = np.array([[0, 1, 1, 1], [0, 2, 0, 0]])
     m = scores.confusion(truth, pred, 4)
@@ -89,7 +89,7 @@ def test_scores_by_hand():
 def test_measurements_of_known_shapes():
     from skimage.draw import disk
 
-    from seg.measure import counts, in_units, objects, size_distribution
+    from seg.prediction.measure import counts, in_units, objects, size_distribution
     mask = np.zeros((100, 120), np.uint8)
     for y, x in ((10, 10), (40, 10), (70, 10)):
         mask[y:y + 10, x:x + 20] = 1  # three 10 x 20 rectangles of class 1
@@ -238,7 +238,7 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     import io
     import zipfile
 
-    from seg.bundle import bundle
+    from seg.prediction.bundle import bundle
     data, run = trained
     meta = predict(run, data, tmp_path / "api", measure_objects=True)
     assert len(meta["images"]) == 12 and (tmp_path / "api" / "measurements.csv").exists()

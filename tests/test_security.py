@@ -10,10 +10,11 @@ from conftest import ROOT
 from makers import dataset
 from streamlit.testing.v1 import AppTest
 
-from seg import Dataset, workspace
-from seg.settings import DataSettings, SettingsError, TrainSettings
-from seg.sharing import AccessError, Sharing, describe, serve_address, typed_path
-from seg.signin import LOCK_AFTER, LOCKOUT_S, Throttle
+from seg import Dataset
+from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.server import workspace
+from seg.server.sharing import AccessError, Sharing, describe, serve_address, typed_path
+from seg.server.signin import LOCK_AFTER, LOCKOUT_S, Throttle
 
 # ---- paths as text ----------------------------------------------------------------------------------
 
@@ -102,7 +103,7 @@ def test_links_that_leave_the_roots_are_left_out_with_a_warning(home, tmp_path):
     assert len(Dataset.open(sneaky).pairs) == 3  # the command line is not confined: its user has the machine
 
     # A run the app starts reads as the app did (--within: the roots).
-    from seg.training import prepare
+    from seg.training.prepare import prepare
     with pytest.raises(SettingsError, match="cannot be trained on"):
         prepare(sneaky, DataSettings(within=(str(root),)), TrainSettings())
     assert len(prepare(data, DataSettings(within=(str(root),)), TrainSettings()).pairs) == 3

@@ -12,9 +12,9 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from training import TINY, demo, seg
 
-from seg import workspace
-from seg.scratch import Scratch, sweep
-from seg.sharing import AccessError, Sharing
+from seg.server import workspace
+from seg.server.scratch import Scratch, sweep
+from seg.server.sharing import AccessError, Sharing
 
 RUN = "20260101-120000-demo"
 

@@ -8,7 +8,7 @@ import pytest
 from makers import dataset
 
 from seg import Dataset
-from seg.uploads import UploadError, extract_zip
+from seg.data.uploads import UploadError, extract_zip
 
 
 def zipped(members: dict, **kw) -> io.BytesIO:
@@ -68,8 +68,8 @@ def test_a_zip_bomb_is_refused(tmp_path):
 
 
 def test_too_many_files_are_refused(tmp_path, monkeypatch):
-    import seg.uploads
-    monkeypatch.setattr(seg.uploads, "MAX_FILES", 20)
+    import seg.data.uploads
+    monkeypatch.setattr(seg.data.uploads, "MAX_FILES", 20)
     with pytest.raises(UploadError, match="21 files, more than 20"):
         extract_zip(zipped({f"images/{i}.png": b"x" for i in range(21)}), tmp_path / "uploads")
 
@@ -93,7 +93,7 @@ def test_not_a_zip(tmp_path):
 def test_images_uploaded_one_by_one(tmp_path):
     from PIL import Image
 
-    from seg.uploads import save_images
+    from seg.data.uploads import save_images
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, format="PNG")
     png = buf.getvalue()

@@ -12,7 +12,7 @@ TINY = ["--size", "64", "--bs", "4", "--arch", "resnet18", "--no-augment"]
 
 
 def demo(path, n=10, size=64):
-    from seg.demo import write_demo
+    from seg.data.demo import write_demo
     return write_demo(path, n=n, size=size, seed=1)
 
 

@@ -1,0 +1,109 @@
+"""`python -m seg ...`: everything the app does, headless.
+
+    python -m seg demo OUT_DIR                 write the built-in demo dataset
+    python -m seg inspect DATA_DIR [--json]    check a dataset: pairs, classes, problems, statistics
+    python -m seg train DATA_DIR --run-dir RUNS/NAME [options]   train a U-Net; the run folder is its record
+    python -m seg lr-find DATA_DIR [options] [--out FILE]       fastai's learning-rate finder
+    python -m seg runs [RUNS_DIR] [--json]     list runs with status and final metrics
+    python -m seg stop RUN_DIR                 ask a run to stop after its current batch
+    python -m seg predict RUN_DIR INPUT --out OUT_DIR [--measure] [--json]   masks, previews, metrics,
+                                               measurements (INPUT: an image, a folder, a dataset; or --valid)
+    python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
+    python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
+
+The options, their names and the `--json` outputs are contracts: scripts outside the project read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from seg.cli import commands as c
+from seg.cli.options import add_training_options
+from seg.model.settings import SettingsError
+from seg.runs import RunError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m seg", description="segboard: segmentation datasets and models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="write the built-in demo dataset")
+    d.add_argument("out", metavar="OUT_DIR")
+    d.add_argument("--n", type=int, default=64, help="number of pairs (64)")
+    d.add_argument("--size", type=int, default=256, help="image side in pixels (256)")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(run=c.cmd_demo)
+    i = sub.add_parser("inspect", help="check a dataset and print its report and statistics")
+    i.add_argument("data", metavar="DATA_DIR")
+    i.add_argument("--json", action="store_true", help="print JSON (documented in the README)")
+    i.add_argument("--per-image", action="store_true", help="with --json: add per-image sizes and class fractions")
+    i.add_argument("--codes", help="class names, comma-separated, instead of codes.txt or inferred ones")
+    i.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction of a random split (0.2)")
+    i.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
+    i.set_defaults(run=c.cmd_inspect)
+
+    from seg.training.lr_finder import STEPS
+    t = sub.add_parser("train", help="train a U-Net; writes config, events, weights and samples to --run-dir")
+    add_training_options(t)
+    t.add_argument("--run-dir", required=True, metavar="RUNS/NAME", help="a new folder for this run")
+    t.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="start from an earlier run's weights")
+    t.add_argument("--budget", type=float, metavar="MINUTES",
+                   help="plan size, batch, epochs, learning rate, loss and augmentation for the data, this device "
+                        "and MINUTES of training (their options are then ignored); the plan is printed and recorded")
+    t.add_argument("--plan", help=argparse.SUPPRESS)  # the app's plan (JSON), recorded in config.json
+    t.set_defaults(run=c.cmd_train)
+    f = sub.add_parser("lr-find", help="fastai's learning-rate finder: curve and suggestions")
+    add_training_options(f, train=False)
+    f.add_argument("--num-it", type=int, default=STEPS, help=f"iterations ({STEPS})")
+    f.add_argument("--out", metavar="FILE.json", help="write the curve and suggestions here")
+    f.add_argument("--json", action="store_true", help="print the curve and suggestions as JSON")
+    f.set_defaults(run=c.cmd_lr_find)
+    r = sub.add_parser("runs", help="list runs, newest first")
+    r.add_argument("runs_dir", nargs="?", metavar="RUNS_DIR", help="default: the workspace's runs/")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(run=c.cmd_runs)
+    s = sub.add_parser("stop", help="ask a run to stop after its current batch (best weights kept)")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.set_defaults(run=c.cmd_stop)
+    q = sub.add_parser("predict", help="masks, previews, metrics (with truth) and measurements from a run's model")
+    q.add_argument("run_dir", metavar="RUN_DIR")
+    q.add_argument("input", nargs="?", metavar="INPUT",
+                   help="an image, a folder of images, or a dataset folder with masks (adds metrics.json)")
+    q.add_argument("--valid", action="store_true", help="the run's own validation pairs instead of INPUT")
+    q.add_argument("--out", required=True, metavar="OUT_DIR", help="a new or empty folder (or --overwrite)")
+    q.add_argument("--measure", action="store_true", help="write measurements.csv: objects, sizes, shapes")
+    q.add_argument("--pixel-size", type=float, help="width of one pixel in --unit; sizes in pixels without it")
+    q.add_argument("--unit", default="um", help="unit of --pixel-size (um)")
+    q.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
+    q.add_argument("--bs", type=int, default=8, help="images per forward pass (8)")
+    q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
+    q.add_argument("--json", action="store_true", help="print the summary as JSON")
+    q.set_defaults(run=c.cmd_predict)
+    for name, run, what in (
+            ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
+                                   "folders)"),
+            ("serve", c.cmd_serve, "start the app (as `make run` does) after printing how it is shared")):
+        h = sub.add_parser(name, help=what)
+        h.add_argument("--port", type=int, default=8501)
+        h.add_argument("--address", help="the address to listen on: 127.0.0.1 (this machine only; the default "
+                                         "without a password) or 0.0.0.0 (the network; the default with one)")
+        h.add_argument("--secrets", default=".streamlit/secrets.toml", help="the app's secrets file")
+        h.set_defaults(run=run)
+    return p
+
+
+def main(argv=None) -> int:
+    import warnings
+    # fastai's import warns about torch.jit; a user of the CLI can do nothing about it
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (SettingsError, RunError) as e:  # bad data, settings or a busy device: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

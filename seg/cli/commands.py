@@ -1,0 +1,189 @@
+"""What each `python -m seg` command does; seg/cli/__init__.py declares them and their options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from seg.cli import text
+from seg.cli.options import from_args
+from seg.model.settings import SettingsError
+from seg.runs import RunError
+from seg.util import PROJECT
+
+
+def cmd_demo(args) -> int:
+    from seg.data.demo import write_demo
+    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed)
+    print(f"demo dataset: {args.n} pairs of {args.size} px in {out}")
+    return 0
+
+
+def dataset_path(data: str) -> str:
+    """DATA_DIR as given, or for a zipped dataset (as uploaded in the app) the folder it unpacks to under
+    the workspace's datasets/, checked as the app checks uploads (links, paths leaving it, bombs)."""
+    if not (data.lower().endswith(".zip") and Path(data).is_file()):
+        return data
+    from seg.data.uploads import extract_zip
+    from seg.server import workspace
+    folder = extract_zip(Path(data), workspace.datasets_dir())
+    print(f"unpacked {data} into {folder}", file=sys.stderr)
+    return str(folder)
+
+
+def cmd_inspect(args) -> int:
+    from seg.data.dataset import Dataset
+    ds = Dataset.open(dataset_path(args.data), codes=args.codes)
+    summary = ds.summary(valid_pct=args.valid_pct, seed=args.seed)
+    if args.json:
+        if not args.per_image:
+            summary.pop("per_image")
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+    else:
+        print(text.format_summary(summary))
+    return 0 if ds.ok else 1
+
+
+def cmd_train(args) -> int:
+    from seg.training.train import train
+    data, settings = from_args(args)
+    path = dataset_path(args.data)
+    plan = json.loads(args.plan) if args.plan else None
+    if args.budget is not None:
+        data, settings, plan = _planned(path, data, settings, args)
+    status = train(path, args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
+                   argv=["python", "-m", "seg", *sys.argv[1:]], plan=plan)
+    from seg.runs import Run
+    run = Run(args.run_dir)
+    run.poll()
+    last = run.epochs()[-1] if run.epochs() else {}
+    scores = ", ".join(f"{k} {last[k]:.3f}" for k in ("valid_loss", "dice", "iou") if last.get(k) is not None)
+    for note in run.notes():
+        print(f"note: {note}")
+    print(f"{status}: {run.status().message} {scores}".strip())
+    full = run.full_size()
+    if full and full.get("dice") is not None:
+        print(f"Dice {full['dice']:.3f}, IoU {full['iou']:.3f} on the {full['images']} validation images at their own "
+              f"size (best weights; the scores above are at the training size)")
+    return {"completed": 0, "stopped": 0}.get(status, 1)
+
+
+def _planned(path, data, settings, args):
+    "The planner's settings for --budget minutes, printed with its reasons before the run starts."
+    from seg.model.device import detect
+    from seg.training.planner import plan as make_plan
+    from seg.training.prepare import prepare
+    if args.budget <= 0:
+        raise SettingsError(f"--budget {args.budget:g}: give the minutes the run may take, such as 15.")
+    dataset = prepare(path, data, settings, args.codes)
+    p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed)
+    print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min")
+    for reason in p.reasons:
+        print(f"  {reason}")
+    sys.stdout.flush()
+    return p.data_settings(data), p.train_settings(settings), p.to_json()
+
+
+def cmd_lr_find(args) -> int:
+    from seg.training.lr_finder import find_lr
+    data, settings = from_args(args)
+    found = find_lr(dataset_path(args.data), data, settings, codes=args.codes, num_it=args.num_it)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(found, indent=2))
+    if args.json:
+        json.dump(found, sys.stdout, indent=2)
+        print()
+    else:
+        for name, lr in found["suggestions"].items():
+            print(f"{name:8s} {lr:.2e}" if lr else f"{name:8s} none (curve too short or diverged)")
+        if args.out:
+            print(f"curve and suggestions written to {args.out}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from seg.runs import list_runs
+    rows = [r.summary() for r in list_runs(Path(args.runs_dir) if args.runs_dir else None)]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        print()
+        return 0
+    for r in rows:
+        dice = f"dice {r['dice']:.3f}" if r["dice"] is not None else ""
+        print(f"{r['run']:40s} {r['status']:9s} epochs {r['epochs']:7s} {dice}")
+    return 0
+
+
+def cmd_stop(args) -> int:
+    from seg.runs import Run
+    run = Run(args.run_dir)
+    run.poll()
+    if not run.exists():
+        raise RunError(f"{args.run_dir} holds no run.")
+    if not run.status().active:
+        print(f"{run.name} is not running ({run.status().status}); nothing to stop.")
+        return 0
+    run.request_stop()
+    print(f"asked {run.name} to stop after its current batch")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from seg.prediction.inference import Model
+    from seg.prediction.output import predict, validation
+    from seg.runs import Run
+    if bool(args.input) == args.valid:
+        raise SettingsError("Give an INPUT (an image, a folder of images or a dataset) or --valid, not both.")
+    model = Model.load(args.run_dir, args.weights)
+    source = validation(Run(args.run_dir)) if args.valid else args.input
+    meta = predict(args.run_dir, source, args.out, measure_objects=args.measure, pixel_size=args.pixel_size,
+                   unit=args.unit, which=args.weights, bs=args.bs, overwrite=args.overwrite, model=model)
+    summary = text.prediction_summary(Path(args.out))
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+    else:
+        print(text.format_prediction(summary))
+    for f in meta["failed"]:
+        print(f"warning: {f['image']}: {f['problem']} Fix: {f['fix']}", file=sys.stderr)
+    return 1 if meta["failed"] else 0
+
+
+def _sharing(args):
+    "The app's sharing settings as the server will see them, and the address it listens on."
+    import tomllib
+
+    from seg.server.sharing import Sharing, serve_address
+    secrets = Path(args.secrets)
+    try:
+        values = tomllib.loads(secrets.read_text()) if secrets.is_file() else {}
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SettingsError(f"{secrets} could not be read ({e}); fix it or remove it.") from None
+    address = serve_address(Sharing.configured(values), args.address)
+    return Sharing.configured(values, address=address), address
+
+
+def cmd_share(args) -> int:
+    from seg.server.sharing import describe
+    sharing, address = _sharing(args)
+    print("\n".join(describe(sharing, args.port)))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """Print how the app is shared, then become the Streamlit server (what `make run` does): on this machine
+    only unless a password is set or an address is given."""
+    import os
+
+    from seg.server.sharing import describe
+    sharing, address = _sharing(args)
+    print("\n".join(describe(sharing, args.port)), flush=True)
+    root = PROJECT
+    os.chdir(root)  # Streamlit reads .streamlit/ (config, secrets) from the current folder
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
+                              "--server.port", str(args.port), "--server.address", address])
+
+

@@ -1,0 +1,308 @@
+"""A segmentation dataset: its pairs, classes, mask encoding, problems and statistics.
+
+`Dataset.open(folder)` reads every file once (in threads: image decoding releases the GIL), checks it,
+decides how masks map to classes and never raises: whatever is wrong is in `dataset.report`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from seg.data.codes import MAX_CLASSES, Codes, CodesError
+from seg.data.discovery import Discovery, Pair, discover
+from seg.data.images import ImageError, is_lossy, load_image, load_mask, mode_note, read
+from seg.data.masks import INVALID, Encoding, histogram, infer_encoding, key_color
+from seg.data.report import Report
+
+if TYPE_CHECKING:
+    from seg.server.sharing import Access
+
+MIN_SIZE = 32  # smaller images are upscaled a lot by any training size
+FEW_PAIRS = 10
+
+NO_CLASS = "fit no class"  # words of the error for mask values outside the classes
+
+
+def split_indices(n: int, valid_pct: float, seed: int) -> tuple[list[int], list[int]]:
+    "A seeded random split: (train, valid) indices; at least one of each when n >= 2."
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    k = min(max(1, round(n * valid_pct)), n - 1) if n >= 2 else 0
+    return sorted(idx[k:]), sorted(idx[:k])
+
+
+@dataclass
+class Scan:
+    "What one pair's files hold, read once."
+
+    pair: Pair
+    size: tuple[int, int] = (0, 0)  # (width, height)
+    channels: int = 0
+    image_note: str | None = None
+    mask_kind: str = ""
+    mask_lossy: bool = False
+    hist: Counter = field(default_factory=Counter)
+    class_pixels: list[int] = field(default_factory=list)
+    ok: bool = True
+
+    @property
+    def pixels(self) -> int:
+        return sum(self.class_pixels)
+
+
+def _scan(pair: Pair, report: Report) -> tuple[Scan, Report]:
+    s = Scan(pair)
+    try:
+        a, mode = read(pair.image)
+        s.size = (a.shape[1], a.shape[0])
+        s.channels = 1 if a.ndim == 2 else a.shape[-1]
+        s.image_note = mode_note(a, mode)
+    except ImageError as e:
+        report.error(pair.image, e.problem, e.fix)
+        s.ok = False
+    try:
+        raw = load_mask(pair.mask)
+        s.mask_kind, s.mask_lossy = raw.kind, is_lossy(pair.mask)
+        s.hist = histogram(raw)
+        msize = (raw.values.shape[1], raw.values.shape[0])
+        if s.ok and msize != s.size:
+            report.error(pair.mask, f"The mask is {msize[0]} x {msize[1]} but its image "
+                         f"{pair.image.name} is {s.size[0]} x {s.size[1]}.",
+                         "Export the mask at the image's size (masks must align pixel for pixel).")
+            s.ok = False
+    except ImageError as e:
+        report.error(pair.mask, e.problem, e.fix)
+        s.ok = False
+    return s, report
+
+
+class Dataset:
+    def __init__(self, root: Path, report: Report, discovery: Discovery, scans: list[Scan],
+                 codes: Codes | None, encoding: Encoding | None):
+        self.root, self.report, self.discovery = root, report, discovery
+        self.scans, self.codes, self.encoding = scans, codes, encoding
+
+    @classmethod
+    def open(cls, root, codes=None, workers: int = 4, access: Access | None = None) -> Dataset:
+        """Read and check the dataset in `root`. `codes`: class names to use instead of codes.txt or
+        those inferred from the masks (a list, or a comma-separated string). `access`: what the app's
+        viewer may read (seg.sharing); files beyond it are left out, reported."""
+        root = Path(root).expanduser()
+        report = Report(root)
+        d = discover(root, report, access)
+        user_codes = _codes(codes, d, report)
+        # each scan reports to its own Report, merged in file order: the same report every time
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            found = list(pool.map(lambda p: _scan(p, Report(root)), d.pairs))
+        scans = [s for s, _ in found]
+        for _, problems in found:
+            report.problems += problems.problems
+        encoding, codes = _encoding(scans, user_codes, report, d.codes_file or root)
+        ds = cls(root, report, d, scans, codes, encoding)
+        ds._check()
+        return ds
+
+    # -- what the rest of segboard reads
+    @property
+    def pairs(self) -> list[Pair]:
+        "The pairs that can be used: both files read, sizes agree, values fit a class."
+        return [s.pair for s in self.usable]
+
+    @property
+    def usable(self) -> list[Scan]:
+        return [s for s in self.scans if s.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and self.encoding is not None and len(self.pairs) >= 2
+
+    def first_error(self) -> str:
+        "Why it cannot be trained on, in one sentence: the first error with its file and fix, or too few pairs."
+        errors = self.report.errors
+        return str(errors[0]) if errors else f"{len(self.pairs)} usable pair(s): at least 2 are needed."
+
+    def typical_size(self, pairs: list[Pair] | None = None) -> tuple[int, int] | None:
+        "(height, width) of the commonest image size among the usable pairs (those in `pairs`, if given)."
+        chosen = None if pairs is None else set(pairs)
+        sizes = Counter((s.size[1], s.size[0]) for s in self.usable if chosen is None or s.pair in chosen)
+        return sizes.most_common(1)[0][0] if sizes else None
+
+    def read(self, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        "An image (uint8 RGB) and its mask as class indices (uint8)."
+        return load_image(pair.image), self.mask(pair)
+
+    def mask(self, pair: Pair) -> np.ndarray:
+        return self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask))
+
+    def split(self, valid_pct: float = 0.2, seed: int = 42) -> tuple[list[Pair], list[Pair]]:
+        "(train, valid): the folders' split when there is one, else a seeded random one."
+        pairs = self.pairs
+        if self.discovery.split == "folder":
+            return [p for p in pairs if not p.valid], [p for p in pairs if p.valid]
+        train, valid = split_indices(len(pairs), valid_pct, seed)
+        return [pairs[i] for i in train], [pairs[i] for i in valid]
+
+    # -- statistics
+    def class_fractions(self) -> dict[str, float]:
+        if not self.codes:
+            return {}
+        totals = np.sum([s.class_pixels for s in self.usable], axis=0) if self.usable else np.zeros(len(self.codes))
+        total = totals.sum() or 1
+        return {name: float(t / total) for name, t in zip(self.codes.names, totals)}
+
+    def per_image(self) -> list[dict]:
+        rows = []
+        for s in self.usable:
+            px = s.pixels or 1
+            rows.append({"image": self.report.name(s.pair.image), "mask": self.report.name(s.pair.mask),
+                         "width": s.size[0], "height": s.size[1], "channels": s.channels,
+                         "valid": s.pair.valid,
+                         "fractions": {n: c / px for n, c in zip(self.codes.names, s.class_pixels)}})
+        return rows
+
+    def summary(self, valid_pct: float = 0.2, seed: int = 42) -> dict:
+        "Everything `python -m seg inspect --json` prints (a documented contract)."
+        train, valid = self.split(valid_pct, seed) if self.encoding else ([], [])
+        sizes = Counter(f"{s.size[0]}x{s.size[1]}" for s in self.usable)
+        return {
+            "root": str(self.root),
+            "layout": self.discovery.layout,
+            "pairs": len(self.pairs),
+            "codes": list(self.codes.names) if self.codes else [],
+            "codes_source": self.codes.source if self.codes else None,
+            "encoding": self.encoding.to_json() if self.encoding else None,
+            "split": {"kind": self.discovery.split, "train": len(train), "valid": len(valid),
+                      **({"valid_pct": valid_pct, "seed": seed} if self.discovery.split == "random" else {})},
+            "class_fractions": self.class_fractions(),
+            "image_sizes": dict(sizes.most_common()),
+            "channels": dict(Counter(str(s.channels) for s in self.usable)),
+            "ok": self.ok,
+            "errors": [p.as_dict() for p in self.report.errors],
+            "warnings": [p.as_dict() for p in self.report.warnings],
+            "notes": [p.as_dict() for p in self.report.notes],
+            "per_image": self.per_image(),
+        }
+
+    # -- dataset-wide checks
+    def _check(self) -> None:
+        r, usable = self.report, self.usable
+        notes: dict[str, list[Path]] = {}
+        for s in usable:
+            if s.image_note:
+                notes.setdefault(s.image_note, []).append(s.pair.image)
+        for note, files in notes.items():
+            r.note(files, note[0].upper() + note[1:] + ".")
+        small = [s.pair.image for s in usable if min(s.size) < MIN_SIZE]
+        if small:
+            r.warning(small, f"Smaller than {MIN_SIZE} px on a side; training will upscale it a lot.",
+                      "Use larger images, or check that this is the right file.")
+        if not self.discovery.pairs:
+            if r.ok:
+                r.error(self.root, "No image/mask pairs found.",
+                        "Name each mask like its image (in masks/) or `<name>_mask.png` beside it.")
+            return
+        if self.encoding is None:
+            return
+        n = len(self.pairs)
+        if self.discovery.split == "folder":
+            train, valid = self.split()
+            if not train or not valid:
+                r.error(self.root, f"The split has {len(train)} training and {len(valid)} validation pairs "
+                        "that can be used.", "Both train/ and valid/ need at least one good pair.")
+        elif n < 2:
+            r.error(self.root, f"{n} usable pair(s): too few to split into training and validation.",
+                    "Add image/mask pairs: at least 2, better 20 or more.")
+        elif n < FEW_PAIRS:
+            r.warning(self.root, f"Only {n} pairs: validation scores will rest on 1 or 2 images.",
+                      "Add pairs if you can; 20 or more give steadier scores.")
+        fractions = self.class_fractions()
+        if n and all(v == 0 for v in list(fractions.values())[1:]):
+            r.warning(self.root, f"Every mask is {self.codes.names[0]} only: nothing to learn.",
+                      "Check the masks: objects must have a class value other than 0.")
+        else:
+            absent = [k for k, v in list(fractions.items())[1:] if v == 0]
+            if absent:
+                r.warning(self.discovery.codes_file or self.root, f"Class(es) {', '.join(absent)} appear in no mask.",
+                          "Remove them from codes.txt, or add masks that show them.")
+
+
+def _codes(codes, d: Discovery, report: Report) -> Codes | None:
+    try:
+        if codes:
+            return Codes.given(codes)
+        if d.codes_file:
+            return Codes.read(d.codes_file)
+    except CodesError as e:
+        report.error(d.codes_file or d.root, e.problem, e.fix)
+    return None
+
+
+def _encoding(scans: list[Scan], codes: Codes | None, report: Report,
+              codes_at: Path) -> tuple[Encoding | None, Codes | None]:
+    "The dataset's mask encoding, each mask's class pixel counts; `codes_at`: where the user's classes come from."
+    exact: dict[str, Counter] = {}
+    lossy: dict[str, Counter] = {}
+    for s in scans:
+        if s.ok:
+            (lossy if s.mask_lossy else exact).setdefault(s.mask_kind, Counter()).update(s.hist)
+    if not exact and not lossy:
+        return None, codes
+    decision = infer_encoding(exact, lossy, codes)
+    if decision.encoding is None:
+        problem = decision.problem[0].upper() + decision.problem[1:]
+        report.error(_culprits(scans, codes, codes_at), problem, decision.fix)
+        for s in scans:
+            s.ok = False
+        return None, decision.codes
+    for note in decision.notes:
+        report.note(scans[0].pair.mask.parent, note[0].upper() + note[1:] + ".")
+    enc, codes = decision.encoding, decision.codes
+    snapped = []
+    for s in scans:
+        if not s.ok:
+            continue
+        counts = [0] * enc.n
+        bad = []
+        for v, c in s.hist.items():
+            i = enc.index_of(v, s.mask_lossy)
+            if i == INVALID:
+                bad.append(v)
+            else:
+                counts[i] += c
+        s.class_pixels = counts
+        if bad:
+            shown = [str(_show(v, enc)) for v in sorted(bad)[:6]]
+            report.error(s.pair.mask, f"Values {', '.join(shown)} {NO_CLASS} "
+                         f"({enc.describe(codes)}).",
+                         decision.fix or "Repaint those pixels with a class value, or add the class to codes.txt.")
+            s.ok = False
+        elif s.mask_lossy and any(v not in enc.table for v in s.hist):
+            snapped.append(s)
+    if snapped:
+        share = sum(sum(c for v, c in s.hist.items() if v not in enc.table) for s in snapped) / max(
+            1, sum(s.pixels for s in snapped))
+        report.warning([s.pair.mask for s in snapped],
+                       f"JPEG-compressed mask: near-values snapped to the nearest class ({share:.1%} of the "
+                       "pixels of such masks).", "Save masks as PNG: JPEG changes mask values at every object edge.")
+    return enc, codes
+
+
+def _culprits(scans: list[Scan], codes: Codes | None, codes_at: Path) -> list[Path]:
+    """Where to look when no encoding fits: the classes file when the user gave classes (it and the
+    masks disagree), else the masks with values no class mask holds, else those with the most values."""
+    if codes is not None:
+        return [codes_at]
+    ok = [s for s in scans if s.ok and s.hist]
+    odd = [s for s in ok if len(s.hist) > MAX_CLASSES or (s.mask_kind != "color" and max(s.hist) >= MAX_CLASSES)]
+    return [s.pair.mask for s in (odd or sorted(ok, key=lambda s: -len(s.hist))[:5])]
+
+
+def _show(v: int, enc: Encoding):
+    return key_color(v) if enc.kind == "color" else v

@@ -1,0 +1,60 @@
+"""The fastai U-Net learner and the ImageNet weights its backbone may start from.
+
+Everything a run chooses is in `TrainSettings`; `learner(dls, settings, ...)` builds the same model the
+fastai tutorial builds (`unet_learner(dls, resnet34)`), with the backbone and loss named in the registry
+(seg/model/registry.py) and the metrics of seg/model/metrics.py.
+"""
+
+from __future__ import annotations
+
+import torch
+from fastai.vision.all import unet_learner
+
+from seg.model.device import Device
+from seg.model.metrics import metrics
+from seg.model.pretrained import Pretrained
+from seg.model.registry import BACKBONES, LOSSES
+from seg.model.settings import SettingsError, TrainSettings
+
+BODY = {"conv1": 0, "bn1": 1, "layer1": 4, "layer2": 5, "layer3": 6, "layer4": 7}  # torchvision resnet -> U-Net body
+
+
+def load_backbone(learn, path: str) -> None:
+    "Load a torchvision ResNet state dict into the U-Net's encoder (its first module)."
+    try:  # weights_only: a file from a user is never unpickled into code
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise SettingsError(f"Weights file {path} is not a plain state dict of tensors "
+                            f"({type(e).__name__}); save it with torch.save(model.state_dict(), path).") from None
+    body = {}
+    for key, value in state.items():
+        top, _, rest = key.partition(".")
+        if top in BODY:
+            body[f"{BODY[top]}.{rest}"] = value
+    try:
+        learn.model[0].load_state_dict(body, strict=True)
+    except RuntimeError as e:
+        raise SettingsError(f"Weights file {path} does not fit a {learn.arch.__name__} backbone: "
+                            f"{str(e).splitlines()[0]}") from None
+
+
+# ---- learner --------------------------------------------------------------------------------------
+
+def learner(dls, settings: TrainSettings, device: Device, weights: list[float] | None = None,
+            pretrained: Pretrained | None = None, cbs=None):
+    "A fastai U-Net learner on `dls`; mixed precision and channels-last on CUDA."
+    pretrained = pretrained or Pretrained(False, "", "")
+    learn = unet_learner(dls, BACKBONES[settings.arch].arch(), pretrained=False, normalize=False,
+                         loss_func=LOSSES[settings.loss].build(weights, torch.device(dls.device).type),
+                         metrics=metrics(list(dls.vocab)), cbs=cbs)
+    if pretrained.used:
+        load_backbone(learn, pretrained.source)
+        learn.freeze()  # as unet_learner(pretrained=True) does; `fine_tune` unfreezes after one epoch
+    if device.kind == "cuda":
+        learn.to_channelslast()  # adds mixed precision (fp16) as well
+    return learn
+
+
+def set_threads(device: Device) -> None:
+    if device.kind == "cpu" and device.threads:
+        torch.set_num_threads(device.threads)

@@ -1,0 +1,80 @@
+"""What a run chooses: the data settings (size, batch, split, augmentation) and the training settings
+(epochs, learning rate, backbone, loss). Plain dataclasses, cheap to import: the CLI's defaults and the
+app's widgets read them without loading torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from seg.model.registry import BACKBONES, LOSSES
+from seg.util import hw
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass
+class DataSettings:
+    size: int | tuple[int, int] = 256  # training size, (height, width) or a square side; multiple of 32
+    bs: int = 8
+    valid_pct: float = 0.2
+    seed: int = 42
+    augment: bool = True
+    workers: int = 0
+    # The folders the dataset's files must lie under, as the app's viewer may read them (SEGBOARD_ROOTS):
+    # links in the dataset that lead elsewhere are left out. Empty: no limit (the command line).
+    within: tuple[str, ...] = ()
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return hw(self.size)
+
+    def check(self) -> None:
+        "Raise SettingsError with a sentence a user can act on."
+        h, w = self.hw
+        if h < 32 or w < 32 or h % 32 or w % 32:
+            raise SettingsError(f"Image size {h} x {w}: the U-Net needs sides that are multiples of 32 "
+                                f"(32, 64 ... 1024); try {max(32, round(h / 32) * 32)}.")
+        if self.bs < 1:
+            raise SettingsError(f"Batch size {self.bs}: use 1 or more.")
+        if not 0 < self.valid_pct < 1:
+            raise SettingsError(f"Validation fraction {self.valid_pct}: use a value between 0 and 1, such as 0.2.")
+        if self.workers < 0:
+            raise SettingsError(f"Workers {self.workers}: use 0 (no worker processes) or more.")
+
+    def batch_size(self, n_train: int) -> int:
+        "The batch size used: never more than the training pairs (fastai would give no batch at all)."
+        return max(1, min(self.bs, n_train))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainSettings:
+    # Defaults from bench/train_defaults.py (README): on rare foreground the tutorial's plain
+    # cross-entropy with 3 epochs learns nothing from scratch; weighted CE + Dice does.
+    epochs: int = 10
+    lr: float = 1e-3
+    arch: str = "resnet34"
+    pretrained: bool = True  # used when ImageNet weights are on disk; otherwise from scratch, said so
+    weights: str | None = None  # a torchvision ImageNet state dict file for the backbone
+    loss: str = "dice-ce"
+    find_lr: bool = False  # take the learning rate from lr_find's valley when the run starts (planner)
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.epochs > 1000:
+            raise SettingsError(f"Epochs {self.epochs}: use 1 to 1000.")
+        if not 1e-7 <= self.lr <= 1.0:
+            raise SettingsError(f"Learning rate {self.lr:g}: use a value between 1e-7 and 1, such as 1e-3.")
+        if self.arch not in BACKBONES:
+            raise SettingsError(f"Backbone {self.arch!r}: use one of {', '.join(BACKBONES)}.")
+        if self.loss not in LOSSES:
+            raise SettingsError(f"Loss {self.loss!r}: use one of {', '.join(LOSSES)}.")
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            raise SettingsError(f"Weights file {self.weights}: not found; name a torchvision ImageNet .pth file.")
+
+    def to_json(self) -> dict:
+        return asdict(self)

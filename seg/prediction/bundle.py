@@ -1,0 +1,96 @@
+"""The model bundle a user downloads: everything needed to use a run's model elsewhere.
+
+    model.pth     the state dict (load with torch.load(..., weights_only=True))
+    config.json   the run's settings, classes and versions
+    codes.txt     class names, one a line (class index = line number - 1)
+    export.pkl    a fastai export, for `load_learner`: built on fastai's own blocks only, so it loads
+                  without segboard installed (it is a pickle: load only files you trust)
+    README.txt    how to load each
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from seg.prediction.inference import Model
+
+README = """A U-Net trained with segboard ({arch} backbone, {n} classes: {codes}).
+Images are squeezed to {h} x {w} pixels (height x width), scaled to 0..1 and normalised with the
+ImageNet mean and standard deviation; the output has one channel per class (argmax = class index).
+
+With fastai (no segboard needed):
+    from fastai.vision.all import load_learner
+    learn = load_learner("export.pkl")          # a pickle: load only files you trust
+    mask, _, probs = learn.predict("image.png") # mask at {h} x {w}
+
+With plain PyTorch and fastai's model code:
+    import torch
+    from fastai.vision.all import create_unet_model, {arch}
+    model = create_unet_model({arch}, {n}, ({h}, {w}), pretrained=False)
+    model.load_state_dict(torch.load("model.pth", weights_only=True))
+
+With segboard: python -m seg predict RUN_DIR IMAGES --out OUT (RUN_DIR holds config.json and model.pth
+renamed best.pth), which also tiles large images and returns masks at each image's size.
+"""
+
+
+def fastai_export(model: Model, path: Path) -> None:
+    """A fastai Learner around the model with empty DataLoaders built from fastai's blocks, exported. Items
+    are lists, not tuples: fastai applies a transform to each element of a tuple."""
+    from fastai.losses import CrossEntropyLossFlat
+    from fastai.vision.all import (
+        DataBlock,
+        ImageBlock,
+        Learner,
+        MaskBlock,
+        Normalize,
+        Resize,
+        ResizeMethod,
+        imagenet_stats,
+    )
+    h, w = model.size
+    with tempfile.TemporaryDirectory() as tmp:  # DataLoaders need one item to be built; it is not exported
+        image, mask = Path(tmp) / "x.png", Path(tmp) / "y.png"
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(image)
+        Image.fromarray(np.zeros((h, w), np.uint8)).save(mask)
+        block = DataBlock(blocks=(ImageBlock, MaskBlock(model.codes)), get_x=itemgetter(0), get_y=itemgetter(1),
+                          item_tfms=Resize((h, w), method=ResizeMethod.Squish),
+                          batch_tfms=[Normalize.from_stats(*imagenet_stats)])
+        dls = block.dataloaders([[str(image), str(mask)]] * 2, bs=1, num_workers=0, device="cpu")
+        learn = Learner(dls, model.module.cpu(), loss_func=CrossEntropyLossFlat(axis=1), path=Path(path).parent)
+        learn.export(Path(path).name)
+
+
+def bundle(run_dir, which: str = "best") -> bytes:
+    "The zip described above, in memory (a few tens of MB for resnet34)."
+    model = Model.load(run_dir, which)
+    cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    h, w = model.size
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(model.weights, "model.pth")
+        zf.writestr("config.json", json.dumps(cfg, indent=2))
+        zf.writestr("codes.txt", "\n".join(model.codes) + "\n")
+        zf.writestr("README.txt", README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes),
+                                                h=h, w=w))
+        export = Path(tmp) / "export.pkl"
+        fastai_export(model, export)
+        zf.write(export, "export.pkl")
+    return buf.getvalue()
+
+
+def zip_folder(folder: Path, pattern: str = "*.png") -> bytes:
+    "The files of `folder` matching `pattern` in a zip (the masks download)."
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(Path(folder).glob(pattern)):
+            zf.write(f, f"{Path(folder).name}/{f.name}")
+    return buf.getvalue()

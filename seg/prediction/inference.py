@@ -1,0 +1,276 @@
+"""A trained run's U-Net, loaded safely, and predictions from it at each image's own size.
+
+`Model.load(run_dir)` rebuilds the network from the run's config.json and loads its state dict with
+`torch.load(weights_only=True)`: a weights file is never unpickled into code (fastai's `load_learner`
+unpickles a whole Learner, so a crafted file would run code).
+
+`Predictor` prepares images exactly as the run's validation DataLoader did (squished to the training
+size with bilinear resampling, scaled to 0..1, normalised with the ImageNet statistics), so its masks
+are fastai `get_preds`' masks; the class probabilities are then resized back to the image's size before
+the argmax. An image much larger than the training images is not squished: it is scaled as the training
+images were and predicted in overlapping tiles of the training size, blended with weights that fall off
+towards each tile's edge, so a 4096 x 4096 image takes the memory of a few tiles plus its own masks.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from seg.data.images import ImageError, load_image
+from seg.model.device import Device, cpu, detect
+from seg.model.settings import SettingsError
+from seg.runs import Run
+from seg.util import hw
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TILE_MARGIN = 1.5  # an image this much larger (after scaling) than the training size is tiled
+OVERLAP = 0.25  # of a tile's side shared with its neighbour
+
+
+class PredictError(SettingsError):
+    "A run or an input cannot be used for prediction; the message says why and what to do."
+
+
+@dataclass
+class Model:
+    "A run's network in eval mode and what it expects of an image."
+
+    module: torch.nn.Module
+    codes: list[str]
+    arch: str
+    size: tuple[int, int]  # training (height, width)
+    scale: tuple[float, float]  # training size / typical original size, per axis
+    weights: Path
+    run: Path
+
+    @classmethod
+    def load(cls, run_dir, which: str = "best") -> Model:
+        from fastai.vision.learner import create_unet_model
+
+        from seg.model.registry import backbone
+        run = Run(run_dir)
+        cfg = run.config()
+        if not cfg:
+            raise PredictError(f"{run.path}: no config.json, so not a run folder. Pass a folder under "
+                               f"workspace/runs/ (python -m seg runs lists them).")
+        weights = run.weights(which) or run.weights("last")
+        if weights is None:
+            raise PredictError(f"{run.path}: no best.pth or last.pth yet; the run saves weights after its "
+                               f"first epoch.")
+        codes, arch = list(cfg["codes"]), cfg["train"]["arch"]
+        size = hw(cfg["data"]["size"])
+        module = create_unet_model(backbone(arch).arch(), len(codes), size, pretrained=False)
+        module.load_state_dict(read_state(weights, arch))
+        return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path)
+
+
+def read_state(path: Path, arch: str = "") -> dict:
+    "A state dict of tensors, or PredictError: a file holding anything else is refused, never run."
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise PredictError(f"{path} could not be read as a state dict of tensors ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160]}): it is damaged or holds something else, and was not "
+                           f"loaded. Use the run's other weights (best/last) or train again.") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PredictError(f"{path} holds a {type(state).__name__}, not a state dict of tensors.")
+    return state
+
+
+def training_scale(cfg: dict, size: tuple[int, int]) -> tuple[float, float]:
+    """How much the training images were shrunk (training size / their most common size); 1 when
+    the run did not record their size. Tiles of a large image are scaled the same way."""
+    typical = cfg.get("dataset", {}).get("typical_size")  # (width, height)
+    if not typical:
+        return 1.0, 1.0
+    return size[0] / typical[1], size[1] / typical[0]
+
+
+def _to_batch(images: list[np.ndarray]) -> torch.Tensor:
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    "Bilinear resize to (height, width), as fastai's Resize(method=Squish) does for images."
+    if image.shape[:2] == tuple(size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+
+
+def starts(length: int, tile: int, stride: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    out = list(range(0, length - tile, stride))
+    return out + [length - tile]
+
+
+def window(tile: int, overlap: int) -> np.ndarray:
+    "1 in the middle, falling linearly to near 0 over `overlap` pixels at each end (never 0)."
+    i = np.arange(tile)
+    edge = np.minimum(i + 1, tile - i) / (overlap + 1)
+    return np.minimum(edge, 1.0).astype(np.float32)
+
+
+class Predictor:
+    "Batched, tiled prediction with a loaded `Model` on the best device here."
+
+    def __init__(self, model: Model, device: Device | None = None, bs: int = 8, tile: tuple[int, int] | None = None,
+                 overlap: float = OVERLAP):
+        self.model, self.bs = model, max(1, bs)
+        self.device = device or detect()
+        self.torch_device = torch.device(self.device.kind)
+        self.tile = tuple(tile or model.size)
+        self.overlap = overlap
+        self.notes: list[str] = []
+        self.net = model.module.to(self.torch_device)
+        if self.device.kind == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+
+    # -- the forward pass
+    def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
+        """Softmax class probabilities (B, C, h, w), float32 on the CPU, for a normalised batch. On a GPU
+        that a training run fills, smaller batches, then the CPU: the prediction ends, the run goes on."""
+        try:
+            return self._forward(batch)
+        except torch.OutOfMemoryError:
+            if self.device.kind != "cuda":
+                raise
+            torch.cuda.empty_cache()
+            if len(batch) > 1:
+                half = len(batch) // 2
+                self.bs = max(1, half)
+                return torch.cat([self.probabilities(batch[:half]), self.probabilities(batch[half:])])
+            self.device, self.torch_device = cpu(), torch.device("cpu")
+            self.net = self.net.to(self.torch_device)
+            self.notes.append("The GPU had no memory left for prediction (a training run may be using it): "
+                              "the rest was predicted on the CPU.")
+            return self._forward(batch)
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.torch_device)
+        cuda = self.device.kind == "cuda"
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16) if cuda else nullcontext():
+            out = self.net(x)
+        return torch.softmax(out.float(), dim=1).cpu()
+
+    def needs_tiles(self, h: int, w: int) -> bool:
+        sh, sw = self.model.scale
+        th, tw = self.model.size
+        return h * sh > TILE_MARGIN * th or w * sw > TILE_MARGIN * tw
+
+    # -- one image
+    def predict(self, image: np.ndarray, tiles: bool | None = None) -> np.ndarray:
+        "Class indices (uint8) at the image's size; `tiles` None chooses by size."
+        h, w = image.shape[:2]
+        if tiles is None:
+            tiles = self.needs_tiles(h, w)
+        if tiles:
+            return self._argmax(self.tiled(image), (h, w))
+        return next(self.predict_many([image]))
+
+    def tiled(self, image: np.ndarray) -> torch.Tensor:
+        "Blended probabilities (C, h', w') over overlapping tiles of the image scaled as in training."
+        h, w = image.shape[:2]
+        sh, sw = self.model.scale
+        th, tw = self.tile
+        scaled = resize(image, (max(1, round(h * sh)), max(1, round(w * sw))))
+        sh_, sw_ = scaled.shape[:2]
+        padded = np.pad(scaled, ((0, max(0, th - sh_)), (0, max(0, tw - sw_)), (0, 0)), mode="edge")
+        ph, pw = padded.shape[:2]
+        oy, ox = int(th * self.overlap), int(tw * self.overlap)
+        weight = torch.from_numpy(np.outer(window(th, oy), window(tw, ox)))
+        acc = torch.zeros(len(self.model.codes), ph, pw)
+        total = torch.zeros(ph, pw)
+        spots = [(y, x) for y in starts(ph, th, th - oy) for x in starts(pw, tw, tw - ox)]
+        for i in range(0, len(spots), self.bs):
+            group = spots[i:i + self.bs]
+            probs = self.probabilities(_to_batch([padded[y:y + th, x:x + tw] for y, x in group]))
+            for (y, x), p in zip(group, probs):
+                acc[:, y:y + th, x:x + tw] += p * weight
+                total[y:y + th, x:x + tw] += weight
+        return (acc / total)[:, :sh_, :sw_]
+
+    # -- many images of about the training size
+    def predict_many(self, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        "Class indices at each image's size, in batches; large images are tiled on their own."
+        batch: list[np.ndarray] = []
+        for image in images:
+            if self.needs_tiles(*image.shape[:2]):
+                yield from self._flush(batch)
+                batch = []
+                yield self.predict(image, tiles=True)
+                continue
+            batch.append(image)
+            if len(batch) == self.bs:
+                yield from self._flush(batch)
+                batch = []
+        yield from self._flush(batch)
+
+    def _flush(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+        if not images:
+            return
+        probs = self.probabilities(_to_batch([resize(im, self.model.size) for im in images]))
+        for im, p in zip(images, probs):
+            yield self._argmax(p, im.shape[:2])
+
+    def _argmax(self, probs: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+        "Probabilities resized to the image's size (bilinear, as one would the image), then the argmax."
+        if tuple(probs.shape[-2:]) != tuple(size):
+            probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
+        return probs.argmax(0).to(torch.uint8).numpy()
+
+    # -- files
+    def predict_files(self, paths: list[Path], workers: int = 2) -> Iterator[tuple]:
+        """(path, image, mask) per file in order; a file that cannot be read gives (path, None, ImageError)
+        and the others go on. Files are read in threads while the model runs."""
+        def read(p):
+            try:
+                return load_image(p)
+            except ImageError as e:
+                return e
+
+        with ThreadPoolExecutor(workers) as pool:
+            good: list[tuple[Path, np.ndarray]] = []
+            for path, image in zip(paths, _prefetch(pool, read, paths, 2 * self.bs)):
+                if isinstance(image, ImageError):
+                    yield from self._emit(good)
+                    good = []
+                    yield path, None, image
+                    continue
+                good.append((path, image))
+                if len(good) == self.bs:
+                    yield from self._emit(good)
+                    good = []
+            yield from self._emit(good)
+
+    def _emit(self, good):
+        masks = self.predict_many([im for _, im in good])
+        for (path, image), mask in zip(good, masks):
+            yield path, image, mask
+
+
+def _prefetch(pool, fn, items, ahead: int):
+    "fn(item) for each item in order, at most `ahead` running or waiting: memory stays bounded."
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

@@ -1,0 +1,287 @@
+"""A prediction job: a run's model over a file, a folder of images, a dataset with masks or the run's
+own validation set, written to an output folder. `python -m seg predict` and the Predict page both call
+`predict()` and read the folder back with `Prediction`.
+
+    masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size
+    previews/<stem>.png  image | truth | prediction | error map (image | prediction without truth)
+    metrics.json         with truth: mean_dice, mean_iou, pixel_accuracy, per_class, confusion and
+                         per_image (each image's dice, iou, pixel_accuracy, per_class), worst first
+    measurements.csv     with --measure: one row per object (columns in seg/measure.py)
+    prediction.json      what was predicted with what, each image's files, the files that failed
+
+These names are a contract: scripts outside the project read them. Scores are computed at each
+image's own resolution, on the masks written. NaN (a class absent from truth and prediction) is null.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from seg.data.codes import Codes
+from seg.data.dataset import NO_CLASS, Dataset
+from seg.data.discovery import Pair, image_files
+from seg.data.images import IMAGE_EXTS, is_image_name
+from seg.data.overlay import Overlay, error_map, fit, side_by_side
+from seg.data.report import Report
+from seg.prediction import measure, scores
+from seg.prediction.inference import Model, PredictError, Predictor
+from seg.runs import Run
+from seg.server.sharing import Access
+from seg.util import write_json
+
+PREVIEW_SIDE = 384  # each panel of a preview, longer side
+OUTPUTS = ("masks", "previews", "metrics.json", "measurements.csv", "prediction.json")
+
+
+@dataclass
+class Item:
+    name: str  # unique stem: the output files' name
+    image: Path
+    pair: Pair | None = None
+
+
+@dataclass
+class Inputs:
+    "What to predict, and the dataset that decodes the truth when there is one."
+
+    items: list[Item]
+    source: str  # "file", "folder", "dataset" or "validation"
+    root: Path
+    dataset: Dataset | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _names(paths: list[Path], root: Path) -> list[str]:
+    "Each file's stem; where two share one, the folders under `root` are added: a/x.png -> a_x."
+    stems = Counter(p.stem for p in paths)
+    out = []
+    for p in paths:
+        if stems[p.stem] == 1:
+            out.append(p.stem)
+        else:
+            rel = p.relative_to(root) if p.is_relative_to(root) else Path(p.parent.name) / p.name
+            out.append("_".join(rel.with_suffix("").parts))
+    return out
+
+
+def _with_truth(dataset: Dataset, pairs: list[Pair], source: str) -> Inputs:
+    names = _names([p.image for p in pairs], dataset.root)
+    inputs = Inputs([Item(n, p.image, p) for n, p in zip(names, pairs)], source, dataset.root, dataset)
+    broken = len(dataset.scans) - len(dataset.usable)  # pairs found whose files could not be used
+    if broken:
+        inputs.notes.append(f"{broken} pair(s) left out for problems (python -m seg inspect {dataset.root} "
+                            f"lists them).")
+    return inputs
+
+
+def inputs(path, codes: list[str], access: Access | None = None) -> Inputs:
+    """A file, a folder of images, or a dataset folder with masks in any layout the Data page reads
+    (then the truth is decoded with the run's classes `codes`). `access`: what the app's viewer may read."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise PredictError(f"{path}: not found. Give an image file or a folder (paths are read on the server).")
+    if path.is_file():
+        if not is_image_name(path):
+            raise PredictError(f"{path}: not an image file this tool reads; use one of "
+                               f"{', '.join(sorted(IMAGE_EXTS))}.")
+        return Inputs([Item(path.stem, path)], "file", path.parent)
+    dataset = Dataset.open(path, codes=codes, access=access)
+    if dataset.scans:  # pairs found, readable or not: a dataset, never its masks taken for images
+        if dataset.codes is not None and len(dataset.codes) != len(codes):
+            raise PredictError(f"{path}: its masks hold {len(dataset.codes)} classes, the run knows {len(codes)} "
+                               f"({', '.join(codes)}). Predict it as images (a folder without masks) or "
+                               f"train a run on these classes.")
+        foreign = [p for p in dataset.report.errors if NO_CLASS in p.problem]
+        if foreign:  # truth in other classes than the run's: no score would mean anything
+            raise PredictError(f"{path}: {len(foreign)} mask(s) hold values outside the run's classes "
+                               f"({', '.join(codes)}), first {foreign[0].file}: {foreign[0].problem} Predict it "
+                               f"as images (a folder without masks) or train a run on these classes.")
+        if not dataset.usable or dataset.encoding is None:
+            raise PredictError(f"{path}: the masks cannot be read with the run's classes ({', '.join(codes)}): "
+                               f"{dataset.first_error()}")
+        return _with_truth(dataset, [s.pair for s in dataset.usable], "dataset")
+    files = image_files(path, Report(path), access)
+    if not files:
+        raise PredictError(f"{path}: no image files in it ({', '.join(sorted(IMAGE_EXTS))}).")
+    return Inputs([Item(n, f) for n, f in zip(_names(files, path), files)], "folder", path)
+
+
+def validation(run: Run) -> Inputs:
+    "The run's own validation pairs, split as in training; a note when the dataset changed since."
+    from seg.server.workspace import signature
+    cfg = run.config()
+    root = Path(cfg.get("dataset", {}).get("root", ""))
+    if not cfg or not root.is_dir():
+        raise PredictError(f"{run.path}: its dataset {root} is no longer there; predict a folder instead.")
+    dataset = Dataset.open(root, codes=cfg["codes"], access=Access.within(cfg["data"].get("within"), root))
+    _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    usable = {s.pair for s in dataset.usable}
+    inputs = _with_truth(dataset, [p for p in valid if p in usable], "validation")
+    if not inputs.items:
+        raise PredictError(f"{run.path}: no usable validation pairs in {root}.")
+    if signature(root) != cfg["dataset"].get("fingerprint"):
+        inputs.notes.append(f"Files in {root} changed since the run was trained: the validation split may "
+                            f"differ from the one it was scored on.")
+    return inputs
+
+
+# ---- the output folder ------------------------------------------------------------------------------
+
+def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
+    "Never write over a user's files: a new or empty folder, or an earlier prediction with `overwrite`."
+    out = Path(out).expanduser().resolve()
+    if out.is_relative_to(source_root.resolve()) and out != source_root.resolve():
+        raise PredictError(f"--out {out} is inside the input folder {source_root}: the masks written would "
+                           f"be read as images next time. Choose a folder outside it.")
+    if out.exists() and not out.is_dir():
+        raise PredictError(f"--out {out} is a file; give a folder.")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "prediction.json").is_file():
+            raise PredictError(f"--out {out} holds other files; choose a new or empty folder (nothing was changed).")
+        if not overwrite:
+            raise PredictError(f"--out {out} holds an earlier prediction; pass --overwrite to replace it, or "
+                               f"choose a new folder (nothing was changed).")
+        for name in OUTPUTS:  # only what a prediction writes; anything else in the folder stays
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    (out / "previews").mkdir(exist_ok=True)
+
+
+def preview(image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None, overlay: Overlay) -> np.ndarray:
+    im, p = fit(image, pred, PREVIEW_SIDE)
+    if truth is None:
+        return side_by_side([im, overlay(im, p)])
+    _, t = fit(image, truth, PREVIEW_SIDE)
+    return side_by_side([im, overlay(im, t), overlay(im, p), error_map(im, t, p)])
+
+
+def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
+            unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False, progress=None,
+            model: Model | None = None, access: Access | None = None) -> dict:
+    """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`; `access`: what
+    the app's viewer may read of a path. Returns prediction.json's content. Raises PredictError before
+    writing anything for bad input."""
+    measure.check_pixel_size(pixel_size)
+    model = model or Model.load(run_dir, which)
+    src = source if isinstance(source, Inputs) else inputs(source, model.codes, access)
+    out = Path(out).expanduser().resolve()
+    prepare_out(out, src.root, overwrite)
+    started = time.time()
+    predictor = Predictor(model, bs=bs)
+    overlay = Overlay(Codes.given(model.codes), 0.55)
+    total = np.zeros((len(model.codes),) * 2, np.int64)
+    per_image, tables, records, failed = [], [], [], []
+    items = {it.image: it for it in src.items}
+    for i, (path, image, mask) in enumerate(predictor.predict_files([it.image for it in src.items])):
+        item = items[path]
+        if image is None:
+            failed.append({"image": str(path), "problem": mask.problem, "fix": mask.fix})
+        else:
+            truth = src.dataset.mask(item.pair) if item.pair is not None else None
+            if truth is not None and truth.shape != mask.shape:
+                failed.append({"image": str(path), "problem": f"mask {truth.shape[::-1]} and image "
+                               f"{mask.shape[::-1]} differ in size", "fix": "Give the mask the image's size."})
+                truth = None
+            Image.fromarray(mask).save(out / "masks" / f"{item.name}.png")
+            Image.fromarray(preview(image, mask, truth, overlay)).save(out / "previews" / f"{item.name}.png")
+            records.append({"name": item.name, "image": str(path), "mask": f"masks/{item.name}.png",
+                            "preview": f"previews/{item.name}.png", "width": mask.shape[1], "height": mask.shape[0],
+                            "tiled": predictor.needs_tiles(*mask.shape),
+                            "truth": str(item.pair.mask) if truth is not None else None})
+            if truth is not None:
+                m = scores.confusion(truth, mask, len(model.codes))
+                total += m
+                per_image.append({"image": item.name, "file": str(path), **scores.image_scores(m, model.codes)})
+            if measure_objects:
+                tables.append(measure.objects(mask, model.codes, image=item.name))
+        if progress:
+            progress(i + 1, len(src.items))
+    meta = {
+        "run": str(model.run), "weights": str(model.weights), "codes": model.codes, "input": str(src.root),
+        "source": src.source, "images": records, "failed": failed, "notes": src.notes + predictor.notes,
+        "measured": measure_objects, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
+        "device": predictor.device.label, "seconds": round(time.time() - started, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if per_image:
+        headline = scores.headline(total)
+        write_json(out / "metrics.json", {
+            "codes": model.codes, "resolution": "each image's own size",
+            "mean_dice": headline["dice"], "mean_iou": headline["iou"],
+            "pixel_accuracy": scores.accuracy(total),
+            "mean_image_dice": scores.nanmean(r["dice"] for r in per_image),
+            "per_class": scores.per_class(total, model.codes), "confusion": total.tolist(),
+            "per_image": scores.worst_first(per_image)})
+    if measure_objects:
+        measure.in_units(measure.combine(tables), pixel_size, unit).to_csv(out / "measurements.csv", index=False)
+    write_json(out / "prediction.json", meta)
+    return meta
+
+
+# ---- reading a prediction back ----------------------------------------------------------------------
+
+class Prediction:
+    "An output folder read back: what the page shows and the downloads hold."
+
+    def __init__(self, out):
+        self.path = Path(out)
+        meta = self.path / "prediction.json"
+        if not meta.is_file():
+            raise PredictError(f"{self.path}: no prediction.json, so not a prediction folder.")
+        self.meta = json.loads(meta.read_text())
+        metrics = self.path / "metrics.json"
+        self.metrics = json.loads(metrics.read_text()) if metrics.is_file() else None
+
+    @property
+    def codes(self) -> list[str]:
+        return self.meta["codes"]
+
+    @property
+    def images(self) -> list[dict]:
+        "Each image's record, worst first when there is truth, else in input order."
+        records = {r["name"]: r for r in self.meta["images"]}
+        if not self.metrics:
+            return list(records.values())
+        scored = [{**records[r["image"]], "dice": r["dice"], "iou": r["iou"]} for r in self.metrics["per_image"]]
+        seen = {r["name"] for r in scored}
+        return scored + [r for n, r in records.items() if n not in seen]
+
+    def measurements(self) -> pd.DataFrame | None:
+        path = self.path / "measurements.csv"
+        return pd.read_csv(path, dtype={"image": str, "class": str}) if path.is_file() else None
+
+    def objects_in_pixels(self) -> pd.DataFrame:
+        "Measurements from the written masks, in pixels (for another pixel size without predicting again)."
+        tables = [measure.objects(np.asarray(Image.open(self.path / r["mask"])), self.codes, image=r["name"])
+                  for r in self.meta["images"]]
+        return measure.combine(tables)
+
+
+def list_predictions(root: Path, run_dir=None) -> list[Path]:
+    """Prediction folders under `root`, newest first; only those made with the run in `run_dir` if given
+    (matched by the run's name: a workspace moved to another disk keeps its predictions)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for d in root.iterdir():
+        try:
+            meta = json.loads((d / "prediction.json").read_text())
+        except (OSError, ValueError):
+            continue  # a prediction still being written, or another folder
+        if run_dir is None or Path(meta.get("run", "")).name == Path(run_dir).name:
+            found.append((meta.get("created", ""), d))
+    return [d for _, d in sorted(found, key=lambda x: (x[0], x[1].name), reverse=True)]

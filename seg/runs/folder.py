@@ -1,0 +1,249 @@
+"""A run folder: the contract between a training process and whoever watches it. Every file a run writes:
+
+    config.json    settings, codes, dataset fingerprint, versions, device, plan (written once, at the start)
+    events.jsonl   append-only, one JSON object a line, each with `type` and `t` (unix seconds):
+                   status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
+                   lr (the planner's lr_find result), scores (best weights, validation, images' own size)
+    best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
+    samples/       epoch-NN.png: validation images | truth | prediction after each epoch
+    stop           exists when someone asked the run to stop (the only file a watcher writes)
+    output.log     what the process printed (runs started by the app)
+    launch.json    {"pid", "cmd"} of a process the app started, written as it starts (runs started by the app)
+    .lr_find/      a planned run's weights while its learning-rate finder runs; removed after
+    .NAME.tmp      a file being written; renamed to NAME when whole (seg.util.atomic_write)
+
+Outside the folder, while the process lives: `<lock dir>/<device>.lock` ({"run", "pid", "what"}; see
+seg/runs/lock.py). The watcher only reads, and asks to stop by creating `stop`: a page refresh, a second
+viewer or a server restart changes nothing for the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seg.runs.events import FINAL, SILENT_S, STARTING_S
+from seg.server import workspace
+
+
+class RunError(RuntimeError):
+    "A run cannot start or be read; the message says why and what to do."
+
+
+def runs_dir() -> Path:
+    return workspace.runs_dir()
+
+
+def new_name(dataset: Path) -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + (Path(dataset).name or "data")[:40]
+
+
+@dataclass
+class Status:
+    status: str  # starting, running, completed, stopped, failed
+    message: str = ""
+    pid: int | None = None
+    host: str = ""
+    started: float | None = None
+    ended: float | None = None
+    plan: dict = field(default_factory=dict)  # epochs, batches_per_epoch, total_iterations
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("starting", "running")
+
+
+class Run:
+    "A run folder, read incrementally: `poll()` reads only the events appended since the last call."
+
+    def __init__(self, path):
+        self.path = Path(path).expanduser().resolve()
+        self.events: list[dict] = []
+        self._offset = 0
+
+    # -- files
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def events_path(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / "stop"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / "samples"
+
+    def exists(self) -> bool:
+        return self.config_path.exists() or self.events_path.exists() or (self.path / "output.log").exists()
+
+    def config(self) -> dict:
+        try:
+            return json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def weights(self, which: str = "best") -> Path | None:
+        p = self.path / f"{which}.pth"
+        return p if p.exists() else None
+
+    # -- events
+    def poll(self) -> list[dict]:
+        "New complete events since the last poll (a half-written last line waits for the next poll)."
+        try:
+            with open(self.events_path, "rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        end = chunk.rfind(b"\n") + 1
+        new = []
+        for line in chunk[:end].splitlines():
+            try:
+                new.append(json.loads(line))
+            except ValueError:
+                continue  # a torn line after a crash: skip it, keep the rest
+        self._offset += end
+        self.events.extend(new)
+        return new
+
+    def of_type(self, type: str) -> list[dict]:
+        return [e for e in self.events if e.get("type") == type]
+
+    def epochs(self) -> list[dict]:
+        return self.of_type("epoch")
+
+    def batches(self) -> list[dict]:
+        return self.of_type("batch")
+
+    def full_size(self) -> dict | None:
+        "The best weights' validation scores at the images' own size, written when the run ended."
+        found = self.of_type("scores")
+        return found[-1] if found else None
+
+    def notes(self) -> list[str]:
+        return [e["message"] for e in self.of_type("note")]
+
+    def samples(self) -> list[Path]:
+        return sorted(self.samples_dir.glob("epoch-*.png")) if self.samples_dir.exists() else []
+
+    # -- status
+    def status(self) -> Status:
+        "The last status written, or `failed` when a running process died without a word."
+        statuses = self.of_type("status")
+        if not statuses:
+            return self._not_started()
+        first, last = statuses[0], statuses[-1]
+        s = Status(last["status"], last.get("message", ""), first.get("pid"), first.get("host", ""),
+                   first["t"], last["t"] if last["status"] in FINAL else None, first.get("plan", {}))
+        if s.status == "running" and not self._alive(s):
+            s.status, s.ended = "failed", self.last_word()
+            s.message = ("The training process ended without a word (killed, out of memory, or the machine "
+                         "restarted). The weights of the last finished epoch are kept; start a new run "
+                         "with --from this run to continue.")
+        return s
+
+    def last_word(self) -> float:
+        return self.events[-1]["t"] if self.events else 0.0
+
+    def _alive(self, s: Status) -> bool:
+        if s.host == socket.gethostname() and s.pid:
+            return pid_alive(s.pid)
+        return time.time() - self.last_word() < SILENT_S  # another machine: trust the heartbeat
+
+    def _not_started(self) -> Status:
+        log = self.path / "output.log"
+        if not log.exists():
+            return Status("failed", "No events: this folder holds no run.")
+        age = time.time() - log.stat().st_mtime
+        launch = self._launch()
+        if age < STARTING_S and (not launch or pid_alive(launch.get("pid", 0))):
+            return Status("starting", "The training process is starting.")
+        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        return Status("failed", tail[-1] if tail else "The training process ended before it began.")
+
+    def _launch(self) -> dict:
+        try:
+            return json.loads((self.path / "launch.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def progress(self) -> dict:
+        "Where a run is: epoch, iteration of the plan, seconds so far and, from the pace so far, left."
+        s = self.status()
+        total = s.plan.get("total_iterations") or 0
+        batches = self.batches()
+        done = batches[-1]["iteration"] if batches else 0
+        epoch = batches[-1]["epoch"] if batches else 0
+        now = s.ended or time.time()
+        elapsed = now - s.started if s.started else 0.0
+        left = None
+        if s.active and done and total:
+            pace = (now - s.started) / done  # includes validation and checkpoints, so the estimate holds
+            left = max(0.0, pace * (total - done))
+        return {"epoch": epoch, "epochs": s.plan.get("epochs"), "iteration": done, "total": total,
+                "fraction": min(1.0, done / total) if total else 0.0, "elapsed": elapsed, "left": left}
+
+    # -- control
+    def request_stop(self) -> None:
+        "Ask the process to stop after its current batch; it keeps the best weights."
+        self.stop_path.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def summary(self) -> dict:
+        "One row for a table of runs."
+        cfg, s = self.config(), self.status()
+        epochs = self.epochs()
+        last = epochs[-1] if epochs else {}
+        best = max((e.get("dice") for e in epochs if e.get("dice") is not None), default=None)
+        return {
+            "run": self.name, "status": s.status, "dataset": Path(cfg.get("dataset", {}).get("root", "")).name,
+            "epochs": f"{len(epochs)}/{s.plan.get('epochs', cfg.get('train', {}).get('epochs', '?'))}",
+            "dice": last.get("dice"), "best_dice": best, "iou": last.get("iou"),
+            "dice_full_size": (self.full_size() or {}).get("dice"),
+            "valid_loss": last.get("valid_loss"),
+            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "",
+            "message": s.message,
+        }
+
+
+def list_runs(root: Path | None = None) -> list[Run]:
+    "Run folders under `root` (default: the workspace's runs/), newest first."
+    root = Path(root) if root else runs_dir()
+    if not root.exists():
+        return []
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    runs = [r for r in runs if r.exists()]
+    for r in runs:
+        r.poll()
+    return sorted(runs, key=lambda r: (r.status().started or r.path.stat().st_mtime), reverse=True)
+
+
+def pid_alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (ended, not yet reaped by its parent, as with Popen in the app) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,232 @@
+"""A training run from start to final status: `train()`, which `python -m seg train` calls. It checks the
+data and settings, writes config.json, trains with the callbacks that write the rest of the run folder
+(seg/training/callbacks.py) and scores the best weights at the images' own size. Under `accelerate launch`
+the same code trains on every GPU; only the first process writes the folder."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastai.callback.progress import ProgressCallback
+from fastai.distributed import num_distrib, rank_distrib
+from fastai.torch_core import set_seed
+
+from seg import __version__
+from seg.data.dataloaders import dataloaders
+from seg.data.dataset import Dataset
+from seg.model.device import Device, detect
+from seg.model.learner import learner, set_threads
+from seg.model.losses import class_weights
+from seg.model.pretrained import choose_pretrained
+from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.runs import DeviceLock, EventLog, Run, RunError
+from seg.server.workspace import signature
+from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
+from seg.training.lr_finder import planned_lr
+from seg.training.prepare import prepare
+from seg.util import json_safe, write_json
+
+
+def versions() -> dict:
+    import fastai
+    import torchvision
+    return {"segboard": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "fastai": fastai.__version__}
+
+
+def fingerprint(dataset: Dataset, train, valid) -> dict:
+    return {"root": str(dataset.root), "fingerprint": signature(dataset.root), "pairs": len(dataset.pairs),
+            "train": len(train), "valid": len(valid), "split": dataset.discovery.split,
+            "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions(),
+            "typical_size": width_height(dataset.typical_size(train))}
+
+
+def width_height(hw: tuple[int, int] | None) -> list[int] | None:
+    "config.json's `typical_size` is [width, height] (a contract: prediction scales large images to match)."
+    return [hw[1], hw[0]] if hw else None
+
+
+@dataclass
+class Plan:
+    epochs: int
+    batches_per_epoch: int
+
+    @property
+    def total_iterations(self) -> int:
+        return self.epochs * self.batches_per_epoch
+
+
+def load_from(learn, source: Path, codes: list[str]) -> str:
+    "Continue from an earlier run's weights: the same classes and backbone, or a clear refusal."
+    earlier = Run(source)
+    weights = earlier.weights("best") or earlier.weights("last")
+    if not weights:
+        raise SettingsError(f"--from {source}: no best.pth or last.pth there.")
+    cfg = earlier.config()
+    if cfg and cfg.get("codes") != codes:
+        raise SettingsError(f"--from {source}: that run's classes {cfg.get('codes')} differ from this "
+                            f"dataset's {codes}.")
+    arch = cfg.get("train", {}).get("arch")
+    if arch and arch != learn.arch.__name__:
+        raise SettingsError(f"--from {source}: that run used the {arch} backbone; pass --arch {arch}.")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    learn.model.load_state_dict(state)
+    return str(weights)
+
+
+def oom_message(data_settings: DataSettings) -> str:
+    h, w = data_settings.hw
+    return (f"The GPU ran out of memory at batch size {data_settings.bs} and image size {h} x {w}: lower the batch "
+            f"size first (try {max(1, data_settings.bs // 2)}), then the image size.")
+
+
+def train(data, run_dir, data_settings: DataSettings | None = None, train_settings: TrainSettings | None = None,
+          codes=None, from_run=None, argv=None, plan: dict | None = None) -> str:
+    """Train in this process and write the run folder; returns the final status. Raises SettingsError
+    or RunError (before anything is written) for bad data, settings or a busy device."""
+    data_settings, train_settings = data_settings or DataSettings(), train_settings or TrainSettings()
+    run = Run(run_dir)
+    if run.config_path.exists() or run.events_path.exists():
+        raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
+    dataset = prepare(data, data_settings, train_settings, codes)
+    device = detect()
+    set_threads(device)
+    main = rank_distrib() == 0
+    if num_distrib() and device.kind == "cuda":
+        torch.cuda.set_device(rank_distrib())
+    lock = DeviceLock(device.kind)
+    if main:
+        lock.acquire(run.path)
+    try:
+        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main, plan)
+    finally:
+        lock.release()
+
+
+def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: TrainSettings, from_run, argv,
+           main: bool, planned: dict | None = None) -> str:
+    log = EventLog(run.events_path)
+    set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
+    dls = dataloaders(dataset, ds, device=torch.device(device.kind))
+    train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
+    codes = list(dataset.codes.names)
+    weights = class_weights(list(dataset.class_fractions().values()))
+    pretrained = choose_pretrained(ts)
+    stop = StopOnRequest(run)
+    cbs = [stop] + ([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
+    learn = learner(dls, ts, device, weights, pretrained, cbs=cbs)
+    if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
+        learn.remove_cb(ProgressCallback)
+    continued = load_from(learn, Path(from_run), codes) if from_run else None
+    plan = Plan(ts.epochs, len(dls.train))
+    if main:  # the folder is made only now: bad settings found above leave nothing behind
+        run.path.mkdir(parents=True, exist_ok=True)
+        config = {
+            "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
+            "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
+            "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
+            "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
+            "from": continued, "plan": planned, "versions": versions(), "command": argv or sys.argv,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json(run.config_path, config)
+        log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
+                  host=socket.gethostname(), plan={**plan.__dict__, "total_iterations": plan.total_iterations})
+        log.write("note", message=pretrained.message)
+        if ds.bs > len(train_pairs):
+            log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
+                                      f"batches hold {ds.batch_size(len(train_pairs))}.")
+        if continued:
+            log.write("note", message=f"Continuing from the weights in {continued}.")
+
+    def on_signal(signum, frame):  # end after the current batch, weights saved
+        stop.signalled = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with Heartbeat(log) if main else _nothing():
+        try:
+            if ts.find_lr:
+                if main:
+                    log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
+                ts = replace(ts, lr=planned_lr(learn, run, log if main else None))
+            if num_distrib():  # fastai's DistributedTrainer reads `model.device`, which a plain module lacks
+                learn.model.device = torch.device(device.kind)
+            with learn.distrib_ctx() if num_distrib() else _nothing():
+                fit(learn, ts, pretrained.used)
+        except torch.OutOfMemoryError:
+            status, message = "failed", oom_message(ds)
+        except WeightsNotSaved as e:
+            status, message = "failed", e.reason
+        except Exception as e:  # the run ends `failed` with the reason; the traceback goes to the output
+            import traceback
+            traceback.print_exc()
+            status, message = "failed", one_line(e)
+        else:
+            stopped = stop.signalled or run.stop_requested()
+            status = "stopped" if stopped else "completed"
+            if main:
+                full_size_scores(run, dataset, valid_pairs, device, log)
+            message = ("Stopped on request; the best weights so far are in best.pth." if stopped
+                       else f"Completed {ts.epochs} epochs.")
+        if main:  # a final status is written once the weights are: then the folder is complete
+            refused = next(cb for cb in cbs if isinstance(cb, Checkpoints)).finish()
+            if refused and status != "failed":
+                status, message = "failed", refused
+            log.write("status", status=status, message=message)
+    return status
+
+
+def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog) -> None:
+    """The best weights on the validation images at their own size (what a user's masks will be), as a
+    `scores` event: per-epoch scores are at the training size, where small objects look bigger."""
+    from seg.prediction import scores
+    from seg.prediction.inference import Model, Predictor
+    try:
+        model = Model.load(run.path, "best")
+        predictor = Predictor(model, device=device)
+        n = len(model.codes)
+        total = np.zeros((n, n), np.int64)
+        done = 0
+        for path, image, mask in predictor.predict_files([p.image for p in valid]):
+            pair = next(p for p in valid if p.image == path)
+            truth = dataset.mask(pair) if image is not None else None
+            if truth is not None and truth.shape == mask.shape:
+                total += scores.confusion(truth, mask, n)
+                done += 1
+    except Exception as e:  # scoring is a bonus: the run's weights and status do not depend on it
+        log.write("note", message=f"Scores at the images' own size could not be computed: {one_line(e)}")
+        return
+    log.write("scores", resolution="original", weights="best", images=done, **json_safe(scores.headline(total)),
+              per_class=json_safe(scores.per_class(total, model.codes)))
+
+
+def one_line(e: Exception) -> str:
+    "An exception as one line: fastai puts the real cause on the second line of its wrapper's message."
+    text = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+    return f"{type(e).__name__}: {text}"[:500]
+
+
+def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
+    "The tutorial's one-cycle schedule; from ImageNet weights, fastai's fine_tune (one frozen epoch first)."
+    if pretrained and ts.epochs > 1:
+        learn.fine_tune(ts.epochs - 1, base_lr=ts.lr, freeze_epochs=1)
+    else:
+        learn.fit_one_cycle(ts.epochs, ts.lr)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
