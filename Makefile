@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make run    set up .venv, write the demo dataset, start the app: on this machine only, or on the network
 #               when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1 chooses); prints the address colleagues open
-#   make test   set up .venv with the dev tools (and Chromium), lint, run every test
+#   make test   set up .venv with the dev tools (and Chromium), lint, run every test (what CI runs)
+#   make test-fast   lint and the tests without a browser or over 30 s
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ PORT   ?= 8501
 ADDRESS ?=
 HOME_DIR ?= $(or $(SEGBOARD_HOME),workspace)
 
-.PHONY: run test lint demo chromium clean
+.PHONY: run test test-fast lint demo chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,10 @@ lint: $(VENV)/.dev
 
 test: $(VENV)/.dev chromium lint
 	$(BIN)/python -m pytest -q
+
+# The tests without a browser and without the slow ones (a few minutes): for the edit-test loop.
+test-fast: $(VENV)/.dev lint
+	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import common
+from ui import access, frame, state, text, training
 
 # The icon ships with the app: a material-symbol icon would be fetched from Google's servers.
 st.set_page_config(page_title="segboard", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
@@ -17,27 +17,27 @@ pages = [
 
 # The password, when one is set, guards every page: no page runs before it is given. The address
 # (/train?run=...) is kept, so a colleague's link opens its page after signing in.
-if not common.signed_in():
+if not access.signed_in():
     st.navigation(pages, position="hidden")
-    common.sign_in()
+    access.sign_in()
     st.stop()
 
 page = st.navigation(pages)
 
 with st.sidebar:
     st.markdown("**segboard**")
-    st.caption(f"Device: {common.md(common.device_label())}")
-    chosen = common.chosen_dataset()
-    st.caption(f"Dataset: {common.md(chosen.name) if chosen else 'none chosen yet'}")
-    common.training_caption()
-    if common.read_only():
+    st.caption(f"Device: {text.md(training.device_label())}")
+    chosen = state.chosen_dataset()
+    st.caption(f"Dataset: {text.md(chosen.name) if chosen else 'none chosen yet'}")
+    training.training_caption()
+    if access.read_only():
         st.caption(":material/visibility: Read-only: browse data, runs and predictions.")
-    if common.sharing().open_to_network:
+    if access.sharing().open_to_network:
         st.warning("Served on the network with no password: anyone who reaches this address can use the app. "
                    "Set a password to share it (see the README, Share it).", icon=":material/lock_open:")
 
-common.frame(True)
+frame.frame(True)
 try:
     page.run()
 finally:
-    common.frame(False)
+    frame.frame(False)

@@ -7,48 +7,48 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import common
-from seg.data.dataloaders import DataSettings, SettingsError, augment_preview
 from seg.data.overlay import Overlay, hex_color
 from seg.data.uploads import UploadError
+from seg.model.settings import DataSettings, SettingsError
+from ui import access, datasets, frame, state, text
 
-common.require_frame()
+frame.require_frame()
 st.title("Data")
 st.caption("Point segboard at your images and masks. Every file is checked before anything trains.")
 
 # -- Which dataset
 SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
-if common.read_only():
+if access.read_only():
     SOURCES.pop("upload")
-previous = common.chosen_dataset()
-linked = common.linked_folder()
+previous = state.chosen_dataset()
+linked = state.linked_folder()
 source = st.segmented_control("Dataset", list(SOURCES), format_func=SOURCES.get, key="source",
                               default=previous.source if previous else "folder" if linked else "demo") or "demo"
 path = None
 if source == "demo":
-    path = common.demo_path()
-    st.caption(f"64 generated microscopy-like images with masks of their cells, in {common.code(path)}.")
+    path = datasets.demo_path()
+    st.caption(f"64 generated microscopy-like images with masks of their cells, in {text.code(path)}.")
 elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,
                           placeholder="/data/my-cells  (holding images/ and masks/, or name.png + name_mask.png)")
     if typed.strip():
         try:
-            path = common.allowed(typed)
+            path = access.allowed(typed)
         except SettingsError as e:  # outside the folders this viewer may read, or not a path at all
-            st.error(common.md(e))
+            st.error(text.md(e))
 else:
     upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload",
                               help="Unpacked into a folder private to this browser tab, removed when it closes; "
                                    "kept if you train on it.")
     if upload is not None:
         try:
-            path = common.unpack(upload)
+            path = access.unpack(upload)
         except (UploadError, SettingsError) as e:
-            st.error(common.md(e))
+            st.error(text.md(e))
     elif previous and previous.source == "upload":
         path = previous.path
-common.link_folder(path if source == "folder" else None)
+state.link_folder(path if source == "folder" else None)
 
 with st.expander("Class names"):
     codes = st.text_input("Class names, background first, comma-separated (empty: from codes.txt or the masks)",
@@ -56,10 +56,10 @@ with st.expander("Class names"):
 
 if path is None:
     st.info("Choose a dataset above.")
-    common.choose(None)
+    state.choose(None)
     st.stop()
 
-dataset = common.open_dataset(path, codes)
+dataset = datasets.open_dataset(path, codes)
 report = dataset.report
 settings = replace(previous.settings) if previous else DataSettings()
 summary = dataset.summary(settings.valid_pct, settings.seed)
@@ -67,11 +67,11 @@ summary = dataset.summary(settings.valid_pct, settings.seed)
 # -- What is in it, and what is wrong
 c1, c2, c3 = st.columns(3)
 c1.metric("Pairs", summary["pairs"])
-c2.metric("Classes", len(summary["codes"]), help=common.md(", ".join(summary["codes"])))
+c2.metric("Classes", len(summary["codes"]), help=text.md(", ".join(summary["codes"])))
 c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['valid']}",
           help="Split given by the folders" if summary["split"]["kind"] == "folder"
           else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
-st.caption(f"Layout: {common.md(summary['layout'] or 'not recognised')} · {common.code(path)}")
+st.caption(f"Layout: {text.md(summary['layout'] or 'not recognised')} · {text.code(path)}")
 
 
 def problems_table(problems):
@@ -80,7 +80,7 @@ def problems_table(problems):
 
 if report.errors:
     st.error(f"**{len(report.errors)} error(s): training is blocked until they are fixed.**  \n"
-             + "  \n".join(f"{common.code(p.file)}: {common.md(p.problem)} **Fix:** {common.md(p.fix)}"
+             + "  \n".join(f"{text.code(p.file)}: {text.md(p.problem)} **Fix:** {text.md(p.fix)}"
                            for p in report.errors[:5]))
     if len(report.errors) > 5:
         problems_table(report.errors)
@@ -91,15 +91,15 @@ if report.notes:
     with st.expander(f"{len(report.notes)} note(s)", icon=":material/info:"):
         problems_table(report.notes)
 if dataset.ok:
-    st.success(f"Ready to train: {summary['pairs']} pairs, classes {common.md(', '.join(summary['codes']))}.")
-common.choose(common.DataChoice(path, source, codes, settings) if dataset.ok else None)
+    st.success(f"Ready to train: {summary['pairs']} pairs, classes {text.md(', '.join(summary['codes']))}.")
+state.choose(state.DataChoice(path, source, codes, settings) if dataset.ok else None)
 if not dataset.pairs:
     st.stop()
 
 # -- Class balance and sizes
 left, mid, right = st.columns(3)
 overlay = Overlay(dataset.codes)
-label = common.plot_text  # class names are the user's: Plotly reads tags in its text
+label = text.plot_text  # class names are the user's: Plotly reads tags in its text
 colors = {label(name): hex_color(dataset.codes.display_color(i)) for i, name in enumerate(dataset.codes.names)}
 colors[label(dataset.codes.names[0])] = "#9e9e9e"
 balance = pd.DataFrame({"class": [label(name) for name in summary["class_fractions"]],
@@ -134,19 +134,19 @@ overlay.alpha = alpha
 shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
-    image, mask = common.thumbnail(dataset, pair, 192)
-    cols[i % 6].image(overlay(image, mask), caption=common.md(report.name(pair.image)), width="stretch")
+    image, mask = datasets.thumbnail(dataset, pair, 192)
+    cols[i % 6].image(overlay(image, mask), caption=text.md(report.name(pair.image)), width="stretch")
 
 # -- One pair, up close
 st.subheader("Close look")
 names = [report.name(p.image) for p in dataset.pairs]  # paths: nested folders may repeat a file name
 pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, key="close")
 pair = dataset.pairs[pick]
-image, mask = common.thumbnail(dataset, pair, 768)
+image, mask = datasets.thumbnail(dataset, pair, 768)
 a, b, c = st.columns(3)
-a.image(image, caption=f"image: {common.md(report.name(pair.image))}", width="stretch")
+a.image(image, caption=f"image: {text.md(report.name(pair.image))}", width="stretch")
 b.image(overlay(image, mask), caption="overlay", width="stretch")
-c.image(overlay.colorize(mask), caption=f"mask: {common.md(report.name(pair.mask))}", width="stretch")
+c.image(overlay.colorize(mask), caption=f"mask: {text.md(report.name(pair.mask))}", width="stretch")
 
 # -- What training will see
 st.subheader("Training data")
@@ -163,15 +163,16 @@ n_train = summary["split"]["train"]
 if settings.bs > n_train:
     st.caption(f"The training split holds {n_train} pairs: batches will hold {settings.batch_size(n_train)}.")
 if dataset.ok:
-    common.choose(common.DataChoice(path, source, codes, settings))
-if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:", disabled=common.read_only(),
-             help="Not in a read-only app: it computes on the server." if common.read_only() else None):
+    state.choose(state.DataChoice(path, source, codes, settings))
+if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:", disabled=access.read_only(),
+             help="Not in a read-only app: it computes on the server." if access.read_only() else None):
+    from seg.data.dataloaders import augment_preview  # fastai: imported when first needed
     try:
         views = augment_preview(dataset, pair, settings, n=8)
     except SettingsError as e:
-        st.error(common.md(e))
+        st.error(text.md(e))
     else:
-        st.caption(f"{common.md(report.name(pair.image))} as training sees it at {settings.size} px: 8 random "
+        st.caption(f"{text.md(report.name(pair.image))} as training sees it at {settings.size} px: 8 random "
                    "augmentations.")
         cols = st.columns(8)
         for col, (im, m) in zip(cols, views):

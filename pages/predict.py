@@ -11,17 +11,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import common
 from seg.data.uploads import UploadError
 from seg.model.settings import SettingsError
 from seg.prediction import bundle
 from seg.prediction.measure import counts, size_distribution
+from ui import access, frame, predictions, text, training
 
-common.require_frame()
+frame.require_frame()
 st.title("Predict")
 
 # -- The model
-trained = common.trained_runs()
+trained = training.trained_runs()
 if not trained:
     st.info("No trained model yet: train one on the Train page; its best weights appear here after its first "
             "epoch.")
@@ -30,7 +30,7 @@ if not trained:
 names = [r.name for r in trained]
 wanted = st.query_params.get("run")
 run_name = st.selectbox("Model (a run)", names, index=names.index(wanted) if wanted in names else 0,
-                        key="predict_run", format_func=lambda n: common.run_label(trained[names.index(n)]))
+                        key="predict_run", format_func=lambda n: text.run_label(trained[names.index(n)]))
 if run_name != wanted:
     st.query_params["run"] = run_name
 run = trained[names.index(run_name)]
@@ -39,7 +39,7 @@ if run.status().active:
 
 # -- What to predict (not in a read-only app: colleagues browse the predictions already made)
 SOURCES = {"valid": "Its validation images", "folder": "A folder on the server", "upload": "Upload images"}
-if not common.read_only():
+if not access.read_only():
     what = st.segmented_control("Predict", list(SOURCES), format_func=SOURCES.get, default="valid",
                                 key="predict_source") or "valid"
     folder = ""
@@ -55,27 +55,27 @@ if not common.read_only():
                                    help="Kept in a folder private to this browser tab, removed when it closes.")
         if uploads:
             try:
-                folder = str(common.save_uploads(uploads))
+                folder = str(access.save_uploads(uploads))
             except (UploadError, SettingsError) as e:
-                st.error(common.md(e))
+                st.error(text.md(e))
 
     ready = what == "valid" or bool(folder.strip())
     if st.button("Predict", type="primary", disabled=not ready, key="predict"):
         bar = st.progress(0.0, text="Predicting ...")
         try:
-            out = common.predict(run, what, folder,
+            out = predictions.predict(run, what, folder,
                                  lambda i, n: bar.progress(i / n, text=f"Predicting {i} / {n} ..."))
         except SettingsError as e:  # bad folder, classes that do not match: the message names the fix
             bar.empty()
-            st.error(common.md(e))
+            st.error(text.md(e))
         else:
             bar.empty()
             st.session_state["shown_prediction"] = out.name
 
 # -- Which prediction: any made with this model, by anyone; the address names it, so a link shares it
-made = {p.name: p for p in common.predictions(run)}
+made = {p.name: p for p in predictions.predictions(run)}
 if not made:
-    st.info("No predictions with this model yet." + (" Whoever runs the app can make them." if common.read_only()
+    st.info("No predictions with this model yet." + (" Whoever runs the app can make them." if access.read_only()
                                                      else " Choose what to predict above."))
     st.stop()
 made_names = list(made)
@@ -86,15 +86,15 @@ shown = st.selectbox("Prediction shown", made_names, key="shown_prediction",
                      help="Every prediction made with this model, newest first.")
 if st.query_params.get("prediction") != shown:
     st.query_params["prediction"] = shown
-pred = common.read_prediction(made[shown])
+pred = predictions.read_prediction(made[shown])
 
 # -- Summary
 meta, metrics = pred.meta, pred.metrics
 st.divider()
-st.caption(f"{len(meta['images'])} image(s) from {common.code(meta['input'])} with {common.code(run.name)} on "
-           f"{common.md(meta['device'])} in {meta['seconds']:.1f} s. Files: {common.code(pred.path)}")
+st.caption(f"{len(meta['images'])} image(s) from {text.code(meta['input'])} with {text.code(run.name)} on "
+           f"{text.md(meta['device'])} in {meta['seconds']:.1f} s. Files: {text.code(pred.path)}")
 for note in meta["notes"]:
-    st.info(common.md(note))
+    st.info(text.md(note))
 if meta["failed"]:
     with st.expander(f"{len(meta['failed'])} file(s) could not be read", expanded=True):
         st.dataframe(pd.DataFrame(meta["failed"]), hide_index=True)
@@ -104,13 +104,13 @@ pixel_size = c1.number_input("Pixel size (0: sizes in pixels)", min_value=0.0, v
                              format="%.4f", key="pixel_size",
                              help="The width of one pixel in your unit, from the microscope or camera.")
 unit = c2.selectbox("Unit", ["um", "nm", "mm", "cm"], key="unit", disabled=not pixel_size)
-table = common.measurements(str(pred.path), pixel_size or None, unit)
+table = predictions.measurements(str(pred.path), pixel_size or None, unit)
 
 m = st.columns(4)
 m[0].metric("Images", len(meta["images"]))
 if metrics:
-    m[1].metric("Dice (foreground)", common.score(metrics["mean_dice"]))
-    m[2].metric("IoU (foreground)", common.score(metrics["mean_iou"]))
+    m[1].metric("Dice (foreground)", text.score(metrics["mean_dice"]))
+    m[2].metric("IoU (foreground)", text.score(metrics["mean_iou"]))
 found = counts(table, pred.codes) if table is not None else {}
 m[3].metric("Objects found", sum(found.values()))
 
@@ -124,9 +124,9 @@ if metrics:
         k: st.column_config.NumberColumn(format="%.3f") for k in ("dice", "iou", "accuracy")})
     cm = np.array(metrics["confusion"], dtype=float)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    text = [[f"{v:.1%}<br>{int(n):,} px" for v, n in zip(rs, rn)] for rs, rn in zip(share, cm)]
-    classes = [common.plot_text(c) for c in pred.codes]
-    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, colorscale="Blues", zmin=0, zmax=1, text=text,
+    cells = [[f"{v:.1%}<br>{int(n):,} px" for v, n in zip(rs, rn)] for rs, rn in zip(share, cm)]
+    classes = [text.plot_text(c) for c in pred.codes]
+    fig = go.Figure(go.Heatmap(z=share, x=classes, y=classes, colorscale="Blues", zmin=0, zmax=1, text=cells,
                                texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
     fig.update_layout(title="Confusion (share of each true class)", xaxis_title="predicted", yaxis_title="true",
@@ -142,8 +142,8 @@ PER_PAGE = 6
 pages = max(1, -(-len(images) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, key="predict_page") if pages > 1 else 1
 for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
-    dice = f" · Dice {common.score(r['dice'])}" if "dice" in r else ""
-    st.image(str(pred.path / r["preview"]), caption=f"{common.md(r['name'])} ({r['width']} x {r['height']}"
+    dice = f" · Dice {text.score(r['dice'])}" if "dice" in r else ""
+    st.image(str(pred.path / r["preview"]), caption=f"{text.md(r['name'])} ({r['width']} x {r['height']}"
              f"{', in tiles' if r['tiled'] else ''}){dice}")
 
 # -- Objects
@@ -160,7 +160,7 @@ else:
         k: st.column_config.NumberColumn(f"{k} ({size_units})", format="%.3g") for k in ("mean", "d10", "d50", "d90")})
     measure = c2.selectbox("Size measure", ["equivalent_diameter", "area", "major_axis", "circularity", "aspect_ratio"],
                            key="size_measure")
-    fig = go.Figure([go.Histogram(x=g[measure], name=common.plot_text(name), opacity=0.7)
+    fig = go.Figure([go.Histogram(x=g[measure], name=text.plot_text(name), opacity=0.7)
                      for name, g in table.groupby("class")])
     unit_of = {"area": f"{size_units}²", "circularity": "", "aspect_ratio": ""}.get(measure, size_units)
     fig.update_layout(title="Size distribution", xaxis_title=f"{measure.replace('_', ' ')} {unit_of}".strip(),

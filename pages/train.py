@@ -1,43 +1,46 @@
 """Train: choose the settings, start a run, watch it learn live, stop it; earlier runs below.
 
-A run is its own process writing its own folder (seg/runs.py); this page only reads that folder and
+A run is its own process writing its own folder (seg/runs/); this page only reads that folder and
 asks the run to stop, so a refresh, another tab or a colleague sees the same run."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import common
 from seg import runs
 from seg.model.registry import BACKBONES, LOSSES
 from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.training import planner
 from seg.training.pace import estimate
 from seg.util import duration
+from ui import access, datasets, frame, state, text, training
 
-common.require_frame()
+frame.require_frame()
 st.title("Train")
 
-device = common.device()
-choice = common.chosen_dataset()
-history = common.run_history()
+device = training.device()
+choice = state.chosen_dataset()
+history = training.run_history()
 busy = runs.training_now(device.kind)  # the folder of the run on this device, if any
-read_only = common.read_only()
+read_only = access.read_only()
 
 # -- Settings
-saved = common.train_settings()
+saved = state.train_settings()
 data_settings = choice.settings if choice else DataSettings()
 SIZES = list(range(64, 1025, 32))  # the U-Net takes multiples of 32
-common.widget_defaults({  # the widgets start from the settings kept across page switches
-    "epochs": saved.epochs, "lr": common.nearest_lr(saved.lr), "arch": saved.arch, "loss": saved.loss,
-    "pretrained": saved.pretrained, "weights": saved.weights or "",
+state.widget_defaults({  # the widgets start from the settings kept across page switches
+    "epochs": saved.epochs, "lr": state.nearest_lr(saved.lr), "arch": saved.arch, "loss": saved.loss,
+    # on when ImageNet weights are on disk (or a file was named): off is what happens without them anyway
+    "pretrained": saved.pretrained and (bool(saved.weights) or training.pretrained_on_disk(saved.arch)),
+    "weights": saved.weights or "",
     "train_size": data_settings.hw[0] if data_settings.hw[0] in SIZES else 256, "train_bs": data_settings.bs,
     "train_valid_pct": data_settings.valid_pct, "train_augment": data_settings.augment})
 st.subheader("Settings")
 if choice:
-    st.caption(f"Dataset: **{common.md(choice.name)}** ({common.code(choice.path)}), chosen on the Data page.")
+    st.caption(f"Dataset: **{text.md(choice.name)}** ({text.code(choice.path)}), chosen on the Data page.")
 else:
     st.info("No dataset chosen yet: pick one on the Data page first. Earlier runs are listed below.")
     st.page_link("pages/data.py", label="Go to the Data page", icon=":material/photo_library:")
@@ -51,34 +54,38 @@ budget = st.segmented_control(
          + (" Not in a read-only app: planning computes on the server." if read_only else "")) or "manual"
 plan = None
 if budget != "manual" and choice and not read_only:
-    planned_from = common.open_dataset(choice.path, choice.codes)
+    planned_from = datasets.open_dataset(choice.path, choice.codes)
     if planned_from.ok:
-        plan = common.plan(choice, budget, common.train_settings(), st.session_state.get("train_valid_pct",
-                                                                                          data_settings.valid_pct))
-        common.apply_plan(plan)
+        try:
+            plan = training.plan(choice, budget, state.train_settings(),
+                                 st.session_state.get("train_valid_pct", data_settings.valid_pct))
+        except (runs.RunError, SettingsError) as e:  # the device is busy: the timing waits for it
+            st.error(text.md(e))
+    if plan:
+        state.apply_plan(plan)
         st.success(f"**Plan for {budget}**: {plan.summary()}; about **{duration(plan.seconds)}** in all.")
         with st.expander("Why this plan"):
-            st.markdown("\n".join(f"- {common.md(r)}" for r in plan.reasons))
+            st.markdown("\n".join(f"- {text.md(r)}" for r in plan.reasons))
 
 c1, c2 = st.columns(2)
-epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=common.to_manual,
+epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=state.to_manual,
                    help="Passes over the training images. From scratch on a CPU, 10 or more; see the README.")
-lr = c2.select_slider("Learning rate", common.LRS, key="lr", format_func=lambda v: f"{v:.0e}",
-                      on_change=common.to_manual,
+lr = c2.select_slider("Learning rate", state.LRS, key="lr", format_func=lambda v: f"{v:.0e}",
+                      on_change=state.to_manual,
                       help="Peak of fastai's one-cycle schedule. The learning-rate finder below suggests one.")
 c1, c2, c3, c4 = st.columns(4)
-size = c1.select_slider("Image size (px)", SIZES, key="train_size", on_change=common.to_manual,
+size = c1.select_slider("Image size (px)", SIZES, key="train_size", on_change=state.to_manual,
                         help="Images are squeezed to this square; smaller trains faster.")
-bs = c2.number_input("Batch size", 1, 256, key="train_bs", on_change=common.to_manual)
+bs = c2.number_input("Batch size", 1, 256, key="train_bs", on_change=state.to_manual)
 arch = c3.selectbox("Backbone", list(BACKBONES), key="arch",
                     help="; ".join(f"{b.name}: {b.note}" for b in BACKBONES.values()))
 loss = c4.selectbox("Loss", list(LOSSES), format_func=lambda name: LOSSES[name].label, key="loss",
-                    on_change=common.to_manual,
+                    on_change=state.to_manual,
                     help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
 c1, c2, c3 = st.columns(3)
 valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_valid_pct",
                       help="Ignored when the dataset has its own train/valid folders.")
-augment = c2.toggle("Augmentation", key="train_augment", on_change=common.to_manual,
+augment = c2.toggle("Augmentation", key="train_augment", on_change=state.to_manual,
                     help="Flips, rotation, zoom, lighting and warp on image and mask together.")
 pretrained = c3.toggle("Start from ImageNet weights", key="pretrained")
 # A path box reads the server's disk: confined like every other path, and not offered to read-only viewers.
@@ -86,7 +93,7 @@ typed_weights = st.text_input("ImageNet weights file for the backbone (optional)
                               placeholder="/path/to/resnet34-b627a593.pth") if pretrained and not read_only else ""
 problem = None
 try:
-    weights = common.weights_file(typed_weights)
+    weights = access.weights_file(typed_weights)
 except SettingsError as e:
     weights, problem = None, str(e)
 
@@ -94,18 +101,18 @@ data_settings = replace(data_settings, size=plan.size if plan else size, bs=int(
                         augment=augment)
 train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained, weights=weights, loss=loss,
                                find_lr=bool(plan and plan.find_lr))
-common.keep_settings(data_settings, replace(train_settings, weights=typed_weights.strip() or None))
+state.keep_settings(data_settings, replace(train_settings, weights=typed_weights.strip() or None))
 try:
     data_settings.check()
     train_settings.check()
 except SettingsError as e:
     problem = problem or str(e)
 if problem:
-    st.error(common.md(problem))
+    st.error(text.md(problem))
 else:
-    st.caption(common.md(common.pretrained_note(train_settings)))
+    st.caption(text.md(training.pretrained_note(train_settings)))
 
-dataset = common.open_dataset(choice.path, choice.codes) if choice else None
+dataset = datasets.open_dataset(choice.path, choice.codes) if choice else None
 if dataset is not None and not dataset.ok:
     problem = "The dataset has errors: fix them on the Data page first."
     st.error(problem)
@@ -117,9 +124,9 @@ with st.expander("Learning-rate finder"):
     if st.button("Find a learning rate", disabled=bool(problem or busy or not choice or read_only), key="find_lr"):
         with st.spinner("Trying learning rates from 1e-7 to 10 ..."):
             try:
-                st.session_state["lr_found"] = common.find_lr(choice, data_settings, train_settings)
+                st.session_state["lr_found"] = training.find_lr(choice, data_settings, train_settings)
             except (SettingsError, runs.RunError) as e:
-                st.error(common.md(e))
+                st.error(text.md(e))
     found = st.session_state.get("lr_found")
     if found:
         fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
@@ -132,7 +139,7 @@ with st.expander("Learning-rate finder"):
         cols = st.columns(4)
         for col, (name, value) in zip(cols, found["suggestions"].items()):
             col.button(f"Use {name} ({value:.0e})" if value else f"{name}: none", key=f"use_{name}",
-                       disabled=not value, on_click=common.take_lr, args=(value,))
+                       disabled=not value, on_click=state.take_lr, args=(value,))
 
 # -- Start
 if choice and dataset is not None and dataset.ok:
@@ -141,17 +148,17 @@ if choice and dataset is not None and dataset.ok:
         seconds, basis = plan.seconds, "planned from batches timed on it"
     else:
         seconds, basis = estimate(n_train, data_settings.hw, epochs, arch, device.kind, history)
-    st.caption(f"Estimated time: about **{duration(seconds)}** on {common.md(device.label)} ({basis}).")
+    st.caption(f"Estimated time: about **{duration(seconds)}** on {text.md(device.label)} ({basis}).")
 if busy:
-    st.warning(f"A run is training on this {device.kind.upper()}: {common.md(common.Path(busy).name)}. "
+    st.warning(f"A run is training on this {device.kind.upper()}: {text.md(Path(busy).name)}. "
                "One run at a time per device: it is shown below; stop it to start another.")
 if read_only:
     st.info("Read-only: this app is shared for browsing. Runs are started by whoever runs it.")
 elif st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
     try:
-        run = common.start_run(choice, data_settings, train_settings, device.kind, plan)
+        run = training.start_run(choice, data_settings, train_settings, device.kind, plan)
     except (runs.RunError, SettingsError) as e:
-        st.error(common.md(e))
+        st.error(text.md(e))
     else:
         st.query_params["run"] = run.name
         st.rerun()
@@ -162,11 +169,11 @@ names = [r.name for r in history]
 if not names:
     st.info("No runs yet.")
     st.stop()
-wanted = st.query_params.get("run") or (common.Path(busy).name if busy else names[0])
+wanted = st.query_params.get("run") or (Path(busy).name if busy else names[0])
 shown = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0, key="shown_run")
 if shown != st.query_params.get("run"):
     st.query_params["run"] = shown
-run = common.watched(shown)
+run = training.watched(shown)
 active = run.status().active
 
 
@@ -185,16 +192,17 @@ def live_status():
     with c1:
         st.badge(status.status, color=badge.get(status.status, "gray"))
         if cfg.get("device"):
-            st.badge(common.md(common.device_text(cfg["device"])), icon=":material/memory:", color="gray")
+            st.badge(text.md(training.device_text(cfg["device"])), icon=":material/memory:", color="gray")
     if status.active:
-        c2.button("Stop", key="stop", on_click=common.stop_run, args=(run,), disabled=run.stop_requested() or read_only,
+        c2.button("Stop", key="stop", on_click=training.stop_run, args=(run,),
+                  disabled=run.stop_requested() or read_only,
                   help="Ends the run after the current batch; the best weights are kept.")
     if status.status == "failed":
-        st.error(common.md(status.message))
+        st.error(text.md(status.message))
     elif status.message and not status.active:
-        st.caption(common.md(status.message))
+        st.caption(text.md(status.message))
     for note in run.notes():
-        st.caption(common.md(note))
+        st.caption(text.md(note))
     if p["total"]:
         left = f", about {duration(p['left'])} left" if p["left"] is not None else ""
         st.progress(p["fraction"], text=f"epoch {p['epoch']}/{p['epochs']}, batch {p['iteration']}/{p['total']}, "
@@ -230,14 +238,14 @@ def live_charts():
             col.plotly_chart(fig, key=key)
         last, full = epochs[-1], run.full_size()
         m = st.columns(5)
-        m[0].metric("Dice (foreground)", common.score(last.get("dice")),
+        m[0].metric("Dice (foreground)", text.score(last.get("dice")),
                     help="Last epoch, validation images at the training size.")
-        m[1].metric("IoU (foreground)", common.score(last.get("iou")),
+        m[1].metric("IoU (foreground)", text.score(last.get("iou")),
                     help="Last epoch, validation images at the training size.")
-        m[2].metric("Dice at the images' own size", common.score(full.get("dice")) if full else "after the run",
+        m[2].metric("Dice at the images' own size", text.score(full.get("dice")) if full else "after the run",
                     help="Best weights, validation images predicted at their own size: what your masks will be. "
                          "Lower than at the training size when objects are small.")
-        m[3].metric("Valid loss", common.score(last.get("valid_loss")))
+        m[3].metric("Valid loss", text.score(last.get("valid_loss")))
         m[4].metric("Epochs done", f"{len(epochs)}")
         with st.expander("Every epoch"):
             st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)

@@ -10,6 +10,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory):
+    "One real run trained once for the whole session, shared by every test that only needs a finished run."
+    from training import train_finished
+    return train_finished(tmp_path_factory.mktemp("finished"))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     "A private SEGBOARD_HOME, so no test touches the project's workspace/."
@@ -25,10 +32,10 @@ os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-"
 
 @pytest.fixture(autouse=True)
 def fresh_sign_in_counts():
-    """The app counts wrong passwords for the whole server process (pages.common.throttle), and AppTest runs
+    """The app counts wrong passwords for the whole server process (ui.access.throttle), and AppTest runs
     every app in this one: each test starts with none counted."""
-    common = sys.modules.get("pages.common")
-    if common is not None:
-        common.throttle.clear()
+    access = sys.modules.get("ui.access")
+    if access is not None:
+        access.throttle.clear()
     yield
 

@@ -25,15 +25,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(home, log_dir, env=None, port=None, keep_runs=False):
-    """`streamlit run app.py`; yields the URL. Runs outlive a server by design: unless `keep_runs`,
-    the ones this server's home holds are killed at the end, so no test leaves one behind."""
+def serve(home, log_dir, env=None, port=None, keep_runs=False, cwd=None):
+    """`streamlit run app.py` (of the checkout `cwd`, default this one); yields the URL. Runs outlive a
+    server by design: unless `keep_runs`, the ones this server's home holds are killed at the end, so no
+    test leaves one behind."""
     port = port or free_port()
     env = {**os.environ, "SEGBOARD_HOME": str(home), **(env or {})}
     log = open(log_dir / f"streamlit-{port}.log", "a+")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -53,7 +54,7 @@ def serve(home, log_dir, env=None, port=None, keep_runs=False):
         proc.wait(20)
         log.close()
         if not keep_runs:
-            from test_app_train import end_runs
+            from training import end_runs
             end_runs(home / "runs")
 
 

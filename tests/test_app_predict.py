@@ -1,30 +1,18 @@
-"""The Predict page in Streamlit's AppTest, on a real run trained once for the module."""
+"""The Predict page in Streamlit's AppTest, on the real run trained once for the session (conftest)."""
 
-import shutil
 
 import numpy as np
 import pytest
 from conftest import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from training import TINY, demo, seg
-
-RUN = "20260101-120000-demo"
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("app-predict")
-    data = demo(root / "demo", n=12, size=96)
-    r = seg("train", data, "--run-dir", root / "runs" / RUN, "--epochs", 2, "--lr", 3e-3, *TINY)
-    assert r.returncode == 0, r.stderr
-    return data, root / "runs" / RUN
+from training import RUN
 
 
 @pytest.fixture
-def page(home, trained):
-    "The app on the Predict page, with the trained run in this test's workspace."
-    shutil.copytree(trained[1], home / "runs" / RUN)
+def page(home, finished):
+    "The app on the Predict page, with the session's trained run in this test's workspace."
+    finished.into(home)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     at.switch_page("pages/predict.py").run()
@@ -68,7 +56,7 @@ def test_validation_set_side_by_side_scores_objects_downloads(page, home):
     assert len(list((home / "predictions").iterdir())) == 1
 
 
-def test_a_folder_without_masks_and_bad_folders(page, trained, tmp_path):
+def test_a_folder_without_masks_and_bad_folders(page, finished, tmp_path):
     at = page
     at.segmented_control(key="predict_source").set_value("folder").run()
     at.text_input(key="predict_folder").set_value(str(tmp_path / "nowhere")).run()
@@ -78,7 +66,7 @@ def test_a_folder_without_masks_and_bad_folders(page, trained, tmp_path):
     folder = tmp_path / "slides"
     folder.mkdir()
     for i in range(3):
-        Image.open(trained[0] / "images" / f"00{i}.png").save(folder / f"slide{i}.png")
+        Image.open(finished.data / "images" / f"00{i}.png").save(folder / f"slide{i}.png")
     Image.fromarray(np.zeros((300, 500, 3), np.uint8)).save(folder / "wide.png")
     at.text_input(key="predict_folder").set_value(str(folder)).run()
     at.button(key="predict").click().run()

@@ -1,14 +1,11 @@
 """The Train page in Streamlit's AppTest: settings, a real run started from the page, live metrics, stop."""
 
-import json
-import os
-import signal
 import time
 
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from training import demo
+from training import demo, end_runs
 
 from seg.runs import Run
 
@@ -26,15 +23,6 @@ def train_page(home, tmp_path):
     assert not at.exception, at.exception
     yield at
     end_runs(home / "runs")
-
-
-def end_runs(root):
-    "A failed test must not leave a 100-epoch run holding the device for the next ones."
-    for launch in root.glob("*/launch.json"):
-        try:
-            os.kill(json.loads(launch.read_text())["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def poll(at, until, timeout=180):
@@ -63,7 +51,11 @@ def test_settings_are_checked_and_estimated(train_page):
     at = train_page
     assert at.slider(key="epochs").value == 10 and at.select_slider(key="lr").value == 1e-3
     assert any("Estimated time: about" in c.value for c in at.caption)
-    assert any("training from scratch" in c.value for c in at.caption)  # no ImageNet weights on this machine
+    # no ImageNet weights on this machine: the toggle starts off, and switched on the caption says why
+    assert not at.toggle(key="pretrained").value
+    assert any("Training from scratch (pretrained weights switched off)" in c.value for c in at.caption)
+    at.toggle(key="pretrained").set_value(True).run()
+    assert any("training from scratch" in c.value for c in at.caption)
     at.text_input(key="weights").set_value("/no/such/weights.pth").run()
     assert "Weights file /no/such/weights.pth: not found" in at.error[0].value
     assert at.button(key="start").disabled
@@ -87,7 +79,7 @@ def test_start_watch_stop(train_page, home):
     assert (home / "runs" / name).is_dir()
     poll(at, lambda a: any(m.label == "Dice (foreground)" for m in a.metric) and a.image)
     assert at.button(key="start").disabled  # one run at a time
-    assert "busy" not in at.markdown and any("A run is training" in w.value for w in at.warning)
+    assert any(f"A run is training on this CPU: {name}" in w.value for w in at.warning)  # the run, by name
     assert len(at.get("plotly_chart")) >= 2  # batch loss and the per-epoch chart
     assert "image | truth | prediction" in at.image[0].proto.imgs[0].caption
     assert at.get("progress")
@@ -114,7 +106,7 @@ def test_learning_rate_finder_and_taking_a_suggestion(train_page):
     assert found["suggestions"]["valley"] and len(found["lrs"]) > 20
     assert at.get("plotly_chart")  # the curve, with the suggestions marked
     at.button(key="use_valley").click().run()
-    from pages.common import nearest_lr
+    from ui.state import nearest_lr
     assert at.select_slider(key="lr").value == nearest_lr(found["suggestions"]["valley"])
     # The settings outlive a visit to another page.
     at.switch_page("pages/data.py").run()

@@ -20,11 +20,9 @@ import pytest
 from conftest import ROOT
 from makers import dataset, huge_png_header, palette_mask, save, shapes
 from streamlit.testing.v1 import AppTest
-from training import TINY, demo, seg
+from training import RUN, TINY, demo
 
 from seg.cli import main
-
-RUN = "20260101-120000-demo"
 
 
 @dataclass
@@ -352,12 +350,9 @@ def shown(at) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus-run")
-    data = demo(root / "demo", n=10, size=64)
-    r = seg("train", data, "--run-dir", root / RUN, "--epochs", 1, *TINY)
-    assert r.returncode == 0, r.stderr
-    return root / RUN
+def trained(finished):
+    "The session's trained run (conftest): the corpus predicts with it."
+    return finished.run
 
 
 def app(home, trained=None) -> AppTest:

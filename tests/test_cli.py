@@ -78,3 +78,23 @@ def test_demo_never_overwrites(tmp_path):
 def test_unknown_command_is_a_usage_error():
     r = seg("train-everything", check=False)
     assert r.returncode == 2 and "usage:" in r.stderr
+
+
+def test_settings_and_the_command_line_round_trip():
+    "The app starts runs with `to_argv`; the CLI reads them back with `from_args`: every field survives."
+    from seg.cli import parser
+    from seg.cli.options import OPTIONS, from_args, to_argv
+    from seg.model.settings import DataSettings, TrainSettings
+    cases = [
+        (DataSettings(), TrainSettings()),
+        (DataSettings(size=(96, 160), bs=3, valid_pct=0.35, seed=7, augment=False, workers=2,
+                      within=("/data/a", "/data/b c")),
+         TrainSettings(epochs=37, lr=3.3e-4, arch="resnet18", pretrained=False, weights="/w/r18.pth",
+                       loss="ce", find_lr=True)),
+        (DataSettings(size=512), TrainSettings(lr=0.1 + 0.2, loss="weighted-ce", arch="resnet50")),
+    ]
+    for data, train in cases:
+        args = parser().parse_args(["train", "DATA", "--run-dir", "RUN", *to_argv(data, train)])
+        assert from_args(args) == (data, train)
+    # and every field of both settings has its option (a new field without one fails the import)
+    assert {o.field for o in OPTIONS} == {*DataSettings.__dataclass_fields__, *TrainSettings.__dataclass_fields__}

@@ -1,6 +1,7 @@
 """The real app in a real browser: `streamlit run` on a free port, Debian's Chromium driven by
 Playwright. Saves the README's screenshots."""
 
+import re
 import time
 
 import pytest
@@ -95,6 +96,16 @@ def test_train_on_the_demo_watch_reload_stop(server, browser):
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
     expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Estimated time: about")).to_be_visible()
+    # smaller and lighter than the defaults (256 px, resnet34), so the first epoch ends in seconds on a CPU
+    size = page.get_by_role("slider", name=re.compile("Image size"))
+    size.focus()
+    for _ in range(4):  # 256 -> 128 px, one step of 32 a key
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(400)
+    expect(size).to_have_attribute("aria-valuetext", "128", timeout=30_000)
+    page.get_by_role("combobox", name=re.compile("Backbone")).click()
+    page.get_by_role("option", name="resnet18").click()
+    expect(page.get_by_role("combobox", name=re.compile("Backbone"))).to_have_value("resnet18", timeout=30_000)
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training loss per batch")).to_be_visible(timeout=120_000)
     points = "el => (el.data && el.data[0]) ? el.data[0].x.length : 0"  # Plotly keeps the traces on its div
@@ -120,17 +131,11 @@ def test_train_on_the_demo_watch_reload_stop(server, browser):
     page.close()
 
 
-def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path):
-    "A short run, then the Predict page: validation images worst first beside the truth, the masks zip."
+def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path, finished):
+    "A finished run, then the Predict page: validation images worst first beside the truth, the masks zip."
     import zipfile
 
-    from training import TINY, demo, seg
-
-    from seg.runs import new_name
-    data = demo(tmp_path / "cells", n=16, size=192)
-    name = new_name(data)
-    r = seg("train", data, "--run-dir", home / "runs" / name, "--epochs", 3, "--lr", 3e-3, *TINY)
-    assert r.returncode == 0, r.stderr
+    name = finished.into(home, "20260101-120000-cells").name
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -139,7 +144,7 @@ def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path
     page.get_by_role("button", name="Predict", exact=True).click()
     expect(page.get_by_text("image | truth | prediction | errors")).to_be_visible(timeout=120_000)
     expect(page.get_by_text("Scores per class")).to_be_visible()
-    expect(page.locator("[data-testid='stImage']")).to_have_count(3)  # 16 pairs, 20% validation
+    expect(page.locator("[data-testid='stImage']")).to_have_count(2)  # 12 pairs, 20% validation
     expect(page.get_by_text("Confusion (share of each true class)")).to_be_visible()
     expect(page.get_by_text("Size distribution")).to_be_visible()
     page.wait_for_timeout(1500)
@@ -150,7 +155,7 @@ def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path
     download.value.save_as(path)
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
-        assert len(names) == 3 and all(n.startswith("masks/") and n.endswith(".png") for n in names)
+        assert len(names) == 2 and all(n.startswith("masks/") and n.endswith(".png") for n in names)
     assert not errors, errors
     page.close()
 

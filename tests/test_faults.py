@@ -53,18 +53,9 @@ def test_disk_full_while_saving_weights(tmp_path):
     assert run.samples()  # what it made before is kept
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    root = tmp_path_factory.mktemp("faults")
-    data = demo(root / "demo", n=10)
-    r = seg("train", data, "--run-dir", root / "run", "--epochs", 2, *TINY)
-    assert r.returncode == 0, r.stderr
-    return root / "run"
-
-
 def test_a_damaged_weights_file(finished, tmp_path, monkeypatch):
     run = tmp_path / "20260101-000000-damaged"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished.run, run)
     best = run / "best.pth"
     best.unlink()  # a hard link of last.pth: damage a copy of its own
     best.write_bytes((run / "last.pth").read_bytes()[:5000])

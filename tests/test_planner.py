@@ -107,7 +107,7 @@ def test_a_planned_run_from_the_cli(tmp_path):
 
 
 def test_the_train_page_plans_for_a_budget(home, tmp_path):
-    from test_app_train import end_runs
+    from training import end_runs
     data = demo(tmp_path / "d", n=24, size=64)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()

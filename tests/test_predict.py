@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from training import TINY, demo, seg
+from training import cli, seg
 
 from seg import Dataset
 from seg.prediction.inference import Model, PredictError, Predictor
@@ -19,13 +19,9 @@ from seg.prediction.output import Prediction, predict
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    "A demo dataset of 128 px images and a 3-epoch run trained on it at 64 px."
-    root = tmp_path_factory.mktemp("predict")
-    data = demo(root / "demo", n=12, size=128)
-    r = seg("train", data, "--run-dir", root / "run", "--epochs", 3, "--lr", 3e-3, *TINY)
-    assert r.returncode == 0, r.stderr
-    return data, root / "run"
+def trained(finished):
+    "The session's run (conftest): a demo dataset of 128 px images, 3 epochs at 64 px."
+    return finished.data, finished.run
 
 
 def test_masks_equal_fastai_get_preds(trained):
@@ -145,19 +141,19 @@ def test_cli_predict_dataset_writes_the_contract(trained, tmp_path):
     # again into the same folder: refused, nothing changed; with --overwrite the user's own file stays
     (out / "my notes.txt").write_text("mine")
     before = (out / "metrics.json").stat().st_mtime_ns
-    r = seg("predict", run, data, "--out", out)
-    assert r.returncode == 2 and "--overwrite" in r.stderr and (out / "metrics.json").stat().st_mtime_ns == before
-    r = seg("predict", run, data, "--out", out, "--overwrite")
-    assert r.returncode == 0 and (out / "my notes.txt").read_text() == "mine"
+    rc, _, err = cli("predict", run, data, "--out", out)  # the same main(), in this process: quicker
+    assert rc == 2 and "--overwrite" in err and (out / "metrics.json").stat().st_mtime_ns == before
+    rc, _, _ = cli("predict", run, data, "--out", out, "--overwrite")
+    assert rc == 0 and (out / "my notes.txt").read_text() == "mine"
     assert not (out / "measurements.csv").exists()  # this time without --measure: no stale table left
     # a folder of someone's files, and a folder inside the input: refused
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "thesis.docx").write_text("x")
-    r = seg("predict", run, data, "--out", theirs)
-    assert r.returncode == 2 and "holds other files" in r.stderr and list(theirs.iterdir()) == [theirs / "thesis.docx"]
-    r = seg("predict", run, data, "--out", data / "predictions")
-    assert r.returncode == 2 and "inside the input folder" in r.stderr and not (data / "predictions").exists()
+    rc, _, err = cli("predict", run, data, "--out", theirs)
+    assert rc == 2 and "holds other files" in err and list(theirs.iterdir()) == [theirs / "thesis.docx"]
+    rc, _, err = cli("predict", run, data, "--out", data / "predictions")
+    assert rc == 2 and "inside the input folder" in err and not (data / "predictions").exists()
 
 
 def test_cli_predict_images_and_bad_files(trained, tmp_path):
@@ -190,13 +186,13 @@ def test_cli_predict_images_and_bad_files(trained, tmp_path):
     m = {k: np.asarray(Image.open(out / "masks" / f"{k}.png")) for k in ("rgb", "gray", "alpha")}
     assert (m["rgb"] == m["alpha"]).all()  # the alpha channel is ignored
     # one file; not an image; nothing there; a pixel size of zero
-    r = seg("predict", run, folder / "rgb.png", "--out", tmp_path / "one")
-    assert r.returncode == 0 and _write_masks_sizes(tmp_path / "one") == {"rgb": (128, 128)}
+    rc, _, _ = cli("predict", run, folder / "rgb.png", "--out", tmp_path / "one")
+    assert rc == 0 and _write_masks_sizes(tmp_path / "one") == {"rgb": (128, 128)}
     (tmp_path / "notes.txt").write_text("x")
     for args, says in (([tmp_path / "notes.txt"], "not an image file"), ([tmp_path / "nowhere"], "not found"),
                        ([folder, "--pixel-size", 0], "Pixel size 0"), ([], "or --valid")):
-        r = seg("predict", run, *args, "--out", tmp_path / "x")
-        assert r.returncode == 2 and says in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        rc, _, err = cli("predict", run, *args, "--out", tmp_path / "x")
+        assert rc == 2 and says in err and err.count("\n") == 1, err
     assert not (tmp_path / "x").exists()
 
 
@@ -220,8 +216,8 @@ def test_loading_refuses_a_pickle(trained, tmp_path):
     with pytest.raises(PredictError, match="could not be read as a state dict"):
         Model.load(evil)
     assert not marker.exists()
-    r = seg("predict", evil, trained[0], "--out", tmp_path / "o")
-    assert r.returncode == 2 and "could not be read as a state dict" in r.stderr and not marker.exists()
+    rc, _, err = cli("predict", evil, trained[0], "--out", tmp_path / "o")
+    assert rc == 2 and "could not be read as a state dict" in err and not marker.exists()
     with pytest.raises(PredictError, match="not a run folder"):
         Model.load(tmp_path)
 
@@ -260,3 +256,13 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     theirs = np.load(tmp_path / "bundle" / "theirs.npy")
     ours = Predictor(Model.load(run)).predict(np.asarray(Image.open(image)))
     assert (theirs == ours).mean() >= 0.999
+
+
+def test_a_dataset_with_a_broken_pair_says_it_was_left_out(trained, tmp_path):
+    import shutil
+    data, run = trained
+    copy = shutil.copytree(data, tmp_path / "data")
+    (copy / "masks" / "003.png").write_bytes(b"not a png any more")
+    meta = predict(run, copy, tmp_path / "out")
+    assert len(meta["images"]) == 11
+    assert any("1 pair(s) left out for problems" in n for n in meta["notes"]), meta["notes"]

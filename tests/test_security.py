@@ -214,8 +214,8 @@ def test_read_only_offers_no_weights_box_and_plans_nothing(home, monkeypatch):
     at.switch_page("pages/train.py").run()
     assert not at.exception
     assert at.segmented_control(key="budget").disabled and at.segmented_control(key="budget").value == "manual"
-    assert at.toggle(key="pretrained").value  # on by default ...
-    assert not [t for t in at.text_input if t.key == "weights"]  # ... but no path box to probe the disk
+    at.toggle(key="pretrained").set_value(True).run()
+    assert not [t for t in at.text_input if t.key == "weights"]  # no path box to probe the disk with
     assert not at.success  # no plan
 
 
@@ -245,7 +245,7 @@ def test_a_bad_path_typed_gets_segboards_message(home, monkeypatch, typed, says)
 
 
 def test_user_text_is_escaped_for_markdown_and_plotly():
-    from pages.common import code, md, plot_text
+    from ui.text import code, md, plot_text
     for payload in ("<img src=x onerror=alert(1)>", "![t](http://127.0.0.1:9/t.png)", "[x](javascript:alert(1))",
                     "b:red[red]", "$x^2$", "*bold* _it_ ~s~ `c` | &amp;"):
         escaped = md(payload)

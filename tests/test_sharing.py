@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from training import TINY, demo, seg
+from training import RUN, TINY, demo, seg
 
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
 from seg.server.sharing import AccessError, Sharing
-
-RUN = "20260101-120000-demo"
-
 
 # ---- the rules --------------------------------------------------------------------------------------
 
@@ -126,16 +123,13 @@ def test_the_password_from_the_environment(home, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    "A finished run and one prediction of its validation set, made from the CLI."
+def trained(tmp_path_factory, finished):
+    "The session's finished run and one prediction of its validation set, made from the CLI."
     root = tmp_path_factory.mktemp("sharing")
-    data = demo(root / "demo", n=10, size=64)
-    run = root / "runs" / RUN
-    r = seg("train", data, "--run-dir", run, "--epochs", 1, *TINY)
-    assert r.returncode == 0, r.stderr
+    run = finished.into(root)
     r = seg("predict", run, "--valid", "--out", root / "predictions" / f"20260101-130000-{RUN}", "--measure")
     assert r.returncode == 0, r.stderr
-    return root, data
+    return root, finished.data
 
 
 def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_path):
@@ -214,8 +208,7 @@ def test_share_prints_where_to_open_and_never_the_password(tmp_path):
 
 def test_predicting_while_a_run_trains(home, trained):
     "One device, two users: a prediction in the app while another run trains; both go on, neither fails."
-    from test_app_train import end_runs
-    from training import wait_for
+    from training import end_runs, wait_for
 
     from seg import runs
     root, data = trained

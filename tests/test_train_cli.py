@@ -3,11 +3,12 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
 from makers import dataset
-from training import TINY, demo, seg, start, wait_for
+from training import TINY, cli, demo, seg, start, wait_for
 
 from seg import runs
 from seg.runs import Run
@@ -18,25 +19,16 @@ def data(tmp_path_factory):
     return demo(tmp_path_factory.mktemp("demo") / "demo")
 
 
-@pytest.fixture(scope="module")
-def finished(data, tmp_path_factory):
-    "One completed 2-epoch run, shared by the tests that only read it."
-    run_dir = tmp_path_factory.mktemp("runs") / "first"
-    r = seg("train", data, "--run-dir", run_dir, "--epochs", "2", *TINY)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return run_dir, r
-
-
 def test_run_folder_holds_config_events_weights_samples(finished):
-    run_dir, r = finished
-    *_, done, full = r.stdout.strip().splitlines()
-    assert done.startswith("completed: Completed 2 epochs.")
+    run_dir = finished.run
+    *_, done, full = finished.stdout.strip().splitlines()
+    assert done.startswith("completed: Completed 3 epochs.")
     assert "validation images at their own size (best weights" in full  # besides the training-size scores
-    assert "Traceback" not in r.stderr
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg["train"]["epochs"] == 2 and cfg["train"]["arch"] == "resnet18" and cfg["data"]["size"] == 64
+    assert cfg["train"]["epochs"] == 3 and cfg["train"]["arch"] == "resnet18" and cfg["data"]["size"] == 64
     assert cfg["codes"] == ["background", "cell"]
-    assert cfg["dataset"]["pairs"] == 10 and cfg["dataset"]["train"] == 8 and len(cfg["dataset"]["fingerprint"]) == 16
+    assert cfg["dataset"]["pairs"] == 12 and cfg["dataset"]["train"] == 10 and len(cfg["dataset"]["fingerprint"]) == 16
+    assert cfg["dataset"]["typical_size"] == [128, 128] and cfg["data"]["within"] == []
     assert cfg["device"]["kind"] == "cpu" and cfg["versions"]["fastai"] and cfg["versions"]["torch"]
     assert cfg["pretrained"]["used"] is False and "from scratch" in cfg["pretrained"]["message"]
     assert cfg["class_weights"][0] == 1.0 and cfg["class_weights"][1] > 1.0  # cells are the rarer class
@@ -45,12 +37,13 @@ def test_run_folder_holds_config_events_weights_samples(finished):
     events = [json.loads(x) for x in lines]
     assert all("type" in e and "t" in e for e in events)
     assert events[0]["type"] == "status" and events[0]["status"] == "running"
-    assert events[0]["plan"] == {"epochs": 2, "batches_per_epoch": 2, "total_iterations": 4}
+    assert events[0]["plan"] == {"epochs": 3, "batches_per_epoch": 2, "total_iterations": 6}
     assert events[-1] == {**events[-1], "type": "status", "status": "completed"}
     batches = [e for e in events if e["type"] == "batch"]
-    assert [b["iteration"] for b in batches] == [1, 2, 3, 4] and all(b["loss"] > 0 and b["lr"] > 0 for b in batches)
+    assert [b["iteration"] for b in batches] == [1, 2, 3, 4, 5, 6] and all(b["loss"] > 0 and b["lr"] > 0
+                                                                          for b in batches)
     epochs = [e for e in events if e["type"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
     for e in epochs:
         assert {"train_loss", "valid_loss", "dice", "iou", "fg_acc", "dice_cell", "iou_background"} <= set(e)
         assert 0 <= e["dice"] <= 1 and e["dice"] == e["dice_cell"]  # one foreground class: the mean is it
@@ -63,11 +56,13 @@ def test_run_folder_holds_config_events_weights_samples(finished):
     for name in ("best", "last"):
         state = torch.load(run_dir / f"{name}.pth", weights_only=True)  # plain tensors: no pickle of code
         model.load_state_dict(state)
-    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch-01.png", "epoch-02.png"]
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["epoch-01.png", "epoch-02.png", "epoch-03.png"]
+    assert not list(run_dir.glob(".*"))  # nothing temporary left: no .tmp files, no .lr_find
 
 
-def test_runs_lists_and_reads_incrementally(finished):
-    run_dir, _ = finished
+def test_runs_lists_and_reads_incrementally(finished, tmp_path):
+    import shutil
+    run_dir = Path(shutil.copytree(finished.run, tmp_path / "first"))  # a copy: this test appends to it
     run = Run(run_dir)
     first = run.poll()
     assert first and run.poll() == []  # nothing new: the second read returns nothing
@@ -78,7 +73,7 @@ def test_runs_lists_and_reads_incrementally(finished):
         f.write('}\n')
     assert run.poll() == [{"type": "heartbeat", "t": 1}]
     row = run.summary()
-    assert row["status"] == "completed" and row["epochs"] == "2/2" and row["dice"] is not None
+    assert row["status"] == "completed" and row["epochs"] == "3/3" and row["dice"] is not None
     listed = json.loads(seg("runs", run_dir.parent, "--json").stdout)
     assert [r["run"] for r in listed] == ["first"]
 
@@ -135,7 +130,7 @@ def test_a_file_broken_during_training_fails_the_run_with_its_message(tmp_path):
 
 
 def test_from_continues_from_the_earlier_weights(data, finished, tmp_path):
-    first, _ = finished
+    first = finished.run
     r = seg("train", data, "--run-dir", tmp_path / "next", "--from", first, "--epochs", "1", "--lr", "1e-7", *TINY)
     assert r.returncode == 0, r.stderr
     cfg = json.loads((tmp_path / "next" / "config.json").read_text())
@@ -158,19 +153,21 @@ def test_bad_settings_and_data_exit_with_one_line(data, tmp_path, finished):
         (["--bs", "0"], "Batch size 0"),
         (["--weights", tmp_path / "missing.pth"], "not found"),
     ]
-    for args, message in cases:
-        r = seg("train", data, "--run-dir", tmp_path / "x", *args)
-        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
-        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    r = seg("train", data, "--run-dir", tmp_path / "x", *cases[0][0])  # one in a real process: its exit code
+    assert r.returncode == 2 and cases[0][1] in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for args, message in cases:  # the rest through the same main() in this process (no second fastai import)
+        rc, out, err = cli("train", data, "--run-dir", tmp_path / "x", *args)
+        assert rc == 2 and message in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and not out and not (tmp_path / "x").exists()
     broken = dataset(tmp_path / "broken", n=3)
     (broken / "images" / "01.png").write_bytes(b"garbage")
-    r = seg("train", broken, "--run-dir", tmp_path / "x")
-    assert r.returncode == 2 and "images/01.png" in r.stderr and "seg inspect" in r.stderr
+    rc, _, err = cli("train", broken, "--run-dir", tmp_path / "x")
+    assert rc == 2 and "images/01.png" in err and "seg inspect" in err
     # An existing run is never overwritten.
-    run_dir, _ = finished
+    run_dir = finished.run
     before = (run_dir / "events.jsonl").read_bytes()
-    r = seg("train", data, "--run-dir", run_dir, *TINY)
-    assert r.returncode == 2 and "already holds a run" in r.stderr
+    rc, _, err = cli("train", data, "--run-dir", run_dir, *TINY)
+    assert rc == 2 and "already holds a run" in err
     assert (run_dir / "events.jsonl").read_bytes() == before
 
 

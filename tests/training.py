@@ -1,8 +1,14 @@
-"""Helpers for tests that train for real: a tiny dataset, the CLI in a subprocess, waiting on a run."""
+"""Helpers for tests that train for real: a tiny dataset, the CLI in a subprocess, waiting on a run, ending
+the runs a test started; and the run trained once per session for every test that only needs one."""
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -21,6 +27,19 @@ def seg(*args, timeout=300):
                           text=True, timeout=timeout)
 
 
+def cli(*args) -> tuple[int, str, str]:
+    "`python -m seg ...` through the same main() in this process: (exit code, stdout, stderr)."
+    import contextlib
+    import io
+
+    from seg.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return rc, out.getvalue(), err.getvalue()
+
+
 def start(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "seg", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -35,3 +54,38 @@ def wait_for(run: Run, what, timeout=180.0):
             return run
         time.sleep(0.2)
     raise AssertionError(f"timed out; events: {run.events[-3:]}, status {run.status()}")
+
+
+def end_runs(root):
+    "A failed test must not leave a 100-epoch run holding the device for the next ones."
+    for launch in Path(root).glob("*/launch.json"):
+        try:
+            os.kill(json.loads(launch.read_text())["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+RUN = "20260101-120000-demo"  # the shared run's folder name
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The run trained once per test session (conftest's `finished` fixture): read it, or copy it into a
+    test's workspace; never write into it."""
+
+    data: Path  # the demo dataset: 12 pairs of 128 px (10 train, 2 validation)
+    run: Path  # 3 epochs at 64 px, resnet18, lr 3e-3 (TINY): it finds cells
+    stdout: str  # what `python -m seg train` printed
+
+    def into(self, home: Path, name: str = RUN) -> Path:
+        "A copy in `home/runs/`, as if trained there."
+        import shutil
+        return Path(shutil.copytree(self.run, Path(home) / "runs" / name))
+
+
+def train_finished(root: Path) -> Finished:
+    data = demo(root / "demo", n=12, size=128)
+    run = root / "runs" / RUN
+    r = seg("train", data, "--run-dir", run, "--epochs", 3, "--lr", 3e-3, *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return Finished(data, run, r.stdout)

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg.data.images import IMAGE_EXTS, JUNK_NAMES, is_image_name
+from seg.data.pairing import FLAT_SUFFIX, Pair, match_dirs, match_names, unique
 from seg.data.report import Report
 
 if TYPE_CHECKING:
@@ -31,19 +31,6 @@ MAX_FILES = 500_000  # a dataset folder holds fewer; more means the path points 
 # Files that sit beside datasets and are no concern of ours.
 META_EXTS = {".txt", ".md", ".json", ".csv", ".yaml", ".yml", ".xml", ".pdf", ".zip", ".py", ".ipynb", ".html"}
 
-FLAT_SUFFIX = re.compile(r"^(.+?)([_-](?:mask|masks|label|labels|gt|seg|segmentation))$", re.I)
-DIR_SUFFIX = re.compile(r"^(.+?)([_-](?:mask|masks|label|labels|gt|seg|segmentation|p))$", re.I)
-
-
-@dataclass(frozen=True)
-class Pair:
-    image: Path
-    mask: Path
-    valid: bool | None = None  # from a folder split; None: split at random
-
-    @property
-    def name(self) -> str:
-        return self.image.name
 
 
 @dataclass
@@ -223,7 +210,7 @@ class _Finder:
                 layout = f"{image_dir.name}/ + {mask_dir.name}/"
                 image_base = image_dir
             masks = _images(self.files(mask_dir), report)
-            return layout, _match_dirs(image_base, images, mask_dir, masks, report)
+            return layout, match_dirs(image_base, images, mask_dir, masks, report)
         files = _images(self.files(folder), report)
         masks = [f for f in files if FLAT_SUFFIX.match(f.stem)]
         if not files:
@@ -240,10 +227,10 @@ class _Finder:
         suffixes = sorted({FLAT_SUFFIX.match(m.stem).group(2) for m in masks})
         images = [f for f in files if not FLAT_SUFFIX.match(f.stem)]
         layout = f"flat folder, mask suffix {', '.join(suffixes)}"
-        return layout, _match(
-            {(f.parent, f.stem.lower()): f for f in _unique(images, lambda f: (f.parent, f.stem.lower()), report)},
+        return layout, match_names(
+            {(f.parent, f.stem.lower()): f for f in unique(images, lambda f: (f.parent, f.stem.lower()), report)},
             {(m.parent, FLAT_SUFFIX.match(m.stem).group(1).lower()): m
-             for m in _unique(masks, lambda m: (m.parent, FLAT_SUFFIX.match(m.stem).group(1).lower()), report)},
+             for m in unique(masks, lambda m: (m.parent, FLAT_SUFFIX.match(m.stem).group(1).lower()), report)},
             report)
 
 
@@ -269,51 +256,3 @@ def _images(files: list[Path], report: Report) -> list[Path]:
                        f"Convert it to one of {', '.join(sorted(IMAGE_EXTS))}, or move it out of the dataset.",
                        many=5)
     return images
-
-
-def _unique(files: list[Path], key, report: Report) -> list[Path]:
-    "Drop and report files whose key clashes (`a.png` beside `a.jpg`: which is the image?)."
-    seen: dict = {}
-    for f in files:
-        seen.setdefault(key(f), []).append(f)
-    for fs in seen.values():
-        if len(fs) > 1:
-            report.error(fs, f"{len(fs)} files share one name: {', '.join(f.name for f in fs)}; "
-                         "which one is meant is unclear.",
-                         "Keep one file per name; rename or remove the others.")
-    return [fs[0] for fs in seen.values() if len(fs) == 1]
-
-
-def _rel_key(f: Path, base: Path) -> tuple:
-    rel = f.relative_to(base)
-    return (*[p.lower() for p in rel.parts[:-1]], f.stem.lower())
-
-
-def _mask_key(f: Path, base: Path, image_keys: set) -> tuple:
-    "A mask's key: its path relative to the mask folder, less a mask suffix when that finds the image."
-    key = _rel_key(f, base)
-    if key in image_keys:
-        return key
-    m = DIR_SUFFIX.match(f.stem)
-    return (*key[:-1], m.group(1).lower()) if m else key
-
-
-def _match_dirs(image_base, images, mask_dir, masks, report) -> list[Pair]:
-    images = _unique(images, lambda f: _rel_key(f, image_base), report)
-    image_keys = {_rel_key(f, image_base) for f in images}
-    masks = _unique(masks, lambda m: _mask_key(m, mask_dir, image_keys), report)
-    return _match({_rel_key(f, image_base): f for f in images},
-                  {_mask_key(m, mask_dir, image_keys): m for m in masks}, report)
-
-
-def _match(images: dict, masks: dict, report: Report) -> list[Pair]:
-    lonely_images = [images[k] for k in images if k not in masks]
-    lonely_masks = [masks[k] for k in masks if k not in images]
-    if lonely_images:
-        report.warning(lonely_images, "Image without a mask; left out.",
-                       "Add its mask, named like the image, or move the image out of the dataset.")
-    if lonely_masks:
-        report.warning(lonely_masks, "Mask without an image; left out.",
-                       "Add its image, or check that the mask is named like its image.")
-    return [Pair(images[k], masks[k]) for k in sorted(images, key=str) if k in masks]
-

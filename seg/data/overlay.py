@@ -7,8 +7,6 @@ import numpy as np
 from PIL import Image
 
 from seg.data.codes import Codes
-from seg.data.dataset import Dataset
-from seg.data.discovery import Pair
 
 
 def hex_color(rgb) -> str:
@@ -47,15 +45,6 @@ def fit(image: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarray, np.
     im = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
     m = np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
     return im, m
-
-
-def render_pair(dataset: Dataset, pair: Pair, alpha: float = 0.5, side: int | None = None) -> dict:
-    "The image, the mask in colour and the overlay, as uint8 RGB arrays, shrunk to `side` if given."
-    image, mask = dataset.read(pair)
-    if side:
-        image, mask = fit(image, mask, side)
-    ov = Overlay(dataset.codes, alpha)
-    return {"image": image, "mask": ov.colorize(mask), "overlay": ov(image, mask)}
 
 
 # Error map colours: right foreground, false positive, false negative, one class taken for another.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class Device:
 
 
 def detect() -> Device:
+    "The best device here. torch (seconds to import) is asked only where an accelerator may be."
+    if not accelerator_possible():
+        return cpu()
     import torch
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
@@ -30,6 +35,15 @@ def detect() -> Device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return Device("mps", "Apple GPU")
     return cpu()
+
+
+def accelerator_possible() -> bool:
+    """Whether this machine may have a GPU torch can use: NVIDIA's device files (Linux, containers), WSL's
+    GPU bridge, ROCm's, or a Mac (MPS). Without any of them torch would find none either."""
+    if sys.platform == "darwin":
+        return True
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "dxg").exists() or (dev / "kfd").exists()
 
 
 def cpu() -> Device:

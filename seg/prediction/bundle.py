@@ -16,11 +16,14 @@ import tempfile
 import zipfile
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from seg.prediction.inference import Model
+if TYPE_CHECKING:  # torch: imported when a bundle is built, not for a zip of masks
+    from seg.prediction.inference import Model
+
 
 README = """A U-Net trained with segboard ({arch} backbone, {n} classes: {codes}).
 Images are squeezed to {h} x {w} pixels (height x width), scaled to 0..1 and normalised with the
@@ -71,6 +74,7 @@ def fastai_export(model: Model, path: Path) -> None:
 
 def bundle(run_dir, which: str = "best") -> bytes:
     "The zip described above, in memory (a few tens of MB for resnet34)."
+    from seg.prediction.inference import Model
     model = Model.load(run_dir, which)
     cfg = json.loads((Path(run_dir) / "config.json").read_text())
     h, w = model.size

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from seg.data.classes import NO_CLASS
 from seg.data.codes import Codes
-from seg.data.dataset import NO_CLASS, Dataset
+from seg.data.dataset import Dataset
 from seg.data.discovery import Pair, image_files
 from seg.data.images import IMAGE_EXTS, is_image_name
 from seg.data.overlay import Overlay, error_map, fit, side_by_side
@@ -262,12 +263,6 @@ class Prediction:
     def measurements(self) -> pd.DataFrame | None:
         path = self.path / "measurements.csv"
         return pd.read_csv(path, dtype={"image": str, "class": str}) if path.is_file() else None
-
-    def objects_in_pixels(self) -> pd.DataFrame:
-        "Measurements from the written masks, in pixels (for another pixel size without predicting again)."
-        tables = [measure.objects(np.asarray(Image.open(self.path / r["mask"])), self.codes, image=r["name"])
-                  for r in self.meta["images"]]
-        return measure.combine(tables)
 
 
 def list_predictions(root: Path, run_dir=None) -> list[Path]:

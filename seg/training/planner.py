@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -174,10 +175,16 @@ def batch_size(facts: DataFacts, device) -> int:
 
 def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2, seed: int = 42) -> float:
     """Seconds per training image per megapixel on this device, from a few batches at up to 128 px (the
-    time of a batch grows with its pixels; a few seconds on a CPU)."""
+    time of a batch grows with its pixels; a few seconds on a CPU). Takes the device's lock meanwhile."""
+    from seg.runs import DeviceLock
     facts = DataFacts.of(dataset, valid_pct, seed, sample=0)
     ref = sides(facts.typical, min(128, max(candidates(facts.typical)[0])))
-    per_image = time_per_image(dataset, device, arch, ref, batch_size(facts, device), augment=True)
+    lock = DeviceLock(device.kind)  # one user of a device at a time: a run training now makes this wait
+    lock.acquire(Path(dataset.root), what="the planner's timing")  # RunError, naming the run, when busy
+    try:
+        per_image = time_per_image(dataset, device, arch, ref, batch_size(facts, device), augment=True)
+    finally:
+        lock.release()
     return per_image / (ref[0] * ref[1] / 1e6)
 
 

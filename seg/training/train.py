@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,16 +53,6 @@ def fingerprint(dataset: Dataset, train, valid) -> dict:
 def width_height(hw: tuple[int, int] | None) -> list[int] | None:
     "config.json's `typical_size` is [width, height] (a contract: prediction scales large images to match)."
     return [hw[1], hw[0]] if hw else None
-
-
-@dataclass
-class Plan:
-    epochs: int
-    batches_per_epoch: int
-
-    @property
-    def total_iterations(self) -> int:
-        return self.epochs * self.batches_per_epoch
 
 
 def load_from(learn, source: Path, codes: list[str]) -> str:
@@ -127,7 +117,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
         learn.remove_cb(ProgressCallback)
     continued = load_from(learn, Path(from_run), codes) if from_run else None
-    plan = Plan(ts.epochs, len(dls.train))
+    schedule = {"epochs": ts.epochs, "batches_per_epoch": len(dls.train),  # the first status event's `plan`
+                "total_iterations": ts.epochs * len(dls.train)}
     if main:  # the folder is made only now: bad settings found above leave nothing behind
         run.path.mkdir(parents=True, exist_ok=True)
         config = {
@@ -140,7 +131,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         }
         write_json(run.config_path, config)
         log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
-                  host=socket.gethostname(), plan={**plan.__dict__, "total_iterations": plan.total_iterations})
+                  host=socket.gethostname(), plan=schedule)
         log.write("note", message=pretrained.message)
         if ds.bs > len(train_pairs):
             log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "

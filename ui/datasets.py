@@ -1,0 +1,43 @@
+"""Datasets as this viewer may see them, read once and again only when a file under them changes;
+thumbnails; the demo dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from seg import Dataset, Pair
+from seg.data.overlay import fit
+from seg.server import workspace
+from seg.server.sharing import Access
+from ui.access import access
+
+
+@st.cache_resource(show_spinner="Writing the demo dataset ...")
+def demo_path() -> Path:
+    return workspace.ensure_demo()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")
+def _open(path: str, codes: str, signature: str, seen: str, _access: Access) -> Dataset:
+    return Dataset.open(path, codes=codes or None, access=_access)
+
+
+def open_dataset(path: Path, codes: str = "") -> Dataset:
+    """The dataset as this viewer may see it (`seen`: what it may read), read once and again only when a file
+    under it changes."""
+    a = access()
+    return _open(str(path), codes, workspace.signature(path), repr(a), a)
+
+
+@st.cache_data(max_entries=4000, show_spinner=False)
+def _thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
+    return fit(*_dataset.read(_pair), side)
+
+
+def thumbnail(dataset: Dataset, pair: Pair, side: int):
+    """An image and its class-index mask shrunk to `side`. Cached by file, modification time and
+    mask encoding, so paging back is instant and an edited file is read again."""
+    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
+    return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side)

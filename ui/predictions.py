@@ -1,0 +1,61 @@
+"""Models and predictions for the Predict page: a run's model loaded once per weights file, a prediction
+made into its own folder under predictions/, and the predictions anyone made, read back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from seg import runs
+from seg.server import workspace
+from ui.access import access, allowed, require_writable
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the model ...")
+def _model(path: str, weights: str, stamp: int):
+    from seg.prediction.inference import Model
+    return Model.load(path)
+
+
+def model(run: runs.Run):
+    "The run's model, loaded again only when its weights file changes (a run still training)."
+    weights = run.weights("best") or run.weights("last")
+    return _model(str(run.path), str(weights), weights.stat().st_mtime_ns)
+
+
+def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
+    """Predict the run's validation set ("valid") or a folder into a new folder under predictions/,
+    measuring every object; returns that folder."""
+    from seg.prediction.output import predict as run_prediction
+    from seg.prediction.output import validation
+    require_writable("predicting")
+    source = validation(run) if what == "valid" else allowed(folder)
+    out = workspace.predictions_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}"
+    n = 1
+    while out.exists():  # two predictions in the same second keep both
+        n += 1
+        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress, access=access())
+    return out
+
+
+def predictions(run: runs.Run) -> list[Path]:
+    "The run's predictions under predictions/, newest first: made in any session, by anyone."
+    from seg.prediction.output import list_predictions
+    return list_predictions(workspace.predictions_dir(), run.path)
+
+
+def read_prediction(path: Path):
+    from seg.prediction.output import Prediction
+    return Prediction(path)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def measurements(path: str, pixel_size: float | None, unit: str):
+    "The prediction's objects with sizes in the unit chosen (in pixels for no pixel size)."
+    from seg.prediction.measure import in_units
+    from seg.prediction.output import Prediction
+    table = Prediction(path).measurements()
+    return None if table is None else in_units(table, pixel_size, unit)

@@ -1,0 +1,134 @@
+"""The device and the runs on it: starting a run (`python -m seg train` in its own process), watching and
+stopping it, the learning-rate finder, and the planner's plan for a time budget."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from seg import runs
+from seg.cli.options import to_argv
+from seg.model.device import Device, detect
+from seg.model.pretrained import choose_pretrained
+from seg.model.settings import DataSettings, TrainSettings
+from seg.server import workspace
+from seg.server.sharing import Access, AccessError
+from ui.access import access, alive, confined, require_writable, weights_file
+from ui.datasets import _open
+from ui.state import DataChoice
+from ui.text import md
+
+
+@st.cache_resource(show_spinner=False)
+def device() -> Device:
+    return detect()
+
+
+def device_label() -> str:
+    return device().label
+
+
+def device_text(d: dict) -> str:
+    "A run's recorded device, as the sidebar writes this machine's."
+    return Device(d["kind"], d["name"], d.get("memory_gb"), d.get("threads")).label
+
+
+@st.fragment(run_every=3)
+def training_caption() -> None:
+    "The sidebar's word on the device, refreshed on its own: a run may start or end on any page."
+    now = runs.training_now(device().kind)
+    st.caption(f"Training: {md(Path(now).name)}" if now else "Training: nothing")
+    alive()
+
+
+def pretrained_note(settings: TrainSettings) -> str:
+    return choose_pretrained(settings).message
+
+
+def pretrained_on_disk(arch: str) -> bool:
+    "Whether ImageNet weights for `arch` are on disk (the torch cache): the toggle's default follows it."
+    return choose_pretrained(TrainSettings(arch=arch)).used
+
+
+def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dict:
+    from seg.training.lr_finder import find_lr as run_finder
+    require_writable("the learning-rate finder")
+    return run_finder(choice.path, confined(data), train, codes=choice.codes or None)
+
+
+# ---- the planner ------------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=8, show_spinner="Timing a few batches on this device ...")
+def _pace(path: str, codes: str, signature: str, seen: str, arch: str, valid_pct: float, seed: int,
+          _access: Access) -> float:
+    from seg.training.planner import measure_pace
+    return measure_pace(_open(path, codes, signature, seen, _access), device(), arch, valid_pct, seed)
+
+
+@st.cache_data(max_entries=32, show_spinner="Planning ...")
+def _plan(path: str, codes: str, signature: str, seen: str, budget: str, arch: str, pretrained: bool, weights: str,
+          valid_pct: float, seed: int, _access: Access):
+    from seg.training.planner import BUDGETS, plan
+    pace = _pace(path, codes, signature, seen, arch, valid_pct, seed, _access)
+    settings = TrainSettings(arch=arch, pretrained=pretrained, weights=weights or None)
+    dataset = _open(path, codes, signature, seen, _access)
+    return plan(dataset, BUDGETS[budget], device(), settings, valid_pct, seed, pace=pace)
+
+
+def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float):
+    """The planner's settings for `budget` (a key of planner.BUDGETS), this dataset and this device. It times
+    batches on the device (taking its lock: RunError while a run trains): not for a read-only viewer."""
+    require_writable("planning a run (it times batches on this device)")
+    a = access()
+    try:
+        weights = weights_file(train.weights or "") or ""
+    except AccessError:  # said on the page under the box; the plan goes without it
+        weights = ""
+    return _plan(str(choice.path), choice.codes, workspace.signature(choice.path), repr(a), budget, train.arch,
+                 train.pretrained, weights, valid_pct, choice.settings.seed, a)
+
+
+# ---- runs -------------------------------------------------------------------------------------------
+
+def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str,
+              plan=None) -> runs.Run:
+    """Start `python -m seg train` in its own process with these settings; the run folder is under runs/.
+    An uploaded dataset is kept first (it would go with the session; the run needs its validation set)."""
+    require_writable("training")
+    if train.weights:
+        train = replace(train, weights=weights_file(train.weights))
+    path = workspace.keep_dataset(choice.path) if choice.source == "upload" else choice.path
+    options = to_argv(confined(data), train)
+    if plan is not None:
+        options += ["--plan", json.dumps(plan.to_json())]
+    if choice.codes:
+        options += ["--codes", choice.codes]
+    run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))
+    return runs.start(path, run_dir, options, device_kind)
+
+
+def stop_run(run: runs.Run) -> None:
+    require_writable("stopping a run")
+    run.request_stop()
+
+
+def run_history() -> list[runs.Run]:
+    "Every run under runs/, newest first (each read in full: a few ms for a run of thousands of batches)."
+    return runs.list_runs()
+
+
+def trained_runs() -> list[runs.Run]:
+    "Runs that have weights to predict with, newest first; finished ones before a run still training."
+    have = [r for r in run_history() if r.weights("best") or r.weights("last")]
+    return sorted(have, key=lambda r: r.status().active)  # stable: newest first within each group
+
+
+def watched(name: str) -> runs.Run:
+    "The run this session watches, kept so each refresh reads only the events written since the last."
+    run = st.session_state.get("watched")
+    if run is None or run.name != name:
+        run = st.session_state["watched"] = runs.Run(runs.runs_dir() / name)
+    return run
