@@ -4,7 +4,7 @@ the first visitor and for a second one. The first pays for every import the page
 
     python bench/first_page.py [--rounds 3] [--repo PATH]   # --repo: serve another checkout (same .venv)
 
-Writes its table into README.md between <!-- bench:first_page --> markers (with --write)."""
+With --write, its table goes into docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+import results  # noqa: E402  (bench/results.py: where the tables go)
 from playwright.sync_api import expect  # noqa: E402
 from served import chromium, serve  # noqa: E402
 
@@ -36,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repo", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
-    ap.add_argument("--write", action="store_true", help="write the table into README.md")
+    ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
     args = ap.parse_args()
     firsts, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
@@ -53,11 +54,7 @@ def main() -> None:
     if args.write:
         table = (f"| visit | seconds to \"Ready to train\" (median of {args.rounds} fresh servers) |\n|---|---|\n"
                  f"| the first visitor of a fresh server | {first:.2f} |\n| a second visitor | {second:.2f} |\n")
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        start, end = "<!-- bench:first_page -->\n", "<!-- /bench:first_page -->"
-        i, j = text.index(start) + len(start), text.index(end)
-        readme.write_text(text[:i] + table + text[j:])
+        results.write("first_page", table)
 
 
 if __name__ == "__main__":

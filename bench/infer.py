@@ -5,14 +5,13 @@ already in memory. Also a 4096 x 4096 image predicted in tiles, with its time an
     python bench/infer.py --data ../shared/datasets/membrane [--run RUN_DIR] [--n 24] [--rounds 3]
 
 Without --run, a one-epoch run (256 px, resnet34, from scratch) is trained first. Figures are medians
-over alternating rounds; the README table is rewritten.
+over alternating rounds; the table in docs/benchmarks.md is rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+import results  # noqa: E402  (bench/results.py: where the tables go)
 import torch  # noqa: E402
 
 from seg import Dataset  # noqa: E402
@@ -170,10 +170,7 @@ def write_table(r: dict, data: Path) -> None:
              f"(**{t['peak_mb'] - t['before_mb']:+.0f} MB** over the process with the model and the image loaded).\n\n"
              f"{data.name}, {r['images']} images of {r['size']}, {r['arch']} at {r['train_size'][0]} px, "
              f"{r['device']}, {time.strftime('%Y-%m-%d')}; medians of alternating rounds.\n")
-    readme = ROOT / "README.md"
-    text = re.sub(r"(<!-- bench:infer -->\n).*?(<!-- /bench:infer -->)", lambda m: m.group(1) + table + m.group(2),
-                  readme.read_text(), flags=re.S)
-    readme.write_text(text)
+    results.write("infer", table)
 
 
 if __name__ == "__main__":

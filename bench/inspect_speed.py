@@ -3,7 +3,7 @@
 Builds a dataset of N pairs (the demo's 64 pairs, copied under new names), then times, alternating
 and repeated: a plain loop that decodes every image and mask with Pillow (the floor any check must
 pay), `Dataset.open` (discovery, every file decoded and checked, mask encoding, statistics), and one
-gallery page of 12 thumbnails. Prints the figures and writes them to the README's results table.
+gallery page of 12 thumbnails. Prints the figures and writes them to docs/benchmarks.md.
 
     python bench/inspect_speed.py [--pairs 2000] [--repeat 3]
 """
@@ -11,7 +11,6 @@ gallery page of 12 thumbnails. Prints the figures and writes them to the README'
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import sys
@@ -24,6 +23,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import results  # noqa: E402  (bench/results.py: where the tables go)
 
 from seg import Dataset  # noqa: E402
 from seg.data.demo import write_demo  # noqa: E402
@@ -68,12 +69,8 @@ def gallery_page(data: Path, ds: Dataset) -> float:
 
 
 def write_table(rows: list[tuple[str, str]]) -> None:
-    readme = ROOT / "README.md"
     table = "| measure | result |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows) + "\n"
-    text = readme.read_text()
-    text = re.sub(r"(<!-- bench:inspect_speed -->\n).*?(<!-- /bench:inspect_speed -->)",
-                  lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
-    readme.write_text(text)
+    results.write("inspect_speed", table)
 
 
 def main() -> None:

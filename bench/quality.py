@@ -8,7 +8,7 @@ at their own resolution (the run's `scores` event), and at the training size (it
 
     python bench/quality.py DATA_DIR [DATA_DIR ...] --minutes 5
 
-Results go into the README's table, one block per dataset (kept for datasets not run this time).
+Results go into docs/benchmarks.md, one block per dataset (kept for datasets not run this time).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import results  # noqa: E402  (bench/results.py: where the tables go)
 
 from seg import Dataset  # noqa: E402
 from seg.model.device import detect  # noqa: E402
@@ -97,16 +99,10 @@ def main() -> None:
         blocks[data.name] = block(data.name, args.minutes, rows)
     if args.no_readme:
         return
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    m = re.search(r"<!-- bench:quality -->\n(.*?)<!-- /bench:quality -->", text, flags=re.S)
     old = {name: b for b, name in re.findall(r"(<!-- quality:(\S+) -->.*?<!-- /quality:\2 -->\n)",
-                                              m.group(1) if m else "", flags=re.S)}
+                                              results.block("quality"), flags=re.S)}
     old.update(blocks)
-    body = "\n".join(old[k] for k in sorted(old))
-    text = re.sub(r"(<!-- bench:quality -->\n).*?(<!-- /bench:quality -->)",
-                  lambda mm: mm.group(1) + body + mm.group(2), text, flags=re.S)
-    readme.write_text(text)
+    results.write("quality", "\n".join(old[k] for k in sorted(old)))
 
 
 if __name__ == "__main__":

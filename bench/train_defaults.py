@@ -1,6 +1,6 @@
 """Why segboard's training defaults are not the tutorial's: the tutorial recipe against segboard's
 default, from scratch (no ImageNet download here), same data, split and seed, both through
-`python -m seg train`. Prints wall time and the validation Dice of each; writes the README table.
+`python -m seg train`. Prints wall time and the validation Dice of each; writes its table in docs/benchmarks.md.
 
     tutorial:  --epochs 3  --lr 1e-3 --loss ce      --size FULL   (fit_one_cycle(3, 1e-3), full size)
     segboard:  the defaults (TrainSettings / DataSettings): 10 epochs, weighted CE + Dice, 256 px
@@ -11,7 +11,6 @@ default, from scratch (no ImageNet download here), same data, split and seed, bo
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import results  # noqa: E402  (bench/results.py: where the tables go)
 
 from seg.model.settings import DataSettings, TrainSettings  # noqa: E402
 from seg.runs import Run  # noqa: E402
@@ -61,10 +62,7 @@ def main() -> None:
              + "".join(f"| {n} | {r['seconds']:.0f} s | {r['dice']:.3f} | {r['best']:.3f} |\n" for n, r in rows)
              + f"\n{Path(args.data).name}, seed 42, {time.strftime('%Y-%m-%d')}, 2-core CPU; "
                "Dice: mean over the foreground classes on the validation split.\n")
-    readme = ROOT / "README.md"
-    text = re.sub(r"(<!-- bench:train_defaults -->\n).*?(<!-- /bench:train_defaults -->)",
-                  lambda m: m.group(1) + table + m.group(2), readme.read_text(), flags=re.S)
-    readme.write_text(text)
+    results.write("train_defaults", table)
 
 
 if __name__ == "__main__":

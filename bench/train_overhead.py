@@ -4,7 +4,7 @@ On the same data, settings and seed, alternating and repeated: `python -m seg tr
 event log, per-batch events, checkpoints, samples, dataset check) against bench/plain_fastai.py (the
 tutorial's DataBlock + `unet_learner(dls, resnet34)` + `fit_one_cycle`). Both from scratch, cross-entropy,
 no augmentation, so the work per batch is the same. Prints the time ratios and both Dice scores, and
-writes the table to the README.
+writes the table to docs/benchmarks.md.
 
     python bench/train_overhead.py --data ../shared/datasets/membrane --data demo [--repeat 3] [--epochs 1]
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import results  # noqa: E402  (bench/results.py: where the tables go)
 
 from seg.runs import Run  # noqa: E402
 
@@ -72,11 +73,7 @@ def write_table(rows: list[dict], args) -> None:
             f"{time.strftime('%Y-%m-%d')}. Fit: first to last status event (seg) or around `fit_one_cycle` "
             "(plain); whole command: process start to exit, imports and seg's check of every file included.\n"
             "Dice after one epoch (a few optimizer steps from scratch) depends mostly on the seed.\n")
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    text = re.sub(r"(<!-- bench:train_overhead -->\n).*?(<!-- /bench:train_overhead -->)",
-                  lambda m: m.group(1) + head + body + note + m.group(2), text, flags=re.S)
-    readme.write_text(text)
+    results.write("train_overhead", head + body + note)
 
 
 def main() -> None:
