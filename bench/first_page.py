@@ -2,13 +2,15 @@
 asking for `/` to the Data page saying "Ready to train" on the demo dataset (already written), for
 the first visitor and for a second one. The first pays for every import the page needs.
 
-    python bench/first_page.py [--rounds 3] [--repo PATH]   # --repo: serve another checkout (same .venv)
+    python bench/first_page.py [--rounds 3] [--before PATH] [--write]
+        --before: also serve another checkout (an older commit, same .venv), measured in the same run
 
 With --write, its table goes into docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -33,28 +35,45 @@ def visit(browser, url: str) -> float:
     return took
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--repo", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
-    ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
-    args = ap.parse_args()
+def measure(repo: Path, rounds: int) -> tuple[float, float, list[float]]:
+    "Median seconds for the first and a second visitor, over `rounds` fresh servers of `repo`."
     firsts, seconds = [], []
     with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
         home = Path(tmp) / "home"
         from seg.data.demo import write_demo
         write_demo(home / "demo")  # the demo is on disk already, as after a first `make run`
-        for _ in range(args.rounds):
-            with serve(home, Path(tmp), cwd=args.repo) as url:  # a fresh server process each round
+        for _ in range(rounds):
+            with serve(home, Path(tmp), cwd=repo) as url:  # a fresh server process each round
                 firsts.append(visit(browser, url))
                 seconds.append(visit(browser, url))
-    first, second = statistics.median(firsts), statistics.median(seconds)
-    print(f"first page on a fresh server: {first:.2f} s (median of {args.rounds}: "
-          f"{', '.join(f'{x:.2f}' for x in firsts)}); a second visitor: {second:.2f} s")
+    return statistics.median(firsts), statistics.median(seconds), firsts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", type=Path, help="another checkout to measure in the same run")
+    ap.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    args = ap.parse_args()
+    checkouts = [("this checkout", ROOT)] + ([(f"before: {commit(args.before)}", args.before)] if args.before else [])
+    rows = []
+    for name, repo in checkouts:
+        first, second, firsts = measure(repo, args.rounds)
+        rows.append((name, first, second))
+        print(f"{name}: first page on a fresh server {first:.2f} s (median of {args.rounds}: "
+              f"{', '.join(f'{x:.2f}' for x in firsts)}); a second visitor {second:.2f} s", flush=True)
     if args.write:
-        table = (f"| visit | seconds to \"Ready to train\" (median of {args.rounds} fresh servers) |\n|---|---|\n"
-                 f"| the first visitor of a fresh server | {first:.2f} |\n| a second visitor | {second:.2f} |\n")
+        table = ("| checkout | first visitor of a fresh server (s) | a second visitor (s) |\n|---|---|---|\n"
+                 + "".join(f"| {n} | {f:.2f} | {s:.2f} |\n" for n, f, s in rows)
+                 + f"\nSeconds from asking for `/` to \"Ready to train\" on the demo in Chromium, medians of "
+                   f"{args.rounds} fresh servers each, CPU: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.\n")
         results.write("first_page", table)
+
+
+def commit(repo: Path) -> str:
+    import subprocess
+    r = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return (r.stdout.strip()[:60] + "...") if r.returncode == 0 else str(repo)
 
 
 if __name__ == "__main__":

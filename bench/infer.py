@@ -1,6 +1,9 @@
 """Inference speed: the same model and images through segboard's `Predictor` against a loop of fastai's
 `learn.predict` (the tutorial's way to use a model), and against a bare `model(x)` forward on tensors
-already in memory. Also a 4096 x 4096 image predicted in tiles, with its time and peak memory.
+already in memory, in each number format and runtime: PyTorch float32, float32 channels-last, bfloat16
+autocast; ONNX Runtime; OpenVINO float32 and INT8 (NNCF post-training quantization on a few training
+images), each with its masks' agreement with PyTorch float32 (runtimes not installed are left out).
+Also a 4096 x 4096 image predicted in tiles, with its time and peak memory.
 
     python bench/infer.py --data ../shared/datasets/membrane [--run RUN_DIR] [--n 24] [--rounds 3]
 
@@ -98,6 +101,76 @@ def time_bare(model: Model, batches: list[torch.Tensor]) -> float:
     return time.perf_counter() - t
 
 
+def agree(ours: list[np.ndarray], ref: list[np.ndarray]) -> float:
+    return float(np.mean([(a == b).mean() for a, b in zip(ours, ref)]))
+
+
+def median_time(fn, rounds: int) -> tuple[float, list]:
+    "Seconds of the median round (after one warm-up), and the last round's outputs."
+    fn()
+    times, out = [], None
+    for _ in range(rounds):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def formats(model: Model, batches: list[torch.Tensor], calibration: list[torch.Tensor], tmp: Path,
+            rounds: int) -> list[dict]:
+    "The bare forward in each number format and runtime: images/s and masks' agreement with float32."
+    from seg.model.precision import BF16_CL, FP32, FP32_CL, autocast, to_layout
+    n = sum(len(x) for x in batches)
+    rows, ref = [], None
+    for p in (FP32, FP32_CL, BF16_CL):
+        layout = torch.channels_last if p.channels_last else torch.contiguous_format
+        net = model.module.to(memory_format=layout)
+
+        def run(net=net, p=p):
+            with torch.inference_mode(), autocast("cpu", p):
+                return [net(to_layout(x, p)).float().argmax(1).numpy() for x in batches]
+        seconds, out = median_time(run, rounds)
+        ref = ref if ref is not None else out
+        rows.append({"name": f"PyTorch, {p.label}", "ips": n / seconds, "agree": agree(out, ref)})
+    model.module.to(memory_format=torch.contiguous_format)
+    try:
+        from seg.prediction.export import export_onnx
+        path = export_onnx(model, tmp / "model.onnx")
+    except Exception as e:  # no exporter here: the runtimes that read ONNX are left out
+        print(f"ONNX export failed: {e}")
+        return rows
+    try:
+        import onnxruntime as ort
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        seconds, out = median_time(
+            lambda: [session.run(["logits"], {"image": x.numpy()})[0].argmax(1) for x in batches], rounds)
+        rows.append({"name": f"ONNX Runtime {ort.__version__}, float32", "ips": n / seconds, "agree": agree(out, ref)})
+    except ImportError:
+        print("onnxruntime is not installed: left out")
+    try:
+        import openvino as ov
+        core = ov.Core()
+        ov_model = core.read_model(str(path))
+        compiled = core.compile_model(ov_model, "CPU")
+        seconds, out = median_time(lambda: [compiled([x.numpy()])[0].argmax(1) for x in batches], rounds)
+        rows.append({"name": f"OpenVINO {ov.__version__}, float32", "ips": n / seconds, "agree": agree(out, ref)})
+        try:
+            import nncf
+            quantized = nncf.quantize(ov_model, nncf.Dataset([x.numpy() for x in calibration]),
+                                      subset_size=sum(len(x) for x in calibration))
+            compiled = core.compile_model(quantized, "CPU")
+            seconds, out = median_time(lambda: [compiled([x.numpy()])[0].argmax(1) for x in batches], rounds)
+            rows.append({"name": f"OpenVINO, INT8 (NNCF {nncf.__version__}, {len(calibration)} calibration "
+                                 "batches of training images)", "ips": n / seconds, "agree": agree(out, ref)})
+        except ImportError:
+            print("nncf is not installed: INT8 left out")
+    except ImportError:
+        print("openvino is not installed: left out")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True)
@@ -134,6 +207,10 @@ def main() -> None:
         print(f"round {r + 1}: fastai {f:.1f} s, seg {times['seg'][-1]:.1f} s, bare {times['bare'][-1]:.1f} s",
               flush=True)
     equal = float(np.mean([(a == b).mean() for a, b in zip(ours, theirs)]))
+    train_pairs = ds.split(0.2, 42)[0][: 2 * args.bs]  # calibration for INT8: a few training images
+    calibration = [_to_batch([resize(ds.read(p)[0], model.size) for p in train_pairs[i:i + args.bs]])
+                   for i in range(0, len(train_pairs), args.bs)]
+    runtimes = formats(model, batches, calibration, tmp, args.rounds)
     med = {k: statistics.median(v) for k, v in times.items()}
     n = len(pairs)
 
@@ -150,7 +227,8 @@ def main() -> None:
         "images": n, "size": f"{images[0].shape[1]}x{images[0].shape[0]}", "train_size": model.size,
         "fastai_ips": n / med["fastai"], "seg_ips": n / med["seg"], "bare_ips": n / med["bare"],
         "speedup": med["fastai"] / med["seg"], "overhead": med["seg"] / med["bare"] - 1, "equal": equal,
-        "tiled": tiled, "device": predictor.device.label, "arch": model.arch,
+        "tiled": tiled, "device": predictor.device.label, "arch": model.arch, "runtimes": runtimes,
+        "precision": predictor.precision.label if predictor.precision else "float32",
     }
     print(json.dumps(result, indent=2))
     write_table(result, data)
@@ -164,6 +242,11 @@ def write_table(r: dict, data: Path) -> None:
              f"**{r['seg_ips']:.2f}** | **{r['speedup']:.2f}x** |\n"
              f"| bare `model(x)` on ready tensors (no reading, no resizing) | {r['bare_ips']:.2f} | "
              f"{r['bare_ips'] / r['fastai_ips']:.2f}x |\n\n"
+             f"segboard's Predictor chose **{r['precision']}**. The bare forward (ready tensors, batches of 8) in each "
+             "number format and runtime, masks compared with PyTorch float32's:\n\n"
+             "| forward | images/s | vs PyTorch float32 | masks equal to float32's |\n|---|---|---|---|\n"
+             + "".join(f"| {x['name']} | {x['ips']:.2f} | {x['ips'] / r['runtimes'][0]['ips']:.2f}x | "
+                       f"{x['agree']:.2%} |\n" for x in r["runtimes"]) + "\n"
              f"segboard's overhead above the bare forward: **{r['overhead']:+.1%}**; masks equal to fastai's on "
              f"**{r['equal']:.2%}** of pixels (at the training size). 4096 x 4096 image: predicted in tiles in "
              f"**{t['seconds']:.0f} s**, resident memory at most {t['peak_mb']:.0f} MB "

@@ -12,7 +12,7 @@ import streamlit as st
 
 from seg import runs
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.model.settings import PRECISIONS, DataSettings, SettingsError, TrainSettings
 from seg.training import planner
 from seg.training.pace import estimate
 from seg.util import duration
@@ -28,11 +28,13 @@ busy = runs.training_now(device.kind)  # the folder of the run on this device, i
 read_only = access.read_only()
 
 # -- Settings
+PRECISION_CHOICES = [p for p in PRECISIONS[:4] if p != "fp16" or device.kind == "cuda"]  # auto, fp32, bf16 (, fp16)
 saved = state.train_settings()
 data_settings = choice.settings if choice else DataSettings()
 SIZES = list(range(64, 1025, 32))  # the U-Net takes multiples of 32
 state.widget_defaults({  # the widgets start from the settings kept across page switches
     "epochs": saved.epochs, "lr": state.nearest_lr(saved.lr), "arch": saved.arch, "loss": saved.loss,
+    "precision": saved.precision if saved.precision in PRECISION_CHOICES else "auto",
     # on when ImageNet weights are on disk (or a file was named): off is what happens without them anyway
     "pretrained": saved.pretrained and (bool(saved.weights) or training.pretrained_on_disk(saved.arch)),
     "weights": saved.weights or "",
@@ -82,12 +84,19 @@ arch = c3.selectbox("Backbone", list(BACKBONES), key="arch",
 loss = c4.selectbox("Loss", list(LOSSES), format_func=lambda name: LOSSES[name].label, key="loss",
                     on_change=state.to_manual,
                     help="Weighted losses help when objects cover a small part of the image (cracks, sparse cells).")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 valid_pct = c1.slider("Validation fraction", 0.05, 0.5, step=0.05, key="train_valid_pct",
                       help="Ignored when the dataset has its own train/valid folders.")
-augment = c2.toggle("Augmentation", key="train_augment", on_change=state.to_manual,
+number_format = c2.selectbox(
+    "Number format", PRECISION_CHOICES, key="precision", on_change=state.to_manual,
+    format_func=lambda p: {"auto": "fastest here (timed)", "fp32": "float32", "bf16": "bfloat16",
+                           "fp16": "float16 (GPU)"}.get(p, p),
+    help="How the numbers are computed. 'Fastest here' times float32, float32 channels-last and bfloat16 (where "
+         "the processor has it; float16 and bfloat16 on a GPU) on a few steps and takes the fastest. Weights stay "
+         "float32.")
+augment = c3.toggle("Augmentation", key="train_augment", on_change=state.to_manual,
                     help="Flips, rotation, zoom, lighting and warp on image and mask together.")
-pretrained = c3.toggle("Start from ImageNet weights", key="pretrained")
+pretrained = c4.toggle("Start from ImageNet weights", key="pretrained")
 # A path box reads the server's disk: confined like every other path, and not offered to read-only viewers.
 typed_weights = st.text_input("ImageNet weights file for the backbone (optional)", key="weights",
                               placeholder="/path/to/resnet34-b627a593.pth") if pretrained and not read_only else ""
@@ -100,7 +109,8 @@ except SettingsError as e:
 data_settings = replace(data_settings, size=plan.size if plan else size, bs=int(bs), valid_pct=valid_pct,
                         augment=augment)
 train_settings = TrainSettings(epochs=epochs, lr=lr, arch=arch, pretrained=pretrained, weights=weights, loss=loss,
-                               find_lr=bool(plan and plan.find_lr))
+                               find_lr=bool(plan and plan.find_lr),
+                               precision=plan.precision if plan and number_format == "auto" else number_format)
 state.keep_settings(data_settings, replace(train_settings, weights=typed_weights.strip() or None))
 try:
     data_settings.check()
@@ -193,6 +203,8 @@ def live_status():
         st.badge(status.status, color=badge.get(status.status, "gray"))
         if cfg.get("device"):
             st.badge(text.md(training.device_text(cfg["device"])), icon=":material/memory:", color="gray")
+        if cfg.get("precision"):
+            st.badge(text.md(cfg["precision"]["label"]), icon=":material/speed:", color="gray")
     if status.active:
         c2.button("Stop", key="stop", on_click=training.stop_run, args=(run,),
                   disabled=run.stop_requested() or read_only,

@@ -95,6 +95,7 @@ def test_start_watch_stop(train_page, home):
     assert 0 <= float(own.value) <= 1 and 0 <= table.iloc[0]["dice_full_size"] <= 1
 
 
+@pytest.mark.slow
 def test_learning_rate_finder_and_taking_a_suggestion(train_page):
     at = train_page
     at.select_slider(key="train_size").set_value(64).run()

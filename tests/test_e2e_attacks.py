@@ -209,6 +209,7 @@ def test_the_weights_box_tells_nothing_about_files_outside_the_roots(shared, bro
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         open_signed_in(page, f"{url}/train")
         expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
+        page.get_by_text("Start from ImageNet weights").click()  # off by default: no weights on this disk
         box = page.get_by_label("ImageNet weights file for the backbone (optional)")
         for probe in ("/etc/hostname", "/root/.ssh/id_rsa", "/no/such/file"):
             box.fill(probe)

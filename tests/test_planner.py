@@ -87,6 +87,7 @@ def test_the_pace_is_measured_on_this_device(tmp_path):
     assert 0 < pace < 1000 and math.isfinite(pace)
 
 
+@pytest.mark.slow
 def test_a_planned_run_from_the_cli(tmp_path):
     data = demo(tmp_path / "d", n=24, size=64)
     r = seg("train", data, "--run-dir", tmp_path / "r", "--budget", "0.7", "--arch", "resnet18", "--no-pretrained")

@@ -171,6 +171,7 @@ def test_bad_settings_and_data_exit_with_one_line(data, tmp_path, finished):
     assert (run_dir / "events.jsonl").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_lr_find_writes_curve_and_suggestions(data, tmp_path):
     out = tmp_path / "lr.json"
     r = seg("lr-find", data, "--num-it", "30", "--out", out, *TINY)

@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass, fields
 
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import DataSettings, TrainSettings
+from seg.model.settings import PRECISIONS, DataSettings, TrainSettings
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ OPTIONS = (
     Option("workers", DataSettings, "--workers", "DataLoader worker processes", type=int),
     Option("within", DataSettings, "--within", "read only files under DIR (repeatable): links in the dataset "
            "leading elsewhere are left out, as the app does for SEGBOARD_ROOTS", kind="repeat"),
+    Option("precision", TrainSettings, "--precision", "number format and memory layout: auto times float32, "
+           "float32 channels-last and bfloat16 (where the CPU has it natively; float16 and bfloat16 on a GPU) on "
+           "a few steps and takes the fastest; fp32, bf16, fp16 ask for one", choices=PRECISIONS),
     Option("find_lr", TrainSettings, "--find-lr", "take the learning rate from lr_find's valley at the start",
            kind="flag"),
 )

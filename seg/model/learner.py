@@ -42,7 +42,7 @@ def load_backbone(learn, path: str) -> None:
 
 def learner(dls, settings: TrainSettings, device: Device, weights: list[float] | None = None,
             pretrained: Pretrained | None = None, cbs=None):
-    "A fastai U-Net learner on `dls`; mixed precision and channels-last on CUDA."
+    "A fastai U-Net learner on `dls`, in float32; seg/training/precision.py sets the number format a run uses."
     pretrained = pretrained or Pretrained(False, "", "")
     learn = unet_learner(dls, BACKBONES[settings.arch].arch(), pretrained=False, normalize=False,
                          loss_func=LOSSES[settings.loss].build(weights, torch.device(dls.device).type),
@@ -50,8 +50,6 @@ def learner(dls, settings: TrainSettings, device: Device, weights: list[float] |
     if pretrained.used:
         load_backbone(learn, pretrained.source)
         learn.freeze()  # as unet_learner(pretrained=True) does; `fine_tune` unfreezes after one epoch
-    if device.kind == "cuda":
-        learn.to_channelslast()  # adds mixed precision (fp16) as well
     return learn
 
 

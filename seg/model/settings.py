@@ -10,6 +10,8 @@ from pathlib import Path
 from seg.model.registry import BACKBONES, LOSSES
 from seg.util import hw
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/precision.py
+
 
 class SettingsError(ValueError):
     pass
@@ -63,6 +65,9 @@ class TrainSettings:
     weights: str | None = None  # a torchvision ImageNet state dict file for the backbone
     loss: str = "dice-ce"
     find_lr: bool = False  # take the learning rate from lr_find's valley when the run starts (planner)
+    # number format and layout (seg/model/precision.py): auto times the candidates; fp32, bf16, fp16, or an
+    # exact one (fp32-cl, bf16-cl, fp16-cl: what auto or a plan chose)
+    precision: str = "auto"
 
     def check(self) -> None:
         if self.epochs < 1 or self.epochs > 1000:
@@ -73,6 +78,8 @@ class TrainSettings:
             raise SettingsError(f"Backbone {self.arch!r}: use one of {', '.join(BACKBONES)}.")
         if self.loss not in LOSSES:
             raise SettingsError(f"Loss {self.loss!r}: use one of {', '.join(LOSSES)}.")
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"Precision {self.precision!r}: use one of {', '.join(PRECISIONS)}.")
         if self.weights and not Path(self.weights).expanduser().is_file():
             raise SettingsError(f"Weights file {self.weights}: not found; name a torchvision ImageNet .pth file.")
 

@@ -5,6 +5,7 @@
     codes.txt     class names, one a line (class index = line number - 1)
     export.pkl    a fastai export, for `load_learner`: built on fastai's own blocks only, so it loads
                   without segboard installed (it is a pickle: load only files you trust)
+    model.onnx    the U-Net as ONNX (checked against PyTorch), for ONNX Runtime, OpenVINO and other tools
     README.txt    how to load each
 """
 
@@ -39,6 +40,13 @@ With plain PyTorch and fastai's model code:
     from fastai.vision.all import create_unet_model, {arch}
     model = create_unet_model({arch}, {n}, ({h}, {w}), pretrained=False)
     model.load_state_dict(torch.load("model.pth", weights_only=True))
+
+With ONNX Runtime (or any ONNX tool; no PyTorch needed):
+    import numpy as np, onnxruntime as ort
+    session = ort.InferenceSession("model.onnx")
+    x = ...  # float32 (N, 3, {h}, {w}): RGB / 255, minus (0.485, 0.456, 0.406), over (0.229, 0.224, 0.225)
+    logits = session.run(["logits"], {{"image": x}})[0]
+    mask = logits.argmax(1)                     # class index per pixel, at {h} x {w}
 
 With segboard: python -m seg predict RUN_DIR IMAGES --out OUT (RUN_DIR holds config.json and model.pth
 renamed best.pth), which also tiles large images and returns masks at each image's size.
@@ -88,6 +96,8 @@ def bundle(run_dir, which: str = "best") -> bytes:
         export = Path(tmp) / "export.pkl"
         fastai_export(model, export)
         zf.write(export, "export.pkl")
+        from seg.prediction.export import export_onnx
+        zf.write(export_onnx(model, Path(tmp) / "model.onnx"), "model.onnx")
     return buf.getvalue()
 
 

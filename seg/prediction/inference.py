@@ -14,10 +14,10 @@ towards each tile's edge, so a 4096 x 4096 image takes the memory of a few tiles
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from PIL import Image
 
 from seg.data.images import ImageError, load_image
 from seg.model.device import Device, cpu, detect
+from seg.model.precision import FP32, Precision, autocast, candidates, chosen, to_layout
 from seg.model.settings import SettingsError
 from seg.runs import Run
 from seg.util import hw
@@ -35,6 +36,7 @@ from seg.util import hw
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TILE_MARGIN = 1.5  # an image this much larger (after scaling) than the training size is tiled
+AGREE = 0.995  # a faster number format must give the float32 masks on this share of the pixels
 OVERLAP = 0.25  # of a tile's side shared with its neighbour
 
 
@@ -53,6 +55,7 @@ class Model:
     scale: tuple[float, float]  # training size / typical original size, per axis
     weights: Path
     run: Path
+    trained: dict | None = None  # config.json's `precision` and `device`: how and where it trained
 
     @classmethod
     def load(cls, run_dir, which: str = "best") -> Model:
@@ -72,7 +75,8 @@ class Model:
         size = hw(cfg["data"]["size"])
         module = create_unet_model(backbone(arch).arch(), len(codes), size, pretrained=False)
         module.load_state_dict(read_state(weights, arch))
-        return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path)
+        return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path,
+                   {"precision": cfg.get("precision"), "device": cfg.get("device", {}).get("kind")})
 
 
 def read_state(path: Path, arch: str = "") -> dict:
@@ -126,10 +130,14 @@ def window(tile: int, overlap: int) -> np.ndarray:
 
 
 class Predictor:
-    "Batched, tiled prediction with a loaded `Model` on the best device here."
+    """Batched, tiled prediction with a loaded `Model` on the best device here, in the number format and
+    layout that is fastest there (seg/model/precision.py): the one the run trained in when it trained on
+    this kind of device, else the fastest of a timed forward pass of each candidate on the first batch.
+    A format other than float32 is kept only if its masks agree with float32's on AGREE of the first
+    batch's pixels; else float32, with a note."""
 
     def __init__(self, model: Model, device: Device | None = None, bs: int = 8, tile: tuple[int, int] | None = None,
-                 overlap: float = OVERLAP):
+                 overlap: float = OVERLAP, precision: str | Precision = "auto"):
         self.model, self.bs = model, max(1, bs)
         self.device = device or detect()
         self.torch_device = torch.device(self.device.kind)
@@ -137,8 +145,9 @@ class Predictor:
         self.overlap = overlap
         self.notes: list[str] = []
         self.net = model.module.to(self.torch_device)
-        if self.device.kind == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
+        self.requested = precision
+        self.precision: Precision | None = None  # settled on the first batch
+        self.timings: dict[str, float] = {}
 
     # -- the forward pass
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
@@ -155,19 +164,48 @@ class Predictor:
                 self.bs = max(1, half)
                 return torch.cat([self.probabilities(batch[:half]), self.probabilities(batch[half:])])
             self.device, self.torch_device = cpu(), torch.device("cpu")
-            self.net = self.net.to(self.torch_device)
+            self.net, self.precision = self.net.to(self.torch_device), None  # the CPU's own format, settled anew
             self.notes.append("The GPU had no memory left for prediction (a training run may be using it): "
                               "the rest was predicted on the CPU.")
             return self._forward(batch)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.torch_device)
-        cuda = self.device.kind == "cuda"
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16) if cuda else nullcontext():
-            out = self.net(x)
-        return torch.softmax(out.float(), dim=1).cpu()
+        if self.precision is None:
+            self._settle(x)
+        return torch.softmax(self._logits(x, self.precision), dim=1).cpu()
+
+    def _logits(self, x: torch.Tensor, precision: Precision) -> torch.Tensor:
+        layout = torch.channels_last if precision.channels_last else torch.contiguous_format
+        net = self.net.to(memory_format=layout)  # in place; nothing copied once the weights have the layout
+        with torch.inference_mode(), autocast(self.device.kind, precision):
+            return net(to_layout(x, precision)).float()
+
+    def _settle(self, x: torch.Tensor) -> None:
+        "Choose the format on the first batch: the run's own on its kind of device, else the fastest timed."
+        kind, trained = self.device.kind, self.model.trained or {}
+        if isinstance(self.requested, Precision):
+            options = [self.requested]
+        elif self.requested == "auto" and trained.get("precision") and trained.get("device") == kind:
+            options = [chosen(trained["precision"])]
+        else:
+            options = candidates(kind, self.requested)
+        if len(options) > 1:
+            for p in options:
+                self._logits(x, p)  # warm up
+                start = time.perf_counter()
+                self._logits(x, p)
+                self.timings[p.name] = (time.perf_counter() - start) / len(x)
+            options.sort(key=lambda p: self.timings[p.name])
+        best = options[0]
+        if best != FP32 and not isinstance(self.requested, Precision):
+            fast, exact = self._logits(x, best).argmax(1), self._logits(x, FP32).argmax(1)
+            agree = float((fast == exact).float().mean())
+            if agree < AGREE:
+                self.notes.append(f"{best.label} changed {1 - agree:.2%} of the first images' pixels against "
+                                  f"float32: predicted in float32 instead.")
+                best = FP32
+        self.precision = best
 
     def needs_tiles(self, h: int, w: int) -> bool:
         sh, sw = self.model.scale

@@ -215,6 +215,8 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         "source": src.source, "images": records, "failed": failed, "notes": src.notes + predictor.notes,
         "measured": measure_objects, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
         "device": predictor.device.label, "seconds": round(time.time() - started, 2),
+        "precision": predictor.precision.label if predictor.precision else None,
+        "precision_timings": predictor.timings,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if per_image:

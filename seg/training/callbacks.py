@@ -134,7 +134,8 @@ class Checkpoints(Callback):
 
     def save(self, also_best: bool):
         model = getattr(self.learn.model, "module", self.learn.model)  # unwrapped under DDP
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}  # a snapshot
+        # a snapshot, in the plain layout whatever the run trains in (a channels-last model's weights too)
+        state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
         self.wait()
         self.writer = threading.Thread(target=self.write, args=(state, also_best))
         self.writer.start()

@@ -3,6 +3,8 @@ the pace measured by bench/train_overhead.py on a 2-core CPU. Shown next to the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from seg.model.registry import backbone
 from seg.runs import Run
 from seg.util import hw
@@ -11,6 +13,16 @@ from seg.util import hw
 # validation included (bench/train_overhead.py, membrane and demo, 2-core CPU; README).
 CPU_PACE = 27.0
 GPU_PACE = 0.02  # one modern GPU with mixed precision: about two orders faster; corrected by the first run
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Seconds per training image per megapixel of training size on a device (forward, backward, step and
+    loading), in the number format that was fastest there (seg/training/planner.py measures it)."""
+
+    seconds: float
+    precision: str = "auto"  # the format timed fastest; "auto" when not timed per format
+    timings: dict = field(default_factory=dict, hash=False)  # format -> seconds per image at the timing size
 
 
 def pace_of(run: Run) -> float | None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from seg.model.settings import DataSettings, TrainSettings
 from seg.training.lr_finder import PLANNED_STEPS
+from seg.training.pace import Pace
 
 BUDGETS = {"5 min": 5.0, "15 min": 15.0, "1 h": 60.0, "until I stop": None}
 UNTIL_STOPPED_MIN = 240.0  # "until I stop": a plan for 4 hours, stopped whenever the user likes
@@ -91,12 +92,15 @@ class Plan:
     seconds_per_image: float  # training, measured on this device at `size`
     device: str
     reasons: list[str] = field(default_factory=list)
+    precision: str = "auto"  # the number format the pace was measured in (the fastest here); "auto": not timed
 
     def data_settings(self, base: DataSettings | None = None) -> DataSettings:
         return replace(base or DataSettings(), size=self.size, bs=self.bs, augment=self.augment)
 
     def train_settings(self, base: TrainSettings | None = None) -> TrainSettings:
-        return replace(base or TrainSettings(), epochs=self.epochs, lr=self.lr, loss=self.loss, find_lr=self.find_lr)
+        base = base or TrainSettings()
+        precision = self.precision if base.precision == "auto" else base.precision  # what was timed, unless asked
+        return replace(base, epochs=self.epochs, lr=self.lr, loss=self.loss, find_lr=self.find_lr, precision=precision)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -135,36 +139,32 @@ def floor_for_thin(facts: DataFacts) -> int:
 
 
 def time_per_image(dataset, device, arch: str, size: tuple[int, int], bs: int, augment: bool,
-                   batches: int = 2) -> float:
-    """Seconds per training image at `size` on `device`: a few real batches (data loading, forward,
-    backward, optimizer step) after one to warm up."""
+                   precision: str = "auto", batches: int = 2) -> tuple[float, Pace]:
+    """Seconds per training image at `size` on `device`, and the pace it gives: loading a few real batches
+    (augmented as training does), then training steps on one of them in each candidate number format
+    for `precision` (seg/training/precision.py); the fastest format counts."""
     import torch
 
     from seg.data.dataloaders import dataloaders
     from seg.model.learner import learner
+    from seg.training.precision import choose, step_time
     settings = DataSettings(size=size, bs=bs, augment=augment)
     dls = dataloaders(dataset, settings, device=torch.device(device.kind))
     learn = learner(dls, TrainSettings(arch=arch, pretrained=False), device, None, None)
-    learn.create_opt()
-    learn.model.train()
     it = iter(dls.train)
-    took, n = 0.0, 0
-    for i in range(batches + 1):
+    first = next(it)
+    start, n = time.perf_counter(), 0
+    for _ in range(batches):
         try:
-            xb, yb = next(it)
+            n += len(next(it)[0])
         except StopIteration:
             it = iter(dls.train)
-            xb, yb = next(it)
-        start = time.perf_counter()
-        loss = learn.loss_func(learn.model(xb), yb)
-        loss.backward()
-        learn.opt.step()
-        learn.opt.zero_grad()
-        if device.kind == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            took, n = took + time.perf_counter() - start, n + len(xb)
-    return took / max(1, n)
+            n += len(next(it)[0])
+    loading = (time.perf_counter() - start) / max(1, n)
+    best, timings = choose(learn, device.kind, precision, batch=first)
+    compute = timings[best.name] if timings else step_time(learn, best, device.kind, first)
+    per_image = loading + compute
+    return per_image, Pace(per_image / (size[0] * size[1] / 1e6), best.name, timings)
 
 
 def batch_size(facts: DataFacts, device) -> int:
@@ -173,25 +173,28 @@ def batch_size(facts: DataFacts, device) -> int:
     return max(1, min(bs, facts.n_train))
 
 
-def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2, seed: int = 42) -> float:
-    """Seconds per training image per megapixel on this device, from a few batches at up to 128 px (the
-    time of a batch grows with its pixels; a few seconds on a CPU). Takes the device's lock meanwhile."""
+def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2, seed: int = 42,
+                 precision: str = "auto") -> Pace:
+    """Seconds per training image per megapixel on this device, in its fastest number format, from a few
+    batches at up to 128 px (the time of a batch grows with its pixels; a few seconds on a CPU). Takes the
+    device's lock meanwhile."""
     from seg.runs import DeviceLock
     facts = DataFacts.of(dataset, valid_pct, seed, sample=0)
     ref = sides(facts.typical, min(128, max(candidates(facts.typical)[0])))
     lock = DeviceLock(device.kind)  # one user of a device at a time: a run training now makes this wait
     lock.acquire(Path(dataset.root), what="the planner's timing")  # RunError, naming the run, when busy
     try:
-        per_image = time_per_image(dataset, device, arch, ref, batch_size(facts, device), augment=True)
+        _, pace = time_per_image(dataset, device, arch, ref, batch_size(facts, device), augment=True,
+                                 precision=precision)
     finally:
         lock.release()
-    return per_image / (ref[0] * ref[1] / 1e6)
+    return pace
 
 
 def plan(dataset, budget_min: float | None, device, settings: TrainSettings | None = None,
-         valid_pct: float = 0.2, seed: int = 42, pace: float | None = None) -> Plan:
-    """The plan for `budget_min` minutes (None: until stopped). `pace`: seconds per training image per
-    megapixel, when already known (tests, a second plan); else measured here with a few batches."""
+         valid_pct: float = 0.2, seed: int = 42, pace: Pace | float | None = None) -> Plan:
+    """The plan for `budget_min` minutes (None: until stopped). `pace`: the device's pace when already known
+    (a `Pace`, or seconds per training image per megapixel: tests, a second plan); else measured here."""
     from seg.model.pretrained import choose_pretrained
     settings = settings or TrainSettings()
     facts = DataFacts.of(dataset, valid_pct, seed)
@@ -200,7 +203,9 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
     bs = batch_size(facts, device)
     augment = True
     if pace is None:
-        pace = measure_pace(dataset, device, settings.arch, valid_pct, seed)
+        pace = measure_pace(dataset, device, settings.arch, valid_pct, seed, settings.precision)
+    measured = pace if isinstance(pace, Pace) else Pace(float(pace))
+    pace = measured.seconds
 
     def epoch_s(size):
         mp = size[0] * size[1] / 1e6
@@ -252,8 +257,13 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
         reasons.append(f"Until you stop it: planned for {UNTIL_STOPPED_MIN / 60:g} h; stopping keeps the best "
                        f"weights so far.")
     seconds = START_S + finder + epochs * epoch_s(chosen)
+    if measured.timings:
+        from seg.model.precision import BY_NAME
+        others = ", ".join(f"{k} {v:.3f} s" for k, v in measured.timings.items())
+        reasons.append(f"Trains in {BY_NAME[measured.precision].label}: the fastest on this device of a few timed "
+                       f"steps per image ({others}).")
     return Plan(budget_min, chosen, bs, epochs, SAFE_LR, find, loss, augment, pretrained.used, round(seconds, 1),
-                round(per_image, 4), device.kind, reasons)
+                round(per_image, 4), device.kind, reasons, measured.precision)
 
 
 def finder_s(size, pace: float, bs: int) -> float:

@@ -26,12 +26,16 @@ from seg.data.dataset import Dataset
 from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
+from seg.model.precision import candidates
 from seg.model.pretrained import choose_pretrained
 from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server.workspace import signature
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
+from seg.training.precision import apply as apply_precision
+from seg.training.precision import choose
+from seg.training.precision import reason as precision_reason
 from seg.training.prepare import prepare
 from seg.util import json_safe, write_json
 
@@ -117,6 +121,12 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
         learn.remove_cb(ProgressCallback)
     continued = load_from(learn, Path(from_run), codes) if from_run else None
+    if num_distrib():  # every process must train alike: no per-process timing, the first candidate
+        precision, timings = candidates(device.kind, ts.precision)[0], {}
+    else:
+        precision, timings = choose(learn, device.kind, ts.precision)
+    apply_precision(learn, precision, device.kind)
+    used = {**precision.to_json(), "requested": ts.precision, "timings": timings}
     schedule = {"epochs": ts.epochs, "batches_per_epoch": len(dls.train),  # the first status event's `plan`
                 "total_iterations": ts.epochs * len(dls.train)}
     if main:  # the folder is made only now: bad settings found above leave nothing behind
@@ -126,13 +136,15 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
             "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
             "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
-            "from": continued, "plan": planned, "versions": versions(), "command": argv or sys.argv,
+            "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json(run.config_path, config)
         log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
                   host=socket.gethostname(), plan=schedule)
         log.write("note", message=pretrained.message)
+        log.write("precision", **used)
+        log.write("note", message=precision_reason(precision, ts.precision, timings))
         if ds.bs > len(train_pairs):
             log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
                                       f"batches hold {ds.batch_size(len(train_pairs))}.")

@@ -1,0 +1,60 @@
+"""A run's model for other tools: ONNX (ONNX Runtime, OpenVINO, and the tools built on them).
+
+The file holds the plain U-Net (`nn.Module`, float32, the training layout): input `image`, a batch of
+images (N, 3, H, W) at the training size, scaled to 0..1 and normalised with the ImageNet mean and
+standard deviation as in training; output `logits` (N, classes, H, W), whose argmax over the classes is
+the mask. The batch size may vary; the height and width are the training size's. Every export is
+checked: ONNX Runtime (when installed) must give PyTorch's logits on a test batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seg.prediction.inference import Model, PredictError
+
+OPSET = 17
+TOLERANCE = 1e-3  # largest difference of a logit allowed between ONNX Runtime and PyTorch
+
+
+def export_onnx(model: Model, path: Path, check: bool = True) -> Path:
+    "Write the model as ONNX to `path`, and check it against PyTorch when ONNX Runtime is installed."
+    path = Path(path)
+    net = model.module.cpu().eval().to(memory_format=torch.contiguous_format)
+    example = torch.zeros(1, 3, *model.size)
+    with torch.no_grad():
+        torch.onnx.export(net, (example,), str(path), input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
+    if check:
+        agreement(model, path)
+    return path
+
+
+def test_batch(model: Model, n: int = 2, seed: int = 0) -> torch.Tensor:
+    "A batch of images as the model takes them (random pixels, normalised), to compare runtimes on."
+    from seg.prediction.inference import _to_batch
+    rng = np.random.default_rng(seed)
+    h, w = model.size
+    return _to_batch([rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)])
+
+
+def agreement(model: Model, path: Path, batch: torch.Tensor | None = None) -> float | None:
+    """The largest difference between ONNX Runtime's and PyTorch's logits on a batch (None when ONNX Runtime is
+    not installed); PredictError when it passes TOLERANCE."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    batch = test_batch(model) if batch is None else batch
+    with torch.no_grad():
+        ours = model.module.cpu().eval()(batch).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    theirs = session.run(["logits"], {"image": batch.numpy()})[0]
+    diff = float(np.abs(ours - theirs).max())
+    if diff > TOLERANCE:
+        raise PredictError(f"The ONNX export of {model.run} disagrees with PyTorch (largest logit difference "
+                           f"{diff:.2g}); it was not kept.")
+    return diff

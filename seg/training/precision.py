@@ -1,0 +1,107 @@
+"""The number format and memory layout a run trains in (seg/model/precision.py says what they are):
+applied to a fastai learner, and chosen by timing a few real training steps of each candidate on a
+batch of the user's own images, on this device."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.core import Callback
+from fastai.callback.fp16 import MixedPrecision
+from fastai.torch_core import to_float
+
+from seg.model.precision import FP32, Precision, autocast, candidates, to_layout
+
+STEPS = 2  # timed steps per candidate, after one that warms up (caches, kernels chosen)
+
+
+class CpuAutocast(Callback):
+    """bfloat16 autocast on the CPU for the forward pass (fastai's MixedPrecision is for CUDA). The
+    predictions leave it as float32, so the loss, the metrics and the backward's result stay float32."""
+
+    order = 10
+
+    def __init__(self, precision: Precision):
+        self.precision, self.ctx = precision, None
+
+    def before_batch(self):
+        self.ctx = autocast("cpu", self.precision)
+        self.ctx.__enter__()
+
+    def after_pred(self):
+        self.learn.pred = to_float(self.pred)
+        self._leave()
+
+    def after_batch(self):
+        self._leave()
+
+    def after_cancel_batch(self):
+        self._leave()
+
+    def _leave(self):
+        if self.ctx is not None:
+            self.ctx.__exit__(None, None, None)
+            self.ctx = None
+
+
+def apply(learn, precision: Precision, device_kind: str):
+    "Train `learn` in `precision`: its callbacks added, nothing else changed."
+    if precision.channels_last:
+        learn.add_cb(ChannelsLast())  # the model; inputs follow: convolutions return channels-last
+    if precision.dtype and device_kind == "cuda":
+        learn.add_cb(MixedPrecision("bf16" if precision.dtype == "bfloat16" else "fp16"))
+    elif precision.dtype:
+        learn.add_cb(CpuAutocast(precision))
+    return learn
+
+
+def step_time(learn, precision: Precision, device_kind: str, batch, steps: int = STEPS) -> float:
+    """Seconds per image of a training step (forward, loss, backward, optimizer step) in `precision`, on
+    a copy of the learner's model: the run's own weights and optimizer are not touched."""
+    model = to_layout(copy.deepcopy(learn.model), precision).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-7)
+    xb, yb = batch
+    xb = to_layout(xb, precision)
+    took = 0.0
+    for i in range(steps + 1):
+        start = time.perf_counter()
+        with autocast(device_kind, precision):
+            pred = model(xb)
+        loss = learn.loss_func(pred.float(), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if device_kind == "cuda":
+            torch.cuda.synchronize()
+        if i:  # the first step warms up
+            took += time.perf_counter() - start
+    del model, opt
+    return took / (steps * len(xb))
+
+
+def choose(learn, device_kind: str, requested: str = "auto", batch=None) -> tuple[Precision, dict[str, float]]:
+    """The fastest of the candidates for `requested` on this device, and each one's seconds per image
+    (empty when there was only one candidate: nothing timed). `batch`: the one to time on; the first
+    validation batch when none is given (fixed images, and the training batches' order is untouched)."""
+    options = candidates(device_kind, requested)
+    if len(options) == 1:
+        return options[0], {}
+    if batch is None:
+        batch = learn.dls.valid.one_batch()
+    timings = {p.name: step_time(learn, p, device_kind, batch) for p in options}
+    best = min(options, key=lambda p: timings[p.name])
+    return best, timings
+
+
+def reason(precision: Precision, requested: str, timings: dict[str, float]) -> str:
+    "A sentence for the run's notes: what it trains in and why."
+    if not timings:
+        return f"Training in {precision.label} ({'asked for' if requested != 'auto' else 'the only choice here'})."
+    ref = timings.get(FP32.name)
+    others = ", ".join(f"{name} {s:.3f}" for name, s in timings.items())
+    gain = f", {ref / timings[precision.name]:.2f}x float32's speed" if ref and precision != FP32 else ""
+    return (f"Training in {precision.label}: the fastest of a few timed steps on this device{gain} "
+            f"(seconds per image: {others}).")
