@@ -13,6 +13,7 @@ from training import demo, seg
 
 from seg import Dataset
 from seg.model.device import cpu
+from seg.model.settings import TrainSettings
 from seg.training.planner import MIN_EPOCHS, DataFacts, candidates, clip_lr, measure_pace, plan, thinnest
 
 PACE = 20.0  # s per training image per megapixel: about this 2-core CPU's, so plans here look like real ones
@@ -84,7 +85,15 @@ def test_few_pairs_take_the_safe_learning_rate_and_common_foreground_keeps_the_l
 def test_the_pace_is_measured_on_this_device(tmp_path):
     ds = Dataset.open(demo(tmp_path / "d", n=8, size=64))
     pace = measure_pace(ds, cpu(), "resnet18")
-    assert 0 < pace < 1000 and math.isfinite(pace)
+    assert 0 < pace.seconds < 1000 and math.isfinite(pace.seconds)
+    from seg.model.precision import candidates
+    assert set(pace.timings) == {c.name for c in candidates("cpu", "auto")}  # each format timed ...
+    assert pace.precision == min(pace.timings, key=pace.timings.get)  # ... and the fastest taken
+    p = plan(ds, 5, cpu(), pace=pace)
+    assert p.precision == pace.precision and p.train_settings().precision == pace.precision
+    assert any("the fastest on this device" in r for r in p.reasons)
+    assert plan(ds, 5, cpu(), TrainSettings(precision="fp32"), pace=pace).train_settings(
+        TrainSettings(precision="fp32")).precision == "fp32"  # asked for: kept
 
 
 @pytest.mark.slow
@@ -96,6 +105,7 @@ def test_a_planned_run_from_the_cli(tmp_path):
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     p = cfg["plan"]
     assert p["budget_min"] == 0.7 and cfg["data"]["size"] == p["size"] and cfg["train"]["epochs"] == p["epochs"]
+    assert cfg["precision"]["name"] == p["precision"] and cfg["precision"]["timings"] == {}  # the plan's, not re-timed
     events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
     if p["find_lr"]:
         lr = next(e for e in events if e["type"] == "lr")

@@ -40,7 +40,8 @@ def test_masks_equal_fastai_get_preds(trained):
     theirs = probs.argmax(1).numpy()
     model = Model.load(run)
     images = [ds.read(p)[0] for p in ds.pairs]
-    ours = Predictor(model).probabilities(_to_batch([resize(im, model.size) for im in images])).argmax(1).numpy()
+    exact = Predictor(model, precision="fp32")  # float32, as fastai's get_preds computes
+    ours = exact.probabilities(_to_batch([resize(im, model.size) for im in images])).argmax(1).numpy()
     assert (ours == theirs).mean() >= 0.999
     assert 0.02 < ours.mean() < 0.5  # the model found cells, not nothing or everything
     # and at each image's own size
@@ -239,7 +240,8 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     meta = predict(run, data, tmp_path / "api", measure_objects=True)
     assert len(meta["images"]) == 12 and (tmp_path / "api" / "measurements.csv").exists()
     with zipfile.ZipFile(io.BytesIO(bundle(run))) as zf:
-        assert set(zf.namelist()) == {"model.pth", "config.json", "codes.txt", "README.txt", "export.pkl"}
+        assert set(zf.namelist()) == {"model.pth", "config.json", "codes.txt", "README.txt", "export.pkl",
+                                      "model.onnx"}
         zf.extractall(tmp_path / "bundle")
     assert (tmp_path / "bundle" / "codes.txt").read_text() == "background\ncell\n"
     image = tmp_path / "small.png"
@@ -256,6 +258,40 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     theirs = np.load(tmp_path / "bundle" / "theirs.npy")
     ours = Predictor(Model.load(run)).predict(np.asarray(Image.open(image)))
     assert (theirs == ours).mean() >= 0.999
+    # and model.onnx in ONNX Runtime, with no segboard: the masks PyTorch gives, from the README's recipe
+    code = ("import importlib.util, numpy as np, onnxruntime as ort; from PIL import Image\n"
+            "assert importlib.util.find_spec('seg') is None\n"
+            f"x = np.asarray(Image.open({str(image)!r}).convert('RGB'), np.float32)[None].transpose(0, 3, 1, 2) / 255\n"
+            "x = (x - np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]) / "
+            "np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]\n"
+            "logits = ort.InferenceSession('model.onnx').run(['logits'], {'image': x.astype(np.float32)})[0]\n"
+            "np.save('onnx.npy', logits.argmax(1)[0])\n")
+    r = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path / "bundle", capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (np.load(tmp_path / "bundle" / "onnx.npy") == ours).mean() >= 0.999
+
+
+def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained):
+    from seg.model.precision import BF16_CL, FP32, FP32_CL
+    data, run = trained
+    model = Model.load(run)
+    images = [Dataset.open(data).read(p)[0] for p in Dataset.open(data).pairs[:4]]
+    exact = list(Predictor(model, precision=FP32).predict_many(images))
+    auto = Predictor(model)  # the run's own format (trained on this CPU), checked against float32
+    masks = list(auto.predict_many(images))
+    assert auto.precision == model_format(run) and auto.precision in (FP32, FP32_CL, BF16_CL)
+    assert np.mean([(a == b).mean() for a, b in zip(masks, exact)]) >= 0.995
+    meta = json.loads(json.dumps(auto.timings))  # plain numbers, for prediction.json
+    assert all(v > 0 for v in meta.values())
+    bf16 = Predictor(model, precision=BF16_CL)  # asked for: kept, whatever it costs
+    assert np.mean([(a == b).mean() for a, b in zip(bf16.predict_many(images), exact)]) >= 0.99
+    assert bf16.precision == BF16_CL
+
+
+def model_format(run):
+    from seg.model.precision import chosen
+    return chosen(json.loads((run / "config.json").read_text())["precision"])
 
 
 def test_a_dataset_with_a_broken_pair_says_it_was_left_out(trained, tmp_path):

@@ -60,6 +60,30 @@ def test_run_folder_holds_config_events_weights_samples(finished):
     assert not list(run_dir.glob(".*"))  # nothing temporary left: no .tmp files, no .lr_find
 
 
+def test_the_number_format_is_timed_chosen_and_recorded(finished, data, tmp_path):
+    from seg.model.precision import candidates
+    cfg = json.loads((finished.run / "config.json").read_text())
+    used = cfg["precision"]
+    timed = used["timings"]
+    assert used["requested"] == "auto" and set(timed) == {p.name for p in candidates("cpu", "auto")}
+    assert used["name"] == min(timed, key=timed.get)  # the fastest of the candidates
+    events = [json.loads(x) for x in (finished.run / "events.jsonl").read_text().splitlines()]
+    assert [e["name"] for e in events if e["type"] == "precision"] == [used["name"]]
+    assert any(e["type"] == "note" and "the fastest of a few timed steps" in e["message"] for e in events)
+    # asked for: bfloat16 on this CPU trains (emulated where not native), weights float32 and plain
+    r = seg("train", data, "--run-dir", tmp_path / "bf16", "--epochs", 1, "--precision", "bf16", *TINY)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "bf16" / "config.json").read_text())
+    assert cfg["precision"]["name"] == "bf16-cl" and cfg["precision"]["timings"] == {}
+    state = torch.load(tmp_path / "bf16" / "last.pth", weights_only=True)
+    assert all(v.dtype in (torch.float32, torch.int64) and v.is_contiguous() for v in state.values())
+    epoch = json.loads([x for x in (tmp_path / "bf16" / "events.jsonl").read_text().splitlines()
+                        if '"epoch"' in x][-1])
+    assert 0 <= epoch["dice"] <= 1 and epoch["valid_loss"] == epoch["valid_loss"]
+    rc, _, err = cli("train", data, "--run-dir", tmp_path / "fp16", "--precision", "fp16", *TINY)
+    assert rc == 2 and "needs a CUDA GPU" in err and not (tmp_path / "fp16").exists()
+
+
 def test_runs_lists_and_reads_incrementally(finished, tmp_path):
     import shutil
     run_dir = Path(shutil.copytree(finished.run, tmp_path / "first"))  # a copy: this test appends to it

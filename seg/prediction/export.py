@@ -8,6 +8,7 @@ checked: ONNX Runtime (when installed) must give PyTorch's logits on a test batc
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ def export_onnx(model: Model, path: Path, check: bool = True) -> Path:
     path = Path(path)
     net = model.module.cpu().eval().to(memory_format=torch.contiguous_format)
     example = torch.zeros(1, 3, *model.size)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on fastai's size checks: the size is fixed here
         torch.onnx.export(net, (example,), str(path), input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET,
                           dynamo=False)

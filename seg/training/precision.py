@@ -91,9 +91,19 @@ def choose(learn, device_kind: str, requested: str = "auto", batch=None) -> tupl
         return options[0], {}
     if batch is None:
         batch = learn.dls.valid.one_batch()
+    batch = full(batch, learn.dls.train.bs)
     timings = {p.name: step_time(learn, p, device_kind, batch) for p in options}
     best = min(options, key=lambda p: timings[p.name])
     return best, timings
+
+
+def full(batch, bs: int):
+    "The batch repeated up to the training batch size: the optimizer's share of a step depends on it."
+    xb, yb = batch
+    if len(xb) >= bs:
+        return xb, yb
+    k = -(-bs // len(xb))
+    return xb.repeat(k, 1, 1, 1)[:bs], yb.repeat(k, *([1] * (yb.ndim - 1)))[:bs]
 
 
 def reason(precision: Precision, requested: str, timings: dict[str, float]) -> str:

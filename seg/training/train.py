@@ -93,6 +93,7 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
         raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
     dataset = prepare(data, data_settings, train_settings, codes)
     device = detect()
+    candidates(device.kind, train_settings.precision)  # a format this device cannot run: refused before any work
     set_threads(device)
     main = rank_distrib() == 0
     if num_distrib() and device.kind == "cuda":
