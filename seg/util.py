@@ -58,6 +58,24 @@ def write_json(path: Path, data, indent: int | None = 2) -> Path:
     return atomic_write(path, json.dumps(json_safe(data), indent=indent, allow_nan=False, default=str))
 
 
+def read_json(path: Path | None) -> dict:
+    "A JSON object from `path`; empty when there is no such file or it is not JSON (a cache, say)."
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember_json(path: Path, data: dict) -> None:
+    "Write a cache file whole; a cache that cannot be written is no error (it is timed again next time)."
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, data)
+    except OSError:
+        pass
+
+
 def hw(size) -> tuple[int, int]:
     "A training size, a side or (height, width), as (height, width)."
     if isinstance(size, int):

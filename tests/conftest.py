@@ -28,6 +28,9 @@ def home(tmp_path, monkeypatch):
 # One run per device is enforced with a lock file; the tests' runs take theirs in a folder of their own,
 # so a person training with segboard on this machine neither blocks the tests nor is blocked by them.
 os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-")
+# Nor does any test write into the project's workspace/: the session has a home of its own (tests that need a
+# fresh one take the `home` fixture).
+os.environ["SEGBOARD_HOME"] = tempfile.mkdtemp(prefix="segboard-test-home-")
 
 
 @pytest.fixture(autouse=True)

@@ -86,9 +86,9 @@ def test_the_pace_is_measured_on_this_device(tmp_path):
     ds = Dataset.open(demo(tmp_path / "d", n=8, size=64))
     pace = measure_pace(ds, cpu(), "resnet18")
     assert 0 < pace.seconds < 1000 and math.isfinite(pace.seconds)
-    from seg.model.precision import candidates
+    from seg.model.precision import BY_NAME, candidates, fastest
     assert set(pace.timings) == {c.name for c in candidates("cpu", "auto")}  # each format timed ...
-    assert pace.precision == min(pace.timings, key=pace.timings.get)  # ... and the fastest taken
+    assert pace.precision == fastest([BY_NAME[n] for n in pace.timings], pace.timings).name  # ... the fastest
     p = plan(ds, 5, cpu(), pace=pace)
     assert p.precision == pace.precision and p.train_settings().precision == pace.precision
     assert any("the fastest on this device" in r for r in p.reasons)

@@ -272,26 +272,24 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     assert (np.load(tmp_path / "bundle" / "onnx.npy") == ours).mean() >= 0.999
 
 
-def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained):
-    from seg.model.precision import BF16_CL, FP32, FP32_CL
+def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained, tmp_path):
+    from seg.model.precision import BF16_CL, FP32, candidates, fastest
     data, run = trained
     model = Model.load(run)
     images = [Dataset.open(data).read(p)[0] for p in Dataset.open(data).pairs[:4]]
     exact = list(Predictor(model, precision=FP32).predict_many(images))
-    auto = Predictor(model)  # the run's own format (trained on this CPU), checked against float32
+    cache = tmp_path / "formats.json"
+    auto = Predictor(model, remember=cache)  # each candidate's forward timed on the first batch
     masks = list(auto.predict_many(images))
-    assert auto.precision == model_format(run) and auto.precision in (FP32, FP32_CL, BF16_CL)
+    options = candidates("cpu", "auto")
+    assert set(auto.timings) == {p.name for p in options} and auto.precision == fastest(options, auto.timings)
     assert np.mean([(a == b).mean() for a, b in zip(masks, exact)]) >= 0.995
-    meta = json.loads(json.dumps(auto.timings))  # plain numbers, for prediction.json
-    assert all(v > 0 for v in meta.values())
+    again = Predictor(model, remember=cache)  # the next prediction of this kind: remembered, not timed
+    list(again.predict_many(images[:1]))
+    assert again.timings == auto.timings and again.precision == auto.precision
     bf16 = Predictor(model, precision=BF16_CL)  # asked for: kept, whatever it costs
     assert np.mean([(a == b).mean() for a, b in zip(bf16.predict_many(images), exact)]) >= 0.99
     assert bf16.precision == BF16_CL
-
-
-def model_format(run):
-    from seg.model.precision import chosen
-    return chosen(json.loads((run / "config.json").read_text())["precision"])
 
 
 def test_a_dataset_with_a_broken_pair_says_it_was_left_out(trained, tmp_path):

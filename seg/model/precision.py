@@ -110,3 +110,26 @@ def chosen(record: dict | None) -> Precision:
         return FP32
     return BY_NAME.get(record.get("name", "fp32"), FP32)
 
+
+
+MARGIN = 0.05  # another format must be this much faster than float32 to be chosen: a few steps' timings are noisy
+
+
+def fastest(options: list[Precision], timings: dict[str, float]) -> Precision:
+    "The fastest of `options` by `timings` (seconds); float32 unless another is MARGIN faster."
+    best = min(options, key=lambda p: timings[p.name])
+    if FP32 in options and timings[best.name] > (1 - MARGIN) * timings[FP32.name]:
+        return FP32
+    return best
+
+
+def processor() -> str:
+    "The CPU's model name: formats are timed, and their timings kept, per processor."
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()

@@ -28,10 +28,10 @@ from PIL import Image
 
 from seg.data.images import ImageError, load_image
 from seg.model.device import Device, cpu, detect
-from seg.model.precision import FP32, Precision, autocast, candidates, chosen, to_layout
+from seg.model.precision import FP32, Precision, autocast, candidates, fastest, processor, to_layout
 from seg.model.settings import SettingsError
 from seg.runs import Run
-from seg.util import hw
+from seg.util import hw, read_json, remember_json
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -131,13 +131,13 @@ def window(tile: int, overlap: int) -> np.ndarray:
 
 class Predictor:
     """Batched, tiled prediction with a loaded `Model` on the best device here, in the number format and
-    layout that is fastest there (seg/model/precision.py): the one the run trained in when it trained on
-    this kind of device, else the fastest of a timed forward pass of each candidate on the first batch.
-    A format other than float32 is kept only if its masks agree with float32's on AGREE of the first
-    batch's pixels; else float32, with a note."""
+    layout that is fastest there (seg/model/precision.py): the fastest of a timed forward pass of each
+    candidate on the first batch (float32 unless another is clearly faster). A format other than float32
+    is kept only if its masks agree with float32's on AGREE of the first batch's pixels; else float32,
+    with a note."""
 
     def __init__(self, model: Model, device: Device | None = None, bs: int = 8, tile: tuple[int, int] | None = None,
-                 overlap: float = OVERLAP, precision: str | Precision = "auto"):
+                 overlap: float = OVERLAP, precision: str | Precision = "auto", remember: Path | None = None):
         self.model, self.bs = model, max(1, bs)
         self.device = device or detect()
         self.torch_device = torch.device(self.device.kind)
@@ -145,7 +145,7 @@ class Predictor:
         self.overlap = overlap
         self.notes: list[str] = []
         self.net = model.module.to(self.torch_device)
-        self.requested = precision
+        self.requested, self.remember = precision, remember
         self.precision: Precision | None = None  # settled on the first batch
         self.timings: dict[str, float] = {}
 
@@ -182,23 +182,23 @@ class Predictor:
             return net(to_layout(x, precision)).float()
 
     def _settle(self, x: torch.Tensor) -> None:
-        "Choose the format on the first batch: the run's own on its kind of device, else the fastest timed."
-        kind, trained = self.device.kind, self.model.trained or {}
+        """Choose the format on the first batch: asked for, else the fastest of a timed forward pass of each
+        candidate on up to two of its images (remembered per device, model and size in `self.remember`)."""
         if isinstance(self.requested, Precision):
-            options = [self.requested]
-        elif self.requested == "auto" and trained.get("precision") and trained.get("device") == kind:
-            options = [chosen(trained["precision"])]
-        else:
-            options = candidates(kind, self.requested)
-        if len(options) > 1:
-            for p in options:
-                self._logits(x, p)  # warm up
-                start = time.perf_counter()
-                self._logits(x, p)
-                self.timings[p.name] = (time.perf_counter() - start) / len(x)
-            options.sort(key=lambda p: self.timings[p.name])
+            self.precision = self.requested
+            return
+        options = candidates(self.device.kind, self.requested)
         best = options[0]
-        if best != FP32 and not isinstance(self.requested, Precision):
+        if len(options) > 1:
+            sample = x[:2]
+            key = "|".join(["forward", self.device.kind, processor(), torch.__version__, self.model.arch,
+                            str(len(self.model.codes)), str(tuple(sample.shape[1:])), ",".join(p.name for p in options)])
+            cache = read_json(self.remember) if self.remember else {}
+            self.timings = cache.get(key) or {p.name: self._time(sample, p) for p in options}
+            if self.remember and key not in cache:
+                remember_json(self.remember, {**cache, key: self.timings})
+            best = fastest(options, self.timings)
+        if best != FP32:
             fast, exact = self._logits(x, best).argmax(1), self._logits(x, FP32).argmax(1)
             agree = float((fast == exact).float().mean())
             if agree < AGREE:
@@ -206,6 +206,13 @@ class Predictor:
                                   f"float32: predicted in float32 instead.")
                 best = FP32
         self.precision = best
+
+    def _time(self, x: torch.Tensor, precision: Precision) -> float:
+        "Seconds per image of a forward pass in `precision`, after one that warms up."
+        self._logits(x, precision)
+        start = time.perf_counter()
+        self._logits(x, precision)
+        return (time.perf_counter() - start) / len(x)
 
     def needs_tiles(self, h: int, w: int) -> bool:
         sh, sw = self.model.scale

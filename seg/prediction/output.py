@@ -36,6 +36,7 @@ from seg.data.report import Report
 from seg.prediction import measure, scores
 from seg.prediction.inference import Model, PredictError, Predictor
 from seg.runs import Run
+from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
@@ -181,7 +182,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
     out = Path(out).expanduser().resolve()
     prepare_out(out, src.root, overwrite)
     started = time.time()
-    predictor = Predictor(model, bs=bs)
+    predictor = Predictor(model, bs=bs, remember=workspace.formats_file())
     overlay = Overlay(Codes.given(model.codes), 0.55)
     total = np.zeros((len(model.codes),) * 2, np.int64)
     per_image, tables, records, failed = [], [], [], []

@@ -46,6 +46,11 @@ def predictions_dir() -> Path:
     return home() / "predictions"
 
 
+def formats_file() -> Path:
+    "The number formats' timings per device, backbone, size and batch (seg/training/precision.py), kept between runs."
+    return home() / "cache" / "formats.json"
+
+
 def lock_dir() -> Path:
     "Where the one-run-per-device locks live (`SEGBOARD_LOCK_DIR`): outside the workspace, shared by every home."
     import tempfile
@@ -57,7 +62,7 @@ def private_dirs() -> tuple[Path, ...]:
     the predictions, the kept uploaded datasets and the device locks. (The app shows runs and predictions
     through their own pages; a viewer's own uploads are let in by `sharing.Access.own`.)"""
     return tuple(d.resolve() for d in (sessions_dir(), runs_dir(), predictions_dir(), datasets_dir(), uploads_dir(),
-                                       lock_dir()))
+                                       lock_dir(), home() / "cache"))
 
 
 def ensure_demo() -> Path:

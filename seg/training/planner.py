@@ -161,8 +161,8 @@ def time_per_image(dataset, device, arch: str, size: tuple[int, int], bs: int, a
             it = iter(dls.train)
             n += len(next(it)[0])
     loading = (time.perf_counter() - start) / max(1, n)
-    best, timings = choose(learn, device.kind, precision, batch=first)
-    compute = timings[best.name] if timings else step_time(learn, best, device.kind, first)
+    best, timings, _ = choose(learn, device.kind, precision, batch=first)
+    compute = step_time(learn, best, device.kind, first)  # the whole batch: the optimizer's share as in training
     per_image = loading + compute
     return per_image, Pace(per_image / (size[0] * size[1] / 1e6), best.name, timings)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import torch
 from fastai.callback.channelslast import ChannelsLast
@@ -13,9 +14,11 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import to_float
 
-from seg.model.precision import FP32, Precision, autocast, candidates, to_layout
+from seg.model.precision import FP32, Precision, autocast, candidates, fastest, processor, to_layout
+from seg.util import read_json, remember_json
 
-STEPS = 2  # timed steps per candidate, after one that warms up (caches, kernels chosen)
+STEPS = 1  # timed steps per candidate, after one that warms up (caches, kernels chosen)
+TIMING_BATCH = 2  # images per timed step: the training size, a small batch (each step costs seconds on a CPU)
 
 
 class CpuAutocast(Callback):
@@ -82,36 +85,47 @@ def step_time(learn, precision: Precision, device_kind: str, batch, steps: int =
     return took / (steps * len(xb))
 
 
-def choose(learn, device_kind: str, requested: str = "auto", batch=None) -> tuple[Precision, dict[str, float]]:
-    """The fastest of the candidates for `requested` on this device, and each one's seconds per image
-    (empty when there was only one candidate: nothing timed). `batch`: the one to time on; the first
-    validation batch when none is given (fixed images, and the training batches' order is untouched)."""
+def choose(learn, device_kind: str, requested: str = "auto", batch=None, remember: Path | None = None
+           ) -> tuple[Precision, dict[str, float], bool]:
+    """The fastest of the candidates for `requested` on this device, each one's seconds per image (empty
+    when there was only one candidate: nothing timed), and whether they were remembered, not timed now.
+    `batch`: the one to time on; the first validation batch when none is given (fixed images, and the
+    training batches' order is untouched). `remember`: a file where the timings of a device, model, batch
+    shape and candidates are kept, so the next run of the same kind reuses them instead of timing again
+    (the speed is the device's, not the data's)."""
     options = candidates(device_kind, requested)
     if len(options) == 1:
-        return options[0], {}
+        return options[0], {}, False
     if batch is None:
         batch = learn.dls.valid.one_batch()
-    batch = full(batch, learn.dls.train.bs)
-    timings = {p.name: step_time(learn, p, device_kind, batch) for p in options}
-    best = min(options, key=lambda p: timings[p.name])
-    return best, timings
+    batch = full(batch, TIMING_BATCH)
+    model = f"{sum(p.numel() for p in learn.model.parameters())} parameters"  # the backbone, in effect
+    key = "|".join([device_kind, processor(), torch.__version__, model, str(tuple(batch[0].shape)),
+                    ",".join(p.name for p in options)])
+    known = read_json(remember).get(key) if remember else None
+    timings = known or {p.name: step_time(learn, p, device_kind, batch) for p in options}
+    if remember and not known:
+        remember_json(remember, {**read_json(remember), key: timings})
+    return fastest(options, timings), timings, bool(known)
 
 
 def full(batch, bs: int):
-    "The batch repeated up to the training batch size: the optimizer's share of a step depends on it."
+    "Exactly `bs` images of the batch (repeated when it holds fewer)."
     xb, yb = batch
     if len(xb) >= bs:
-        return xb, yb
+        return xb[:bs], yb[:bs]
     k = -(-bs // len(xb))
     return xb.repeat(k, 1, 1, 1)[:bs], yb.repeat(k, *([1] * (yb.ndim - 1)))[:bs]
 
 
-def reason(precision: Precision, requested: str, timings: dict[str, float]) -> str:
+def reason(precision: Precision, requested: str, timings: dict[str, float], remembered: bool = False) -> str:
     "A sentence for the run's notes: what it trains in and why."
     if not timings:
-        return f"Training in {precision.label} ({'asked for' if requested != 'auto' else 'the only choice here'})."
+        why = "asked for" if requested not in ("auto",) else "the only choice here"
+        return f"Training in {precision.label} ({why})."
     ref = timings.get(FP32.name)
     others = ", ".join(f"{name} {s:.3f}" for name, s in timings.items())
     gain = f", {ref / timings[precision.name]:.2f}x float32's speed" if ref and precision != FP32 else ""
-    return (f"Training in {precision.label}: the fastest of a few timed steps on this device{gain} "
+    when = "timed by an earlier run of this kind on this device" if remembered else "timed on this device"
+    return (f"Training in {precision.label}: the fastest of a few steps {when}{gain} "
             f"(seconds per image: {others}).")

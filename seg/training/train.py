@@ -30,6 +30,7 @@ from seg.model.precision import candidates
 from seg.model.pretrained import choose_pretrained
 from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
+from seg.server import workspace
 from seg.server.workspace import signature
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
@@ -123,11 +124,11 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         learn.remove_cb(ProgressCallback)
     continued = load_from(learn, Path(from_run), codes) if from_run else None
     if num_distrib():  # every process must train alike: no per-process timing, the first candidate
-        precision, timings = candidates(device.kind, ts.precision)[0], {}
+        precision, timings, remembered = candidates(device.kind, ts.precision)[0], {}, False
     else:
-        precision, timings = choose(learn, device.kind, ts.precision)
+        precision, timings, remembered = choose(learn, device.kind, ts.precision, remember=workspace.formats_file())
     apply_precision(learn, precision, device.kind)
-    used = {**precision.to_json(), "requested": ts.precision, "timings": timings}
+    used = {**precision.to_json(), "requested": ts.precision, "timings": timings, "remembered": remembered}
     schedule = {"epochs": ts.epochs, "batches_per_epoch": len(dls.train),  # the first status event's `plan`
                 "total_iterations": ts.epochs * len(dls.train)}
     if main:  # the folder is made only now: bad settings found above leave nothing behind
@@ -145,7 +146,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                   host=socket.gethostname(), plan=schedule)
         log.write("note", message=pretrained.message)
         log.write("precision", **used)
-        log.write("note", message=precision_reason(precision, ts.precision, timings))
+        log.write("note", message=precision_reason(precision, ts.precision, timings, remembered))
         if ds.bs > len(train_pairs):
             log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
                                       f"batches hold {ds.batch_size(len(train_pairs))}.")
@@ -197,7 +198,7 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     from seg.prediction.inference import Model, Predictor
     try:
         model = Model.load(run.path, "best")
-        predictor = Predictor(model, device=device)
+        predictor = Predictor(model, device=device, remember=workspace.formats_file())
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
         done = 0
