@@ -30,12 +30,14 @@ import results  # noqa: E402  (bench/results.py: where the tables go)
 import torch  # noqa: E402
 
 from seg import Dataset  # noqa: E402
-from seg.prediction.inference import Model, Predictor, _to_batch, resize  # noqa: E402
+from seg.prediction.inference import Predictor, _to_batch, resize  # noqa: E402
+from seg.prediction.model import Model  # noqa: E402
 
 TILED = """
 import json, sys, threading, time
 sys.path.insert(0, {root!r})
-from seg.prediction.inference import Model, Predictor
+from seg.prediction.inference import Predictor
+from seg.prediction.model import Model
 from seg.data.images import load_image
 
 def rss_mb():  # resident memory now (ru_maxrss would keep the peak of loading)

@@ -14,7 +14,8 @@ from PIL import Image
 from training import cli, seg
 
 from seg import Dataset
-from seg.prediction.inference import Model, PredictError, Predictor
+from seg.prediction.inference import Predictor
+from seg.prediction.model import Model, PredictError
 from seg.prediction.output import Prediction, predict
 
 

@@ -15,7 +15,7 @@ from ui.access import access, allowed, require_writable
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model ...")
 def _model(path: str, weights: str, stamp: int):
-    from seg.prediction.inference import Model
+    from seg.prediction.model import Model
     return Model.load(path)
 
 

@@ -132,7 +132,7 @@ def cmd_stop(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from seg.prediction.inference import Model
+    from seg.prediction.model import Model
     from seg.prediction.output import predict, validation
     from seg.runs import Run
     if bool(args.input) == args.valid:

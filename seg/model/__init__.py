@@ -3,6 +3,8 @@
 - registry  backbones and losses: a name -> one small record (adding one is one entry)
 - settings  DataSettings, TrainSettings and their checks (cheap to import)
 - device    CUDA, Apple MPS or the CPU
+- precision number formats and memory layouts (float32, channels-last, bfloat16, float16) and their candidates
+- pretrained ImageNet weights for the backbone: a named file or the torch cache, never downloaded
 - losses    class weights and the losses (torch)
 - metrics   Dice, IoU and foreground accuracy from one confusion matrix (torch)
 - learner   fastai's U-Net learner and the ImageNet weights (torch)

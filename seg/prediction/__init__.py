@@ -1,8 +1,10 @@
 """Using a trained model.
 
-- inference  the model loaded safely, batched and tiled prediction (torch)
+- model      a run's model loaded safely (weights_only: a weights file is never unpickled into code)
+- inference  batched and tiled prediction, in the number format fastest here (torch)
 - output     the prediction folder: masks, previews, metrics, measurements; read back
 - scores     Dice, IoU and confusion, per class and per image
 - measure    objects and their sizes (scikit-image)
-- bundle     the model as a download, with a fastai export
+- bundle     the model as a download, with a fastai export and ONNX
+- export     the model as ONNX, checked against PyTorch with ONNX Runtime
 """

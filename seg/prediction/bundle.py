@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:  # torch: imported when a bundle is built, not for a zip of masks
-    from seg.prediction.inference import Model
+    from seg.prediction.model import Model
 
 
 README = """A U-Net trained with segboard ({arch} backbone, {n} classes: {codes}).
@@ -82,7 +82,7 @@ def fastai_export(model: Model, path: Path) -> None:
 
 def bundle(run_dir, which: str = "best") -> bytes:
     "The zip described above, in memory (a few tens of MB for resnet34)."
-    from seg.prediction.inference import Model
+    from seg.prediction.model import Model
     model = Model.load(run_dir, which)
     cfg = json.loads((Path(run_dir) / "config.json").read_text())
     h, w = model.size

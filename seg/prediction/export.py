@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seg.prediction.inference import Model, PredictError
+from seg.prediction.model import Model, PredictError
 
 OPSET = 17
 TOLERANCE = 1e-3  # largest difference of a logit allowed between ONNX Runtime and PyTorch

@@ -34,7 +34,8 @@ from seg.data.images import IMAGE_EXTS, is_image_name
 from seg.data.overlay import Overlay, error_map, fit, side_by_side
 from seg.data.report import Report
 from seg.prediction import measure, scores
-from seg.prediction.inference import Model, PredictError, Predictor
+from seg.prediction.inference import Predictor
+from seg.prediction.model import Model, PredictError
 from seg.runs import Run
 from seg.server import workspace
 from seg.server.sharing import Access

@@ -3,6 +3,8 @@
 - callbacks  fastai callbacks that write events, weights and samples, and stop on request
 - train      a run from start to final status: prepare, config, fit, scores at the images' own size
 - lr_finder  fastai's learning-rate finder: the curve, suggestions, the planner's valley
+- precision  the number format applied to a learner, chosen by timing a few steps of each
+- prepare    the dataset and settings checked before anything is written
 - pace       seconds per image on a device: timed batches, earlier runs, the estimate before Start
 - planner    a plan for a time budget: size, batch, epochs, learning rate, loss
 """

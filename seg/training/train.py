@@ -195,7 +195,8 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     """The best weights on the validation images at their own size (what a user's masks will be), as a
     `scores` event: per-epoch scores are at the training size, where small objects look bigger."""
     from seg.prediction import scores
-    from seg.prediction.inference import Model, Predictor
+    from seg.prediction.inference import Predictor
+    from seg.prediction.model import Model
     try:
         model = Model.load(run.path, "best")
         predictor = Predictor(model, device=device, remember=workspace.formats_file())
