@@ -31,6 +31,9 @@ class LogEvents(Callback):
     def __init__(self, log: EventLog):
         self.log, self.iteration, self.epoch_no, self.started = log, 0, 0, time.time()
 
+    def before_epoch(self):
+        self.started = time.time()  # an epoch's own time: not the learner's making or the format's timing
+
     def after_batch(self):
         if not self.training:
             return
@@ -43,7 +46,6 @@ class LogEvents(Callback):
         names, values = self.recorder.metric_names[1:-1], self.recorder.log[1:-1]  # drop epoch and time
         fields = {n: json_safe(float(v)) if v is not None else None for n, v in zip(names, values)}
         self.log.write("epoch", epoch=self.epoch_no, **fields, seconds=round(time.time() - self.started, 1))
-        self.started = time.time()
 
 
 class StopOnRequest(Callback):

@@ -180,7 +180,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             stopped = stop.signalled or run.stop_requested()
             status = "stopped" if stopped else "completed"
             if main:
-                full_size_scores(run, dataset, valid_pairs, device, log)
+                full_size_scores(run, dataset, valid_pairs, device, log, precision)
             message = ("Stopped on request; the best weights so far are in best.pth." if stopped
                        else f"Completed {ts.epochs} epochs.")
         if main:  # a final status is written once the weights are: then the folder is complete
@@ -191,15 +191,16 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     return status
 
 
-def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog) -> None:
+def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog, precision=None) -> None:
     """The best weights on the validation images at their own size (what a user's masks will be), as a
-    `scores` event: per-epoch scores are at the training size, where small objects look bigger."""
+    `scores` event: per-epoch scores are at the training size, where small objects look bigger. In the
+    format the run trained in (its validation's): no second timing of formats at the end of a run."""
     from seg.prediction import scores
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
     try:
         model = Model.load(run.path, "best")
-        predictor = Predictor(model, device=device, remember=workspace.formats_file())
+        predictor = Predictor(model, device=device, precision=precision or "auto", remember=workspace.formats_file())
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
         done = 0
