@@ -121,3 +121,14 @@ def test_weights_for_another_backbone_or_not_weights_at_all_are_refused(dls, tmp
     evil.write_bytes(pickle.dumps({"conv1.weight": Evil()}))
     with pytest.raises(SettingsError, match="not a plain state dict"):
         learner(dls, TrainSettings(arch="resnet18"), detect(), pretrained=Pretrained(True, str(evil), ""))
+
+
+def test_formats_are_timed_in_alternating_rounds_and_the_best_time_counts():
+    from seg.model.precision import FP32, FP32_CL, ROUNDS, fastest, time_each
+    calls, slow_first = [], iter([9.0, 1.1, 1.0, 1.2])  # a slow spell hits the first timing only
+    timings = time_each([FP32, FP32_CL], lambda p: calls.append(p.name) or next(slow_first))
+    assert ROUNDS == 2 and calls == ["fp32", "fp32-cl", "fp32", "fp32-cl"]  # A B A B, not A A B B
+    assert timings == {"fp32": 1.0, "fp32-cl": 1.1}
+    assert fastest([FP32, FP32_CL], timings) == FP32  # one slow spell does not decide the format
+    assert fastest([FP32, FP32_CL], {"fp32": 1.0, "fp32-cl": 0.96}) == FP32  # within the 5% margin: float32
+    assert fastest([FP32, FP32_CL], {"fp32": 1.0, "fp32-cl": 0.8}) == FP32_CL

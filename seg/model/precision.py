@@ -115,6 +115,22 @@ def chosen(record: dict | None) -> Precision:
 MARGIN = 0.05  # another format must be this much faster than float32 to be chosen: a few steps' timings are noisy
 
 
+ROUNDS = 2  # each candidate is timed this many times, the rounds alternating; its best time counts
+
+
+def time_each(options: list[Precision], seconds, rounds: int = ROUNDS) -> dict[str, float]:
+    """{name: the least of `rounds` timings} of `seconds(precision)` for each option. The rounds alternate
+    (A B A B), so a slow spell of a shared machine hits every candidate, not the one timed in it; and the
+    least is the device's speed, the rest noise. A single timing once kept float32 faster than channels-last
+    on a CPU where channels-last is 1.2x faster (and the choice is remembered)."""
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for p in options:
+            t = seconds(p)
+            best[p.name] = min(t, best.get(p.name, t))
+    return best
+
+
 def fastest(options: list[Precision], timings: dict[str, float]) -> Precision:
     "The fastest of `options` by `timings` (seconds); float32 unless another is MARGIN faster."
     best = min(options, key=lambda p: timings[p.name])

@@ -23,7 +23,7 @@ from PIL import Image
 
 from seg.data.images import ImageError, load_image
 from seg.model.device import Device, cpu, detect
-from seg.model.precision import FP32, Precision, autocast, candidates, fastest, processor, to_layout
+from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, time_each, to_layout
 from seg.prediction.model import Model
 from seg.util import read_json, remember_json
 
@@ -124,11 +124,11 @@ class Predictor:
         best = options[0]
         if len(options) > 1:
             sample = x[:2]
-            key = "|".join(["forward", self.device.kind, processor(), torch.__version__, self.model.arch,
-                            str(len(self.model.codes)), str(tuple(sample.shape[1:])),
+            key = "|".join(["forward", f"best of {ROUNDS}", self.device.kind, processor(), torch.__version__,
+                            self.model.arch, str(len(self.model.codes)), str(tuple(sample.shape[1:])),
                             ",".join(p.name for p in options)])
             cache = read_json(self.remember) if self.remember else {}
-            self.timings = cache.get(key) or {p.name: self._time(sample, p) for p in options}
+            self.timings = cache.get(key) or time_each(options, lambda p: self._time(sample, p))
             if self.remember and key not in cache:
                 remember_json(self.remember, {**cache, key: self.timings})
             best = fastest(options, self.timings)

@@ -14,7 +14,7 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import to_float
 
-from seg.model.precision import FP32, Precision, autocast, candidates, fastest, processor, to_layout
+from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, time_each, to_layout
 from seg.util import read_json, remember_json
 
 STEPS = 1  # timed steps per candidate, after one that warms up (caches, kernels chosen)
@@ -100,10 +100,11 @@ def choose(learn, device_kind: str, requested: str = "auto", batch=None, remembe
         batch = learn.dls.valid.one_batch()
     batch = full(batch, TIMING_BATCH)
     model = f"{sum(p.numel() for p in learn.model.parameters())} parameters"  # the backbone, in effect
-    key = "|".join([device_kind, processor(), torch.__version__, model, str(tuple(batch[0].shape)),
+    key = "|".join([device_kind, f"best of {ROUNDS}", processor(), torch.__version__, model,
+                    str(tuple(batch[0].shape)),
                     ",".join(p.name for p in options)])
     known = read_json(remember).get(key) if remember else None
-    timings = known or {p.name: step_time(learn, p, device_kind, batch) for p in options}
+    timings = known or time_each(options, lambda p: step_time(learn, p, device_kind, batch))
     if remember and not known:
         remember_json(remember, {**read_json(remember), key: timings})
     return fastest(options, timings), timings, bool(known)
