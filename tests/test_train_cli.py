@@ -174,6 +174,20 @@ def test_from_continues_from_the_earlier_weights(data, finished, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_run_that_finds_its_learning_rate_first_trains_to_the_end(data, tmp_path):
+    # lr_find is a fit of its own; fastai resets every callback's `run` after a fit, which once turned the
+    # run folder of the stop, checkpoint and sample callbacks into True: every planned run with the finder
+    # failed at its first batch ("'bool' object has no attribute 'stop_requested'")
+    r = seg("train", data, "--run-dir", tmp_path / "r", "--find-lr", "--epochs", "2", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run = Run(tmp_path / "r")
+    run.poll()
+    assert run.status().status == "completed", run.of_type("status")[-1]
+    assert len(run.of_type("lr")) == 1 and len(run.epochs()) == 2
+    assert (run.path / "best.pth").exists() and (run.path / "samples" / "epoch-02.png").exists()
+    assert not (run.path / ".lr_find").exists()
+
+
 def test_bad_settings_and_data_exit_with_one_line(data, tmp_path, finished):
     cases = [
         (["--epochs", "0"], "Epochs 0"),

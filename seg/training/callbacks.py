@@ -54,10 +54,12 @@ class StopOnRequest(Callback):
     order = 5
 
     def __init__(self, run: Run):
-        self.run, self.signalled = run, False
+        # the run folder is `self.folder` in every callback here, never `self.run`: fastai sets a callback's
+        # `run` to True at the end of every fit, lr_find's too, and the next batch would read True.stop_requested
+        self.folder, self.signalled = run, False
 
     def after_batch(self):
-        if self.signalled or self.run.stop_requested():
+        if self.signalled or self.folder.stop_requested():
             raise CancelFitException()
 
 
@@ -101,7 +103,7 @@ class Checkpoints(Callback):
     order = 61
 
     def __init__(self, run: Run, monitor: str = "dice"):
-        self.run, self.monitor, self.best, self.writer, self.error = run, monitor, None, None, None
+        self.folder, self.monitor, self.best, self.writer, self.error = run, monitor, None, None, None
 
     def after_epoch(self):
         names = self.recorder.metric_names[1:-1]
@@ -148,15 +150,15 @@ class Checkpoints(Callback):
             self.writer = None
         if self.error is not None:
             error, self.error = self.error, None
-            raise WeightsNotSaved(not_saved(error, self.run.path))
+            raise WeightsNotSaved(not_saved(error, self.folder.path))
 
     def write(self, state: dict, also_best: bool):
         "Never a half-written weights file: each is written under a temporary name, then renamed."
-        last = self.run.path / "last.pth"
+        last = self.folder.path / "last.pth"
         try:
             atomic_write(last, write=lambda tmp: save_state(state, tmp))
             if also_best:  # best.pth as a second name of the same file: no second write of a few hundred MB
-                atomic_write(self.run.path / "best.pth", write=lambda tmp: link_or_copy(last, tmp))
+                atomic_write(self.folder.path / "best.pth", write=lambda tmp: link_or_copy(last, tmp))
         except OSError as e:  # disk full, quota, size limit: no half file left, the reason kept for the status
             self.error = e
 
@@ -180,7 +182,7 @@ class Samples(Callback):
     order = 62
 
     def __init__(self, run: Run, codes: Codes, n: int = SAMPLES):
-        self.run, self.overlay, self.n, self.epoch_no, self.rows = run, Overlay(codes, 0.55), n, 0, None
+        self.folder, self.overlay, self.n, self.epoch_no, self.rows = run, Overlay(codes, 0.55), n, 0, None
 
     def after_pred(self):
         if self.training or self.iter != 0:  # the first validation batch: the same images every epoch
@@ -196,9 +198,10 @@ class Samples(Callback):
         self.epoch_no += 1
         if not self.rows:
             return
-        self.run.samples_dir.mkdir(exist_ok=True)
+        self.folder.samples_dir.mkdir(exist_ok=True)
         sheet = Image.fromarray(np.concatenate(self.rows, axis=0))
-        atomic_write(self.run.samples_dir / f"epoch-{self.epoch_no:02d}.png", write=lambda tmp: sheet.save(tmp, "PNG"))
+        path = self.folder.samples_dir / f"epoch-{self.epoch_no:02d}.png"
+        atomic_write(path, write=lambda tmp: sheet.save(tmp, "PNG"))
         self.rows = None
 
 
