@@ -107,6 +107,7 @@ def test_a_planned_run_from_the_cli(tmp_path):
     assert p["budget_min"] == 0.7 and cfg["data"]["size"] == p["size"] and cfg["train"]["epochs"] == p["epochs"]
     assert cfg["precision"]["name"] == p["precision"] and cfg["precision"]["timings"] == {}  # the plan's, not re-timed
     events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
+    assert any("the fastest when the plan timed the formats" in e.get("message", "") for e in events)
     if p["find_lr"]:
         lr = next(e for e in events if e["type"] == "lr")
         assert 3e-4 <= lr["lr"] <= 3e-3

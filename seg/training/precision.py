@@ -119,10 +119,12 @@ def full(batch, bs: int):
     return xb.repeat(k, 1, 1, 1)[:bs], yb.repeat(k, *([1] * (yb.ndim - 1)))[:bs]
 
 
-def reason(precision: Precision, requested: str, timings: dict[str, float], remembered: bool = False) -> str:
-    "A sentence for the run's notes: what it trains in and why."
+def reason(precision: Precision, requested: str, timings: dict[str, float], remembered: bool = False,
+           planned: bool = False) -> str:
+    "A sentence for the run's notes: what it trains in and why (`planned`: the plan's timing chose it)."
     if not timings:
-        why = "asked for" if requested not in ("auto",) else "the only choice here"
+        why = ("the fastest when the plan timed the formats" if planned else "asked for"
+               if requested not in ("auto",) else "the only choice here")
         return f"Training in {precision.label} ({why})."
     ref = timings.get(FP32.name)
     others = ", ".join(f"{name} {s:.3f}" for name, s in timings.items())

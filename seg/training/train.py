@@ -146,7 +146,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                   host=socket.gethostname(), plan=schedule)
         log.write("note", message=pretrained.message)
         log.write("precision", **used)
-        log.write("note", message=precision_reason(precision, ts.precision, timings, remembered))
+        planned_format = bool(planned) and planned.get("precision") == ts.precision
+        log.write("note", message=precision_reason(precision, ts.precision, timings, remembered, planned_format))
         if ds.bs > len(train_pairs):
             log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
                                       f"batches hold {ds.batch_size(len(train_pairs))}.")
