@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from seg.model.settings import PRECISIONS, SettingsError
+from seg.util import read_json, remember_json
 
 CHOICES = PRECISIONS  # what a user may ask for: auto, fp32, bf16, fp16, or an exact format
 
@@ -104,17 +105,7 @@ def to_layout(x, precision: Precision):
     return x.to(memory_format=torch.channels_last)
 
 
-def chosen(record: dict | None) -> Precision:
-    "The precision a run recorded in its config (`precision.name`); float32 for runs made before it was recorded."
-    if not record:
-        return FP32
-    return BY_NAME.get(record.get("name", "fp32"), FP32)
-
-
-
 MARGIN = 0.05  # another format must be this much faster than float32 to be chosen: a few steps' timings are noisy
-
-
 ROUNDS = 2  # each candidate is timed this many times, the rounds alternating; its best time counts
 
 
@@ -129,6 +120,18 @@ def time_each(options: list[Precision], seconds, rounds: int = ROUNDS) -> dict[s
             t = seconds(p)
             best[p.name] = min(t, best.get(p.name, t))
     return best
+
+
+def timed(options: list[Precision], seconds, key: str, remember: Path | None) -> tuple[dict[str, float], bool]:
+    """(timings, remembered): the timings kept under `key` in the file `remember` (a device's speed, the same
+    for every run and prediction of that kind), else `time_each` now, kept there for the next time."""
+    known = read_json(remember).get(key) if remember else None
+    if known:
+        return known, True
+    timings = time_each(options, seconds)
+    if remember:  # read again: another run may have kept its own timings meanwhile
+        remember_json(remember, {**read_json(remember), key: timings})
+    return timings, False
 
 
 def fastest(options: list[Precision], timings: dict[str, float]) -> Precision:

@@ -23,9 +23,8 @@ from PIL import Image
 
 from seg.data.images import ImageError, load_image
 from seg.model.device import Device, cpu, detect
-from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, time_each, to_layout
+from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, timed, to_layout
 from seg.prediction.model import Model
-from seg.util import read_json, remember_json
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -127,10 +126,7 @@ class Predictor:
             key = "|".join(["forward", f"best of {ROUNDS}", self.device.kind, processor(), torch.__version__,
                             self.model.arch, str(len(self.model.codes)), str(tuple(sample.shape[1:])),
                             ",".join(p.name for p in options)])
-            cache = read_json(self.remember) if self.remember else {}
-            self.timings = cache.get(key) or time_each(options, lambda p: self._time(sample, p))
-            if self.remember and key not in cache:
-                remember_json(self.remember, {**cache, key: self.timings})
+            self.timings, _ = timed(options, lambda p: self._time(sample, p), key, self.remember)
             best = fastest(options, self.timings)
         if best != FP32:
             fast, exact = self._logits(x, best).argmax(1), self._logits(x, FP32).argmax(1)

@@ -14,8 +14,7 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import to_float
 
-from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, time_each, to_layout
-from seg.util import read_json, remember_json
+from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, timed, to_layout
 
 STEPS = 1  # timed steps per candidate, after one that warms up (caches, kernels chosen)
 TIMING_BATCH = 2  # images per timed step: the training size, a small batch (each step costs seconds on a CPU)
@@ -103,11 +102,8 @@ def choose(learn, device_kind: str, requested: str = "auto", batch=None, remembe
     key = "|".join([device_kind, f"best of {ROUNDS}", processor(), torch.__version__, model,
                     str(tuple(batch[0].shape)),
                     ",".join(p.name for p in options)])
-    known = read_json(remember).get(key) if remember else None
-    timings = known or time_each(options, lambda p: step_time(learn, p, device_kind, batch))
-    if remember and not known:
-        remember_json(remember, {**read_json(remember), key: timings})
-    return fastest(options, timings), timings, bool(known)
+    timings, known = timed(options, lambda p: step_time(learn, p, device_kind, batch), key, remember)
+    return fastest(options, timings), timings, known
 
 
 def full(batch, bs: int):
