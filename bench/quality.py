@@ -1,12 +1,14 @@
-"""Defaults that learn: the tutorial recipe against segboard's planned recipe, the same data, split and
-wall time, both from scratch through `python -m seg train`. Dice per class on the validation images
-at their own resolution (the run's `scores` event), and at the training size (its last epoch).
+"""Defaults that learn: the tutorial recipe, segboard's rule-only plan and its trial plan, the same data,
+split and wall time, all from scratch through `python -m seg train`. Dice per class on the validation
+images at their own resolution (the run's `scores` event), and at the training size (its last epoch).
 
     tutorial:  full size, cross-entropy, lr 1e-3, batch 8, no augmentation, one-cycle; as many epochs as
                fit in the time (measured pace), at least one
-    planned:   --budget MINUTES (seg/planner.py: size, batch, epochs, learning rate, loss, augmentation)
+    rule:      --budget MINUTES --no-trials (seg/training/planner.py: size, batch, epochs, learning rate,
+               loss, augmentation by rules)
+    trials:    --budget MINUTES (candidates around the rule's plan tried on the data first; the best goes on)
 
-    python bench/quality.py DATA_DIR [DATA_DIR ...] --minutes 5
+    python bench/quality.py DATA_DIR [DATA_DIR ...] --minutes 5 15
 
 Results go into docs/benchmarks.md, one block per dataset (kept for datasets not run this time).
 """
@@ -43,13 +45,15 @@ def train(data: Path, out: Path, options: list[str]) -> dict:
     run = Run(out)
     run.poll()
     cfg, epochs = run.config(), run.epochs()
+    won = (cfg.get("trials") or {}).get("winner")
     full = run.of_type("scores")[-1]
     size = cfg["data"]["size"]
     return {"seconds": seconds, "epochs": len(epochs), "size": size if isinstance(size, list) else [size, size],
             "lr": next((e["lr"] for e in run.of_type("lr")), cfg["train"]["lr"]), "loss": cfg["train"]["loss"],
             "bs": cfg["batch_size_used"], "dice_full": full["dice"],
             "per_class": {k: v["dice"] for k, v in full["per_class"].items()}, "dice_train": epochs[-1]["dice"],
-            "plan": p.stdout.splitlines()[0] if p.stdout.startswith("plan") else ""}
+            "plan": p.stdout.splitlines()[0] if p.stdout.startswith("plan") else "",
+            "trials": (cfg.get("trials") or {}).get("reason") if won else None, "steps": len(run.batches())}
 
 
 def tutorial_epochs(data: Path, minutes: float) -> tuple[int, tuple[int, int]]:
@@ -68,39 +72,48 @@ def fmt(x):
 
 def block(name: str, minutes: float, rows: list[tuple[str, dict]]) -> str:
     classes = list(rows[0][1]["per_class"])[1:]
-    head = ("| recipe | size, batch, epochs, lr, loss | wall time | " + " | ".join(f"Dice {c}" for c in classes)
+    head = ("| recipe | size, batch, epochs, lr, loss | wall time (budget) | "
+            + " | ".join(f"Dice {c}" for c in classes)
             + " | Dice (fg mean), own size | Dice, training size |\n|---|---|---|" + "---|" * len(classes)
             + "---|---|\n")
     body = "".join(
         f"| {n} | {r['size'][0]}x{r['size'][1]}, {r['bs']}, {r['epochs']}, {r['lr']:.1e}, {r['loss']} | "
-        f"{r['seconds']:.0f} s | " + " | ".join(fmt(r["per_class"][c]) for c in classes)
+        f"{r['seconds']:.0f} s ({minutes * 60:.0f} s) | " + " | ".join(fmt(r["per_class"][c]) for c in classes)
         + f" | **{fmt(r['dice_full'])}** | {fmt(r['dice_train'])} |\n" for n, r in rows)
-    return (f"<!-- quality:{name} -->\n**{name}**, {minutes:g} min each, {time.strftime('%Y-%m-%d')}, "
-            f"{detect().label}, from scratch, seed 42:\n\n{head}{body}<!-- /quality:{name} -->\n")
+    won = "".join(f"\n{n}: {r['trials']}\n" for n, r in rows if r.get("trials"))
+    key = f"{name}-{minutes:g}min"
+    return (f"<!-- quality:{key} -->\n**{name}**, {minutes:g} min each, {time.strftime('%Y-%m-%d')}, "
+            f"{detect().label}, from scratch, seed 42:\n\n{head}{body}{won}<!-- /quality:{key} -->\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="+")
-    ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--minutes", type=float, nargs="+", default=[5, 15])
+    ap.add_argument("--recipes", nargs="+", default=["tutorial", "rule", "trials"])
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     blocks = {}
-    for data in map(Path, args.data):
-        epochs, full = tutorial_epochs(data, args.minutes)
-        rows = []
-        with tempfile.TemporaryDirectory() as tmp:
-            rows.append(("tutorial", train(data, Path(tmp) / "tutorial", [
-                "--size", str(full[0]), str(full[1]), "--bs", "8", "--epochs", str(epochs), "--lr", "1e-3",
-                "--loss", "ce", "--no-augment"])))
-            rows.append(("planned", train(data, Path(tmp) / "planned", ["--budget", str(args.minutes)])))
-        for n, r in rows:
-            print(f"{data.name} {n}: {json.dumps(r)}", flush=True)
-        blocks[data.name] = block(data.name, args.minutes, rows)
-    if args.no_readme:
-        return
+    for minutes in args.minutes:
+        for data in map(Path, args.data):
+            epochs, full = tutorial_epochs(data, minutes)
+            options = {"tutorial": ["--size", str(full[0]), str(full[1]), "--bs", "8", "--epochs", str(epochs),
+                                    "--lr", "1e-3", "--loss", "ce", "--no-augment"],
+                       "rule": ["--budget", str(minutes), "--no-trials"], "trials": ["--budget", str(minutes)]}
+            rows = []
+            with tempfile.TemporaryDirectory() as tmp:
+                for recipe in args.recipes:
+                    rows.append((recipe, train(data, Path(tmp) / recipe, options[recipe])))
+                    print(f"{data.name} {minutes:g} min {recipe}: {json.dumps(rows[-1][1])}", flush=True)
+            blocks[f"{data.name}-{minutes:g}min"] = block(data.name, minutes, rows)
+            if not args.no_readme:  # after each dataset: a long benchmark cut short keeps what it measured
+                write(blocks)
+
+
+def write(blocks: dict[str, str]) -> None:
+    "Replace those blocks of the quality table (one per dataset and budget); keep the others."
     old = {name: b for b, name in re.findall(r"(<!-- quality:(\S+) -->.*?<!-- /quality:\2 -->\n)",
-                                              results.block("quality"), flags=re.S)}
+                                              results.block("quality"), flags=re.S) if name.endswith("min")}
     old.update(blocks)
     results.write("quality", "\n".join(old[k] for k in sorted(old)))
 

@@ -65,7 +65,14 @@ if budget != "manual" and choice and not read_only:
             st.error(text.md(e))
     if plan:
         state.apply_plan(plan)
-        st.success(f"**Plan for {budget}**: {plan.summary()}; about **{duration(plan.seconds)}** in all.")
+        trials = st.toggle(
+            "Try a few settings first", key="trials", value=True,
+            help="Up to a quarter of the time goes to short trials of candidates around this plan (smaller and larger "
+                 "images, two learning rates, the loss where it is a close call), scored on validation images at "
+                 "their own size; the better half goes on until one is left, which trains to the end. Off: this "
+                 "plan trains as it is.")
+        st.success(f"**Plan for {budget}**: {plan.summary()}; about **{duration(plan.seconds)}** in all"
+                   + (". Candidates around it are tried first; the best one trains to the end." if trials else "."))
         with st.expander("Why this plan"):
             st.markdown("\n".join(f"- {text.md(r)}" for r in plan.reasons))
 
@@ -166,7 +173,8 @@ if read_only:
     st.info("Read-only: this app is shared for browsing. Runs are started by whoever runs it.")
 elif st.button("Start training", type="primary", disabled=bool(problem or busy or not choice), key="start"):
     try:
-        run = training.start_run(choice, data_settings, train_settings, device.kind, plan)
+        run = training.start_run(choice, data_settings, train_settings, device.kind, plan,
+                                 trials=st.session_state.get("trials", True))
     except (runs.RunError, SettingsError) as e:
         st.error(text.md(e))
     else:
@@ -227,6 +235,19 @@ def live_status():
 def live_charts():
     run.poll()
     status = run.status()
+    trials = run.trials()
+    if trials:
+        st.markdown("**Trials**: " + ("the winner trains to the end of the time" if trials["status"] == "done"
+                                      else "candidates training a short time each; the better half goes on"))
+        rows = [{**r, "": "won" if r["candidate"] == trials["winner"] else
+                 (f"out after round {r['out_after']}" if r["out_after"] else "trying")} for r in trials["rows"]]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="trials_table",
+                     column_order=["", "candidate", "round", "minutes", "steps", "dice", "soft_dice"],
+                     column_config={"dice": st.column_config.NumberColumn("Dice, own size", format="%.3f"),
+                                    "soft_dice": st.column_config.NumberColumn("soft Dice", format="%.3f"),
+                                    "minutes": st.column_config.NumberColumn(format="%.2f")})
+        if trials["reason"]:
+            st.caption(text.md(trials["reason"]))
     batches, epochs = run.batches(), run.epochs()
     c1, c2, c3 = st.columns(3)
     if batches:

@@ -94,16 +94,20 @@ def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float
 # ---- runs -------------------------------------------------------------------------------------------
 
 def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str,
-              plan=None) -> runs.Run:
+              plan=None, trials: bool = True) -> runs.Run:
     """Start `python -m seg train` in its own process with these settings; the run folder is under runs/.
-    An uploaded dataset is kept first (it would go with the session; the run needs its validation set)."""
+    With a plan, the run has its budget (`--budget`, the plan handed over: not timed again) and tries
+    candidates around it first unless `trials` is off. An uploaded dataset is kept first (it would go
+    with the session; the run needs its validation set)."""
     require_writable("training")
     if train.weights:
         train = replace(train, weights=weights_file(train.weights))
     path = workspace.keep_dataset(choice.path) if choice.source == "upload" else choice.path
     options = to_argv(confined(data), train)
     if plan is not None:
-        options += ["--plan", json.dumps(plan.to_json())]
+        from seg.training.planner import UNTIL_STOPPED_MIN
+        options += ["--budget", f"{plan.budget_min or UNTIL_STOPPED_MIN:g}", "--plan", json.dumps(plan.to_json())]
+        options += [] if trials else ["--no-trials"]
     if choice.codes:
         options += ["--codes", choice.codes]
     run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))

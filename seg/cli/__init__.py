@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from seg.cli import commands as c
 from seg.cli.options import add_training_options
 from seg.model.settings import SettingsError
 from seg.runs import RunError
+
+STARTED = time.time()  # a --budget counts from here: start-up, planning and final scoring are the user's minutes
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,6 +54,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--budget", type=float, metavar="MINUTES",
                    help="plan size, batch, epochs, learning rate, loss and augmentation for the data, this device "
                         "and MINUTES of training (their options are then ignored); the plan is printed and recorded")
+    t.add_argument("--no-trials", action="store_true",
+                   help="with --budget: train the rule's plan as it is, without first trying candidates around it "
+                        "(image sizes, learning rates, the loss) for up to a quarter of the time")
     t.add_argument("--plan", help=argparse.SUPPRESS)  # the app's plan (JSON), recorded in config.json
     t.set_defaults(run=c.cmd_train)
     f = sub.add_parser("lr-find", help="fastai's learning-rate finder: curve and suggestions")

@@ -51,10 +51,12 @@ def cmd_train(args) -> int:
     data, settings = from_args(args)
     path = dataset_path(args.data)
     plan = json.loads(args.plan) if args.plan else None
+    budget = None
     if args.budget is not None:
-        data, settings, plan = _planned(path, data, settings, args)
+        data, settings, budget = _planned(path, data, settings, args, plan)
+        plan = None
     status = train(path, args.run_dir, data, settings, codes=args.codes, from_run=args.from_run,
-                   argv=["python", "-m", "seg", *sys.argv[1:]], plan=plan)
+                   argv=["python", "-m", "seg", *sys.argv[1:]], plan=plan, budget=budget)
     from seg.runs import Run
     run = Run(args.run_dir)
     run.poll()
@@ -70,20 +72,29 @@ def cmd_train(args) -> int:
     return {"completed": 0, "stopped": 0}.get(status, 1)
 
 
-def _planned(path, data, settings, args):
-    "The planner's settings for --budget minutes, printed with its reasons before the run starts."
+def _planned(path, data, settings, args, given: dict | None = None):
+    """The planner's settings for --budget minutes, printed with its reasons before the run starts, and the
+    budget: the deadline counts from this process's start. `given`: the plan the app made and showed."""
+    from seg.cli import STARTED
     from seg.model.device import detect
+    from seg.training.budget import Budget
+    from seg.training.planner import Plan
     from seg.training.planner import plan as make_plan
     from seg.training.prepare import prepare
     if args.budget <= 0:
         raise SettingsError(f"--budget {args.budget:g}: give the minutes the run may take, such as 15.")
-    dataset = prepare(path, data, settings, args.codes)
-    p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed)
-    print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min")
+    if given:
+        p = Plan.from_json(given)
+    else:
+        dataset = prepare(path, data, settings, args.codes)
+        p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed)
+    trials = not args.no_trials
+    print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min"
+          + ("; candidates around it are tried first" if trials else ""))
     for reason in p.reasons:
         print(f"  {reason}")
     sys.stdout.flush()
-    return p.data_settings(data), p.train_settings(settings), p.to_json()
+    return p.data_settings(data), p.train_settings(settings), Budget(p, STARTED + args.budget * 60, trials)
 
 
 def cmd_lr_find(args) -> int:

@@ -184,12 +184,17 @@ class Predictor:
     # -- many images of about the training size
     def predict_many(self, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         "Class indices at each image's size, in batches; large images are tiled on their own."
+        for probs in self.probabilities_many(images):
+            yield probs.argmax(0).to(torch.uint8).numpy()
+
+    def probabilities_many(self, images: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
+        "Class probabilities (C, h, w) at each image's size, in batches; large images are tiled on their own."
         batch: list[np.ndarray] = []
         for image in images:
             if self.needs_tiles(*image.shape[:2]):
                 yield from self._flush(batch)
                 batch = []
-                yield self.predict(image, tiles=True)
+                yield self._at(self.tiled(image), image.shape[:2])
                 continue
             batch.append(image)
             if len(batch) == self.bs:
@@ -197,18 +202,21 @@ class Predictor:
                 batch = []
         yield from self._flush(batch)
 
-    def _flush(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+    def _flush(self, images: list[np.ndarray]) -> Iterator[torch.Tensor]:
         if not images:
             return
         probs = self.probabilities(_to_batch([resize(im, self.model.size) for im in images]))
         for im, p in zip(images, probs):
-            yield self._argmax(p, im.shape[:2])
+            yield self._at(p, im.shape[:2])
 
     def _argmax(self, probs: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-        "Probabilities resized to the image's size (bilinear, as one would the image), then the argmax."
+        return self._at(probs, size).argmax(0).to(torch.uint8).numpy()
+
+    def _at(self, probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        "Probabilities resized to the image's size (bilinear, as one would the image)."
         if tuple(probs.shape[-2:]) != tuple(size):
             probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
-        return probs.argmax(0).to(torch.uint8).numpy()
+        return probs
 
     # -- files
     def predict_files(self, paths: list[Path], workers: int = 2) -> Iterator[tuple]:

@@ -1,9 +1,14 @@
 """A run folder: the contract between a training process and whoever watches it. Every file a run writes:
 
-    config.json    settings, codes, dataset fingerprint, versions, device, plan (written once, at the start)
+    config.json    settings, codes, dataset fingerprint, versions, device, plan, budget, trials (written once,
+                   when training proper starts: after a planned run's trials)
     events.jsonl   append-only, one JSON object a line, each with `type` and `t` (unix seconds):
                    status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
-                   lr (the planner's lr_find result), scores (best weights, validation, images' own size)
+                   lr (the planner's lr_find result), scores (best weights, validation, images' own size),
+                   trials (running: the candidates; done: winner, reason, standings), trial (a candidate's
+                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept)
+    trials.jsonl   a planned run's trials, one JSON object a line: turn (as the trial event), round (kept),
+                   winner (candidate, standings); seg/training/trials.py
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
     samples/       epoch-NN.png: validation images | truth | prediction after each epoch
     stop           exists when someone asked the run to stop (the only file a watcher writes)
@@ -136,6 +141,29 @@ class Run:
     def notes(self) -> list[str]:
         return [e["message"] for e in self.of_type("note")]
 
+    def trials(self) -> dict | None:
+        """A planned run's trials so far (`trial` and `trials` events): {"status": running/done, "rows": one per
+        candidate (its latest turn, and the round it was out after), "winner", "reason"}; None without trials."""
+        said = self.of_type("trials")
+        if not said:
+            return None
+        rows = {c["label"]: {"candidate": c["label"], "round": None, "minutes": 0.0, "steps": 0, "dice": None,
+                             "soft_dice": None, "out_after": None} for c in said[0].get("candidates", [])}
+        for e in self.of_type("trial"):
+            if "candidate" in e:
+                rows[e["candidate"]["label"]] = {**rows.get(e["candidate"]["label"], {"out_after": None}),
+                                                 "candidate": e["candidate"]["label"], "round": e["round"],
+                                                 "minutes": e.get("minutes"), "steps": e.get("steps"),
+                                                 "dice": e.get("dice"), "soft_dice": e.get("soft_dice")}
+            elif "kept" in e:
+                kept = {c["label"] for c in e["kept"]}
+                for label, row in rows.items():
+                    if row["out_after"] is None and row["round"] == e["round"] and label not in kept:
+                        row["out_after"] = e["round"]
+        done = next((e for e in said if e.get("status") == "done"), None)
+        return {"status": "done" if done else "running", "rows": list(rows.values()),
+                "winner": done["winner"]["label"] if done else None, "reason": done.get("reason") if done else None}
+
     def samples(self) -> list[Path]:
         return sorted(self.samples_dir.glob("epoch-*.png")) if self.samples_dir.exists() else []
 
@@ -146,8 +174,9 @@ class Run:
         if not statuses:
             return self._not_started()
         first, last = statuses[0], statuses[-1]
+        plan = next((e["plan"] for e in reversed(statuses) if e.get("plan")), {})  # a planned run's after its trials
         s = Status(last["status"], last.get("message", ""), first.get("pid"), first.get("host", ""),
-                   first["t"], last["t"] if last["status"] in FINAL else None, first.get("plan", {}))
+                   first["t"], last["t"] if last["status"] in FINAL else None, plan)
         if s.status == "running" and not self._alive(s):
             s.status, s.ended = "failed", self.last_word()
             s.message = ("The training process ended without a word (killed, out of memory, or the machine "

@@ -105,6 +105,12 @@ class Plan:
     def to_json(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, d: dict) -> Plan:
+        "A plan as `to_json` wrote it (the app's, handed to the run it starts)."
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "size": tuple(known["size"])})
+
     def summary(self) -> str:
         h, w = self.size
         lr = f"from lr_find at the start (else {self.lr:.0e})" if self.find_lr else f"{self.lr:.0e}"
@@ -139,7 +145,7 @@ def floor_for_thin(facts: DataFacts) -> int:
 
 
 def time_per_image(dataset, device, arch: str, size: tuple[int, int], bs: int, augment: bool,
-                   precision: str = "auto", batches: int = 2) -> tuple[float, Pace]:
+                   precision: str = "auto", batches: int = 2, remember: Path | None = None) -> tuple[float, Pace]:
     """Seconds per training image at `size` on `device`, and the pace it gives: loading a few real batches
     (augmented as training does), then training steps on one of them in each candidate number format
     for `precision` (seg/training/precision.py); the fastest format counts."""
@@ -161,7 +167,7 @@ def time_per_image(dataset, device, arch: str, size: tuple[int, int], bs: int, a
             it = iter(dls.train)
             n += len(next(it)[0])
     loading = (time.perf_counter() - start) / max(1, n)
-    best, timings, _ = choose(learn, device.kind, precision, batch=first)
+    best, timings, _ = choose(learn, device.kind, precision, batch=first, remember=remember)
     compute = step_time(learn, best, device.kind, first)  # the whole batch: the optimizer's share as in training
     per_image = loading + compute
     return per_image, Pace(per_image / (size[0] * size[1] / 1e6), best.name, timings)
@@ -184,8 +190,9 @@ def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2
     lock = DeviceLock(device.kind)  # one user of a device at a time: a run training now makes this wait
     lock.acquire(Path(dataset.root), what="the planner's timing")  # RunError, naming the run, when busy
     try:
+        from seg.server import workspace
         _, pace = time_per_image(dataset, device, arch, ref, batch_size(facts, device), augment=True,
-                                 precision=precision)
+                                 precision=precision, remember=workspace.formats_file())
     finally:
         lock.release()
     return pace

@@ -32,12 +32,14 @@ from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server import workspace
 from seg.server.workspace import signature
+from seg.training.budget import Budget, Deadline, Schedule, final_schedule, fit_budgeted, full_size_seconds
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
 from seg.training.precision import apply as apply_precision
 from seg.training.precision import choose
 from seg.training.precision import reason as precision_reason
 from seg.training.prepare import prepare
+from seg.training.trials import Stopped, run_trials
 from seg.util import json_safe, write_json
 
 
@@ -85,9 +87,10 @@ def oom_message(data_settings: DataSettings) -> str:
 
 
 def train(data, run_dir, data_settings: DataSettings | None = None, train_settings: TrainSettings | None = None,
-          codes=None, from_run=None, argv=None, plan: dict | None = None) -> str:
+          codes=None, from_run=None, argv=None, plan: dict | None = None, budget: Budget | None = None) -> str:
     """Train in this process and write the run folder; returns the final status. Raises SettingsError
-    or RunError (before anything is written) for bad data, settings or a busy device."""
+    or RunError (before anything is written) for bad data, settings or a busy device. With a `budget`
+    (the planner's plan and a deadline) candidates are tried first and the run ends by the deadline."""
     data_settings, train_settings = data_settings or DataSettings(), train_settings or TrainSettings()
     run = Run(run_dir)
     if run.config_path.exists() or run.events_path.exists():
@@ -103,72 +106,99 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
     if main:
         lock.acquire(run.path)
     try:
-        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main, plan)
+        return _train(run, dataset, device, data_settings, train_settings, from_run, argv, main,
+                      budget.plan.to_json() if budget else plan, budget)
     finally:
         lock.release()
 
 
 def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: TrainSettings, from_run, argv,
-           main: bool, planned: dict | None = None) -> str:
+           main: bool, planned: dict | None = None, budget: Budget | None = None) -> str:
     log = EventLog(run.events_path)
     set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
-    dls = dataloaders(dataset, ds, device=torch.device(device.kind))
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
     codes = list(dataset.codes.names)
     weights = class_weights(list(dataset.class_fractions().values()))
     pretrained = choose_pretrained(ts)
     stop = StopOnRequest(run)
-    cbs = [stop] + ([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
-    learn = learner(dls, ts, device, weights, pretrained, cbs=cbs)
-    if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
-        learn.remove_cb(ProgressCallback)
-    continued = load_from(learn, Path(from_run), codes) if from_run else None
+    continued = None
+
+    def make(d: DataSettings, t: TrainSettings):
+        "A learner for these settings, from the seed's initial weights (or --from's), in float32."
+        nonlocal continued
+        set_seed(d.seed)
+        learn = learner(dataloaders(dataset, d, device=torch.device(device.kind)), t, device, weights, pretrained,
+                        cbs=[stop])
+        if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
+            learn.remove_cb(ProgressCallback)
+        if from_run:
+            continued = load_from(learn, Path(from_run), codes)
+        return learn
+
+    learn = make(ds, ts)
     if num_distrib():  # every process must train alike: no per-process timing, the first candidate
         precision, timings, remembered = candidates(device.kind, ts.precision)[0], {}, False
     else:
         precision, timings, remembered = choose(learn, device.kind, ts.precision, remember=workspace.formats_file())
     apply_precision(learn, precision, device.kind)
     used = {**precision.to_json(), "requested": ts.precision, "timings": timings, "remembered": remembered}
-    schedule = {"epochs": ts.epochs, "batches_per_epoch": len(dls.train),  # the first status event's `plan`
-                "total_iterations": ts.epochs * len(dls.train)}
     if main:  # the folder is made only now: bad settings found above leave nothing behind
         run.path.mkdir(parents=True, exist_ok=True)
-        config = {
-            "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
-            "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
-            "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
-            "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
-            "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        write_json(run.config_path, config)
         log.write("status", status="running", message=f"Training on {device.label}", pid=os.getpid(),
-                  host=socket.gethostname(), plan=schedule)
+                  host=socket.gethostname(), **({} if budget else {"plan": schedule_of(Schedule(ts.epochs,
+                                                                                       len(learn.dls.train)))}))
         log.write("note", message=pretrained.message)
         log.write("precision", **used)
         planned_format = bool(planned) and planned.get("precision") == ts.precision
         log.write("note", message=precision_reason(precision, ts.precision, timings, remembered, planned_format))
-        if ds.bs > len(train_pairs):
-            log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training pairs: "
-                                      f"batches hold {ds.batch_size(len(train_pairs))}.")
-        if continued:
-            log.write("note", message=f"Continuing from the weights in {continued}.")
 
     def on_signal(signum, frame):  # end after the current batch, weights saved
         stop.signalled = True
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    trials, schedule, guard = None, Schedule(ts.epochs, len(learn.dls.train)), None
     with Heartbeat(log) if main else _nothing():
         try:
+            if budget is not None and budget.trials and main and not num_distrib():
+                trials = run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log,
+                                    lambda: stop.signalled or run.stop_requested(), budget)
+                if trials.winner is not None:
+                    w = trials.winner
+                    ds, ts, learn = replace(ds, size=w.size), replace(ts, lr=w.lr, loss=w.loss, find_lr=False), \
+                        trials.learn
+                log.write("note", message=trials.reason)
+            elif budget is not None and budget.trials:
+                log.write("note", message="No trials on several GPUs: the rule's plan trains as it is.")
+            if main:
+                write_json(run.config_path, config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs,
+                                                      device, pretrained, continued, planned, used, argv, budget,
+                                                      trials))
+                if ds.bs > len(train_pairs):
+                    log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training "
+                                              f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
+                if continued:
+                    log.write("note", message=f"Continuing from the weights in {continued}.")
+            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
             if ts.find_lr:
                 if main:
                     log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
                 ts = replace(ts, lr=planned_lr(learn, run, log if main else None))
             if num_distrib():  # fastai's DistributedTrainer reads `model.device`, which a plain module lacks
                 learn.model.device = torch.device(device.kind)
+            if budget is not None:
+                schedule = final_schedule(budget, learn, ds, trials, len(valid_pairs))
+                guard = Deadline(budget.deadline - full_size_seconds(budget, ds, trials, len(valid_pairs)))
+                if main:
+                    log.write("status", status="running", message=f"Training on {device.label}",
+                              plan=schedule_of(schedule))
             with learn.distrib_ctx() if num_distrib() else _nothing():
-                fit(learn, ts, pretrained.used)
+                if budget is not None:
+                    fit_budgeted(learn, schedule, ts, pretrained.used, guard)
+                else:
+                    fit(learn, ts, pretrained.used)
+        except Stopped:
+            status, message = "stopped", "Stopped on request during the trials: no weights were saved yet."
         except torch.OutOfMemoryError:
             status, message = "failed", oom_message(ds)
         except WeightsNotSaved as e:
@@ -182,14 +212,46 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             status = "stopped" if stopped else "completed"
             if main:
                 full_size_scores(run, dataset, valid_pairs, device, log, precision)
-            message = ("Stopped on request; the best weights so far are in best.pth." if stopped
-                       else f"Completed {ts.epochs} epochs.")
+            if stopped:
+                message = "Stopped on request; the best weights so far are in best.pth."
+            elif guard is not None and guard.hit:
+                message = (f"Ended at the time budget after {learn.train_iter} of {schedule.steps} steps; the best "
+                           "weights are in best.pth.")
+            elif budget is not None:
+                message = f"Completed {schedule.epochs} epochs ({schedule.steps} steps) in the time budget."
+            else:
+                message = f"Completed {ts.epochs} epochs."
         if main:  # a final status is written once the weights are: then the folder is complete
-            refused = next(cb for cb in cbs if isinstance(cb, Checkpoints)).finish()
+            checkpoints = next((cb for cb in learn.cbs if isinstance(cb, Checkpoints)), None)
+            refused = checkpoints.finish() if checkpoints else None
             if refused and status != "failed":
                 status, message = "failed", refused
             log.write("status", status=status, message=message)
     return status
+
+
+def schedule_of(schedule: Schedule) -> dict:
+    "The `plan` of a status event: what the progress bar counts."
+    return {"epochs": schedule.epochs, "batches_per_epoch": schedule.per_epoch, "total_iterations": schedule.steps}
+
+
+def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device, pretrained, continued, planned,
+              used, argv, budget, trials) -> dict:
+    "config.json: written once, when training proper starts (after a planned run's trials)."
+    out = {
+        "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
+        "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
+        "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
+        "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
+        "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if budget is not None:
+        out["budget"] = {"minutes": budget.seconds / 60, "deadline": budget.deadline, "trials": budget.trials}
+        out["trials"] = None if trials is None else {
+            "winner": trials.winner.to_json() if trials.winner else None, "reason": trials.reason,
+            "seconds": round(trials.seconds, 1), "candidates": len(trials.standings)}
+    return out
 
 
 def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog, precision=None) -> None:

@@ -1,0 +1,137 @@
+"""Training to a clock: a one-cycle schedule over a number of optimizer steps (not whole passes: on a CPU a
+pass over large images can take minutes, more than a trial's turn), and a guard that ends a run at the
+time the user gave, so `--budget MINUTES` ends within its minutes (start-up and final scoring included)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from fastai.callback.core import Callback, CancelFitException, CancelTrainException, CancelValidException
+
+EPOCH_S = 1.0  # per pass outside the batches: the checkpoint and the samples sheet
+SLACK = 0.02  # of the budget: what the clock may miss by (a last batch, the final status)
+
+
+class StepsPerEpoch(Callback):
+    """Ends each epoch's training after `steps` batches, with the schedule spread over them: fastai's
+    one-cycle reads its position from `n_iter`, which this sets to the batches the epoch will train."""
+
+    order = 100  # after every other callback has seen the batch (the Recorder, the event log)
+
+    def __init__(self, steps: int):
+        self.steps = max(1, int(steps))
+
+    def before_batch(self):
+        if self.training and self.iter == 0:
+            self.learn.n_iter = min(self.n_iter, self.steps)
+
+    def after_batch(self):
+        if self.training and self.iter + 1 >= self.steps:
+            raise CancelTrainException()
+
+
+class NoValidation(Callback):
+    """Skips fastai's validation pass: a trial is scored at the images' own size instead. After the Recorder
+    (50), which has reset its metrics by then and logs them empty."""
+
+    order = 55
+
+    def before_validate(self):
+        raise CancelValidException()
+
+
+class Deadline(Callback):
+    "Ends the fit after the batch during which the clock passed `at` (unix seconds); `hit` says it did."
+
+    order = 6
+
+    def __init__(self, at: float):
+        self.at, self.hit = at, False
+
+    def after_batch(self):
+        if self.training and time.time() > self.at:
+            self.hit = True
+            raise CancelFitException()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    "A fit of `steps` optimizer steps: `epochs` passes of at most `per_epoch` batches."
+
+    epochs: int
+    per_epoch: int
+
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.per_epoch
+
+    @classmethod
+    def of(cls, steps: int, per_pass: int) -> Schedule:
+        "`steps` spread over as few passes as hold them (a pass: every training batch once)."
+        steps, per_pass = max(1, int(steps)), max(1, int(per_pass))
+        epochs = math.ceil(steps / per_pass)
+        return cls(epochs, math.ceil(steps / epochs))
+
+    @classmethod
+    def fitting(cls, seconds: float, step_s: float, per_pass: int, pass_extra_s: float) -> Schedule:
+        """The most steps that fit `seconds` at `step_s` a step, each pass costing `pass_extra_s` more
+        (validation, checkpoint); at least one step."""
+        per_pass = max(1, int(per_pass))
+        pass_s = per_pass * step_s + pass_extra_s
+        whole = int(max(0.0, seconds) // pass_s)
+        left = max(0.0, seconds) - whole * pass_s - pass_extra_s
+        steps = whole * per_pass + max(0, int(left // step_s))
+        return cls.of(max(1, steps), per_pass)
+
+
+def fit_steps(learn, schedule: Schedule, lr, validate: bool = True, cbs=()) -> None:
+    "fastai's one-cycle over the schedule's steps (`lr` a float or a slice), validating after each pass unless told."
+    extra = [StepsPerEpoch(schedule.per_epoch), *([] if validate else [NoValidation()]), *cbs]
+    learn.fit_one_cycle(schedule.epochs, lr, cbs=extra)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A run with a time budget (`python -m seg train --budget MINUTES`): the planner's plan, the moment the
+    whole command must end by (unix seconds, counted from the process start), and whether trials decide."""
+
+    plan: object  # seg.training.planner.Plan
+    deadline: float
+    trials: bool = True
+
+    @property
+    def seconds(self) -> float:
+        "The whole budget, in seconds."
+        from seg.training.planner import UNTIL_STOPPED_MIN
+        return (self.plan.budget_min or UNTIL_STOPPED_MIN) * 60
+
+
+def final_schedule(budget: Budget, learn, ds, trials, n_valid: int) -> Schedule:
+    """The steps that fit between now and the deadline, less the final scoring: at the winner's measured
+    step time, else the plan's pace (loading included); validation at each pass is a forward pass."""
+    bs = learn.dls.train.bs
+    step_s = (trials.step_s if trials and trials.step_s else None) or budget.plan.seconds_per_image * bs * (
+        ds.hw[0] * ds.hw[1]) / (budget.plan.size[0] * budget.plan.size[1])
+    valid_s = n_valid * step_s / bs / 3
+    seconds = (budget.deadline - time.time() - full_size_seconds(budget, ds, trials, n_valid)
+               - SLACK * budget.seconds)
+    return Schedule.fitting(seconds, step_s, len(learn.dls.train), valid_s + EPOCH_S)
+
+
+def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
+    "The end-of-run scoring of the validation images at their own size: measured in the trials, else estimated."
+    if trials and trials.score_s_per_image:
+        return n_valid * trials.score_s_per_image + 2.0
+    per_image = budget.plan.seconds_per_image * (ds.hw[0] * ds.hw[1]) / (budget.plan.size[0] * budget.plan.size[1])
+    return n_valid * (per_image / 3 + 0.1) + 2.0
+
+
+def fit_budgeted(learn, schedule: Schedule, ts, pretrained: bool, guard: Deadline) -> None:
+    "One-cycle over the schedule's steps, ended by the guard at the deadline; from ImageNet weights, unfrozen."
+    if pretrained:
+        learn.unfreeze()  # the trials (or nothing, without them) were the frozen start fine_tune makes
+        fit_steps(learn, schedule, slice(ts.lr / 200, ts.lr / 2), cbs=[guard])
+    else:
+        fit_steps(learn, schedule, ts.lr, cbs=[guard])

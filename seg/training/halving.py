@@ -1,0 +1,179 @@
+"""Successive halving: a plan for a time budget decided by short trials on the user's own data, not by
+rules alone. The rules of seg/training/planner.py propose candidates around their choice (image sizes,
+learning rates, the loss where it is a close call); every candidate trains a short time and is scored on
+validation images at their own size; the better half goes on, continuing from its own weights, until
+one is left, which trains to the end of the budget (seg/training/trials.py runs it with fastai).
+
+This module is the logic only, over a `Trainer` that trains and scores a candidate: the tests drive it
+with a fake one and a fake clock."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from seg.model.registry import LOSSES
+
+TRIAL_SHARE = 0.25  # trials take at most this share of the budget ...
+TRIAL_MAX_S = 15 * 60.0  # ... and never more than this
+MIN_STEPS = 8  # a candidate that cannot train this many steps in its first turn is not tried
+MAX_CANDIDATES = 6
+LRS = (1e-3, 3e-3)  # around the default: 1e-3 learns from scratch on both benchmark sets; 3e-3 needs fewer steps
+CLOSE_CALL = (0.04, 0.25)  # a rare class's share of the pixels where weighting the loss may or may not help
+SMALLER, SMALLEST, LARGER = 0.7, 0.5, 1.4  # image sizes tried, as a share of the rule's longer side
+
+
+@dataclass(frozen=True)
+class Candidate:
+    "One way to train: the training size (height, width), the peak learning rate and the loss."
+
+    size: tuple[int, int]
+    lr: float
+    loss: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.size[0]} x {self.size[1]} px, lr {self.lr:.0e}, {LOSSES[self.loss].label}"
+
+    def to_json(self) -> dict:
+        return {"size": list(self.size), "lr": self.lr, "loss": self.loss, "label": self.label}
+
+
+@dataclass
+class Standing:
+    "A candidate's trials so far: its time, steps and latest scores; `out` the round it was dropped after."
+
+    candidate: Candidate
+    seconds: float = 0.0  # trial time spent on it: building, training and scoring
+    steps: int = 0
+    dice: float | None = None  # foreground Dice on the trial's validation images at their own size
+    soft: float | None = None  # the same from the probabilities: tells apart candidates that predict nothing yet
+    out: int | None = None
+
+    def key(self) -> tuple[float, float]:
+        """Higher is better: Dice to two decimals first (what users get), then soft Dice (early on every
+        candidate may still predict only background, Dice 0 for all)."""
+        dice = -1.0 if self.dice is None or self.dice != self.dice else round(self.dice, 2)
+        soft = -1.0 if self.soft is None or self.soft != self.soft else self.soft
+        return dice, soft
+
+
+class Trainer(Protocol):
+    def min_seconds(self, candidate: Candidate) -> float:
+        "The least time a first turn of `candidate` takes: MIN_STEPS steps, building and scoring."
+
+    def turn(self, candidate: Candidate, seconds: float) -> tuple[float | None, float | None, int]:
+        "Train `candidate` for about `seconds` in all (scoring included); (Dice, soft Dice, steps)."
+
+    def drop(self, candidate: Candidate) -> None:
+        "Forget a candidate that is out (its weights, its data)."
+
+
+def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[float], tuple[int, int]],
+               fractions: dict[str, float]) -> list[Candidate]:
+    """The candidates around the rule's choice (`size`, `lr`, `loss`), in the order they are kept when time
+    allows fewer: the rule's own first, then a smaller size at the higher rate (more steps in the time),
+    the rule's size at the other rate, a larger size, the loss the rule did not pick where it is a close
+    call. `sizes(share)` is the training size at `share` of the rule's longer side (the images' aspect,
+    multiples of 32, never over the images' own size)."""
+    other_lr = LRS[1] if lr < 0.7 * LRS[1] else LRS[0]
+    high, low = max(lr, other_lr), min(lr, other_lr)
+    smaller, larger = sizes(SMALLER), sizes(LARGER)
+    if larger == size:  # the rule is at the images' own size already: a second, smaller one instead
+        larger = sizes(SMALLEST)
+    rare = [v for v in list(fractions.values())[1:] if v > 0]
+    close = bool(rare) and CLOSE_CALL[0] <= min(rare) <= CLOSE_CALL[1]
+    other_loss = "ce" if loss != "ce" else "dice-ce"
+    out = [Candidate(size, lr, loss), Candidate(smaller, high, loss), Candidate(size, other_lr, loss),
+           Candidate(larger, low, loss), Candidate(smaller, low, loss), Candidate(larger, high, loss)]
+    if close:
+        out.insert(3, Candidate(size, lr, other_loss))
+    seen, unique = set(), []
+    for c in out:
+        if c not in seen:
+            seen.add(c)
+            unique.append(c)
+    return unique
+
+
+def rounds(n: int) -> list[int]:
+    "How many candidates each round trains: n, then the better half (rounded up), down to two."
+    out = []
+    while n > 1:
+        out.append(n)
+        n = math.ceil(n / 2)
+    return out
+
+
+def how_many(cands: list[Candidate], trainer: Trainer, seconds: float) -> list[Candidate]:
+    """The most candidates (of the first MAX_CANDIDATES, in order) whose first turns fit `seconds` split
+    evenly over the rounds: a candidate too slow for its turn is left out. Fewer than two: no trials."""
+    for n in range(min(MAX_CANDIDATES, len(cands)), 1, -1):
+        turn = seconds / len(rounds(n)) / n
+        fit = [c for c in cands if trainer.min_seconds(c) <= turn][:n]
+        if len(fit) == n:
+            return fit
+    return []
+
+
+def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Callable[[], float] = time.monotonic,
+          report: Callable[[dict], None] = lambda row: None) -> tuple[Candidate, list[Standing]]:
+    """Successive halving of `cands` within `seconds`: each round has an equal share of the time left, split
+    evenly over its candidates (recomputed after each turn, so a turn that ran over takes from the ones
+    after it, not from the budget); the better half by `Standing.key` goes on. `report` gets a row per turn
+    (trials.jsonl). Returns the winner and every candidate's standing, the winner first."""
+    standings = {c: Standing(c) for c in cands}
+    alive = list(cands)
+    end = clock() + seconds
+    plan = rounds(len(cands))
+    for r, _ in enumerate(plan, start=1):
+        round_end = clock() + (end - clock()) / (len(plan) - r + 1)
+        for i, c in enumerate(alive):
+            start = clock()
+            turn = max(0.0, (round_end - start) / (len(alive) - i))
+            dice, soft, steps = trainer.turn(c, turn)
+            s = standings[c]
+            s.seconds += clock() - start
+            s.steps += steps
+            s.dice, s.soft = dice, soft
+            report({"round": r, "candidate": c.to_json(), "seconds": round(clock() - start, 1),
+                    "minutes": round(s.seconds / 60, 2), "steps": s.steps, "dice": dice, "soft_dice": soft})
+        ranked = sorted(alive, key=lambda c: standings[c].key(), reverse=True)  # stable: the earlier wins a tie
+        best = ranked[:math.ceil(len(alive) / 2)] if len(alive) > 2 else ranked[:1]
+        keep = [c for c in alive if c in best]  # in their first order: the turns of a round go as before
+        for c in alive:
+            if c not in keep:
+                standings[c].out = r
+                trainer.drop(c)
+        report({"round": r, "kept": [c.to_json() for c in keep]})
+        alive = keep
+    winner = alive[0]
+    rest = [s for c, s in standings.items() if c != winner]  # the later out, the better
+    return winner, [standings[winner], *sorted(rest, key=lambda s: (s.out or 0, s.key()), reverse=True)]
+
+
+def explain(winner: Candidate, standings: list[Standing], rule: Candidate, seconds: float, images: int) -> str:
+    "The trials' outcome in words, for the run's notes and the Train page."
+    won = standings[0]
+    text = (f"Trials ({seconds / 60:.1f} min, {len(standings)} candidates, scored on {images} validation images "
+            f"at their own size): {winner.label} won with Dice {fmt(won.dice)} after {won.steps} steps")
+    if winner == rule:
+        text += "; it is the rule's own choice"
+    else:
+        r = next(s for s in standings if s.candidate == rule)
+        text += (f"; the rule's choice ({rule.label}) had Dice {fmt(r.dice)}"
+                 + (f" and was out after round {r.out}" if r.out else ""))
+    return text + "."
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{x:.3f}"
+
+
+def to_json(s: Standing) -> dict:
+    d = asdict(s)
+    d["candidate"] = s.candidate.to_json()
+    return d

@@ -1,0 +1,220 @@
+"""The trials of a planned run, with fastai: a learner per candidate, kept between its turns (the winner
+goes on from its own weights: trial time is not thrown away), trained a number of steps that fits its
+turn, and scored on validation images at their own size, with the model in memory. The logic of which
+candidate goes on is seg/training/halving.py; `train()` runs `search()` before training proper.
+
+Every turn is a line of the run folder's `trials.jsonl` and a `trial` event; the outcome a `trials`
+event (winner, reasons) and a note."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seg.runs import EventLog
+from seg.training.budget import Schedule, fit_steps
+from seg.training.halving import (
+    MIN_STEPS,
+    TRIAL_MAX_S,
+    TRIAL_SHARE,
+    Candidate,
+    Standing,
+    candidates,
+    explain,
+    halve,
+    how_many,
+    to_json,
+)
+
+SCORE_IMAGES = 8  # validation images a trial is scored on (the same ones for every candidate)
+BUILD_S = 3.0  # making a learner and its DataLoaders, until measured
+
+
+class Stopped(Exception):
+    "Someone asked the run to stop while it was trying candidates."
+
+
+@dataclass
+class Outcome:
+    "What the trials decided: the winner and its learner, or none (`reason` says why: the rule then decides)."
+
+    winner: Candidate | None
+    learn: object | None
+    standings: list[Standing]
+    reason: str
+    seconds: float
+    step_s: float | None = None  # the winner's measured seconds per step
+    score_s_per_image: float | None = None  # measured seconds per validation image scored at its own size
+
+
+class FastaiTrials:
+    """halving.Trainer with real learners. `make(candidate)`: a learner for it in the run's number format,
+    float32 weights, the run's stop callback attached; `pace`: seconds per training image per megapixel
+    (the planner's measurement), for estimates before a candidate's own time is known."""
+
+    def __init__(self, make: Callable, pace: float, bs: int, images: list[tuple[np.ndarray, np.ndarray]],
+                 codes: list[str], arch: str, typical: tuple[int, int], device, precision,
+                 stopped: Callable[[], bool]):
+        self.make, self.pace, self.bs, self.images = make, pace, bs, images
+        self.codes, self.arch, self.typical, self.device, self.precision = codes, arch, typical, device, precision
+        self.stopped = stopped
+        self.learners: dict[Candidate, object] = {}
+        self.step_s: dict[Candidate, float] = {}
+        self.score_s: dict[Candidate, float] = {}
+        self.build_s = BUILD_S
+
+    def _mp(self, c: Candidate) -> float:
+        return c.size[0] * c.size[1] / 1e6
+
+    def estimate_step(self, c: Candidate) -> float:
+        return self.step_s.get(c) or self.pace * self._mp(c) * self.bs
+
+    def estimate_score(self, c: Candidate) -> float:
+        # a forward pass is about a third of a training step; resizing back at the images' size is extra
+        return self.score_s.get(c) or len(self.images) * (self.pace * self._mp(c) / 3 + 0.05)
+
+    def min_seconds(self, c: Candidate) -> float:
+        build = 0.0 if c in self.learners else self.build_s
+        return build + MIN_STEPS * self.estimate_step(c) + self.estimate_score(c)
+
+    def turn(self, c: Candidate, seconds: float) -> tuple[float | None, float | None, int]:
+        first = c not in self.step_s
+        learn = self.learners.get(c)
+        if learn is None:
+            start = time.perf_counter()
+            learn = self.learners[c] = self.make(c)
+            self.build_s = time.perf_counter() - start
+        # every first turn is charged the same making time, made now or before (the rule's learner is made
+        # to time the formats): the same steps for the same size, whoever comes first
+        left = seconds - (self.build_s if first else 0.0) - self.estimate_score(c)
+        schedule = Schedule.of(max(1, int(left // self.estimate_step(c))), len(learn.dls.train))
+        t = time.perf_counter()
+        fit_steps(learn, schedule, c.lr, validate=False)
+        self.step_s[c] = (time.perf_counter() - t) / schedule.steps
+        if self.stopped():
+            raise Stopped()
+        t = time.perf_counter()
+        dice, soft = self.score(c, learn)
+        self.score_s[c] = time.perf_counter() - t
+        return dice, soft, schedule.steps
+
+    def drop(self, c: Candidate) -> None:
+        self.learners.pop(c, None)
+        gc.collect()
+        if self.device.kind == "cuda":
+            torch.cuda.empty_cache()
+
+    def score(self, c: Candidate, learn) -> tuple[float | None, float | None]:
+        "Foreground Dice and soft Dice on the scoring images at their own size (mean over foreground classes)."
+        from seg.prediction import scores
+        from seg.prediction.inference import Predictor
+        from seg.prediction.model import Model
+        n = len(self.codes)
+        scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1])
+        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path())
+        learn.model.eval()
+        try:
+            predictor = Predictor(model, device=self.device, precision=self.precision)
+            total = np.zeros((n, n), np.int64)
+            inter, mass = np.zeros(n), np.zeros(n)
+            for (_, truth), probs in zip(self.images, predictor.probabilities_many([im for im, _ in self.images])):
+                if truth.shape != tuple(probs.shape[1:]):
+                    continue
+                total += scores.confusion(truth, probs.argmax(0).numpy(), n)
+                t = torch.from_numpy(truth.astype(np.int64))
+                for k in scores.foreground(n):
+                    hit = (t == k).float()
+                    inter[k] += float((probs[k] * hit).sum())
+                    mass[k] += float(probs[k].sum() + hit.sum())
+        finally:
+            learn.model.train()
+        fg = scores.foreground(n)
+        soft = scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
+        return scores.headline(total)["dice"], soft
+
+
+def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
+    "The first SCORE_IMAGES validation pairs that read, as (image, class-index mask) at their own size."
+    from seg.data.images import ImageError, load_image
+    out = []
+    for pair in valid:
+        try:
+            out.append((load_image(pair.image), dataset.mask(pair)))
+        except (ImageError, OSError, ValueError):
+            continue
+        if len(out) == SCORE_IMAGES:
+            break
+    return out
+
+
+def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder: Path, log: EventLog,
+           rule: Candidate) -> Outcome:
+    """Successive halving of `cands` in `seconds`, written to `folder/trials.jsonl` and as events. No trials
+    (an Outcome without a winner, and the reason) when fewer than two candidates fit the time."""
+    start = time.monotonic()
+    chosen = how_many(cands, trainer, seconds)
+    if not chosen:
+        slow = trainer.min_seconds(rule)
+        return Outcome(None, None, [], f"No trials: {seconds:.0f} s of trials (a quarter of the budget) do not hold "
+                                       f"two candidates of {MIN_STEPS} steps each (about {slow:.0f} s each here); "
+                                       "the rule's plan trains as it is.", 0.0)
+    rows = EventLog(folder / "trials.jsonl")
+    log.write("note", message=f"Trying {len(chosen)} candidates around the rule's plan for up to {seconds / 60:.1f} "
+                              f"min, scored on validation images at their own size: "
+                              f"{'; '.join(c.label for c in chosen)} ...")
+    log.write("trials", status="running", candidates=[c.to_json() for c in chosen], seconds=round(seconds, 1))
+
+    def report(row: dict) -> None:
+        rows.write("round" if "kept" in row else "turn", **row)
+        log.write("trial", **row)
+
+    winner, standings = halve(chosen, trainer, seconds, report=report)
+    took = time.monotonic() - start
+    reason = explain(winner, standings, rule if rule in chosen else chosen[0], took, len(trainer.images))
+    rows.write("winner", candidate=winner.to_json(), standings=[to_json(s) for s in standings])
+    log.write("trials", status="done", winner=winner.to_json(), reason=reason, seconds=round(took, 1),
+              standings=[to_json(s) for s in standings])
+    per_image = trainer.score_s.get(winner, 0.0) / max(1, len(trainer.images))
+    return Outcome(winner, trainer.learners[winner], standings, reason, took, trainer.step_s.get(winner), per_image)
+
+
+def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log: EventLog,
+               stopped: Callable[[], bool], budget) -> Outcome:
+    """The trials of a planned run: candidates around the plan's rule (`learn`: the rule's learner, made to time
+    the number formats; `make(data_settings, train_settings)` makes the others), in a quarter of the budget
+    at most (and half the time left)."""
+    from seg.training.planner import MIN_SIDE, sides
+    from seg.training.planner import candidates as candidate_sizes
+    from seg.training.precision import apply as apply_precision
+    plan = budget.plan
+    rule = Candidate(ds.hw, ts.lr, ts.loss)
+    typical = dataset.typical_size() or ds.hw
+    top = max(candidate_sizes(typical)[0])
+
+    def at(share: float) -> tuple[int, int]:
+        return sides(typical, min(top, max(MIN_SIDE, int(round(max(rule.size) * share / 32)) * 32)))
+
+    cands = candidates(rule.size, rule.lr, rule.loss, at, dataset.class_fractions())
+    pace = plan.seconds_per_image / (plan.size[0] * plan.size[1] / 1e6)
+
+    def build(c: Candidate):
+        if c == rule and learn is not None and rule not in built:
+            built.add(rule)
+            return learn
+        made = make(replace(ds, size=c.size), replace(ts, lr=c.lr, loss=c.loss))
+        return apply_precision(made, precision, device.kind)
+
+    built: set = set()
+    trainer = FastaiTrials(build, pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
+                           scoring_images(dataset, valid_pairs), list(dataset.codes.names), ts.arch, typical, device,
+                           precision, stopped)
+    left = budget.deadline - time.time()
+    seconds = min(TRIAL_MAX_S, TRIAL_SHARE * budget.seconds, 0.5 * left)
+    return search(cands, trainer, seconds, run.path, log, rule)
+

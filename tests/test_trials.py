@@ -1,0 +1,222 @@
+"""Trials decide a planned run: the halving logic on a fake pace and a fake scorer (which candidate wins,
+how the time is shared), the schedule to a clock, and a real short trial run from the CLI."""
+
+import json
+import math
+import time
+
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from training import demo, seg
+
+from seg.training.budget import Schedule
+from seg.training.halving import (
+    MIN_STEPS,
+    Candidate,
+    Standing,
+    candidates,
+    explain,
+    halve,
+    how_many,
+    rounds,
+)
+
+
+class Clock:
+    "A fake clock the fake trainer moves on."
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class Fake:
+    """A fake trainer: a candidate's Dice grows with its steps towards its `ceiling`; a step takes `step_s`
+    (a fake pace: larger images, slower steps); a turn takes the seconds it is given times `over`."""
+
+    def __init__(self, clock, ceiling, step_s, over=1.0, first_over=None):
+        self.clock, self.ceiling, self.step_s, self.over, self.first_over = clock, ceiling, step_s, over, first_over
+        self.steps, self.turns, self.dropped = {}, [], []
+
+    def min_seconds(self, c):
+        return MIN_STEPS * self.step_s[c] + 1.0
+
+    def turn(self, c, seconds):
+        over = self.first_over if self.first_over and not self.turns else self.over
+        self.turns.append((c, seconds))
+        steps = max(1, int(seconds // self.step_s[c]))
+        self.steps[c] = self.steps.get(c, 0) + steps
+        self.clock.now += seconds * over
+        dice = self.ceiling[c] * (1 - math.exp(-self.steps[c] / 40))
+        return dice, dice, steps
+
+    def drop(self, c):
+        self.dropped.append(c)
+
+
+def six():
+    sizes = [(64, 64), (96, 96), (128, 128)]
+    return [Candidate(s, lr, "dice-ce") for s in sizes for lr in (1e-3, 3e-3)]
+
+
+def test_the_better_half_goes_on_each_round_and_the_best_wins():
+    clock = Clock()
+    cands = six()
+    ceiling = {c: 0.5 + 0.05 * i for i, c in enumerate(cands)}  # the last is best
+    fake = Fake(clock, ceiling, {c: 0.5 for c in cands})
+    winner, standings = halve(cands, fake, 600.0, clock=clock)
+    assert winner == cands[-1] and standings[0].candidate == winner
+    assert rounds(6) == [6, 3, 2] and len(fake.turns) == 6 + 3 + 2
+    assert [c for c, _ in fake.turns[6:9]] == cands[3:]  # round 2: the better half of round 1, in order
+    assert set(fake.dropped) == set(cands) - {winner}
+    assert [s.out for s in standings] == [None, 3, 2, 1, 1, 1]  # the later out, the higher in the table
+    assert clock.now == pytest.approx(600.0)  # the whole time, and not more
+    first_round = sum(s for _, s in fake.turns[:6])
+    assert first_round == pytest.approx(200.0)  # each round an equal share of the time
+
+
+def test_a_turn_that_runs_over_takes_from_the_turns_after_it_not_from_the_budget():
+    clock = Clock()
+    cands = six()[:4]
+    fake = Fake(clock, {c: 0.6 for c in cands}, {c: 0.5 for c in cands}, first_over=3.0)
+    halve(cands, fake, 400.0, clock=clock)
+    assert clock.now == pytest.approx(400.0)  # the overrun came out of the same round's other turns
+    assert all(s >= 0 for _, s in fake.turns)
+    assert fake.turns[1][1] < fake.turns[0][1]  # the others in its round got less
+
+
+def test_more_steps_win_when_the_ceiling_is_the_same_the_smaller_size_at_the_same_time():
+    "A fake pace: the larger size takes four times as long a step; in the same time it learns less."
+    clock = Clock()
+    small, large = Candidate((64, 64), 3e-3, "dice-ce"), Candidate((128, 128), 3e-3, "dice-ce")
+    fake = Fake(clock, {small: 0.7, large: 0.75}, {small: 0.25, large: 1.0})
+    winner, standings = halve([large, small], fake, 60.0, clock=clock)
+    assert winner == small and standings[1].candidate == large and standings[1].out == 1
+    assert fake.steps[small] == 4 * fake.steps[large]
+
+
+def test_ties_in_dice_go_to_the_one_further_along_then_to_the_rule():
+    a, b, c = (Candidate((64, 64), lr, "ce") for lr in (1e-3, 2e-3, 3e-3))
+    assert Standing(a, dice=0.0, soft=0.2).key() < Standing(b, dice=0.0, soft=0.3).key()  # nothing predicted yet
+    assert Standing(a, dice=0.601, soft=0.1).key() == Standing(b, dice=0.598, soft=0.1).key()  # a tie ...
+
+    class Same(Fake):
+        def turn(self, cand, seconds):
+            self.clock.now += seconds
+            return 0.5, 0.4, 10
+
+    clock = Clock()
+    winner, _ = halve([a, b, c], Same(clock, {}, {}), 30.0, clock=clock)
+    assert winner == a  # ... goes to the earlier: the rule's own choice comes first
+
+
+def test_how_many_candidates_fit_the_time():
+    clock = Clock()
+    cands = six()
+    fake = Fake(clock, {}, {c: 0.01 * c.size[0] for c in cands})  # 0.64, 0.96, 1.28 s a step
+    assert len(how_many(cands, fake, 1000.0)) == 6
+    some = how_many(cands, fake, 60.0)  # 6 need turns of 60/3/6 s: too short; fewer, the fast ones
+    assert 2 <= len(some) < 6 and all(fake.min_seconds(c) <= 60.0 / len(rounds(len(some))) / len(some) for c in some)
+    assert how_many(cands, fake, 10.0) == []  # not two turns of MIN_STEPS steps: no trials
+
+
+def test_candidates_are_around_the_rule_smaller_and_larger_and_the_loss_on_a_close_call():
+    from seg.training.planner import sides
+    typical = (320, 480)
+
+    def at(share):
+        return sides(typical, min(480, max(64, int(round(320 * share / 32)) * 32)))
+
+    rare = {"background": 0.98, "crack": 0.02}
+    out = candidates((224, 320), 1e-3, "dice-ce", at, rare)
+    assert out[0] == Candidate((224, 320), 1e-3, "dice-ce")  # the rule's own first
+    longer = sorted({max(c.size) for c in out})
+    assert longer[0] < 320 < longer[-1]  # a smaller size and a larger one
+    assert {c.lr for c in out} == {1e-3, 3e-3} and {c.loss for c in out} == {"dice-ce"}  # 2%: not a close call
+    close = candidates((224, 320), 1e-3, "dice-ce", at, {"background": 0.9, "cell": 0.1})
+    assert Candidate((224, 320), 1e-3, "ce") in close
+    full = candidates((320, 480), 1e-3, "dice-ce", lambda share: sides(typical, min(480, int(480 * share) // 32 * 32)),
+                      rare)  # the rule is at the images' own size: two smaller ones, nothing larger
+    assert max(max(c.size) for c in full) == 480 and len({c.size for c in full}) == 3
+
+
+def test_the_outcome_is_said_in_words():
+    rule, other = Candidate((320, 480), 1e-3, "dice-ce"), Candidate((160, 240), 3e-3, "dice-ce")
+    text = explain(other, [Standing(other, dice=0.41, steps=60), Standing(rule, dice=0.12, steps=15, out=1)], rule,
+                   150.0, 8)
+    assert "160 x 240 px, lr 3e-03" in text and "won with Dice 0.410" in text and "320 x 480 px" in text
+    assert "out after round 1" in text and "2.5 min" in text
+
+
+def test_a_schedule_holds_the_steps_that_fit_the_time():
+    s = Schedule.of(10, 4)
+    assert (s.epochs, s.per_epoch) == (3, 4) and s.steps >= 10
+    assert Schedule.of(3, 10) == Schedule(1, 3)  # fewer steps than a pass: one shorter pass
+    f = Schedule.fitting(100.0, 1.0, 20, 5.0)  # passes of 20 steps + 5 s: four fit (100 s), nothing more
+    assert f.steps == 80 and f.epochs == 4
+    assert Schedule.fitting(0.0, 1.0, 20, 5.0).steps == 1
+
+
+@pytest.mark.slow
+def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_page_shows_it(tmp_path, home):
+    data = demo(tmp_path / "d", n=24, size=64)
+    budget = 2.0
+    run = home / "runs" / "trial-run"
+    start = time.time()
+    r = seg("train", data, "--run-dir", run, "--budget", budget, "--arch", "resnet18", "--no-pretrained")
+    took = time.time() - start
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("plan for 2 min: ") and "candidates around it are tried first" in r.stdout
+    assert took <= budget * 60 * 1.05 + 2, took  # the whole command, start-up and final scoring included
+    rows = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
+    turns = [row for row in rows if row["type"] == "turn"]
+    assert len({json.dumps(t["candidate"]) for t in turns}) >= 2
+    assert all(t["dice"] is not None and t["minutes"] > 0 and t["steps"] >= 1 for t in turns)
+    winner = rows[-1]
+    assert winner["type"] == "winner" and winner["standings"][0]["candidate"] == winner["candidate"]
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["trials"]["winner"] == winner["candidate"] and cfg["budget"]["trials"] is True
+    assert cfg["data"]["size"] == winner["candidate"]["size"] and cfg["train"]["lr"] == winner["candidate"]["lr"]
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert [e["status"] for e in events if e["type"] == "trials"] == ["running", "done"]
+    assert any(e["type"] == "trial" for e in events) and any("won with Dice" in e.get("message", "") for e in events)
+    assert events[-1]["type"] == "status" and events[-1]["status"] == "completed"
+    assert [e for e in events if e["type"] == "scores"][0]["images"] == 5
+    assert "won with Dice" in r.stdout  # the reason, printed with the notes
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["run"] = "trial-run"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "soft_dice" in d.value.columns)
+    assert len(table) == len({json.dumps(t["candidate"]) for t in turns})
+    won = table[table[""] == "won"]
+    assert len(won) == 1 and won.iloc[0]["candidate"] == winner["candidate"]["label"]
+    assert all(v.startswith("out after round") for v in table[table[""] != "won"][""])
+    assert any("won with Dice" in c.value for c in at.caption)
+
+    # --no-trials: the rule's plan as it is, in its own number format (timed once, by the plan)
+    r = seg("train", data, "--run-dir", tmp_path / "rule", "--budget", "0.7", "--no-trials", "--arch", "resnet18",
+            "--no-pretrained")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("plan for 0.7 min: ") and "tried first" not in r.stdout
+    cfg = json.loads((tmp_path / "rule" / "config.json").read_text())
+    p = cfg["plan"]
+    assert cfg["budget"]["trials"] is False and cfg["trials"] is None
+    assert not (tmp_path / "rule" / "trials.jsonl").exists()
+    assert p["budget_min"] == 0.7 and cfg["data"]["size"] == p["size"] and cfg["train"]["lr"] == p["lr"]
+    assert cfg["precision"]["name"] == p["precision"] and cfg["precision"]["timings"] == {}  # the plan's, not re-timed
+    events = [json.loads(line) for line in (tmp_path / "rule" / "events.jsonl").read_text().splitlines()]
+    assert any("the fastest when the plan timed the formats" in e.get("message", "") for e in events)
+    if p["find_lr"]:
+        lr = next(e for e in events if e["type"] == "lr")
+        assert 3e-4 <= lr["lr"] <= 3e-3
+    scores = [e for e in events if e["type"] == "scores"]
+    assert scores and scores[0]["resolution"] == "original" and scores[0]["images"] == 5
+    assert "at their own size" in r.stdout
+    r = seg("train", data, "--run-dir", tmp_path / "r2", "--budget", "0")
+    assert r.returncode == 2 and "--budget 0" in r.stderr and not (tmp_path / "r2").exists()
