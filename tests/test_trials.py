@@ -78,14 +78,14 @@ def test_the_better_half_goes_on_each_round_and_the_best_wins():
     assert first_round == pytest.approx(200.0)  # each round an equal share of the time
 
 
-def test_a_turn_that_runs_over_takes_from_the_turns_after_it_not_from_the_budget():
+def test_a_turn_that_runs_over_takes_from_the_later_rounds_not_from_its_rivals():
     clock = Clock()
     cands = six()[:4]
     fake = Fake(clock, {c: 0.6 for c in cands}, {c: 0.5 for c in cands}, first_over=3.0)
     halve(cands, fake, 400.0, clock=clock)
-    assert clock.now == pytest.approx(400.0)  # the overrun came out of the same round's other turns
-    assert all(s >= 0 for _, s in fake.turns)
-    assert fake.turns[1][1] < fake.turns[0][1]  # the others in its round got less
+    assert clock.now == pytest.approx(400.0)  # the overrun came out of the trials' own time
+    assert [s for _, s in fake.turns[:4]] == [50.0] * 4  # the same turn for every candidate of a round
+    assert [s for _, s in fake.turns[4:]] == [50.0] * 2  # round 2: the 100 s left of its 200
 
 
 def test_more_steps_win_when_the_ceiling_is_the_same_the_smaller_size_at_the_same_time():
@@ -149,6 +149,8 @@ def test_the_outcome_is_said_in_words():
                    150.0, 8)
     assert "160 x 240 px, lr 3e-03" in text and "won with Dice 0.410" in text and "320 x 480 px" in text
     assert "out after round 1" in text and "2.5 min" in text
+    untried = explain(other, [Standing(other, dice=0.41, steps=60)], rule, 150.0, 8)
+    assert "320 x 480 px" in untried and "too slow here for a trial turn" in untried
 
 
 def test_a_schedule_holds_the_steps_that_fit_the_time():
@@ -220,3 +222,20 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
     assert "at their own size" in r.stdout
     r = seg("train", data, "--run-dir", tmp_path / "r2", "--budget", "0")
     assert r.returncode == 2 and "--budget 0" in r.stderr and not (tmp_path / "r2").exists()
+
+
+def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
+    from seg import Dataset
+    from seg.model.device import cpu
+    from seg.model.settings import DataSettings, TrainSettings
+    from seg.runs import EventLog
+    from seg.training.budget import Budget
+    from seg.training.planner import plan
+    from seg.training.trials import run_trials
+    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18"), pace=20.0)
+    train, valid = ds.split(0.2, 42)
+    out = run_trials(None, ds, cpu(), p.data_settings(DataSettings()), p.train_settings(TrainSettings()), None, None,
+                     None, valid[:1], EventLog(tmp_path / "events.jsonl"), lambda: False,
+                     Budget(p, time.time() + 300))
+    assert out.winner is None and "1 validation image(s) cannot tell candidates apart" in out.reason

@@ -122,18 +122,18 @@ def how_many(cands: list[Candidate], trainer: Trainer, seconds: float) -> list[C
 def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Callable[[], float] = time.monotonic,
           report: Callable[[dict], None] = lambda row: None) -> tuple[Candidate, list[Standing]]:
     """Successive halving of `cands` within `seconds`: each round has an equal share of the time left, split
-    evenly over its candidates (recomputed after each turn, so a turn that ran over takes from the ones
-    after it, not from the budget); the better half by `Standing.key` goes on. `report` gets a row per turn
-    (trials.jsonl). Returns the winner and every candidate's standing, the winner first."""
+    evenly over its candidates when it starts (the same turn for each: a turn that ran over takes from the
+    later rounds, not from the candidates after it in its round); the better half by `Standing.key` goes
+    on. `report` gets a row per turn (trials.jsonl). Returns the winner and every candidate's standing,
+    the winner first."""
     standings = {c: Standing(c) for c in cands}
     alive = list(cands)
     end = clock() + seconds
     plan = rounds(len(cands))
     for r, _ in enumerate(plan, start=1):
-        round_end = clock() + (end - clock()) / (len(plan) - r + 1)
-        for i, c in enumerate(alive):
+        turn = max(0.0, (end - clock()) / (len(plan) - r + 1) / len(alive))
+        for c in alive:
             start = clock()
-            turn = max(0.0, (round_end - start) / (len(alive) - i))
             dice, soft, steps = trainer.turn(c, turn)
             s = standings[c]
             s.seconds += clock() - start
@@ -160,10 +160,12 @@ def explain(winner: Candidate, standings: list[Standing], rule: Candidate, secon
     won = standings[0]
     text = (f"Trials ({seconds / 60:.1f} min, {len(standings)} candidates, scored on {images} validation images "
             f"at their own size): {winner.label} won with Dice {fmt(won.dice)} after {won.steps} steps")
+    r = next((s for s in standings if s.candidate == rule), None)
     if winner == rule:
         text += "; it is the rule's own choice"
+    elif r is None:
+        text += f"; the rule's choice ({rule.label}) was too slow here for a trial turn of {MIN_STEPS} steps"
     else:
-        r = next(s for s in standings if s.candidate == rule)
         text += (f"; the rule's choice ({rule.label}) had Dice {fmt(r.dice)}"
                  + (f" and was out after round {r.out}" if r.out else ""))
     return text + "."

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from seg.runs import EventLog
-from seg.training.budget import Schedule, fit_steps
+from seg.training.budget import NoValidation, Schedule, StepsPerEpoch, fit_steps
 from seg.training.halving import (
     MIN_STEPS,
     TRIAL_MAX_S,
@@ -32,6 +32,8 @@ from seg.training.halving import (
     to_json,
 )
 
+PROBE_STEPS = 2  # steps a size is timed on, at the warm-up's learning rate, before its first turn
+MIN_IMAGES = 2  # fewer validation images to score on: no trials
 SCORE_IMAGES = 8  # validation images a trial is scored on (the same ones for every candidate)
 BUILD_S = 3.0  # making a learner and its DataLoaders, until measured
 
@@ -66,6 +68,7 @@ class FastaiTrials:
         self.stopped = stopped
         self.learners: dict[Candidate, object] = {}
         self.step_s: dict[Candidate, float] = {}
+        self.size_step_s: dict[tuple[int, int], float] = {}
         self.score_s: dict[Candidate, float] = {}
         self.build_s = BUILD_S
 
@@ -73,7 +76,8 @@ class FastaiTrials:
         return c.size[0] * c.size[1] / 1e6
 
     def estimate_step(self, c: Candidate) -> float:
-        return self.step_s.get(c) or self.pace * self._mp(c) * self.bs
+        "Seconds per step at the candidate's size: timed (its data loading included) once a size has trained."
+        return self.step_s.get(c) or self.size_step_s.get(c.size) or self.pace * self._mp(c) * self.bs
 
     def estimate_score(self, c: Candidate) -> float:
         # a forward pass is about a third of a training step; resizing back at the images' size is extra
@@ -93,16 +97,23 @@ class FastaiTrials:
         # every first turn is charged the same making time, made now or before (the rule's learner is made
         # to time the formats): the same steps for the same size, whoever comes first
         left = seconds - (self.build_s if first else 0.0) - self.estimate_score(c)
+        probe = 0
+        if c.size not in self.size_step_s:  # the pace measured at one size misjudges another (loading is per
+            t = time.perf_counter()        # image, not per pixel): time this size on a few real steps first
+            fit_probe(learn, c.lr)
+            self.size_step_s[c.size] = (time.perf_counter() - t) / PROBE_STEPS
+            left -= time.perf_counter() - t
+            probe = PROBE_STEPS
         schedule = Schedule.of(max(1, int(left // self.estimate_step(c))), len(learn.dls.train))
         t = time.perf_counter()
         fit_steps(learn, schedule, c.lr, validate=False)
-        self.step_s[c] = (time.perf_counter() - t) / schedule.steps
+        self.step_s[c] = self.size_step_s[c.size] = (time.perf_counter() - t) / schedule.steps
         if self.stopped():
             raise Stopped()
         t = time.perf_counter()
         dice, soft = self.score(c, learn)
         self.score_s[c] = time.perf_counter() - t
-        return dice, soft, schedule.steps
+        return dice, soft, schedule.steps + probe
 
     def drop(self, c: Candidate) -> None:
         self.learners.pop(c, None)
@@ -137,6 +148,11 @@ class FastaiTrials:
         fg = scores.foreground(n)
         soft = scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
         return scores.headline(total)["dice"], soft
+
+
+def fit_probe(learn, lr: float) -> None:
+    "PROBE_STEPS steps at the rate a one-cycle schedule starts from (lr / 25): they count as training too."
+    learn.fit(1, lr / 25, cbs=[StepsPerEpoch(PROBE_STEPS), NoValidation()])
 
 
 def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -176,7 +192,7 @@ def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder
 
     winner, standings = halve(chosen, trainer, seconds, report=report)
     took = time.monotonic() - start
-    reason = explain(winner, standings, rule if rule in chosen else chosen[0], took, len(trainer.images))
+    reason = explain(winner, standings, rule, took, len(trainer.images))
     rows.write("winner", candidate=winner.to_json(), standings=[to_json(s) for s in standings])
     log.write("trials", status="done", winner=winner.to_json(), reason=reason, seconds=round(took, 1),
               standings=[to_json(s) for s in standings])
@@ -197,10 +213,12 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
     typical = dataset.typical_size() or ds.hw
     top = max(candidate_sizes(typical)[0])
 
-    def at(share: float) -> tuple[int, int]:
-        return sides(typical, min(top, max(MIN_SIDE, int(round(max(rule.size) * share / 32)) * 32)))
+    def around(size: tuple[int, int]):
+        "The training size at a share of `size`'s longer side."
+        return lambda share: sides(typical, min(top, max(MIN_SIDE, int(round(max(size) * share / 32)) * 32)))
 
-    cands = candidates(rule.size, rule.lr, rule.loss, at, dataset.class_fractions())
+    fractions = dataset.class_fractions()
+    cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions)
     pace = plan.seconds_per_image / (plan.size[0] * plan.size[1] / 1e6)
 
     def build(c: Candidate):
@@ -210,11 +228,23 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         made = make(replace(ds, size=c.size), replace(ts, lr=c.lr, loss=c.loss))
         return apply_precision(made, precision, device.kind)
 
+    images = scoring_images(dataset, valid_pairs)
+    if len(images) < MIN_IMAGES:
+        return Outcome(None, None, [], f"No trials: {len(images)} validation image(s) cannot tell candidates apart "
+                                       f"(at least {MIN_IMAGES}); the rule's plan trains as it is.", 0.0)
     built: set = set()
     trainer = FastaiTrials(build, pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
-                           scoring_images(dataset, valid_pairs), list(dataset.codes.names), ts.arch, typical, device,
+                           images, list(dataset.codes.names), ts.arch, typical, device,
                            precision, stopped)
     left = budget.deadline - time.time()
     seconds = min(TRIAL_MAX_S, TRIAL_SHARE * budget.seconds, 0.5 * left)
+    if not how_many(cands, trainer, seconds):
+        # The rule's size and its neighbours are too slow for a turn (large images, little time): the rule
+        # may be wrong exactly there (a few steps at full size learn nothing), so the candidates go around
+        # the largest size at which two turns fit; the rule stays first, and is said to be too slow.
+        anchor = next((s for s in candidate_sizes(typical)
+                       if trainer.min_seconds(Candidate(s, rule.lr, rule.loss)) <= seconds / 4), None)
+        if anchor is not None and anchor != rule.size:
+            cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions)]
     return search(cands, trainer, seconds, run.path, log, rule)
 
