@@ -61,7 +61,7 @@ def tutorial_epochs(data: Path, minutes: float) -> tuple[int, tuple[int, int]]:
     ds = Dataset.open(data)
     facts = DataFacts.of(ds)
     full = candidates(facts.typical)[0]
-    per_image = time_per_image(ds, detect(), "resnet34", full, min(8, facts.n_train), augment=False)
+    per_image, _ = time_per_image(ds, detect(), "resnet34", full, min(8, facts.n_train), augment=False)
     epoch = per_image * (facts.n_train + facts.n_valid / 3) + 1
     return max(1, int((minutes * 60 - START_S) // epoch)), full
 

@@ -43,16 +43,36 @@ class NoValidation(Callback):
 
 
 class Deadline(Callback):
-    "Ends the fit after the batch during which the clock passed `at` (unix seconds); `hit` says it did."
+    """Ends the fit by `at` (unix seconds) without cutting its schedule short: after each epoch the epochs
+    still to come are fitted to the time left at the pace so far (fastai's one-cycle reads its position
+    from `n_epoch`, so the schedule stretches or shrinks with them), within the `room` of epochs the fit
+    was started with; `on_change(epochs)` is told. After a batch that passes `at`, at once (`hit`)."""
 
-    order = 6
+    order = 70  # after every callback that records a batch or an epoch: the last one is written
 
-    def __init__(self, at: float):
-        self.at, self.hit = at, False
+    def __init__(self, at: float, epochs: int, room: int, on_change=None):
+        self.at, self.epochs, self.room, self.on_change, self.hit = at, epochs, room, on_change, False
+        self.started = time.time()
+
+    def before_epoch(self):
+        if self.epoch == 0:  # the fit's loop was given `room` epochs; the schedule starts with the estimate
+            self.started = time.time()
+            self.learn.n_epoch = self.epochs
 
     def after_batch(self):
         if self.training and time.time() > self.at:
             self.hit = True
+            raise CancelFitException()
+
+    def after_epoch(self):
+        done = self.epoch + 1
+        per_epoch = (time.time() - self.started) / done  # validation, checkpoints and samples included
+        total = max(done, min(self.room, done + int(max(0.0, self.at - time.time()) // per_epoch)))
+        if total != self.epochs:
+            self.epochs = self.learn.n_epoch = total
+            if self.on_change:
+                self.on_change(total)
+        if done >= total:
             raise CancelFitException()
 
 
@@ -128,10 +148,17 @@ def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
     return n_valid * (per_image / 3 + 0.1) + 2.0
 
 
+def room(epochs: int) -> int:
+    "The epochs a budgeted fit is started with: twice the estimate, so a faster pace can use the time."
+    return 2 * epochs + 2
+
+
 def fit_budgeted(learn, schedule: Schedule, ts, pretrained: bool, guard: Deadline) -> None:
-    "One-cycle over the schedule's steps, ended by the guard at the deadline; from ImageNet weights, unfrozen."
+    """One-cycle over the schedule's passes, refitted to the time after each by the guard; from ImageNet
+    weights, unfrozen."""
+    fit = Schedule(guard.room, schedule.per_epoch)
     if pretrained:
         learn.unfreeze()  # the trials (or nothing, without them) were the frozen start fine_tune makes
-        fit_steps(learn, schedule, slice(ts.lr / 200, ts.lr / 2), cbs=[guard])
+        fit_steps(learn, fit, slice(ts.lr / 200, ts.lr / 2), cbs=[guard])
     else:
-        fit_steps(learn, schedule, ts.lr, cbs=[guard])
+        fit_steps(learn, fit, ts.lr, cbs=[guard])

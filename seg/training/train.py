@@ -32,7 +32,16 @@ from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server import workspace
 from seg.server.workspace import signature
-from seg.training.budget import Budget, Deadline, Schedule, final_schedule, fit_budgeted, full_size_seconds
+from seg.training.budget import (
+    SLACK,
+    Budget,
+    Deadline,
+    Schedule,
+    final_schedule,
+    fit_budgeted,
+    full_size_seconds,
+    room,
+)
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
 from seg.training.precision import apply as apply_precision
@@ -188,10 +197,15 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 learn.model.device = torch.device(device.kind)
             if budget is not None:
                 schedule = final_schedule(budget, learn, ds, trials, len(valid_pairs))
-                guard = Deadline(budget.deadline - full_size_seconds(budget, ds, trials, len(valid_pairs)))
-                if main:
-                    log.write("status", status="running", message=f"Training on {device.label}",
-                              plan=schedule_of(schedule))
+
+                def rescheduled(epochs: int) -> None:  # the progress bar follows the pace of the run itself
+                    if main:
+                        log.write("status", status="running", message=f"Training on {device.label}",
+                                  plan=schedule_of(Schedule(epochs, schedule.per_epoch)))
+
+                at = budget.deadline - full_size_seconds(budget, ds, trials, len(valid_pairs)) - SLACK * budget.seconds
+                guard = Deadline(at, schedule.epochs, room(schedule.epochs), rescheduled)
+                rescheduled(schedule.epochs)
             with learn.distrib_ctx() if num_distrib() else _nothing():
                 if budget is not None:
                     fit_budgeted(learn, schedule, ts, pretrained.used, guard)
@@ -215,10 +229,11 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if stopped:
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
-                message = (f"Ended at the time budget after {learn.train_iter} of {schedule.steps} steps; the best "
-                           "weights are in best.pth.")
+                message = (f"Ended at the time budget after {learn.train_iter} of {guard.epochs * schedule.per_epoch} "
+                           "steps; the best weights are in best.pth.")
             elif budget is not None:
-                message = f"Completed {schedule.epochs} epochs ({schedule.steps} steps) in the time budget."
+                message = (f"Completed {guard.epochs} epochs ({guard.epochs * schedule.per_epoch} steps) in the time "
+                           "budget.")
             else:
                 message = f"Completed {ts.epochs} epochs."
         if main:  # a final status is written once the weights are: then the folder is complete
