@@ -239,3 +239,32 @@ def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
                      None, valid[:1], EventLog(tmp_path / "events.jsonl"), lambda: False,
                      Budget(p, time.time() + 300))
     assert out.winner is None and "1 validation image(s) cannot tell candidates apart" in out.reason
+
+
+def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
+    "An estimate of one epoch where three fit: the fit goes on to use the time, and ends by it."
+    import torch
+    from fastai.callback.progress import ProgressCallback
+
+    from seg import Dataset
+    from seg.data.dataloaders import dataloaders
+    from seg.model.device import cpu
+    from seg.model.learner import learner
+    from seg.model.settings import DataSettings, TrainSettings
+    from seg.training.budget import Deadline, fit_budgeted, room
+    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device=torch.device("cpu"))
+    learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
+    learn.remove_cb(ProgressCallback)
+    learn.fit(1, 1e-3)  # warmed up: the pace below is the fit's own
+    start = time.time()
+    epoch_s = time.time()
+    learn.fit(1, 1e-3)
+    epoch_s = time.time() - epoch_s
+    changes = []
+    guard = Deadline(start + 4.5 * epoch_s + 1.0, 1, room(1), changes.append)
+    fit_budgeted(learn, Schedule(1, len(dls.train)), TrainSettings(arch="resnet18"), False, guard)
+    took = time.time() - start
+    assert guard.epochs >= 2 and changes and changes[-1] == guard.epochs == learn.n_epoch  # more than estimated
+    assert learn.epoch + 1 == guard.epochs and not guard.hit  # every epoch of its schedule, none cut
+    assert took <= 4.5 * epoch_s + 1.0 + epoch_s  # by the time, give or take the epoch it measured by
