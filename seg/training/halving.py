@@ -24,6 +24,8 @@ MAX_CANDIDATES = 6
 LRS = (1e-3, 3e-3)  # around the default: 1e-3 learns from scratch on both benchmark sets; 3e-3 needs fewer steps
 CLOSE_CALL = (0.04, 0.25)  # a rare class's share of the pixels where weighting the loss may or may not help
 SMALLER, SMALLEST, LARGER = 0.7, 0.5, 1.4  # image sizes tried, as a share of the rule's longer side
+MARGIN = 0.01  # Dice by which another candidate must beat the rules' own choice to displace it
+NOTHING = 0.05  # Dice under this: a candidate has learned nothing yet
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,16 @@ class Standing:
     soft: float | None = None  # the same from the probabilities: tells apart candidates that predict nothing yet
     out: int | None = None
 
-    def key(self) -> tuple[float, float]:
-        """Higher is better: Dice to two decimals first (what users get), then soft Dice (early on every
-        candidate may still predict only background, Dice 0 for all)."""
-        dice = -1.0 if self.dice is None or self.dice != self.dice else round(self.dice, 2)
+    def key(self, margin: float = 0.0) -> tuple[float, float]:
+        """Higher is better: Dice at the images' own size (what users get), plus `margin` for the candidate
+        the rules chose (another must beat it by more: a few turns' scores are noisy); while a candidate
+        has learned nothing yet (Dice under NOTHING, every one predicting mostly background), its soft
+        Dice from the probabilities tells them apart instead."""
+        dice = -1.0 if self.dice is None or self.dice != self.dice else self.dice
         soft = -1.0 if self.soft is None or self.soft != self.soft else self.soft
-        return dice, soft
+        if dice < NOTHING:
+            return -1.0, soft
+        return dice + margin, 0.0
 
 
 class Trainer(Protocol):
@@ -120,12 +126,15 @@ def how_many(cands: list[Candidate], trainer: Trainer, seconds: float) -> list[C
 
 
 def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Callable[[], float] = time.monotonic,
-          report: Callable[[dict], None] = lambda row: None) -> tuple[Candidate, list[Standing]]:
+          report: Callable[[dict], None] = lambda row: None, favour: Candidate | None = None
+          ) -> tuple[Candidate, list[Standing]]:
     """Successive halving of `cands` within `seconds`: each round has an equal share of the time left, split
     evenly over its candidates when it starts (the same turn for each: a turn that ran over takes from the
     later rounds, not from the candidates after it in its round); the better half by `Standing.key` goes
-    on. `report` gets a row per turn (trials.jsonl). Returns the winner and every candidate's standing,
-    the winner first."""
+    on; `favour` (the rules' own choice, by default the first) keeps its place unless beaten by MARGIN.
+    `report` gets a row per turn (trials.jsonl). Returns the winner and every candidate's standing, the
+    winner first."""
+    favour = cands[0] if favour is None else favour
     standings = {c: Standing(c) for c in cands}
     alive = list(cands)
     end = clock() + seconds
@@ -141,7 +150,8 @@ def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Calla
             s.dice, s.soft = dice, soft
             report({"round": r, "candidate": c.to_json(), "seconds": round(clock() - start, 1),
                     "minutes": round(s.seconds / 60, 2), "steps": s.steps, "dice": dice, "soft_dice": soft})
-        ranked = sorted(alive, key=lambda c: standings[c].key(), reverse=True)  # stable: the earlier wins a tie
+        ranked = sorted(alive, key=lambda c: standings[c].key(MARGIN if c == favour else 0.0),
+                        reverse=True)  # stable: the earlier wins a tie
         best = ranked[:math.ceil(len(alive) / 2)] if len(alive) > 2 else ranked[:1]
         keep = [c for c in alive if c in best]  # in their first order: the turns of a round go as before
         for c in alive:

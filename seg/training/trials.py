@@ -190,7 +190,7 @@ def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder
         rows.write("round" if "kept" in row else "turn", **row)
         log.write("trial", **row)
 
-    winner, standings = halve(chosen, trainer, seconds, report=report)
+    winner, standings = halve(chosen, trainer, seconds, report=report, favour=rule)
     took = time.monotonic() - start
     reason = explain(winner, standings, rule, took, len(trainer.images))
     rows.write("winner", candidate=winner.to_json(), standings=[to_json(s) for s in standings])
