@@ -127,25 +127,36 @@ class Budget:
         from seg.training.planner import UNTIL_STOPPED_MIN
         return (self.plan.budget_min or UNTIL_STOPPED_MIN) * 60
 
+    @property
+    def pace(self) -> float:
+        "Seconds per training image per megapixel: the plan's measurement (loading included)."
+        return self.plan.seconds_per_image / (self.plan.size[0] * self.plan.size[1] / 1e6)
+
+    def per_image(self, size: tuple[int, int]) -> float:
+        "Seconds per training image at `size`, from the plan's pace."
+        return self.pace * size[0] * size[1] / 1e6
+
 
 def final_schedule(budget: Budget, learn, ds, trials, n_valid: int) -> Schedule:
     """The steps that fit between now and the deadline, less the final scoring: at the winner's measured
     step time, else the plan's pace (loading included); validation at each pass is a forward pass."""
     bs = learn.dls.train.bs
-    step_s = (trials.step_s if trials and trials.step_s else None) or budget.plan.seconds_per_image * bs * (
-        ds.hw[0] * ds.hw[1]) / (budget.plan.size[0] * budget.plan.size[1])
+    step_s = (trials.step_s if trials and trials.step_s else None) or budget.per_image(ds.hw) * bs
     valid_s = n_valid * step_s / bs / 3
-    seconds = (budget.deadline - time.time() - full_size_seconds(budget, ds, trials, n_valid)
-               - SLACK * budget.seconds)
+    seconds = training_end(budget, ds, trials, n_valid) - time.time()
     return Schedule.fitting(seconds, step_s, len(learn.dls.train), valid_s + EPOCH_S)
+
+
+def training_end(budget: Budget, ds, trials, n_valid: int) -> float:
+    "When training proper must end (unix seconds): the deadline less the final scoring and the slack."
+    return budget.deadline - full_size_seconds(budget, ds, trials, n_valid) - SLACK * budget.seconds
 
 
 def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
     "The end-of-run scoring of the validation images at their own size: measured in the trials, else estimated."
     if trials and trials.score_s_per_image:
         return n_valid * trials.score_s_per_image + 2.0
-    per_image = budget.plan.seconds_per_image * (ds.hw[0] * ds.hw[1]) / (budget.plan.size[0] * budget.plan.size[1])
-    return n_valid * (per_image / 3 + 0.1) + 2.0
+    return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0
 
 
 def room(epochs: int) -> int:

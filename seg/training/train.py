@@ -32,16 +32,7 @@ from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server import workspace
 from seg.server.workspace import signature
-from seg.training.budget import (
-    SLACK,
-    Budget,
-    Deadline,
-    Schedule,
-    final_schedule,
-    fit_budgeted,
-    full_size_seconds,
-    room,
-)
+from seg.training.budget import Budget, Deadline, Schedule, final_schedule, fit_budgeted, room, training_end
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
 from seg.training.precision import apply as apply_precision
@@ -203,8 +194,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                         log.write("status", status="running", message=f"Training on {device.label}",
                                   plan=schedule_of(Schedule(epochs, schedule.per_epoch)))
 
-                at = budget.deadline - full_size_seconds(budget, ds, trials, len(valid_pairs)) - SLACK * budget.seconds
-                guard = Deadline(at, schedule.epochs, room(schedule.epochs), rescheduled)
+                guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
+                                 room(schedule.epochs), rescheduled)
                 rescheduled(schedule.epochs)
             with learn.distrib_ctx() if num_distrib() else _nothing():
                 if budget is not None:

@@ -208,7 +208,6 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
     from seg.training.planner import MIN_SIDE, sides
     from seg.training.planner import candidates as candidate_sizes
     from seg.training.precision import apply as apply_precision
-    plan = budget.plan
     rule = Candidate(ds.hw, ts.lr, ts.loss)
     typical = dataset.typical_size() or ds.hw
     top = max(candidate_sizes(typical)[0])
@@ -219,7 +218,6 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
 
     fractions = dataset.class_fractions()
     cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions)
-    pace = plan.seconds_per_image / (plan.size[0] * plan.size[1] / 1e6)
 
     def build(c: Candidate):
         if c == rule and learn is not None and rule not in built:
@@ -233,7 +231,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         return Outcome(None, None, [], f"No trials: {len(images)} validation image(s) cannot tell candidates apart "
                                        f"(at least {MIN_IMAGES}); the rule's plan trains as it is.", 0.0)
     built: set = set()
-    trainer = FastaiTrials(build, pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
+    trainer = FastaiTrials(build, budget.pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
                            images, list(dataset.codes.names), ts.arch, typical, device,
                            precision, stopped)
     left = budget.deadline - time.time()
