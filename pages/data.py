@@ -50,18 +50,25 @@ else:
         path = previous.path
 state.link_folder(path if source == "folder" else None)
 
+HOLD = {None: "Decide from the masks", False: "Classes", True: "One id per object"}
 with st.expander("Class names"):
     codes = st.text_input("Class names, background first, comma-separated (empty: from codes.txt or the masks)",
                           key="codes", value=previous.codes if previous else "")
+    objects = st.radio("The masks hold", list(HOLD), format_func=HOLD.get, horizontal=True, key="objects",
+                       index=list(HOLD).index(previous.settings.objects) if previous else 0,
+                       help="One id per object (Cellpose, StarDist, Data Science Bowl masks): objects are counted "
+                            "and split where they touch. Two-class masks read as objects take each connected "
+                            "region for one object.")
 
 if path is None:
     st.info("Choose a dataset above.")
     state.choose(None)
     st.stop()
 
-dataset = datasets.open_dataset(path, codes)
+dataset = datasets.open_dataset(path, codes, objects)
 report = dataset.report
 settings = replace(previous.settings) if previous else DataSettings()
+settings.objects = objects
 summary = dataset.summary(settings.valid_pct, settings.seed)
 
 # -- What is in it, and what is wrong
@@ -72,6 +79,16 @@ c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['va
           help="Split given by the folders" if summary["split"]["kind"] == "folder"
           else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
 st.caption(f"Layout: {text.md(summary['layout'] or 'not recognised')} · {text.code(path)}")
+found = summary["objects"]
+if found:  # read as objects: how many, how big, how many touch (what splitting them is for)
+    o1, o2, o3, o4 = st.columns(4)
+    o1.metric("Objects", found["objects"], help=text.md(f"{found['name']}; ids: {found['ids']}"))
+    o2.metric("Per image (median)", f"{found['per_image']['median']:g}",
+              help=f"{found['per_image']['min']} to {found['per_image']['max']}")
+    d = found["diameter_px"]
+    o3.metric("Diameter D50 (px)", f"{d['d50']:.3g}" if d else "-",
+              help=f"D10 {d['d10']:.3g}, D90 {d['d90']:.3g}: equivalent diameter" if d else None)
+    o4.metric("Touching another", f"{found['touching_share']:.0%}")
 
 
 def problems_table(problems):
@@ -175,5 +192,6 @@ if st.button("Preview augmentations", key="preview", icon=":material/auto_awesom
         st.caption(f"{text.md(report.name(pair.image))} as training sees it at {settings.size} px: 8 random "
                    "augmentations.")
         cols = st.columns(8)
+        seen = Overlay(dataset.train_codes, alpha)  # objects: their interiors and boundaries, as the model learns
         for col, (im, m) in zip(cols, views):
-            col.image(overlay(im, m), width="stretch")
+            col.image(seen(im, m), width="stretch")

@@ -56,7 +56,7 @@ budget = st.segmented_control(
          + (" Not in a read-only app: planning computes on the server." if read_only else "")) or "manual"
 plan = None
 if budget != "manual" and choice and not read_only:
-    planned_from = datasets.open_dataset(choice.path, choice.codes)
+    planned_from = datasets.open_dataset(choice.path, choice.codes, choice.settings.objects)
     if planned_from.ok:
         try:
             plan = training.plan(choice, budget, state.train_settings(),
@@ -129,7 +129,7 @@ if problem:
 else:
     st.caption(text.md(training.pretrained_note(train_settings)))
 
-dataset = datasets.open_dataset(choice.path, choice.codes) if choice else None
+dataset = datasets.open_dataset(choice.path, choice.codes, choice.settings.objects) if choice else None
 if dataset is not None and not dataset.ok:
     problem = "The dataset has errors: fix them on the Data page first."
     st.error(problem)

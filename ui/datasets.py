@@ -20,15 +20,15 @@ def demo_path() -> Path:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")
-def _open(path: str, codes: str, signature: str, seen: str, _access: Access) -> Dataset:
-    return Dataset.open(path, codes=codes or None, access=_access)
+def _open(path: str, codes: str, objects: bool | None, signature: str, seen: str, _access: Access) -> Dataset:
+    return Dataset.open(path, codes=codes or None, access=_access, objects=objects)
 
 
-def open_dataset(path: Path, codes: str = "") -> Dataset:
+def open_dataset(path: Path, codes: str = "", objects: bool | None = None) -> Dataset:
     """The dataset as this viewer may see it (`seen`: what it may read), read once and again only when a file
-    under it changes."""
+    under it changes. `objects`: the masks read as one id per object (True), classes (False), or decided."""
     a = access()
-    return _open(str(path), codes, workspace.signature(path), repr(a), a)
+    return _open(str(path), codes, objects, workspace.signature(path), repr(a), a)
 
 
 @st.cache_data(max_entries=4000, show_spinner=False)

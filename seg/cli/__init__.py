@@ -42,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON (documented in the README)")
     i.add_argument("--per-image", action="store_true", help="with --json: add per-image sizes and class fractions")
     i.add_argument("--codes", help="class names, comma-separated, instead of codes.txt or inferred ones")
+    i.add_argument("--objects", action=argparse.BooleanOptionalAction,
+                   help="masks hold one id per object (--no-objects: class values); default: decided from the masks")
     i.add_argument("--valid-pct", type=float, default=0.2, help="validation fraction of a random split (0.2)")
     i.add_argument("--seed", type=int, default=42, help="seed of the random split (42)")
     i.set_defaults(run=c.cmd_inspect)

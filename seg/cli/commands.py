@@ -34,7 +34,7 @@ def dataset_path(data: str) -> str:
 
 def cmd_inspect(args) -> int:
     from seg.data.dataset import Dataset
-    ds = Dataset.open(dataset_path(args.data), codes=args.codes)
+    ds = Dataset.open(dataset_path(args.data), codes=args.codes, objects=args.objects)
     summary = ds.summary(valid_pct=args.valid_pct, seed=args.seed)
     if args.json:
         if not args.per_image:

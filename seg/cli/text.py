@@ -52,6 +52,14 @@ def format_summary(s: dict) -> str:
     if s["codes"]:
         lines.append(f"classes  {', '.join(s['codes'])}  (from {s['codes_source']})")
         lines.append("pixels   " + ", ".join(f"{k} {v:.1%}" for k, v in s["class_fractions"].items()))
+    o = s.get("objects")
+    if o:
+        lines.append(f"objects  {o['objects']} ({o['name']}), {o['per_image']['min']} to {o['per_image']['max']} "
+                     f"an image (median {o['per_image']['median']:g}); ids: {o['ids']}")
+        if o["diameter_px"]:
+            d = o["diameter_px"]
+            lines.append(f"         diameter D10 {d['d10']:.3g}, D50 {d['d50']:.3g}, D90 {d['d90']:.3g} px; "
+                         f"{o['touching_share']:.0%} touch another")
     sp = s["split"]
     how = "given by the folders" if sp["kind"] == "folder" else f"random, {sp['valid_pct']:.0%}, seed {sp['seed']}"
     lines.append(f"split    {sp['train']} train / {sp['valid']} valid ({how})")

@@ -6,7 +6,10 @@
                    status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
                    lr (the planner's lr_find result), scores (best weights, validation, images' own size),
                    trials (running: the candidates; done: winner, reason, standings), trial (a candidate's
-                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept)
+                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept), objects (a run on
+                   objects: the split and object scores)
+    objects.json   a run on objects: the split into objects tuned at the end and the object scores
+                   (seg/training/objects.py)
     trials.jsonl   a planned run's trials, one JSON object a line: turn (as the trial event), round (kept),
                    winner (candidate, standings); seg/training/trials.py
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest

@@ -117,8 +117,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     log = EventLog(run.events_path)
     set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
-    codes = list(dataset.codes.names)
-    weights = class_weights(list(dataset.class_fractions().values()))
+    codes = list(dataset.train_codes.names)  # for objects: background, interior, boundary
+    weights = class_weights(list(dataset.train_fractions(ds.hw).values()))
     pretrained = choose_pretrained(ts)
     stop = StopOnRequest(run)
     continued = None
@@ -179,7 +179,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                                               f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
                 if continued:
                     log.write("note", message=f"Continuing from the weights in {continued}.")
-            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
+            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.train_codes)] if main else [])
             if ts.find_lr:
                 if main:
                     log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
@@ -270,6 +270,9 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     try:
         model = Model.load(run.path, "best")
         predictor = Predictor(model, device=device, precision=precision or "auto", remember=workspace.formats_file())
+        if dataset.objects is not None:  # Dice of the objects, and the split into objects tuned (objects.json)
+            from seg.training.objects import object_scores
+            return object_scores(run, dataset, valid, predictor, log)
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
         done = 0

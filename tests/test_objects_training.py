@@ -1,0 +1,60 @@
+"""Training on objects: the target the DataLoaders give (background / interior / boundary, the band kept
+at the training size), the loss's weights, and a real tiny run whose end tunes the split into objects
+and records it with the object scores."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from makers import disc_image, discs, save
+from training import seg
+
+from seg import Dataset
+from seg.data.dataloaders import dataloaders
+from seg.model.settings import DataSettings
+
+
+@pytest.fixture(scope="module")
+def nuclei(tmp_path_factory):
+    "12 images of 192 x 192 px with 20 touching discs each (16-bit ids)."
+    root = tmp_path_factory.mktemp("nuclei")
+    rng = np.random.default_rng(4)
+    for i in range(12):
+        ids = discs(rng, (192, 192), n=20, radius=(10, 16), touching=0.6)
+        save(root / "images" / f"{i:02d}.png", disc_image(rng, ids))
+        save(root / "masks" / f"{i:02d}.png", ids)
+    return root
+
+
+def test_the_dataloaders_give_interior_and_boundary_at_the_training_size(nuclei):
+    ds = Dataset.open(nuclei)
+    assert list(ds.train_codes.names) == ["background", "object", "object boundary"]
+    dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False))
+    assert dls.vocab == ["background", "object", "object boundary"]
+    _, y = dls.one_batch()
+    assert set(np.unique(y.cpu().numpy())) == {0, 1, 2}  # the band, 3 px wide at 192 px, survives 64 px
+    f = ds.train_fractions((64, 64))
+    assert list(f) == list(ds.train_codes.names) and f["object boundary"] > 0.05 and f["object"] > 0.05
+    assert sum(f.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_a_run_on_objects_tunes_the_split_and_scores_objects(nuclei, tmp_path):
+    run = tmp_path / "run"
+    p = seg("train", nuclei, "--run-dir", run, "--epochs", "2", "--size", "96", "--bs", "4", "--arch", "resnet18",
+            "--no-augment", "--lr", "3e-3", "--no-pretrained")
+    assert p.returncode == 0, p.stderr
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["codes"] == ["background", "object", "object boundary"] and len(cfg["class_weights"]) == 3
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    scores = next(e for e in events if e["type"] == "scores")
+    assert list(scores["per_class"]) == ["background", "object"] and scores["images"] == 2
+    found = next(e for e in events if e["type"] == "objects")
+    record = json.loads((run / "objects.json").read_text())
+    assert record["split"] == found["split"] and set(record["split"]) == {"seed", "min_size"}
+    assert record["summary"]["true"] == 40 and record["summary"]["images"] == 2
+    assert len(record["candidates"]) >= 6 and len(record["per_image"]) == 2
+    assert record["per_image"][0]["ap50"] <= record["per_image"][1]["ap50"]  # worst first
+    assert record["summary"]["ap50"] == max(c["ap50"] for c in record["candidates"])
