@@ -58,3 +58,24 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(nuclei, tmp_path):
     assert len(record["candidates"]) >= 6 and len(record["per_image"]) == 2
     assert record["per_image"][0]["ap50"] <= record["per_image"][1]["ap50"]  # worst first
     assert record["summary"]["ap50"] == max(c["ap50"] for c in record["candidates"])
+
+    # prediction: the objects' masks, instances split by the tuned split, object scores, measurements
+    out = tmp_path / "pred"
+    p = seg("predict", run, "--valid", "--out", out, "--measure")
+    assert p.returncode == 0, p.stderr
+    assert "objects found" in p.stdout and "of 40 true" in p.stdout
+    meta = json.loads((out / "prediction.json").read_text())
+    assert meta["codes"] == ["background", "object"] and meta["objects"]["split"] == record["split"]
+    from PIL import Image
+    for r in meta["images"]:
+        ids = np.asarray(Image.open(out / r["instances"]))
+        mask = np.asarray(Image.open(out / r["mask"]))
+        assert ids.dtype == np.uint16 and set(np.unique(mask)) <= {0, 1} and r["objects"] == int(ids.max())
+        assert not ((ids > 0) & (mask == 0)).any()  # objects lie within the objects' mask
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["objects"]["summary"]["true"] == 40
+    # the same images and split; the number format may differ from the run's (timed anew here)
+    assert metrics["objects"]["summary"]["ap50"] == pytest.approx(record["summary"]["ap50"], abs=0.15)
+    import pandas as pd
+    table = pd.read_csv(out / "measurements.csv")
+    assert len(table) == sum(r["objects"] for r in meta["images"]) and set(table["class"]) <= {"object"}

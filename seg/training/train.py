@@ -250,6 +250,7 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
         "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
         "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
+        "objects": dataset.objects.to_json() if dataset.objects else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if budget is not None:
