@@ -17,7 +17,8 @@ st.title("Data")
 st.caption("Point segboard at your images and masks. Every file is checked before anything trains.")
 
 # -- Which dataset
-SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
+SOURCES = {"demo": "Demo dataset", "demo-objects": "Demo objects", "folder": "Folder on the server",
+           "upload": "Upload a zip"}
 if access.read_only():
     SOURCES.pop("upload")
 previous = state.chosen_dataset()
@@ -28,6 +29,10 @@ path = None
 if source == "demo":
     path = datasets.demo_path()
     st.caption(f"64 generated microscopy-like images with masks of their cells, in {text.code(path)}.")
+elif source == "demo-objects":
+    path = datasets.demo_path(objects=True)
+    st.caption(f"The demo's images with one id per cell, as Cellpose or StarDist write masks: touching cells are "
+               f"counted apart. In {text.code(path)}.")
 elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,

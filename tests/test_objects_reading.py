@@ -123,3 +123,21 @@ def test_inspect_reports_objects(tmp_path):
     words = seg()
     assert "objects  96 (object), 24 to 24 an image" in words and "touch another" in words
     assert json.loads(seg("--json", "--no-objects"))["objects"] is None
+
+
+def test_the_objects_demo_has_the_demo_images_and_one_id_per_cell(tmp_path):
+    from PIL import Image
+
+    def seg(*args):
+        return subprocess.run([sys.executable, "-m", "seg", *map(str, args)], capture_output=True, text=True,
+                              check=True).stdout
+    assert "one id per cell" in seg("demo", tmp_path / "objects", "--n", 6, "--size", 96, "--objects")
+    seg("demo", tmp_path / "cells", "--n", 6, "--size", 96)
+    for i in range(6):
+        a, b = (np.asarray(Image.open(tmp_path / d / "masks" / f"{i:03d}.png")) for d in ("cells", "objects"))
+        assert b.dtype == np.uint16 and ((b > 0) == (a > 0)).all()
+        assert (tmp_path / "cells" / "images" / f"{i:03d}.png").read_bytes() == \
+            (tmp_path / "objects" / "images" / f"{i:03d}.png").read_bytes()
+    s = json.loads(seg("inspect", tmp_path / "objects", "--json"))
+    assert s["codes"] == ["background", "cell"] and s["objects"]["source"] == "codes.txt" and s["ok"]
+    assert s["objects"]["touching_share"] > 0.1  # some cells touch: what splitting them is for

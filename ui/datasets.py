@@ -15,8 +15,9 @@ from ui.access import access
 
 
 @st.cache_resource(show_spinner="Writing the demo dataset ...")
-def demo_path() -> Path:
-    return workspace.ensure_demo()
+def demo_path(objects: bool = False) -> Path:
+    "The demo dataset; `objects`: its twin with one id per cell."
+    return workspace.ensure_demo(objects)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")

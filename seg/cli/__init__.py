@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--n", type=int, default=64, help="number of pairs (64)")
     d.add_argument("--size", type=int, default=256, help="image side in pixels (256)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--objects", action="store_true", help="masks with one id per cell (16-bit), touching cells apart")
     d.set_defaults(run=c.cmd_demo)
     i = sub.add_parser("inspect", help="check a dataset and print its report and statistics")
     i.add_argument("data", metavar="DATA_DIR")

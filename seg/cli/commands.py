@@ -15,8 +15,9 @@ from seg.util import PROJECT
 
 def cmd_demo(args) -> int:
     from seg.data.demo import write_demo
-    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed)
-    print(f"demo dataset: {args.n} pairs of {args.size} px in {out}")
+    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed, objects=args.objects)
+    what = "one id per cell" if args.objects else "cell masks"
+    print(f"demo dataset: {args.n} pairs of {args.size} px ({what}) in {out}")
     return 0
 
 
