@@ -21,7 +21,7 @@ import numpy as np
 from skimage.measure import label
 from skimage.segmentation import watershed
 
-from seg.objects.scores import image_scores, summary
+from seg.objects.scores import consecutive, image_scores, summary
 from seg.objects.target import BACKGROUND, INTERIOR
 
 SEEDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -77,11 +77,7 @@ def drop_small(ids: np.ndarray, min_size: int) -> np.ndarray:
 
 
 def _renumber(ids: np.ndarray) -> np.ndarray:
-    values = np.unique(ids)
-    values = values[values > 0]
-    lut = np.zeros(int(ids.max()) + 1 if ids.size else 1, np.int32)
-    lut[values] = np.arange(1, values.size + 1)
-    return lut[ids]
+    return consecutive(ids)[0] if ids.size else ids.astype(np.int32)
 
 
 def candidates(truths: list[np.ndarray]) -> list[Split]:

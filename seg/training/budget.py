@@ -120,6 +120,7 @@ class Budget:
     plan: object  # seg.training.planner.Plan
     deadline: float
     trials: bool = True
+    split_s: float = 0.0  # a run on objects: the end's tuning of the split (seg/training/objects.py)
 
     @property
     def seconds(self) -> float:
@@ -155,8 +156,8 @@ def training_end(budget: Budget, ds, trials, n_valid: int) -> float:
 def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
     "The end-of-run scoring of the validation images at their own size: measured in the trials, else estimated."
     if trials and trials.score_s_per_image:
-        return n_valid * trials.score_s_per_image + 2.0
-    return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0
+        return n_valid * trials.score_s_per_image + 2.0 + budget.split_s
+    return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0 + budget.split_s
 
 
 def room(epochs: int) -> int:

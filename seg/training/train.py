@@ -96,6 +96,10 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
     if run.config_path.exists() or run.events_path.exists():
         raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
     dataset = prepare(data, data_settings, train_settings, codes)
+    if budget is not None and dataset.objects is not None:  # the end tunes the split: within the budget too
+        from seg.training.objects import split_seconds
+        budget = replace(budget, split_s=split_seconds(dataset, len(dataset.split(data_settings.valid_pct,
+                                                                                  data_settings.seed)[1])))
     device = detect()
     candidates(device.kind, train_settings.precision)  # a format this device cannot run: refused before any work
     set_threads(device)
