@@ -40,14 +40,22 @@ def test_the_dataloaders_give_interior_and_boundary_at_the_training_size(nuclei)
     assert sum(f.values()) == pytest.approx(1.0)
 
 
-@pytest.mark.slow
-def test_a_run_on_objects_tunes_the_split_and_scores_objects(nuclei, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def objects_run(nuclei, tmp_path_factory):
+    "A real tiny run on the touching discs: 2 epochs at 96 px, resnet18 (about a minute on 2 cores)."
+    run = tmp_path_factory.mktemp("objects") / "20260102-120000-nuclei"
     p = seg("train", nuclei, "--run-dir", run, "--epochs", "2", "--size", "96", "--bs", "4", "--arch", "resnet18",
             "--no-augment", "--lr", "3e-3", "--no-pretrained")
     assert p.returncode == 0, p.stderr
+    return run
+
+
+@pytest.mark.slow
+def test_a_run_on_objects_tunes_the_split_and_scores_objects(objects_run, tmp_path):
+    run = objects_run
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["codes"] == ["background", "object", "object boundary"] and len(cfg["class_weights"]) == 3
+    assert cfg["objects"]["name"] == "object" and cfg["objects"]["source"] == "masks"
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     scores = next(e for e in events if e["type"] == "scores")
     assert list(scores["per_class"]) == ["background", "object"] and scores["images"] == 2
@@ -58,7 +66,6 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(nuclei, tmp_path):
     assert len(record["candidates"]) >= 6 and len(record["per_image"]) == 2
     assert record["per_image"][0]["ap50"] <= record["per_image"][1]["ap50"]  # worst first
     assert record["summary"]["ap50"] == max(c["ap50"] for c in record["candidates"])
-
     # prediction: the objects' masks, instances split by the tuned split, object scores, measurements
     out = tmp_path / "pred"
     p = seg("predict", run, "--valid", "--out", out, "--measure")
@@ -79,3 +86,29 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(nuclei, tmp_path):
     import pandas as pd
     table = pd.read_csv(out / "measurements.csv")
     assert len(table) == sum(r["objects"] for r in meta["images"]) and set(table["class"]) <= {"object"}
+
+
+@pytest.mark.slow
+def test_the_pages_show_a_run_on_objects(objects_run, home):
+    import shutil
+
+    from conftest import ROOT
+    from streamlit.testing.v1 import AppTest
+    shutil.copytree(objects_run, home / "runs" / objects_run.name)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert 0 <= float(metrics["Objects: AP at IoU 0.5"]) <= 1 and metrics["Objects found / true"].endswith("/ 40")
+    at.switch_page("pages/predict.py").run()
+    at.button(key="predict").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Objects found / true"].endswith("/ 40") and 0 <= float(metrics["AP at IoU 0.5"]) <= 1
+    captions = " ".join(str(i.proto) for i in at.image)
+    assert "found of" in captions and "AP at 0.5" in captions  # each image: counts and AP, worst first
+    assert "Objects (zip of 16-bit PNGs)" in [b.proto.label for b in at.get("download_button")]
+    out = next((home / "predictions").iterdir())
+    assert sorted(p.name for p in (out / "instances").iterdir()) == sorted(p.name for p in (out / "masks").iterdir())
