@@ -3,11 +3,12 @@
 import html
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from seg.data.overlay import Overlay, hex_color
+from seg.data.overlay import Overlay, draw_objects, hex_color
 from seg.data.uploads import UploadError
 from seg.model.settings import DataSettings, SettingsError
 from ui import access, datasets, frame, state, text
@@ -156,19 +157,30 @@ overlay.alpha = alpha
 shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
-    image, mask = datasets.thumbnail(dataset, pair, 192)
-    cols[i % 6].image(overlay(image, mask), caption=text.md(report.name(pair.image)), width="stretch")
+    if dataset.objects:  # each object in its own colour, outlined: touching ones visibly apart
+        image, ids = datasets.object_thumbnail(dataset, pair, 192)
+        drawn = draw_objects(image, ids, alpha)
+    else:
+        image, mask = datasets.thumbnail(dataset, pair, 192)
+        drawn = overlay(image, mask)
+    cols[i % 6].image(drawn, caption=text.md(report.name(pair.image)), width="stretch")
 
 # -- One pair, up close
 st.subheader("Close look")
 names = [report.name(p.image) for p in dataset.pairs]  # paths: nested folders may repeat a file name
 pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, key="close")
 pair = dataset.pairs[pick]
-image, mask = datasets.thumbnail(dataset, pair, 768)
 a, b, c = st.columns(3)
+if dataset.objects:
+    image, ids = datasets.object_thumbnail(dataset, pair, 768)
+    drawn, alone = draw_objects(image, ids, alpha), draw_objects(np.zeros_like(image), ids, 1.0)
+    what = f"{int(len(np.unique(ids)) - 1)} objects"
+else:
+    image, mask = datasets.thumbnail(dataset, pair, 768)
+    drawn, alone, what = overlay(image, mask), overlay.colorize(mask), "mask"
 a.image(image, caption=f"image: {text.md(report.name(pair.image))}", width="stretch")
-b.image(overlay(image, mask), caption="overlay", width="stretch")
-c.image(overlay.colorize(mask), caption=f"mask: {text.md(report.name(pair.mask))}", width="stretch")
+b.image(drawn, caption="overlay", width="stretch")
+c.image(alone, caption=f"{what}: {text.md(report.name(pair.mask))}", width="stretch")
 
 # -- What training will see
 st.subheader("Training data")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from seg import Dataset, Pair
-from seg.data.overlay import fit
+from seg.data.overlay import fit, fit_ids
 from seg.server import workspace
 from seg.server.sharing import Access
 from ui.access import access
@@ -42,3 +42,15 @@ def thumbnail(dataset: Dataset, pair: Pair, side: int):
     mask encoding, so paging back is instant and an edited file is read again."""
     stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
     return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side)
+
+
+@st.cache_data(max_entries=4000, show_spinner=False)
+def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
+    from seg.data.images import load_image
+    return fit_ids(load_image(_pair.image), _dataset.ids(_pair), side)
+
+
+def object_thumbnail(dataset: Dataset, pair: Pair, side: int):
+    "An image and its id map (one id per object) shrunk to `side`, for a dataset read as objects; cached as above."
+    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
+    return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side)
