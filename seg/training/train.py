@@ -193,10 +193,11 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if budget is not None:
                 schedule = final_schedule(budget, learn, ds, trials, len(valid_pairs))
 
-                def rescheduled(epochs: int) -> None:  # the progress bar follows the pace of the run itself
+                def rescheduled(epochs: int, steps: int | None = None) -> None:  # the bar follows the run's pace
                     if main:
+                        plan = schedule_of(Schedule(epochs, schedule.per_epoch))
                         log.write("status", status="running", message=f"Training on {device.label}",
-                                  plan=schedule_of(Schedule(epochs, schedule.per_epoch)))
+                                  plan={**plan, "total_iterations": steps or plan["total_iterations"]})
 
                 guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
                                  room(schedule.epochs), rescheduled)
@@ -224,11 +225,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if stopped:
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
-                message = (f"Ended at the time budget after {learn.train_iter} of {guard.epochs * schedule.per_epoch} "
-                           "steps; the best weights are in best.pth.")
+                message = (f"Ended at the time budget after {learn.train_iter} of "
+                           f"{guard.planned_steps(schedule.per_epoch)} steps; the best weights are in best.pth.")
             elif budget is not None:
-                message = (f"Completed {guard.epochs} epochs ({guard.epochs * schedule.per_epoch} steps) in the time "
-                           "budget.")
+                message = f"Completed {guard.epochs} epochs ({learn.train_iter} steps) in the time budget."
             else:
                 message = f"Completed {ts.epochs} epochs."
         if main:  # a final status is written once the weights are: then the folder is complete
