@@ -3,11 +3,12 @@
 import html
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from seg.data.overlay import Overlay, hex_color
+from seg.data.overlay import Overlay, draw_objects, hex_color
 from seg.data.uploads import UploadError
 from seg.model.settings import DataSettings, SettingsError
 from ui import access, datasets, frame, state, text
@@ -17,7 +18,8 @@ st.title("Data")
 st.caption("Point segboard at your images and masks. Every file is checked before anything trains.")
 
 # -- Which dataset
-SOURCES = {"demo": "Demo dataset", "folder": "Folder on the server", "upload": "Upload a zip"}
+SOURCES = {"demo": "Demo dataset", "demo-objects": "Demo objects", "folder": "Folder on the server",
+           "upload": "Upload a zip"}
 if access.read_only():
     SOURCES.pop("upload")
 previous = state.chosen_dataset()
@@ -28,6 +30,10 @@ path = None
 if source == "demo":
     path = datasets.demo_path()
     st.caption(f"64 generated microscopy-like images with masks of their cells, in {text.code(path)}.")
+elif source == "demo-objects":
+    path = datasets.demo_path(objects=True)
+    st.caption(f"The demo's images with one id per cell, as Cellpose or StarDist write masks: touching cells are "
+               f"counted apart. In {text.code(path)}.")
 elif source == "folder":
     typed = st.text_input("Folder path on the server", key="folder",
                           value=str(previous.path) if previous and previous.source == "folder" else linked,
@@ -50,18 +56,25 @@ else:
         path = previous.path
 state.link_folder(path if source == "folder" else None)
 
+HOLD = {None: "Decide from the masks", False: "Classes", True: "One id per object"}
 with st.expander("Class names"):
     codes = st.text_input("Class names, background first, comma-separated (empty: from codes.txt or the masks)",
                           key="codes", value=previous.codes if previous else "")
+    objects = st.radio("The masks hold", list(HOLD), format_func=HOLD.get, horizontal=True, key="objects",
+                       index=list(HOLD).index(previous.settings.objects) if previous else 0,
+                       help="One id per object (Cellpose, StarDist, Data Science Bowl masks): objects are counted "
+                            "and split where they touch. Two-class masks read as objects take each connected "
+                            "region for one object.")
 
 if path is None:
     st.info("Choose a dataset above.")
     state.choose(None)
     st.stop()
 
-dataset = datasets.open_dataset(path, codes)
+dataset = datasets.open_dataset(path, codes, objects)
 report = dataset.report
 settings = replace(previous.settings) if previous else DataSettings()
+settings.objects = objects
 summary = dataset.summary(settings.valid_pct, settings.seed)
 
 # -- What is in it, and what is wrong
@@ -72,6 +85,16 @@ c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['va
           help="Split given by the folders" if summary["split"]["kind"] == "folder"
           else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
 st.caption(f"Layout: {text.md(summary['layout'] or 'not recognised')} · {text.code(path)}")
+found = summary["objects"]
+if found:  # read as objects: how many, how big, how many touch (what splitting them is for)
+    o1, o2, o3, o4 = st.columns(4)
+    o1.metric("Objects", found["objects"], help=text.md(f"{found['name']}; ids: {found['ids']}"))
+    o2.metric("Per image (median)", f"{found['per_image']['median']:g}",
+              help=f"{found['per_image']['min']} to {found['per_image']['max']}")
+    d = found["diameter_px"]
+    o3.metric("Diameter D50 (px)", f"{d['d50']:.3g}" if d else "-",
+              help=f"D10 {d['d10']:.3g}, D90 {d['d90']:.3g}: equivalent diameter" if d else None)
+    o4.metric("Touching another", f"{found['touching_share']:.0%}")
 
 
 def problems_table(problems):
@@ -134,19 +157,30 @@ overlay.alpha = alpha
 shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
-    image, mask = datasets.thumbnail(dataset, pair, 192)
-    cols[i % 6].image(overlay(image, mask), caption=text.md(report.name(pair.image)), width="stretch")
+    if dataset.objects:  # each object in its own colour, outlined: touching ones visibly apart
+        image, ids = datasets.object_thumbnail(dataset, pair, 192)
+        drawn = draw_objects(image, ids, alpha)
+    else:
+        image, mask = datasets.thumbnail(dataset, pair, 192)
+        drawn = overlay(image, mask)
+    cols[i % 6].image(drawn, caption=text.md(report.name(pair.image)), width="stretch")
 
 # -- One pair, up close
 st.subheader("Close look")
 names = [report.name(p.image) for p in dataset.pairs]  # paths: nested folders may repeat a file name
 pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, key="close")
 pair = dataset.pairs[pick]
-image, mask = datasets.thumbnail(dataset, pair, 768)
 a, b, c = st.columns(3)
+if dataset.objects:
+    image, ids = datasets.object_thumbnail(dataset, pair, 768)
+    drawn, alone = draw_objects(image, ids, alpha), draw_objects(np.zeros_like(image), ids, 1.0)
+    what = f"{int(len(np.unique(ids)) - 1)} objects"
+else:
+    image, mask = datasets.thumbnail(dataset, pair, 768)
+    drawn, alone, what = overlay(image, mask), overlay.colorize(mask), "mask"
 a.image(image, caption=f"image: {text.md(report.name(pair.image))}", width="stretch")
-b.image(overlay(image, mask), caption="overlay", width="stretch")
-c.image(overlay.colorize(mask), caption=f"mask: {text.md(report.name(pair.mask))}", width="stretch")
+b.image(drawn, caption="overlay", width="stretch")
+c.image(alone, caption=f"{what}: {text.md(report.name(pair.mask))}", width="stretch")
 
 # -- What training will see
 st.subheader("Training data")
@@ -175,5 +209,6 @@ if st.button("Preview augmentations", key="preview", icon=":material/auto_awesom
         st.caption(f"{text.md(report.name(pair.image))} as training sees it at {settings.size} px: 8 random "
                    "augmentations.")
         cols = st.columns(8)
+        seen = Overlay(dataset.train_codes, alpha)  # objects: their interiors and boundaries, as the model learns
         for col, (im, m) in zip(cols, views):
-            col.image(overlay(im, m), width="stretch")
+            col.image(seen(im, m), width="stretch")

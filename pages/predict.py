@@ -106,13 +106,25 @@ pixel_size = c1.number_input("Pixel size (0: sizes in pixels)", min_value=0.0, v
 unit = c2.selectbox("Unit", ["um", "nm", "mm", "cm"], key="unit", disabled=not pixel_size)
 table = predictions.measurements(str(pred.path), pixel_size or None, unit)
 
+split = meta.get("objects")  # a run on objects: touching objects split apart, each its own id
+scored = pred.objects  # and with truth, their scores
 m = st.columns(4)
 m[0].metric("Images", len(meta["images"]))
-if metrics:
-    m[1].metric("Dice (foreground)", text.score(metrics["mean_dice"]))
-    m[2].metric("IoU (foreground)", text.score(metrics["mean_iou"]))
-found = counts(table, pred.codes) if table is not None else {}
-m[3].metric("Objects found", sum(found.values()))
+if scored:
+    o = scored["summary"]
+    m[1].metric("Dice (objects' pixels)", text.score(metrics["mean_dice"]))
+    m[2].metric("AP at IoU 0.5", text.score(o["ap50"]),
+                help=f"Mean over images of TP / (TP + FP + FN), objects matched at IoU > 0.5; mean AP over IoU "
+                     f"0.5 to 0.95: {text.score(o['ap'])}")
+    error = "-" if o["count_error_median"] is None else f"{o['count_error_median']:.0%}"
+    m[3].metric("Objects found / true", f"{o['found']} / {o['true']}",
+                help=f"Median count error per image: {error}")
+else:
+    if metrics:
+        m[1].metric("Dice (foreground)", text.score(metrics["mean_dice"]))
+        m[2].metric("IoU (foreground)", text.score(metrics["mean_iou"]))
+    found = counts(table, pred.codes) if table is not None else {}
+    m[3].metric("Objects found", sum(found.values()))
 
 # -- Scores per class
 if metrics:
@@ -135,14 +147,22 @@ if metrics:
 
 # -- Side by side
 st.subheader("Worst first" if metrics else "Predictions")
-st.caption("image | truth | prediction | errors: :green[right], :red[false positive], :blue[false negative], "
-           ":orange[wrong class]" if metrics else "image | prediction")
+if split:
+    st.caption(("image | true objects | found objects, worst AP at IoU 0.5 first" if metrics else
+                "image | found objects") + ": each object in its own colour, outlined.")
+else:
+    st.caption("image | truth | prediction | errors: :green[right], :red[false positive], :blue[false negative], "
+               ":orange[wrong class]" if metrics else "image | prediction")
 images = pred.images
 PER_PAGE = 6
 pages = max(1, -(-len(images) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, key="predict_page") if pages > 1 else 1
 for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
     dice = f" · Dice {text.score(r['dice'])}" if "dice" in r else ""
+    if "ap50" in r:
+        dice = f" · {r['found']} found of {r['true']} true · AP at 0.5 {text.score(r['ap50'])}"
+    elif "objects" in r:
+        dice += f" · {r['objects']} objects"
     st.image(str(pred.path / r["preview"]), caption=f"{text.md(r['name'])} ({r['width']} x {r['height']}"
              f"{', in tiles' if r['tiled'] else ''}){dice}")
 
@@ -151,8 +171,13 @@ st.subheader("Objects")
 if table is None or table.empty:
     st.caption("No objects predicted.")
 else:
-    st.caption("Connected regions of each class (8-connected). Objects cut by the image edge are marked: their "
-               "size is a lower bound.")
+    if split:
+        st.caption(f"Objects split where they touch (seed {split['split']['seed']:g}, smallest "
+                   f"{split['split']['min_size']} px, tuned on the run's validation images); `object` is its id in "
+                   "instances/. Objects cut by the image edge are marked: their size is a lower bound.")
+    else:
+        st.caption("Connected regions of each class (8-connected). Objects cut by the image edge are marked: their "
+                   "size is a lower bound.")
     size_units = table["unit"].iloc[0]
     dist = size_distribution(table)
     c1, c2 = st.columns([1, 1])
@@ -171,6 +196,10 @@ else:
 # -- Downloads
 st.subheader("Downloads")
 c1, c2, c3 = st.columns(3)
+if split:
+    st.download_button("Objects (zip of 16-bit PNGs)", partial(bundle.zip_folder, pred.path / "instances"),
+                       on_click="ignore", file_name=f"{pred.path.name}-instances.zip", mime="application/zip",
+                       key="download_instances", help="One 16-bit PNG per image: 0 background, one id per object.")
 c1.download_button("Masks (zip of PNGs)", partial(bundle.zip_folder, pred.path / "masks"), on_click="ignore",
                    file_name=f"{pred.path.name}-masks.zip", mime="application/zip", key="download_masks",
                    help="One 8-bit PNG per image, the image's size; pixel value = class index.")

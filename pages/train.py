@@ -56,7 +56,7 @@ budget = st.segmented_control(
          + (" Not in a read-only app: planning computes on the server." if read_only else "")) or "manual"
 plan = None
 if budget != "manual" and choice and not read_only:
-    planned_from = datasets.open_dataset(choice.path, choice.codes)
+    planned_from = datasets.open_dataset(choice.path, choice.codes, choice.settings.objects)
     if planned_from.ok:
         try:
             plan = training.plan(choice, budget, state.train_settings(),
@@ -129,7 +129,7 @@ if problem:
 else:
     st.caption(text.md(training.pretrained_note(train_settings)))
 
-dataset = datasets.open_dataset(choice.path, choice.codes) if choice else None
+dataset = datasets.open_dataset(choice.path, choice.codes, choice.settings.objects) if choice else None
 if dataset is not None and not dataset.ok:
     problem = "The dataset has errors: fix them on the Data page first."
     st.error(problem)
@@ -280,6 +280,17 @@ def live_charts():
                          "Lower than at the training size when objects are small.")
         m[3].metric("Valid loss", text.score(last.get("valid_loss")))
         m[4].metric("Epochs done", f"{len(epochs)}")
+        objects = run.object_scores()  # a run on objects, once it ended: touching objects split apart, scored
+        if objects:
+            error = "-" if objects["count_error_median"] is None else f"{objects['count_error_median']:.0%}"
+            o = st.columns(5)
+            o[0].metric("Objects: AP at IoU 0.5", text.score(objects["ap50"]),
+                        help="Validation images at their own size: TP / (TP + FP + FN), objects matched at IoU > 0.5.")
+            o[1].metric("Mean AP, IoU 0.5 to 0.95", text.score(objects["ap"]))
+            o[2].metric("Objects found / true", f"{objects['found']} / {objects['true']}")
+            o[3].metric("Count error (median)", error, help="|found - true| / true, per image.")
+            o[4].metric("Split", f"seed {objects['split']['seed']:g}", help=f"Tuned on the validation images; "
+                        f"objects under {objects['split']['min_size']} px dropped.")
         with st.expander("Every epoch"):
             st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)
     samples = run.samples()
@@ -299,5 +310,6 @@ st.dataframe(pd.DataFrame([r.summary() for r in history]).drop(columns=["message
              column_config={"dice": st.column_config.NumberColumn(format="%.3f"),
                             "best_dice": st.column_config.NumberColumn("best dice", format="%.3f"),
                             "dice_full_size": st.column_config.NumberColumn("Dice, own size", format="%.3f"),
+                            "ap50": st.column_config.NumberColumn("objects AP 0.5", format="%.3f"),
                             "iou": st.column_config.NumberColumn(format="%.3f"),
                             "valid_loss": st.column_config.NumberColumn("valid loss", format="%.3f")})

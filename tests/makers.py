@@ -86,3 +86,38 @@ def huge_png_header(path: Path, w=40000, h=40000) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
                      + chunk(b"IEND", b""))
     return path
+
+
+def discs(rng, size=(96, 96), n=12, radius=(5, 9), touching=0.5, dtype=np.uint16) -> np.ndarray:
+    """An id map of `n` discs (0 background, ids 1..n), about `touching` of them placed against another
+    (overlapping a little; the shared pixels go to the nearer disc edge, so every id stays one region)."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    discs_: list[tuple[float, float, float]] = []
+    while len(discs_) < n:
+        r = float(rng.uniform(*radius))
+        if discs_ and rng.random() < touching:  # against an earlier disc
+            cy0, cx0, r0 = discs_[rng.integers(len(discs_))]
+            a = rng.uniform(0, 2 * np.pi)
+            d = r0 + r - 1.5
+            cy, cx = cy0 + d * np.sin(a), cx0 + d * np.cos(a)
+        else:
+            cy, cx = rng.uniform(r, h - r), rng.uniform(r, w - r)
+        if not (r <= cy <= h - r and r <= cx <= w - r):
+            continue
+        if any(np.hypot(cy - y, cx - x) < max(r, r2) for y, x, r2 in discs_):
+            continue  # too far inside another: it would not be a disc of its own
+        discs_.append((cy, cx, r))
+    # power distance: a pixel belongs to the disc whose edge is nearest (inside it)
+    depth = np.stack([np.hypot(yy - cy, xx - cx) - r for cy, cx, r in discs_])
+    nearest = depth.argmin(0)
+    ids = np.where(depth.min(0) <= 0, nearest + 1, 0)
+    return ids.astype(dtype)
+
+
+def disc_image(rng, ids: np.ndarray) -> np.ndarray:
+    "A textured RGB image in which every object of `ids` is bright with a dark rim (as stained nuclei)."
+    from scipy import ndimage
+    inner = ndimage.minimum_filter(ids, 3) == ndimage.maximum_filter(ids, 3)
+    level = np.where(ids > 0, np.where(inner, 190, 110), 40) + rng.integers(-15, 15, ids.shape)
+    return np.repeat(np.clip(level, 0, 255).astype(np.uint8)[..., None], 3, 2)

@@ -117,3 +117,25 @@ def test_validation_fraction_changes_the_split_shown(app):
     app.slider(key="valid_pct").set_value(0.5).run()
     assert app.metric[2].value == "32 / 32"
     assert app.session_state["data"].settings.valid_pct == 0.5
+
+
+def test_instance_masks_are_shown_as_objects_and_the_choice_travels(app, tmp_path):
+    import numpy as np
+    from makers import disc_image, discs, save
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        ids = discs(rng, (96, 96), n=12, radius=(5, 8), touching=0.6)
+        save(tmp_path / "nuclei" / "images" / f"{i}.png", disc_image(rng, ids))
+        save(tmp_path / "nuclei" / "masks" / f"{i}.png", ids)
+    app.segmented_control(key="source").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(tmp_path / "nuclei")).run()
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Classes"] == "2" and metrics["Objects"] == "72" and metrics["Per image (median)"] == "12"
+    assert metrics["Touching another"].endswith("%") and int(metrics["Touching another"][:-1]) > 20
+    assert app.session_state["data"].settings.objects is None  # decided from the masks
+    app.radio(key="objects").set_value(False).run()  # read as classes, as asked
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert "Objects" not in metrics and metrics["Classes"] == "13"
+    assert app.session_state["data"].settings.objects is False

@@ -88,10 +88,11 @@ def test_settings_and_the_command_line_round_trip():
     cases = [
         (DataSettings(), TrainSettings()),
         (DataSettings(size=(96, 160), bs=3, valid_pct=0.35, seed=7, augment=False, workers=2,
-                      within=("/data/a", "/data/b c")),
+                      within=("/data/a", "/data/b c"), objects=True),
          TrainSettings(epochs=37, lr=3.3e-4, arch="resnet18", pretrained=False, weights="/w/r18.pth",
                        loss="ce", find_lr=True, precision="bf16")),
-        (DataSettings(size=512), TrainSettings(lr=0.1 + 0.2, loss="weighted-ce", arch="resnet50", precision="fp32-cl")),
+        (DataSettings(size=512, objects=False),
+         TrainSettings(lr=0.1 + 0.2, loss="weighted-ce", arch="resnet50", precision="fp32-cl")),
     ]
     for data, train in cases:
         args = parser().parse_args(["train", "DATA", "--run-dir", "RUN", *to_argv(data, train)])

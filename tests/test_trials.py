@@ -274,3 +274,36 @@ def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
     assert guard.epochs >= 2 and changes and changes[-1] == guard.epochs == learn.n_epoch  # more than estimated
     assert learn.epoch + 1 == guard.epochs and not guard.hit  # every epoch of its schedule, none cut
     assert took <= 4.5 * epoch_s + 1.0 + epoch_s  # by the time, give or take the epoch it measured by
+
+
+def test_refit_fills_the_time_with_whole_epochs_and_a_shorter_last():
+    from seg.training.budget import refit
+    # drive at full size on 2 cores: 5 steps of 48 s and 80 s of validation an epoch; 500 s left
+    assert refit(2, 5, 48.0, 80.0, 500.0, 10) == (4, 2)  # one whole epoch (320 s), then 2 steps + validation
+    assert refit(2, 8, 10.0, 20.0, 130.0, 10) == (3, None)  # the rest holds 1 step of 8: not worth a validation
+    assert refit(3, 5, 1.0, 1.0, -5.0, 10) == (3, None)  # past the time: the epochs done
+    assert refit(1, 5, 1.0, 0.0, 1000.0, 4) == (4, None)  # never past the room the fit was started with
+    assert refit(1, 5, 10.0, 10.0, 10.0, 4) == (1, None)  # nothing fits: stop
+
+
+def test_a_shorter_last_epoch_still_ends_the_one_cycle(tmp_path):
+    "fastai's one-cycle reads its position per batch: a last epoch of 2 steps of 4 brings it to its end."
+    import torch
+    from fastai.callback.progress import ProgressCallback
+
+    from seg import Dataset
+    from seg.data.dataloaders import dataloaders
+    from seg.model.device import cpu
+    from seg.model.learner import learner
+    from seg.model.settings import DataSettings, TrainSettings
+    from seg.training.budget import StepsPerEpoch
+    ds = Dataset.open(demo(tmp_path / "d", n=24, size=64))
+    dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device=torch.device("cpu"))
+    learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
+    learn.remove_cb(ProgressCallback)
+    steps = StepsPerEpoch(4)
+    steps.last = (1, 2)
+    learn.fit_one_cycle(2, 1e-3, cbs=[steps])
+    assert learn.train_iter == 6 and learn.pct_train == pytest.approx(1.0)
+    lrs = learn.recorder.lrs
+    assert len(lrs) == 6 and lrs[-1] < 1e-3 / 100  # annealed to the one-cycle's end, not cut at two thirds

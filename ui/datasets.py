@@ -8,27 +8,28 @@ from pathlib import Path
 import streamlit as st
 
 from seg import Dataset, Pair
-from seg.data.overlay import fit
+from seg.data.overlay import fit, fit_ids
 from seg.server import workspace
 from seg.server.sharing import Access
 from ui.access import access
 
 
 @st.cache_resource(show_spinner="Writing the demo dataset ...")
-def demo_path() -> Path:
-    return workspace.ensure_demo()
+def demo_path(objects: bool = False) -> Path:
+    "The demo dataset; `objects`: its twin with one id per cell."
+    return workspace.ensure_demo(objects)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")
-def _open(path: str, codes: str, signature: str, seen: str, _access: Access) -> Dataset:
-    return Dataset.open(path, codes=codes or None, access=_access)
+def _open(path: str, codes: str, objects: bool | None, signature: str, seen: str, _access: Access) -> Dataset:
+    return Dataset.open(path, codes=codes or None, access=_access, objects=objects)
 
 
-def open_dataset(path: Path, codes: str = "") -> Dataset:
+def open_dataset(path: Path, codes: str = "", objects: bool | None = None) -> Dataset:
     """The dataset as this viewer may see it (`seen`: what it may read), read once and again only when a file
-    under it changes."""
+    under it changes. `objects`: the masks read as one id per object (True), classes (False), or decided."""
     a = access()
-    return _open(str(path), codes, workspace.signature(path), repr(a), a)
+    return _open(str(path), codes, objects, workspace.signature(path), repr(a), a)
 
 
 @st.cache_data(max_entries=4000, show_spinner=False)
@@ -41,3 +42,15 @@ def thumbnail(dataset: Dataset, pair: Pair, side: int):
     mask encoding, so paging back is instant and an edited file is read again."""
     stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
     return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side)
+
+
+@st.cache_data(max_entries=4000, show_spinner=False)
+def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
+    from seg.data.images import load_image
+    return fit_ids(load_image(_pair.image), _dataset.ids(_pair), side)
+
+
+def object_thumbnail(dataset: Dataset, pair: Pair, side: int):
+    "An image and its id map (one id per object) shrunk to `side`, for a dataset read as objects; cached as above."
+    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
+    return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side)

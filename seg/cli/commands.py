@@ -15,8 +15,9 @@ from seg.util import PROJECT
 
 def cmd_demo(args) -> int:
     from seg.data.demo import write_demo
-    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed)
-    print(f"demo dataset: {args.n} pairs of {args.size} px in {out}")
+    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed, objects=args.objects)
+    what = "one id per cell" if args.objects else "cell masks"
+    print(f"demo dataset: {args.n} pairs of {args.size} px ({what}) in {out}")
     return 0
 
 
@@ -34,7 +35,7 @@ def dataset_path(data: str) -> str:
 
 def cmd_inspect(args) -> int:
     from seg.data.dataset import Dataset
-    ds = Dataset.open(dataset_path(args.data), codes=args.codes)
+    ds = Dataset.open(dataset_path(args.data), codes=args.codes, objects=args.objects)
     summary = ds.summary(valid_pct=args.valid_pct, seed=args.seed)
     if args.json:
         if not args.per_image:

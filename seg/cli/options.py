@@ -18,7 +18,9 @@ class Option:
     owner: type  # DataSettings or TrainSettings
     flag: str
     help: str
-    kind: str = "value"  # value, switch (--x/--no-x), flag (--x only), size (1 or 2 ints), repeat (append)
+    # value, switch (--x/--no-x), tristate (--x/--no-x/neither: None), flag (--x only), size (1 or 2 ints),
+    # repeat (append)
+    kind: str = "value"
     type: type = str
     choices: tuple[str, ...] | None = None
 
@@ -45,6 +47,9 @@ OPTIONS = (
     Option("precision", TrainSettings, "--precision", "number format and memory layout: auto times float32, "
            "float32 channels-last and bfloat16 (where the CPU has it natively; float16 and bfloat16 on a GPU) on "
            "a few steps and takes the fastest; fp32, bf16, fp16 ask for one", choices=PRECISIONS),
+    Option("objects", DataSettings, "--objects", "masks hold one id per object (instance masks; two-class masks: "
+           "each connected region one object): objects are counted and split where they touch; --no-objects reads "
+           "mask values as classes; neither: decided from codes.txt and the masks", kind="tristate"),
     Option("find_lr", TrainSettings, "--find-lr", "take the learning rate from lr_find's valley at the start",
            kind="flag"),
 )
@@ -63,7 +68,7 @@ def add_training_options(parser: argparse.ArgumentParser, train: bool = True) ->
             continue
         default = getattr(defaults[o.owner], o.field)
         shown = f" ({default})" if default not in (None, (), False) else ""
-        if o.kind == "switch":
+        if o.kind in ("switch", "tristate"):
             parser.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=default, help=o.help + shown)
         elif o.kind == "flag":
             parser.add_argument(o.flag, action="store_true", help=o.help)
@@ -96,8 +101,10 @@ def to_argv(data: DataSettings, train: TrainSettings) -> list[str]:
     argv: list[str] = []
     for o in OPTIONS:
         v = getattr(data if o.owner is DataSettings else train, o.field)
-        if o.kind == "switch":
+        if o.kind == "switch" or (o.kind == "tristate" and v is not None):
             argv.append(o.flag if v else "--no-" + o.flag[2:])
+        elif o.kind == "tristate":
+            pass
         elif o.kind == "flag":
             argv += [o.flag] if v else []
         elif o.kind == "size":

@@ -20,6 +20,8 @@ def prediction_summary(out: Path) -> dict:
         s.update({k: pr.metrics[k] for k in ("mean_dice", "mean_iou", "pixel_accuracy")})
         s["per_class"] = {k: {"dice": v["dice"], "iou": v["iou"]} for k, v in pr.metrics["per_class"].items()}
         s["worst"] = [{"image": r["image"], "dice": r["dice"]} for r in pr.metrics["per_image"][:5]]
+        if pr.metrics.get("objects"):
+            s["object_scores"] = pr.metrics["objects"]["summary"]
     table = pr.measurements()
     if table is not None:
         s["objects"] = counts(table, pr.codes)
@@ -38,6 +40,11 @@ def format_prediction(s: dict) -> str:
                      " (foreground classes, at each image's own size)")
         lines += [f"  {k:20s} Dice {f(v['dice'])}  IoU {f(v['iou'])}" for k, v in s["per_class"].items()]
         lines.append("worst: " + ", ".join(f"{w['image']} ({f(w['dice'])})" for w in s["worst"]))
+    if "object_scores" in s:
+        o = s["object_scores"]
+        error = "-" if o["count_error_median"] is None else f"{o['count_error_median']:.0%}"
+        lines.append(f"objects found {o['found']} of {o['true']} true, AP at IoU 0.5 {f(o['ap50'])}, mean AP "
+                     f"0.5:0.95 {f(o['ap'])}, median count error {error} per image")
     if "objects" in s:
         lines.append("objects: " + ", ".join(f"{k} {v}" for k, v in s["objects"].items()))
         lines += [f"  {r['class']:20s} equivalent diameter D10 {r['d10']:.3g}  D50 {r['d50']:.3g}  D90 {r['d90']:.3g}"
@@ -52,6 +59,14 @@ def format_summary(s: dict) -> str:
     if s["codes"]:
         lines.append(f"classes  {', '.join(s['codes'])}  (from {s['codes_source']})")
         lines.append("pixels   " + ", ".join(f"{k} {v:.1%}" for k, v in s["class_fractions"].items()))
+    o = s.get("objects")
+    if o:
+        lines.append(f"objects  {o['objects']} ({o['name']}), {o['per_image']['min']} to {o['per_image']['max']} "
+                     f"an image (median {o['per_image']['median']:g}); ids: {o['ids']}")
+        if o["diameter_px"]:
+            d = o["diameter_px"]
+            lines.append(f"         diameter D10 {d['d10']:.3g}, D50 {d['d50']:.3g}, D90 {d['d90']:.3g} px; "
+                         f"{o['touching_share']:.0%} touch another")
     sp = s["split"]
     how = "given by the folders" if sp["kind"] == "folder" else f"random, {sp['valid_pct']:.0%}, seed {sp['seed']}"
     lines.append(f"split    {sp['train']} train / {sp['valid']} valid ({how})")

@@ -2,6 +2,9 @@
 
 `codes.txt` (fastai's CamVid convention) holds one class per line, index 0 first. A line may add
 the class's colour in an RGB colour-coded mask: `crack 255 0 0` or `crack #ff0000`.
+
+A line `objects: NAME` says the masks hold one id per object (instance masks, seg/objects/ids.py) and
+names the objects (`objects: nucleus`); the only other line it allows is the background's name.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Codes:
     names: tuple[str, ...]
     colors: tuple[tuple[int, int, int], ...] | None = None  # colour table of RGB masks, if given
     source: str = "inferred"  # "codes.txt", "given" or "inferred"
+    objects: bool = False  # codes.txt declared the masks instance masks (`objects: NAME`)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -75,14 +79,27 @@ class Codes:
 
     @classmethod
     def parse(cls, text: str) -> Codes:
-        names, colors = [], []
+        names, colors, objects = [], [], None
         for n, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
+            m = _OBJECTS.match(line)
+            if m:
+                objects = m.group(1).strip() or "object"
+                continue
             name, color = _parse_line(line, n)
             names.append(name)
             colors.append(color)
+        if objects is not None:
+            if len(names) > 1 or any(colors):
+                raise CodesError(f"codes.txt declares objects ({objects}) and also the classes "
+                                 f"{', '.join(names)}: one id per object allows one class of objects.",
+                                 "Keep the `objects:` line and at most the background's name, or remove "
+                                 "the `objects:` line to read the masks as classes.")
+            names = [names[0] if names else "background", objects]
+            _check_names(names, "codes.txt")
+            return cls(tuple(names), None, "codes.txt", objects=True)
         _check_names(names, "codes.txt")
         given = [c is not None for c in colors]
         if any(given) and not all(given):
@@ -91,6 +108,7 @@ class Codes:
         return cls(tuple(names), tuple(colors) if all(given) else None, "codes.txt")
 
 
+_OBJECTS = re.compile(r"^objects\s*:\s*(.*)$", re.IGNORECASE)
 _COLOR = re.compile(r"^(.*?)(?:\s+(\d{1,3})[\s,]+(\d{1,3})[\s,]+(\d{1,3})|\s+#([0-9a-fA-F]{6}))$")
 
 

@@ -24,11 +24,13 @@ from fastai.vision.all import (
     imagenet_stats,
 )
 
+from seg.data.classes import ids_of
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair
 from seg.data.images import is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
 from seg.model.settings import DataSettings, SettingsError
+from seg.objects.target import target, width_for
 
 __all__ = ["DataSettings", "SettingsError", "dataloaders", "augment_preview"]
 
@@ -61,13 +63,26 @@ class ReadMask:
         return PILMask.create(self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask)))
 
 
+class ReadTarget:
+    """A dataset read as objects: background / interior / boundary (seg/objects/target.py) from the mask's
+    ids, the boundary band wide enough at the image's size to survive the resize to `hw`."""
+
+    def __init__(self, regions: bool, hw: tuple[int, int]):
+        self.regions, self.hw = regions, hw
+
+    def __call__(self, pair: Pair) -> PILMask:
+        ids = ids_of(load_mask(pair.mask).values, self.regions)
+        return PILMask.create(target(ids, width_for(ids.shape, self.hw)))
+
+
 def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettings) -> DataBlock:
     "The items are the `n_train` training pairs followed by the `n_valid` validation pairs."
     batch_tfms = [*(Augment().transforms() if settings.augment else []), Normalize.from_stats(*imagenet_stats)]
+    objects = dataset.objects
     return DataBlock(
-        blocks=(ImageBlock, MaskBlock(list(dataset.codes.names))),
+        blocks=(ImageBlock, MaskBlock(list(dataset.train_codes.names))),
         get_x=ReadImage(),
-        get_y=ReadMask(dataset.encoding),
+        get_y=ReadTarget(objects.regions, settings.hw) if objects else ReadMask(dataset.encoding),
         splitter=IndexSplitter(list(range(n_train, n_train + n_valid))),
         item_tfms=Resize(settings.hw, method=ResizeMethod.Squish),
         batch_tfms=batch_tfms,
@@ -84,7 +99,7 @@ def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=N
     dls = datablock(dataset, len(train), len(valid), settings).dataloaders(
         train + valid, bs=settings.batch_size(len(train)), num_workers=settings.workers, device=device,
         seed=settings.seed, shuffle=True)
-    dls.vocab = list(dataset.codes.names)  # what unet_learner reads for the number of classes
+    dls.vocab = list(dataset.train_codes.names)  # what unet_learner reads for the number of classes
     return dls
 
 

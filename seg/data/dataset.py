@@ -15,18 +15,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seg.data.classes import decide_classes, given_codes
+from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
 from seg.data.images import ImageError, is_lossy, load_image, load_mask, mode_note, read
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
+from seg.objects.ids import IdFacts
+from seg.objects.ids import summary as objects_summary
 
 if TYPE_CHECKING:
     from seg.server.sharing import Access
 
 MIN_SIZE = 32  # smaller images are upscaled a lot by any training size
 FEW_PAIRS = 10
+TARGET_SAMPLE = 16  # masks made into objects' training targets to weigh their classes
 
 
 
@@ -50,6 +53,7 @@ class Scan:
     mask_lossy: bool = False
     hist: Counter = field(default_factory=Counter)
     class_pixels: list[int] = field(default_factory=list)
+    ids: IdFacts | None = None  # the mask read as one id per object (seg/objects/ids.py), when it may be one
     ok: bool = True
 
     @property
@@ -57,7 +61,8 @@ class Scan:
         return sum(self.class_pixels)
 
 
-def _scan(pair: Pair, report: Report) -> tuple[Scan, Report]:
+def _scan(pair: Pair, report: Report, objects: bool) -> tuple[Scan, Report]:
+    "`objects`: the user declared the masks instance masks (even two-valued ones are then summarised as ids)."
     s = Scan(pair)
     try:
         a, mode = read(pair.image)
@@ -71,6 +76,8 @@ def _scan(pair: Pair, report: Report) -> tuple[Scan, Report]:
         raw = load_mask(pair.mask)
         s.mask_kind, s.mask_lossy = raw.kind, is_lossy(pair.mask)
         s.hist = histogram(raw)
+        if raw.kind != "color" and (len(s.hist) > 2 or objects):  # ids, perhaps: objects per mask, sizes
+            s.ids = IdFacts.of(ids_of(raw.values, regions=objects and len(s.hist) <= 2))
         msize = (raw.values.shape[1], raw.values.shape[0])
         if s.ok and msize != s.size:
             report.error(pair.mask, f"The mask is {msize[0]} x {msize[1]} but its image "
@@ -85,27 +92,37 @@ def _scan(pair: Pair, report: Report) -> tuple[Scan, Report]:
 
 class Dataset:
     def __init__(self, root: Path, report: Report, discovery: Discovery, scans: list[Scan],
-                 codes: Codes | None, encoding: Encoding | None):
+                 codes: Codes | None, encoding: Encoding | None, objects: Objects | None = None):
         self.root, self.report, self.discovery = root, report, discovery
         self.scans, self.codes, self.encoding = scans, codes, encoding
+        self.objects = objects  # read as objects, one id per object (seg/objects): what, and why
 
     @classmethod
-    def open(cls, root, codes=None, workers: int = 4, access: Access | None = None) -> Dataset:
+    def open(cls, root, codes=None, workers: int = 4, access: Access | None = None,
+             objects: bool | None = None) -> Dataset:
         """Read and check the dataset in `root`. `codes`: class names to use instead of codes.txt or
         those inferred from the masks (a list, or a comma-separated string). `access`: what the app's
-        viewer may read (seg.sharing); files beyond it are left out, reported."""
+        viewer may read (seg.sharing); files beyond it are left out, reported. `objects`: True reads the
+        masks as one id per object (two-class masks: each connected region one object), False as
+        classes, None decides (codes.txt's `objects:` line, else the masks: seg/objects/ids.py)."""
         root = Path(root).expanduser()
         report = Report(root)
         d = discover(root, report, access)
         user_codes = given_codes(codes, d, report)
+        declared = bool(objects_wanted(objects, user_codes))
         # each scan reports to its own Report, merged in file order: the same report every time
         with ThreadPoolExecutor(max(1, workers)) as pool:
-            found = list(pool.map(lambda p: _scan(p, Report(root)), d.pairs))
+            found = list(pool.map(lambda p: _scan(p, Report(root), declared), d.pairs))
         scans = [s for s, _ in found]
         for _, problems in found:
             report.problems += problems.problems
-        encoding, codes = decide_classes(scans, user_codes, report, d.codes_file or root)
-        ds = cls(root, report, d, scans, codes, encoding)
+        decided = decide_objects(scans, user_codes, objects, report, d.codes_file or root)
+        if decided:
+            found_objects, encoding, codes = decided
+        else:
+            found_objects = None
+            encoding, codes = decide_classes(scans, user_codes, report, d.codes_file or root)
+        ds = cls(root, report, d, scans, codes, encoding, found_objects)
         ds._check()
         return ds
 
@@ -141,6 +158,12 @@ class Dataset:
     def mask(self, pair: Pair) -> np.ndarray:
         return self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask))
 
+    def ids(self, pair: Pair) -> np.ndarray:
+        "int32 (H, W): one id per object, 0 the background; only for a dataset read as objects."
+        if self.objects is None:
+            raise ValueError(f"{self.root} is read as classes, not objects")
+        return ids_of(load_mask(pair.mask).values, self.objects.regions)
+
     def split(self, valid_pct: float = 0.2, seed: int = 42) -> tuple[list[Pair], list[Pair]]:
         "(train, valid): the folders' split when there is one, else a seeded random one."
         pairs = self.pairs
@@ -148,6 +171,29 @@ class Dataset:
             return [p for p in pairs if not p.valid], [p for p in pairs if p.valid]
         train, valid = split_indices(len(pairs), valid_pct, seed)
         return [pairs[i] for i in train], [pairs[i] for i in valid]
+
+    @property
+    def train_codes(self) -> Codes | None:
+        """The classes the model learns: the masks' classes; for objects, background, interior and
+        boundary (seg/objects/target.py), which the end of a run and prediction turn into objects."""
+        if self.objects is None or self.codes is None:
+            return self.codes
+        background, name = self.codes.names
+        return Codes((background, name, f"{name} boundary"), None, self.codes.source, objects=True)
+
+    def train_fractions(self, hw: tuple[int, int] | None = None) -> dict[str, float]:
+        """The share of each of `train_codes` in the training targets (for the loss's class weights). For
+        objects, measured on up to TARGET_SAMPLE masks made into targets for the training size `hw`."""
+        if self.objects is None:
+            return self.class_fractions()
+        from seg.objects.target import target, width_for
+        usable = self.usable
+        counts = np.zeros(3, np.int64)
+        for s in usable[:: max(1, len(usable) // TARGET_SAMPLE)][:TARGET_SAMPLE]:
+            ids = self.ids(s.pair)
+            counts += np.bincount(target(ids, width_for(ids.shape, hw or ids.shape)).ravel(), minlength=3)[:3]
+        total = counts.sum() or 1
+        return {name: float(c / total) for name, c in zip(self.train_codes.names, counts)}
 
     # -- statistics
     def class_fractions(self) -> dict[str, float]:
@@ -164,7 +210,8 @@ class Dataset:
             rows.append({"image": self.report.name(s.pair.image), "mask": self.report.name(s.pair.mask),
                          "width": s.size[0], "height": s.size[1], "channels": s.channels,
                          "valid": s.pair.valid,
-                         "fractions": {n: c / px for n, c in zip(self.codes.names, s.class_pixels)}})
+                         "fractions": {n: c / px for n, c in zip(self.codes.names, s.class_pixels)},
+                         **({"objects": s.ids.ids if s.ids else 0} if self.objects else {})})
         return rows
 
     def summary(self, valid_pct: float = 0.2, seed: int = 42) -> dict:
@@ -183,12 +230,20 @@ class Dataset:
             "class_fractions": self.class_fractions(),
             "image_sizes": dict(sizes.most_common()),
             "channels": dict(Counter(str(s.channels) for s in self.usable)),
+            "objects": self.objects_summary(),
             "ok": self.ok,
             "errors": [p.as_dict() for p in self.report.errors],
             "warnings": [p.as_dict() for p in self.report.warnings],
             "notes": [p.as_dict() for p in self.report.notes],
             "per_image": self.per_image(),
         }
+
+    def objects_summary(self) -> dict | None:
+        """For a dataset read as objects: what they are and why (`Objects.to_json`), objects per image,
+        their sizes (equivalent diameter in pixels: D10, D50, D90) and the share touching another."""
+        if self.objects is None:
+            return None
+        return {**self.objects.to_json(), **objects_summary([s.ids or IdFacts() for s in self.usable])}
 
     # -- dataset-wide checks
     def _check(self) -> None:

@@ -1,5 +1,7 @@
 """The built-in demo dataset: bright, textured, irregular objects (cells, crystals) on an uneven,
-noisy background, some touching. Deterministic for a seed, so tests and screenshots agree."""
+noisy background, some touching. Deterministic for a seed, so tests and screenshots agree. With
+`objects`, the same images with masks holding one id per cell (16-bit, as Cellpose and StarDist write
+them) and a codes.txt that says so: touching cells counted apart, offline."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 CODES = ("background", "cell")
+OBJECT_CODES = ("background", "objects: cell")  # codes.txt of the objects demo (seg/data/codes.py)
 
 
 def blob(shape, center, radius, rng) -> np.ndarray:
@@ -32,11 +35,12 @@ def background(shape, rng) -> np.ndarray:
     return 0.32 + 0.08 * coarse + 0.05 * grain
 
 
-def sample(rng, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    "One (RGB uint8 image, uint8 mask of 0/1) pair."
+def sample(rng, size: int = 256, objects: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One (RGB uint8 image, uint8 mask of 0/1) pair; with `objects` the mask is uint16 ids, one per cell (a
+    cell drawn over another takes the pixels they share). The same images either way."""
     shape = (size, size)
     img = background(shape, rng)
-    mask = np.zeros(shape, bool)
+    mask = np.zeros(shape, np.uint16)
     centers = []
     for _ in range(rng.integers(4, 13)):
         radius = rng.uniform(size * 0.03, size * 0.09)
@@ -52,26 +56,31 @@ def sample(rng, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         yy, xx = np.mgrid[0:size, 0:size]
         shading = 1 - 0.35 * np.clip(np.hypot(yy - c[0], xx - c[1]) / radius, 0, 1) ** 2
         img = np.where(region, rng.uniform(0.62, 0.85) * shading + 0.08 * texture, img)
-        mask |= region
+        mask[region] = len(centers)
     img = ndimage.gaussian_filter(img, 0.8) + rng.normal(0, 0.025, shape)
     tint = np.array([0.92, 1.0, 0.86]) * rng.uniform(0.95, 1.05, 3)
     rgb = np.clip(img[..., None] * tint * 255, 0, 255).astype(np.uint8)
-    return rgb, mask.astype(np.uint8)
+    if objects:  # ids 1..n of the cells still seen (one may be covered by later ones)
+        seen = np.unique(mask)
+        lut = np.zeros(len(centers) + 1, np.uint16)
+        lut[seen] = np.arange(len(seen))
+        return rgb, lut[mask]
+    return rgb, (mask > 0).astype(np.uint8)
 
 
-def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0) -> Path:
-    """Write `n` pairs as `images/NNN.png`, `masks/NNN.png` (0 = background, 1 = cell) and
-    `codes.txt`. An existing file is never overwritten."""
+def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0, objects: bool = False) -> Path:
+    """Write `n` pairs as `images/NNN.png`, `masks/NNN.png` (0 = background, 1 = cell; with `objects` one
+    id per cell) and `codes.txt`. An existing file is never overwritten."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(n):
-        img, mask = sample(rng, size)
+        img, mask = sample(rng, size, objects)
         for path, arr in ((out / "images" / f"{i:03d}.png", img), (out / "masks" / f"{i:03d}.png", mask)):
             if not path.exists():
                 Image.fromarray(arr).save(path)
     codes = out / "codes.txt"
     if not codes.exists():
-        codes.write_text("\n".join(CODES) + "\n")
+        codes.write_text("\n".join(OBJECT_CODES if objects else CODES) + "\n")
     return out

@@ -47,7 +47,8 @@ def histogram(raw: RawMask) -> Counter:
 @dataclass(frozen=True)
 class Encoding:
     """How stored values map to classes. `kind`: 'index' (value i is class i), 'values' (the i-th of
-    `table` is class i, e.g. 0/255) or 'color' (`table` holds 24-bit colour keys)."""
+    `table` is class i, e.g. 0/255), 'color' (`table` holds 24-bit colour keys) or 'objects' (one id per
+    object, 0 the background: every id is class 1, the objects' class; seg/objects/ids.py)."""
 
     kind: str
     table: tuple[int, ...]
@@ -58,6 +59,8 @@ class Encoding:
 
     def index_of(self, value: int, lossy: bool = False) -> int:
         "The class of one stored value, or INVALID."
+        if self.kind == "objects":
+            return int(value != 0)
         if value in self.table:
             return self.table.index(value)
         if lossy:  # JPEG near-values snap to the nearest class
@@ -76,6 +79,8 @@ class Encoding:
 
     def decode(self, raw: RawMask, lossy: bool = False) -> np.ndarray:
         "uint8 class indices (H, W); INVALID where a value fits no class."
+        if self.kind == "objects":
+            return (raw.values != 0).astype(np.uint8)
         if raw.kind != "color" and self.kind != "color" and raw.values.dtype in (np.uint8, np.uint16):
             return _lut(self, raw.values.dtype.itemsize, lossy)[raw.values]  # the fast path: a table look-up
         if raw.kind == "color":
@@ -89,6 +94,8 @@ class Encoding:
         return lut[inv].reshape(v.shape)
 
     def describe(self, codes: Codes) -> str:
+        if self.kind == "objects":
+            return f"mask values are ids, one per {codes.names[1]} (0 = {codes.names[0]})"
         if self.kind == "index":
             return "mask values are class indices"
         if self.kind == "color":

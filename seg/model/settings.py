@@ -28,6 +28,9 @@ class DataSettings:
     # The folders the dataset's files must lie under, as the app's viewer may read them (SEGBOARD_ROOTS):
     # links in the dataset that lead elsewhere are left out. Empty: no limit (the command line).
     within: tuple[str, ...] = ()
+    # What the masks hold: True one id per object (instance masks; two-class masks: each connected region
+    # one object), False classes, None decided from codes.txt and the masks (seg/objects/ids.py).
+    objects: bool | None = None
 
     @property
     def hw(self) -> tuple[int, int]:

@@ -5,6 +5,7 @@
 - output     the prediction folder: masks, previews, metrics, measurements; read back
 - scores     Dice, IoU and confusion, per class and per image
 - measure    objects and their sizes (scikit-image)
+- objects    a run on objects' prediction split into objects: instances/ (16-bit ids)
 - bundle     the model as a download, with a fastai export and ONNX
 - export     the model as ONNX, checked against PyTorch with ONNX Runtime
 """

@@ -219,9 +219,10 @@ class Predictor:
         return probs
 
     # -- files
-    def predict_files(self, paths: list[Path], workers: int = 2) -> Iterator[tuple]:
+    def predict_files(self, paths: list[Path], workers: int = 2, probabilities: bool = False) -> Iterator[tuple]:
         """(path, image, mask) per file in order; a file that cannot be read gives (path, None, ImageError)
-        and the others go on. Files are read in threads while the model runs."""
+        and the others go on. Files are read in threads while the model runs. `probabilities`: the class
+        probabilities (C, H, W) at the image's size in place of the mask."""
         def read(p):
             try:
                 return load_image(p)
@@ -232,18 +233,19 @@ class Predictor:
             good: list[tuple[Path, np.ndarray]] = []
             for path, image in zip(paths, _prefetch(pool, read, paths, 2 * self.bs)):
                 if isinstance(image, ImageError):
-                    yield from self._emit(good)
+                    yield from self._emit(good, probabilities)
                     good = []
                     yield path, None, image
                     continue
                 good.append((path, image))
                 if len(good) == self.bs:
-                    yield from self._emit(good)
+                    yield from self._emit(good, probabilities)
                     good = []
-            yield from self._emit(good)
+            yield from self._emit(good, probabilities)
 
-    def _emit(self, good):
-        masks = self.predict_many([im for _, im in good])
+    def _emit(self, good, probabilities: bool = False):
+        images = [im for _, im in good]
+        masks = self.probabilities_many(images) if probabilities else self.predict_many(images)
         for (path, image), mask in zip(good, masks):
             yield path, image, mask
 

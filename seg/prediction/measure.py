@@ -2,7 +2,8 @@
 shape, from scikit-image's `regionprops`; in pixels, or in physical units given the pixel size.
 
 Columns (`measurements.csv`, a contract read by scripts outside the project):
-    image, class, object           which image, class name, object number within the class (1..)
+    image, class, object           which image, class name, object number within the class (1..); for a
+                                   run on objects, its id in instances/<stem>.png
     centroid_x, centroid_y         in pixels, from the image's top left
     bbox_x, bbox_y, bbox_w, bbox_h in pixels
     area_px                        pixel count
@@ -40,29 +41,39 @@ def check_pixel_size(pixel_size: float | None) -> None:
 
 def objects(mask: np.ndarray, codes: list[str], image: str = "", skip: tuple[int, ...] = (0,)) -> pd.DataFrame:
     "One row per object of every class but `skip` (the background), sizes in pixels."
-    h, w = mask.shape
     rows = []
     for k, name in enumerate(codes):
-        if k in skip:
-            continue
-        regions = regionprops(label(mask == k, connectivity=2))
-        for n, r in enumerate(regions, start=1):
-            y0, x0, y1, x1 = r.bbox
-            major, minor = float(r.axis_major_length), float(r.axis_minor_length)
-            perimeter = float(r.perimeter)
-            rows.append({
-                "image": image, "class": name, "object": n,
-                "centroid_x": float(r.centroid[1]), "centroid_y": float(r.centroid[0]),
-                "bbox_x": x0, "bbox_y": y0, "bbox_w": x1 - x0, "bbox_h": y1 - y0,
-                "area_px": int(r.area), "area": float(r.area),
-                "equivalent_diameter": float(r.equivalent_diameter_area), "perimeter": perimeter,
-                "major_axis": major, "minor_axis": minor,
-                "aspect_ratio": major / minor if minor > 0 else float("nan"),
-                "circularity": 4 * math.pi * r.area / perimeter**2 if perimeter > 0 else float("nan"),
-                "touches_border": bool(x0 == 0 or y0 == 0 or x1 == w or y1 == h),
-                "unit": "px",
-            })
+        if k not in skip:
+            rows += _rows(label(mask == k, connectivity=2), name, image)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def objects_of_ids(ids: np.ndarray, name: str, image: str = "") -> pd.DataFrame:
+    """One row per object of an id map (a run on objects: touching objects apart), numbered as in the
+    id map written to instances/ (`object` is the id there)."""
+    return pd.DataFrame(_rows(ids, name, image), columns=COLUMNS)
+
+
+def _rows(labels: np.ndarray, name: str, image: str) -> list[dict]:
+    h, w = labels.shape
+    rows = []
+    for r in regionprops(labels):
+        y0, x0, y1, x1 = r.bbox
+        major, minor = float(r.axis_major_length), float(r.axis_minor_length)
+        perimeter = float(r.perimeter)
+        rows.append({
+            "image": image, "class": name, "object": int(r.label),
+            "centroid_x": float(r.centroid[1]), "centroid_y": float(r.centroid[0]),
+            "bbox_x": x0, "bbox_y": y0, "bbox_w": x1 - x0, "bbox_h": y1 - y0,
+            "area_px": int(r.area), "area": float(r.area),
+            "equivalent_diameter": float(r.equivalent_diameter_area), "perimeter": perimeter,
+            "major_axis": major, "minor_axis": minor,
+            "aspect_ratio": major / minor if minor > 0 else float("nan"),
+            "circularity": 4 * math.pi * r.area / perimeter**2 if perimeter > 0 else float("nan"),
+            "touches_border": bool(x0 == 0 or y0 == 0 or x1 == w or y1 == h),
+            "unit": "px",
+        })
+    return rows
 
 
 def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -30,6 +30,13 @@ class Model:
     weights: Path
     run: Path
     trained: dict | None = None  # config.json's `precision` and `device`: how and where it trained
+    objects: dict | None = None  # a run on objects: config.json's `objects` (name, source, ids)
+
+    @property
+    def mask_codes(self) -> list[str]:
+        """The classes of the masks it writes: its own, or for a run on objects (which learned background,
+        interior and boundary) the background and the objects."""
+        return self.codes[:2] if self.objects else self.codes
 
     @classmethod
     def load(cls, run_dir, which: str = "best") -> Model:
@@ -50,7 +57,8 @@ class Model:
         module = create_unet_model(backbone(arch).arch(), len(codes), size, pretrained=False)
         module.load_state_dict(read_state(weights, arch))
         return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path,
-                   {"precision": cfg.get("precision"), "device": cfg.get("device", {}).get("kind")})
+                   {"precision": cfg.get("precision"), "device": cfg.get("device", {}).get("kind")},
+                   cfg.get("objects"))
 
 
 def read_state(path: Path, arch: str = "") -> dict:

@@ -3,9 +3,11 @@ own validation set, written to an output folder. `python -m seg predict` and the
 `predict()` and read the folder back with `Prediction`.
 
     masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size
+    instances/<stem>.png a run on objects: one id per object (0 = background), 16-bit (seg/prediction/objects.py)
     previews/<stem>.png  image | truth | prediction | error map (image | prediction without truth)
     metrics.json         with truth: mean_dice, mean_iou, pixel_accuracy, per_class, confusion and
-                         per_image (each image's dice, iou, pixel_accuracy, per_class), worst first
+                         per_image (each image's dice, iou, pixel_accuracy, per_class), worst first; a run
+                         on objects adds `objects`: split, summary (ap50, ap, counts) and per_image
     measurements.csv     with --measure: one row per object (columns in seg/measure.py)
     prediction.json      what was predicted with what, each image's files, the files that failed
 
@@ -31,18 +33,20 @@ from seg.data.codes import Codes
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair, image_files
 from seg.data.images import IMAGE_EXTS, is_image_name
-from seg.data.overlay import Overlay, error_map, fit, side_by_side
+from seg.data.overlay import Overlay, draw_objects, error_map, fit, fit_ids, side_by_side
 from seg.data.report import Report
+from seg.objects import scores as object_scores
 from seg.prediction import measure, scores
 from seg.prediction.inference import Predictor
 from seg.prediction.model import Model, PredictError
+from seg.prediction.objects import objects_split, save_ids, split_probabilities
 from seg.runs import Run
 from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
 PREVIEW_SIDE = 384  # each panel of a preview, longer side
-OUTPUTS = ("masks", "previews", "metrics.json", "measurements.csv", "prediction.json")
+OUTPUTS = ("masks", "instances", "previews", "metrics.json", "measurements.csv", "prediction.json")
 
 
 @dataclass
@@ -86,9 +90,10 @@ def _with_truth(dataset: Dataset, pairs: list[Pair], source: str) -> Inputs:
     return inputs
 
 
-def inputs(path, codes: list[str], access: Access | None = None) -> Inputs:
+def inputs(path, codes: list[str], access: Access | None = None, objects: bool = False) -> Inputs:
     """A file, a folder of images, or a dataset folder with masks in any layout the Data page reads
-    (then the truth is decoded with the run's classes `codes`). `access`: what the app's viewer may read."""
+    (then the truth is decoded with the run's classes `codes`; `objects`: as one id per object, for a run on
+    objects). `access`: what the app's viewer may read."""
     path = Path(path).expanduser()
     if not path.exists():
         raise PredictError(f"{path}: not found. Give an image file or a folder (paths are read on the server).")
@@ -97,7 +102,7 @@ def inputs(path, codes: list[str], access: Access | None = None) -> Inputs:
             raise PredictError(f"{path}: not an image file this tool reads; use one of "
                                f"{', '.join(sorted(IMAGE_EXTS))}.")
         return Inputs([Item(path.stem, path)], "file", path.parent)
-    dataset = Dataset.open(path, codes=codes, access=access)
+    dataset = Dataset.open(path, codes=codes, access=access, objects=objects)
     if dataset.scans:  # pairs found, readable or not: a dataset, never its masks taken for images
         if dataset.codes is not None and len(dataset.codes) != len(codes):
             raise PredictError(f"{path}: its masks hold {len(dataset.codes)} classes, the run knows {len(codes)} "
@@ -125,7 +130,9 @@ def validation(run: Run) -> Inputs:
     root = Path(cfg.get("dataset", {}).get("root", ""))
     if not cfg or not root.is_dir():
         raise PredictError(f"{run.path}: its dataset {root} is no longer there; predict a folder instead.")
-    dataset = Dataset.open(root, codes=cfg["codes"], access=Access.within(cfg["data"].get("within"), root))
+    objects = bool(cfg.get("objects"))
+    dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects,
+                           access=Access.within(cfg["data"].get("within"), root))
     _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
     usable = {s.pair for s in dataset.usable}
     inputs = _with_truth(dataset, [p for p in valid if p in usable], "validation")
@@ -163,6 +170,15 @@ def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
     (out / "previews").mkdir(exist_ok=True)
 
 
+def preview_objects(image: np.ndarray, ids: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
+    "image | true objects | found objects (each in its own colour, outlined), or image | found objects."
+    im, found = fit_ids(image, ids, PREVIEW_SIDE)
+    if truth is None:
+        return side_by_side([im, draw_objects(im, found)])
+    _, t = fit_ids(image, truth, PREVIEW_SIDE)
+    return side_by_side([im, draw_objects(im, t), draw_objects(im, found)])
+
+
 def preview(image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None, overlay: Overlay) -> np.ndarray:
     im, p = fit(image, pred, PREVIEW_SIDE)
     if truth is None:
@@ -179,57 +195,79 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
     writing anything for bad input."""
     measure.check_pixel_size(pixel_size)
     model = model or Model.load(run_dir, which)
-    src = source if isinstance(source, Inputs) else inputs(source, model.codes, access)
+    objects = model.objects is not None  # learned interiors and boundaries: masks, and objects split apart
+    codes = model.mask_codes
+    src = source if isinstance(source, Inputs) else inputs(source, codes, access, objects)
     out = Path(out).expanduser().resolve()
     prepare_out(out, src.root, overwrite)
+    if objects:
+        (out / "instances").mkdir(exist_ok=True)
+    split = objects_split(model.run) if objects else None
     started = time.time()
     predictor = Predictor(model, bs=bs, remember=workspace.formats_file())
-    overlay = Overlay(Codes.given(model.codes), 0.55)
-    total = np.zeros((len(model.codes),) * 2, np.int64)
-    per_image, tables, records, failed = [], [], [], []
+    overlay = Overlay(Codes.given(codes), 0.55)
+    total = np.zeros((len(codes),) * 2, np.int64)
+    per_image, per_image_objects, tables, records, failed = [], [], [], [], []
     items = {it.image: it for it in src.items}
-    for i, (path, image, mask) in enumerate(predictor.predict_files([it.image for it in src.items])):
+    paths = [it.image for it in src.items]
+    for i, (path, image, mask) in enumerate(predictor.predict_files(paths, probabilities=objects)):
         item = items[path]
         if image is None:
             failed.append({"image": str(path), "problem": mask.problem, "fix": mask.fix})
         else:
+            ids = None
+            if objects:
+                mask, ids = split_probabilities(mask, split)
             truth = src.dataset.mask(item.pair) if item.pair is not None else None
             if truth is not None and truth.shape != mask.shape:
                 failed.append({"image": str(path), "problem": f"mask {truth.shape[::-1]} and image "
                                f"{mask.shape[::-1]} differ in size", "fix": "Give the mask the image's size."})
                 truth = None
+            true_ids = src.dataset.ids(item.pair) if objects and truth is not None else None
             Image.fromarray(mask).save(out / "masks" / f"{item.name}.png")
-            Image.fromarray(preview(image, mask, truth, overlay)).save(out / "previews" / f"{item.name}.png")
+            shown = preview_objects(image, ids, true_ids if truth is not None else None) if objects \
+                else preview(image, mask, truth, overlay)
+            Image.fromarray(shown).save(out / "previews" / f"{item.name}.png")
             records.append({"name": item.name, "image": str(path), "mask": f"masks/{item.name}.png",
                             "preview": f"previews/{item.name}.png", "width": mask.shape[1], "height": mask.shape[0],
                             "tiled": predictor.needs_tiles(*mask.shape),
                             "truth": str(item.pair.mask) if truth is not None else None})
+            if objects:
+                save_ids(out / "instances" / f"{item.name}.png", ids)
+                records[-1].update({"instances": f"instances/{item.name}.png", "objects": int(ids.max())})
             if truth is not None:
-                m = scores.confusion(truth, mask, len(model.codes))
+                m = scores.confusion(truth, mask, len(codes))
                 total += m
-                per_image.append({"image": item.name, "file": str(path), **scores.image_scores(m, model.codes)})
+                per_image.append({"image": item.name, "file": str(path), **scores.image_scores(m, codes)})
+                if objects:
+                    per_image_objects.append({"image": item.name, **object_scores.image_scores(true_ids, ids)})
             if measure_objects:
-                tables.append(measure.objects(mask, model.codes, image=item.name))
+                tables.append(measure.objects_of_ids(ids, codes[1], image=item.name) if objects
+                              else measure.objects(mask, codes, image=item.name))
         if progress:
             progress(i + 1, len(src.items))
     meta = {
-        "run": str(model.run), "weights": str(model.weights), "codes": model.codes, "input": str(src.root),
+        "run": str(model.run), "weights": str(model.weights), "codes": codes, "input": str(src.root),
         "source": src.source, "images": records, "failed": failed, "notes": src.notes + predictor.notes,
         "measured": measure_objects, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
         "device": predictor.device.label, "seconds": round(time.time() - started, 2),
         "precision": predictor.precision.label if predictor.precision else None,
         "precision_timings": predictor.timings,
+        "objects": {"name": codes[1], "split": split.to_json()} if objects else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if per_image:
         headline = scores.headline(total)
         write_json(out / "metrics.json", {
-            "codes": model.codes, "resolution": "each image's own size",
+            "codes": codes, "resolution": "each image's own size",
             "mean_dice": headline["dice"], "mean_iou": headline["iou"],
             "pixel_accuracy": scores.accuracy(total),
             "mean_image_dice": scores.nanmean(r["dice"] for r in per_image),
-            "per_class": scores.per_class(total, model.codes), "confusion": total.tolist(),
-            "per_image": scores.worst_first(per_image)})
+            "per_class": scores.per_class(total, codes), "confusion": total.tolist(),
+            "per_image": scores.worst_first(per_image),
+            **({"objects": {"split": split.to_json(), "summary": object_scores.summary(per_image_objects),
+                            "per_image": sorted(per_image_objects, key=lambda r: (r["ap50"], r["image"]))}}
+               if objects else {})})
     if measure_objects:
         measure.in_units(measure.combine(tables), pixel_size, unit).to_csv(out / "measurements.csv", index=False)
     write_json(out / "prediction.json", meta)
@@ -255,12 +293,22 @@ class Prediction:
         return self.meta["codes"]
 
     @property
+    def objects(self) -> dict | None:
+        "A run on objects' object scores (metrics.json's `objects`: split, summary, per_image), with truth."
+        return (self.metrics or {}).get("objects")
+
+    @property
     def images(self) -> list[dict]:
-        "Each image's record, worst first when there is truth, else in input order."
+        """Each image's record, worst first when there is truth (by AP at IoU 0.5 for objects, else by Dice),
+        else in input order."""
         records = {r["name"]: r for r in self.meta["images"]}
         if not self.metrics:
             return list(records.values())
         scored = [{**records[r["image"]], "dice": r["dice"], "iou": r["iou"]} for r in self.metrics["per_image"]]
+        if self.objects:
+            by_name = {r["image"]: r for r in self.objects["per_image"]}
+            scored = sorted(({**r, **{k: by_name[r["name"]][k] for k in ("true", "found", "ap50", "ap")}}
+                             for r in scored if r["name"] in by_name), key=lambda r: (r["ap50"], r["name"]))
         seen = {r["name"] for r in scored}
         return scored + [r for n, r in records.items() if n not in seen]
 

@@ -6,7 +6,10 @@
                    status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
                    lr (the planner's lr_find result), scores (best weights, validation, images' own size),
                    trials (running: the candidates; done: winner, reason, standings), trial (a candidate's
-                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept)
+                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept), objects (a run on
+                   objects: the split and object scores)
+    objects.json   a run on objects: the split into objects tuned at the end and the object scores
+                   (seg/training/objects.py)
     trials.jsonl   a planned run's trials, one JSON object a line: turn (as the trial event), round (kept),
                    winner (candidate, standings); seg/training/trials.py
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
@@ -138,6 +141,12 @@ class Run:
         found = self.of_type("scores")
         return found[-1] if found else None
 
+    def object_scores(self) -> dict | None:
+        """A run on objects: the split tuned at its end and the object scores on the validation images (the
+        `objects` event: split, images, true, found, ap50, ap, count_error_median); None before or without."""
+        found = self.of_type("objects")
+        return found[-1] if found else None
+
     def notes(self) -> list[str]:
         return [e["message"] for e in self.of_type("note")]
 
@@ -244,6 +253,7 @@ class Run:
             "epochs": f"{len(epochs)}/{s.plan.get('epochs', cfg.get('train', {}).get('epochs', '?'))}",
             "dice": last.get("dice"), "best_dice": best, "iou": last.get("iou"),
             "dice_full_size": (self.full_size() or {}).get("dice"),
+            "ap50": (self.object_scores() or {}).get("ap50"),
             "valid_loss": last.get("valid_loss"),
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "",
             "message": s.message,

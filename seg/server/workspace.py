@@ -65,11 +65,12 @@ def private_dirs() -> tuple[Path, ...]:
                                        lock_dir(), home() / "cache"))
 
 
-def ensure_demo() -> Path:
-    "The demo dataset, written on first use (about 5 s); a complete one is left as it is."
-    d = demo_dir()
+def ensure_demo(objects: bool = False) -> Path:
+    """The demo dataset, written on first use (about 5 s); a complete one is left as it is. `objects`: the
+    same images with one id per cell (demo-objects/)."""
+    d = demo_dir() if not objects else home() / "demo-objects"
     if not (d / "codes.txt").exists():
-        write_demo(d)
+        write_demo(d, objects=objects)
     return d
 
 

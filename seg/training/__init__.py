@@ -7,4 +7,8 @@
 - prepare    the dataset and settings checked before anything is written
 - pace       seconds per image on a device: timed batches, earlier runs, the estimate before Start
 - planner    a plan for a time budget: size, batch, epochs, learning rate, loss
+- halving    successive halving over candidates (testable with a fake trainer and clock)
+- trials     the candidates tried with fastai learners, scored at the images' own size
+- budget     training to a clock: steps, a deadline
+- objects    the end of a run on objects: the split into objects tuned, objects.json
 """

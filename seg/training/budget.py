@@ -16,19 +16,25 @@ SLACK = 0.02  # of the budget: what the clock may miss by (a last batch, the fin
 
 class StepsPerEpoch(Callback):
     """Ends each epoch's training after `steps` batches, with the schedule spread over them: fastai's
-    one-cycle reads its position from `n_iter`, which this sets to the batches the epoch will train."""
+    one-cycle reads its position from `n_iter`, which this sets to the batches the epoch will train. `last`
+    (epoch, steps): that epoch, the fit's last, trains fewer (`Deadline` sets it); its share of the schedule
+    is still a whole epoch's, so the one-cycle still ends where it should."""
 
     order = 100  # after every other callback has seen the batch (the Recorder, the event log)
 
     def __init__(self, steps: int):
         self.steps = max(1, int(steps))
+        self.last: tuple[int, int] | None = None
+
+    def _steps(self) -> int:
+        return self.last[1] if self.last and self.epoch == self.last[0] else self.steps
 
     def before_batch(self):
         if self.training and self.iter == 0:
-            self.learn.n_iter = min(self.n_iter, self.steps)
+            self.learn.n_iter = min(self.n_iter, self._steps())
 
     def after_batch(self):
-        if self.training and self.iter + 1 >= self.steps:
+        if self.training and self.iter + 1 >= self._steps():
             raise CancelTrainException()
 
 
@@ -42,36 +48,71 @@ class NoValidation(Callback):
         raise CancelValidException()
 
 
+def refit(done: int, steps: int, step_s: float, other_s: float, left: float, room: int) -> tuple[int, int | None]:
+    """The epochs a budgeted fit should have in all, after `done` of `steps` steps each, at `step_s` a
+    training step and `other_s` an epoch besides them (validation, checkpoint, samples), with `left`
+    seconds to go and `room` epochs at most: whole epochs, and where the rest holds a quarter of an epoch's
+    steps or more, a shorter last one (its steps: the second value, else None). An epoch of large images can
+    be a quarter of a budget: whole epochs alone would end a run that much early."""
+    epoch_s = steps * step_s + other_s
+    whole = int(max(0.0, left) // epoch_s)
+    rest = int((max(0.0, left) - whole * epoch_s - other_s) // step_s) if step_s > 0 else 0
+    short = rest if max(1, steps // 4) <= rest < steps else None
+    total = max(done, min(room, done + whole + (1 if short else 0)))
+    return total, short if short and total == done + whole + 1 else None
+
+
 class Deadline(Callback):
     """Ends the fit by `at` (unix seconds) without cutting its schedule short: after each epoch the epochs
-    still to come are fitted to the time left at the pace so far (fastai's one-cycle reads its position
-    from `n_epoch`, so the schedule stretches or shrinks with them), within the `room` of epochs the fit
-    was started with; `on_change(epochs)` is told. After a batch that passes `at`, at once (`hit`)."""
+    still to come are fitted to the time left at the pace so far (`refit`: whole epochs and perhaps a
+    shorter last one; fastai's one-cycle reads its position from `n_epoch`, so the schedule stretches or
+    shrinks with them), within the `room` of epochs the fit was started with; `on_change(epochs, steps)` is
+    told the epochs and the steps in all. After a batch that passes `at`, at once (`hit`)."""
 
     order = 70  # after every callback that records a batch or an epoch: the last one is written
 
     def __init__(self, at: float, epochs: int, room: int, on_change=None):
         self.at, self.epochs, self.room, self.on_change, self.hit = at, epochs, room, on_change, False
-        self.started = time.time()
+        self.started = self.epoch_started = time.time()
+        self.train_s, self.short = 0.0, None
 
     def before_epoch(self):
         if self.epoch == 0:  # the fit's loop was given `room` epochs; the schedule starts with the estimate
-            self.started = time.time()
+            self.started, self.train_s = time.time(), 0.0
             self.learn.n_epoch = self.epochs
+        self.epoch_started = time.time()
+
+    def after_train(self):
+        self.train_s += time.time() - self.epoch_started
 
     def after_batch(self):
         if self.training and time.time() > self.at:
             self.hit = True
             raise CancelFitException()
 
+    def _steps_cb(self) -> StepsPerEpoch | None:
+        return next((cb for cb in self.learn.cbs if isinstance(cb, StepsPerEpoch)), None)
+
+    def planned_steps(self, per_epoch: int) -> int:
+        "The training steps of the fit as it now stands."
+        return (self.epochs - 1) * per_epoch + (self.short or per_epoch)
+
     def after_epoch(self):
-        done = self.epoch + 1
-        per_epoch = (time.time() - self.started) / done  # validation, checkpoints and samples included
-        total = max(done, min(self.room, done + int(max(0.0, self.at - time.time()) // per_epoch)))
-        if total != self.epochs:
-            self.epochs = self.learn.n_epoch = total
+        done, now = self.epoch + 1, time.time()
+        steps_cb = self._steps_cb()
+        steps = steps_cb.steps if steps_cb else self.n_iter
+        batches = max(1, self.learn.train_iter)
+        other_s = max(0.0, now - self.started - self.train_s) / done  # validation, checkpoints and samples
+        total, short = refit(done, steps, self.train_s / batches, other_s, self.at - now, self.room)
+        if steps_cb is None:
+            short = None
+        if (total, short) != (self.epochs, self.short):
+            self.epochs, self.short = total, short
+            self.learn.n_epoch = total
+            if steps_cb is not None:
+                steps_cb.last = (total - 1, short) if short else None
             if self.on_change:
-                self.on_change(total)
+                self.on_change(total, self.planned_steps(steps))
         if done >= total:
             raise CancelFitException()
 
@@ -120,6 +161,7 @@ class Budget:
     plan: object  # seg.training.planner.Plan
     deadline: float
     trials: bool = True
+    split_s: float = 0.0  # a run on objects: the end's tuning of the split (seg/training/objects.py)
 
     @property
     def seconds(self) -> float:
@@ -155,8 +197,8 @@ def training_end(budget: Budget, ds, trials, n_valid: int) -> float:
 def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
     "The end-of-run scoring of the validation images at their own size: measured in the trials, else estimated."
     if trials and trials.score_s_per_image:
-        return n_valid * trials.score_s_per_image + 2.0
-    return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0
+        return n_valid * trials.score_s_per_image + 2.0 + budget.split_s
+    return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0 + budget.split_s
 
 
 def room(epochs: int) -> int:

@@ -40,7 +40,7 @@ def find_lr(data, data_settings: DataSettings | None = None, train_settings: Tra
     try:
         set_seed(data_settings.seed)
         dls = dataloaders(dataset, data_settings, device=torch.device(device.kind))
-        weights = class_weights(list(dataset.class_fractions().values()))
+        weights = class_weights(list(dataset.train_fractions(data_settings.hw).values()))
         learn = learner(dls, train_settings, device, weights, choose_pretrained(train_settings))
         with tempfile.TemporaryDirectory() as tmp, learn.no_bar():
             learn.path = Path(tmp)  # fastai keeps the weights under path/models meanwhile: not in cwd

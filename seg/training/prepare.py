@@ -12,7 +12,8 @@ def prepare(data, data_settings: DataSettings, train_settings: TrainSettings, co
     "Open and check the dataset and settings; raise SettingsError with the first thing to fix."
     data_settings.check()
     train_settings.check()
-    dataset = Dataset.open(data, codes=codes, access=Access.within(data_settings.within, data))
+    dataset = Dataset.open(data, codes=codes, access=Access.within(data_settings.within, data),
+                           objects=data_settings.objects)
     if not dataset.ok:
         raise SettingsError(f"The dataset in {data} cannot be trained on: {dataset.first_error()} "
                             f"(python -m seg inspect {data} lists every problem)")

@@ -96,6 +96,10 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
     if run.config_path.exists() or run.events_path.exists():
         raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
     dataset = prepare(data, data_settings, train_settings, codes)
+    if budget is not None and dataset.objects is not None:  # the end tunes the split: within the budget too
+        from seg.training.objects import split_seconds
+        budget = replace(budget, split_s=split_seconds(dataset, len(dataset.split(data_settings.valid_pct,
+                                                                                  data_settings.seed)[1])))
     device = detect()
     candidates(device.kind, train_settings.precision)  # a format this device cannot run: refused before any work
     set_threads(device)
@@ -117,8 +121,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     log = EventLog(run.events_path)
     set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
-    codes = list(dataset.codes.names)
-    weights = class_weights(list(dataset.class_fractions().values()))
+    codes = list(dataset.train_codes.names)  # for objects: background, interior, boundary
+    weights = class_weights(list(dataset.train_fractions(ds.hw).values()))
     pretrained = choose_pretrained(ts)
     stop = StopOnRequest(run)
     continued = None
@@ -179,7 +183,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                                               f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
                 if continued:
                     log.write("note", message=f"Continuing from the weights in {continued}.")
-            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.codes)] if main else [])
+            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.train_codes)] if main else [])
             if ts.find_lr:
                 if main:
                     log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
@@ -189,10 +193,11 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if budget is not None:
                 schedule = final_schedule(budget, learn, ds, trials, len(valid_pairs))
 
-                def rescheduled(epochs: int) -> None:  # the progress bar follows the pace of the run itself
+                def rescheduled(epochs: int, steps: int | None = None) -> None:  # the bar follows the run's pace
                     if main:
+                        plan = schedule_of(Schedule(epochs, schedule.per_epoch))
                         log.write("status", status="running", message=f"Training on {device.label}",
-                                  plan=schedule_of(Schedule(epochs, schedule.per_epoch)))
+                                  plan={**plan, "total_iterations": steps or plan["total_iterations"]})
 
                 guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
                                  room(schedule.epochs), rescheduled)
@@ -220,11 +225,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if stopped:
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
-                message = (f"Ended at the time budget after {learn.train_iter} of {guard.epochs * schedule.per_epoch} "
-                           "steps; the best weights are in best.pth.")
+                message = (f"Ended at the time budget after {learn.train_iter} of "
+                           f"{guard.planned_steps(schedule.per_epoch)} steps; the best weights are in best.pth.")
             elif budget is not None:
-                message = (f"Completed {guard.epochs} epochs ({guard.epochs * schedule.per_epoch} steps) in the time "
-                           "budget.")
+                message = f"Completed {guard.epochs} epochs ({learn.train_iter} steps) in the time budget."
             else:
                 message = f"Completed {ts.epochs} epochs."
         if main:  # a final status is written once the weights are: then the folder is complete
@@ -250,6 +254,7 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
         "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
         "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
+        "objects": dataset.objects.to_json() if dataset.objects else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if budget is not None:
@@ -270,6 +275,9 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     try:
         model = Model.load(run.path, "best")
         predictor = Predictor(model, device=device, precision=precision or "auto", remember=workspace.formats_file())
+        if dataset.objects is not None:  # Dice of the objects, and the split into objects tuned (objects.json)
+            from seg.training.objects import object_scores
+            return object_scores(run, dataset, valid, predictor, log)
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
         done = 0

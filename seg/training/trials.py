@@ -156,12 +156,15 @@ def fit_probe(learn, lr: float) -> None:
 
 
 def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
-    "The first SCORE_IMAGES validation pairs that read, as (image, class-index mask) at their own size."
+    """The first SCORE_IMAGES validation pairs that read, as (image, class-index mask) at their own size; for
+    objects the target of the model's classes (interior, a boundary one pixel wide: telling touching objects
+    apart at the images' own size is what the trials should reward)."""
     from seg.data.images import ImageError, load_image
+    from seg.objects.target import target
     out = []
     for pair in valid:
         try:
-            out.append((load_image(pair.image), dataset.mask(pair)))
+            out.append((load_image(pair.image), target(dataset.ids(pair)) if dataset.objects else dataset.mask(pair)))
         except (ImageError, OSError, ValueError):
             continue
         if len(out) == SCORE_IMAGES:
@@ -232,7 +235,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
                                        f"(at least {MIN_IMAGES}); the rule's plan trains as it is.", 0.0)
     built: set = set()
     trainer = FastaiTrials(build, budget.pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
-                           images, list(dataset.codes.names), ts.arch, typical, device,
+                           images, list(dataset.train_codes.names), ts.arch, typical, device,
                            precision, stopped)
     left = budget.deadline - time.time()
     seconds = min(TRIAL_MAX_S, TRIAL_SHARE * budget.seconds, 0.5 * left)
