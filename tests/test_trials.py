@@ -268,7 +268,7 @@ def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
     learn.fit(1, 1e-3)
     epoch_s = time.time() - epoch_s
     changes = []
-    guard = Deadline(start + 4.5 * epoch_s + 1.0, 1, room(1), changes.append)
+    guard = Deadline(start + 4.5 * epoch_s + 1.0, 1, room(1), lambda epochs, steps: changes.append(epochs))
     fit_budgeted(learn, Schedule(1, len(dls.train)), TrainSettings(arch="resnet18"), False, guard)
     took = time.time() - start
     assert guard.epochs >= 2 and changes and changes[-1] == guard.epochs == learn.n_epoch  # more than estimated
@@ -305,5 +305,7 @@ def test_a_shorter_last_epoch_still_ends_the_one_cycle(tmp_path):
     steps.last = (1, 2)
     learn.fit_one_cycle(2, 1e-3, cbs=[steps])
     assert learn.train_iter == 6 and learn.pct_train == pytest.approx(1.0)
-    lrs = learn.recorder.lrs
-    assert len(lrs) == 6 and lrs[-1] < 1e-3 / 100  # annealed to the one-cycle's end, not cut at two thirds
+    lrs = learn.recorder.lrs  # at each batch's start: positions 0, 1/8 ... 1/2 (epoch 2), then 3/4
+    assert len(lrs) == 6 and lrs[2] == pytest.approx(1e-3) and lrs[4] == pytest.approx(7.5e-4, rel=0.01)
+    # the last step is at 3/4 of the schedule (2.5e-4), not at 5/8 (5e-4) as a cut epoch would leave it
+    assert lrs[-1] == pytest.approx(2.5e-4, rel=0.01)

@@ -62,19 +62,19 @@ def find_lr(choice: DataChoice, data: DataSettings, train: TrainSettings) -> dic
 # ---- the planner ------------------------------------------------------------------------------------
 
 @st.cache_resource(max_entries=8, show_spinner="Timing a few batches on this device ...")
-def _pace(path: str, codes: str, signature: str, seen: str, arch: str, valid_pct: float, seed: int,
-          _access: Access) -> float:
+def _pace(path: str, codes: str, objects: bool | None, signature: str, seen: str, arch: str, valid_pct: float,
+          seed: int, _access: Access) -> float:
     from seg.training.planner import measure_pace
-    return measure_pace(_open(path, codes, signature, seen, _access), device(), arch, valid_pct, seed)
+    return measure_pace(_open(path, codes, objects, signature, seen, _access), device(), arch, valid_pct, seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Planning ...")
-def _plan(path: str, codes: str, signature: str, seen: str, budget: str, arch: str, pretrained: bool, weights: str,
-          valid_pct: float, seed: int, _access: Access):
+def _plan(path: str, codes: str, objects: bool | None, signature: str, seen: str, budget: str, arch: str,
+          pretrained: bool, weights: str, valid_pct: float, seed: int, _access: Access):
     from seg.training.planner import BUDGETS, plan
-    pace = _pace(path, codes, signature, seen, arch, valid_pct, seed, _access)
+    pace = _pace(path, codes, objects, signature, seen, arch, valid_pct, seed, _access)
     settings = TrainSettings(arch=arch, pretrained=pretrained, weights=weights or None)
-    dataset = _open(path, codes, signature, seen, _access)
+    dataset = _open(path, codes, objects, signature, seen, _access)
     return plan(dataset, BUDGETS[budget], device(), settings, valid_pct, seed, pace=pace)
 
 
@@ -87,8 +87,8 @@ def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float
         weights = weights_file(train.weights or "") or ""
     except AccessError:  # said on the page under the box; the plan goes without it
         weights = ""
-    return _plan(str(choice.path), choice.codes, workspace.signature(choice.path), repr(a), budget, train.arch,
-                 train.pretrained, weights, valid_pct, choice.settings.seed, a)
+    return _plan(str(choice.path), choice.codes, choice.settings.objects, workspace.signature(choice.path), repr(a),
+                 budget, train.arch, train.pretrained, weights, valid_pct, choice.settings.seed, a)
 
 
 # ---- runs -------------------------------------------------------------------------------------------
