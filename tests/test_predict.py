@@ -14,9 +14,10 @@ from PIL import Image
 from training import cli, seg
 
 from seg import Dataset
+from seg.prediction.folder import Prediction
 from seg.prediction.inference import Predictor
 from seg.prediction.model import Model, PredictError
-from seg.prediction.output import Prediction, predict
+from seg.prediction.output import predict
 
 
 @pytest.fixture(scope="module")

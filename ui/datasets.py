@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from seg import Dataset, Pair
-from seg.data.overlay import fit, fit_ids
+from seg.data.overlay import fit
 from seg.server import workspace
 from seg.server.sharing import Access
 from ui.access import access
@@ -47,7 +47,7 @@ def thumbnail(dataset: Dataset, pair: Pair, side: int):
 @st.cache_data(max_entries=4000, show_spinner=False)
 def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
     from seg.data.images import load_image
-    return fit_ids(load_image(_pair.image), _dataset.ids(_pair), side)
+    return fit(load_image(_pair.image), _dataset.ids(_pair), side)
 
 
 def object_thumbnail(dataset: Dataset, pair: Pair, side: int):

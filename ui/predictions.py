@@ -43,19 +43,19 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
 
 def predictions(run: runs.Run) -> list[Path]:
     "The run's predictions under predictions/, newest first: made in any session, by anyone."
-    from seg.prediction.output import list_predictions
+    from seg.prediction.folder import list_predictions
     return list_predictions(workspace.predictions_dir(), run.path)
 
 
 def read_prediction(path: Path):
-    from seg.prediction.output import Prediction
+    from seg.prediction.folder import Prediction
     return Prediction(path)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def measurements(path: str, pixel_size: float | None, unit: str):
     "The prediction's objects with sizes in the unit chosen (in pixels for no pixel size)."
+    from seg.prediction.folder import Prediction
     from seg.prediction.measure import in_units
-    from seg.prediction.output import Prediction
     table = Prediction(path).measurements()
     return None if table is None else in_units(table, pixel_size, unit)

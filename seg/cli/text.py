@@ -10,8 +10,8 @@ SHOWN = 20  # problems of each level printed as text
 
 def prediction_summary(out: Path) -> dict:
     "What `predict --json` prints: the headline figures of the output folder."
+    from seg.prediction.folder import Prediction
     from seg.prediction.measure import counts, size_distribution
-    from seg.prediction.output import Prediction
     pr = Prediction(out)
     s = {"out": str(pr.path), "images": len(pr.meta["images"]), "tiled": sum(r["tiled"] for r in pr.meta["images"]),
          "failed": pr.meta["failed"], "notes": pr.meta["notes"], "seconds": pr.meta["seconds"],

@@ -36,7 +36,8 @@ class Overlay:
 
 
 def fit(image: np.ndarray, mask: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-    "Both shrunk so the longer side is at most `side` (the mask by nearest neighbour: classes never blend)."
+    """Both shrunk so the longer side is at most `side` (the mask by nearest neighbour: classes never blend;
+    an int32 id map too, ids never blend)."""
     h, w = mask.shape
     scale = side / max(h, w)
     if scale >= 1:
@@ -91,14 +92,3 @@ def draw_objects(image: np.ndarray, ids: np.ndarray, alpha: float = 0.45) -> np.
     out[edge] = colors[ids[edge]]
     return out.astype(np.uint8)
 
-
-def fit_ids(image: np.ndarray, ids: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-    "As `fit`, for an id map of any integer type (ids never blend: nearest neighbour)."
-    h, w = ids.shape
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image, ids
-    ys = np.minimum((np.arange(max(1, round(h * scale))) / scale).astype(int), h - 1)
-    xs = np.minimum((np.arange(max(1, round(w * scale))) / scale).astype(int), w - 1)
-    im = np.asarray(Image.fromarray(image).resize((len(xs), len(ys)), Image.Resampling.BILINEAR))
-    return im, ids[np.ix_(ys, xs)]

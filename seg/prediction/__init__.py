@@ -2,9 +2,11 @@
 
 - model      a run's model loaded safely (weights_only: a weights file is never unpickled into code)
 - inference  batched and tiled prediction, in the number format fastest here (torch)
-- output     the prediction folder: masks, previews, metrics, measurements; read back
+- output     the prediction folder: masks, previews, metrics, measurements
+- folder     a prediction folder read back; the predictions made with a run
 - scores     Dice, IoU and confusion, per class and per image
 - measure    objects and their sizes (scikit-image)
+- previews   each image's preview sheet (truth, prediction, errors; objects in their own colours)
 - objects    a run on objects' prediction split into objects: instances/ (16-bit ids)
 - bundle     the model as a download, with a fastai export and ONNX
 - export     the model as ONNX, checked against PyTorch with ONNX Runtime

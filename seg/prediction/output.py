@@ -1,6 +1,6 @@
 """A prediction job: a run's model over a file, a folder of images, a dataset with masks or the run's
 own validation set, written to an output folder. `python -m seg predict` and the Predict page both call
-`predict()` and read the folder back with `Prediction`.
+`predict()` and read the folder back with `seg.prediction.folder.Prediction`.
 
     masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size
     instances/<stem>.png a run on objects: one id per object (0 = background), 16-bit (seg/prediction/objects.py)
@@ -17,7 +17,6 @@ image's own resolution, on the masks written. NaN (a class absent from truth and
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections import Counter
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 from seg.data.classes import NO_CLASS
@@ -33,19 +31,19 @@ from seg.data.codes import Codes
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair, image_files
 from seg.data.images import IMAGE_EXTS, is_image_name
-from seg.data.overlay import Overlay, draw_objects, error_map, fit, fit_ids, side_by_side
+from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.objects import scores as object_scores
 from seg.prediction import measure, scores
 from seg.prediction.inference import Predictor
 from seg.prediction.model import Model, PredictError
 from seg.prediction.objects import objects_split, save_ids, split_probabilities
+from seg.prediction.previews import preview, preview_objects
 from seg.runs import Run
 from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
-PREVIEW_SIDE = 384  # each panel of a preview, longer side
 OUTPUTS = ("masks", "instances", "previews", "metrics.json", "measurements.csv", "prediction.json")
 
 
@@ -170,23 +168,6 @@ def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
     (out / "previews").mkdir(exist_ok=True)
 
 
-def preview_objects(image: np.ndarray, ids: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
-    "image | true objects | found objects (each in its own colour, outlined), or image | found objects."
-    im, found = fit_ids(image, ids, PREVIEW_SIDE)
-    if truth is None:
-        return side_by_side([im, draw_objects(im, found)])
-    _, t = fit_ids(image, truth, PREVIEW_SIDE)
-    return side_by_side([im, draw_objects(im, t), draw_objects(im, found)])
-
-
-def preview(image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None, overlay: Overlay) -> np.ndarray:
-    im, p = fit(image, pred, PREVIEW_SIDE)
-    if truth is None:
-        return side_by_side([im, overlay(im, p)])
-    _, t = fit(image, truth, PREVIEW_SIDE)
-    return side_by_side([im, overlay(im, t), overlay(im, p), error_map(im, t, p)])
-
-
 def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
             unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False, progress=None,
             model: Model | None = None, access: Access | None = None) -> dict:
@@ -272,63 +253,3 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         measure.in_units(measure.combine(tables), pixel_size, unit).to_csv(out / "measurements.csv", index=False)
     write_json(out / "prediction.json", meta)
     return meta
-
-
-# ---- reading a prediction back ----------------------------------------------------------------------
-
-class Prediction:
-    "An output folder read back: what the page shows and the downloads hold."
-
-    def __init__(self, out):
-        self.path = Path(out)
-        meta = self.path / "prediction.json"
-        if not meta.is_file():
-            raise PredictError(f"{self.path}: no prediction.json, so not a prediction folder.")
-        self.meta = json.loads(meta.read_text())
-        metrics = self.path / "metrics.json"
-        self.metrics = json.loads(metrics.read_text()) if metrics.is_file() else None
-
-    @property
-    def codes(self) -> list[str]:
-        return self.meta["codes"]
-
-    @property
-    def objects(self) -> dict | None:
-        "A run on objects' object scores (metrics.json's `objects`: split, summary, per_image), with truth."
-        return (self.metrics or {}).get("objects")
-
-    @property
-    def images(self) -> list[dict]:
-        """Each image's record, worst first when there is truth (by AP at IoU 0.5 for objects, else by Dice),
-        else in input order."""
-        records = {r["name"]: r for r in self.meta["images"]}
-        if not self.metrics:
-            return list(records.values())
-        scored = [{**records[r["image"]], "dice": r["dice"], "iou": r["iou"]} for r in self.metrics["per_image"]]
-        if self.objects:
-            by_name = {r["image"]: r for r in self.objects["per_image"]}
-            scored = sorted(({**r, **{k: by_name[r["name"]][k] for k in ("true", "found", "ap50", "ap")}}
-                             for r in scored if r["name"] in by_name), key=lambda r: (r["ap50"], r["name"]))
-        seen = {r["name"] for r in scored}
-        return scored + [r for n, r in records.items() if n not in seen]
-
-    def measurements(self) -> pd.DataFrame | None:
-        path = self.path / "measurements.csv"
-        return pd.read_csv(path, dtype={"image": str, "class": str}) if path.is_file() else None
-
-
-def list_predictions(root: Path, run_dir=None) -> list[Path]:
-    """Prediction folders under `root`, newest first; only those made with the run in `run_dir` if given
-    (matched by the run's name: a workspace moved to another disk keeps its predictions)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = []
-    for d in root.iterdir():
-        try:
-            meta = json.loads((d / "prediction.json").read_text())
-        except (OSError, ValueError):
-            continue  # a prediction still being written, or another folder
-        if run_dir is None or Path(meta.get("run", "")).name == Path(run_dir).name:
-            found.append((meta.get("created", ""), d))
-    return [d for _, d in sorted(found, key=lambda x: (x[0], x[1].name), reverse=True)]
