@@ -247,8 +247,8 @@ def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
     assert out.winner is None and "1 validation image(s) cannot tell candidates apart" in out.reason
 
 
-def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
-    "An estimate of one epoch where three fit: the fit goes on to use the time, and ends by it."
+def tiny_learner(tmp_path, n: int):
+    "A real fastai learner on `n` demo pairs at 64 px (batch 4, resnet18, from scratch), without a progress bar."
     import torch
     from fastai.callback.progress import ProgressCallback
 
@@ -257,11 +257,19 @@ def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
     from seg.model.device import cpu
     from seg.model.learner import learner
     from seg.model.settings import DataSettings, TrainSettings
-    from seg.training.budget import Deadline, fit_budgeted, room
-    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    ds = Dataset.open(demo(tmp_path / "d", n=n, size=64))
     dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device=torch.device("cpu"))
     learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
     learn.remove_cb(ProgressCallback)
+    return learn
+
+
+def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
+    "An estimate of one epoch where three fit: the fit goes on to use the time, and ends by it."
+    from seg.model.settings import TrainSettings
+    from seg.training.budget import Deadline, fit_budgeted, room
+    learn = tiny_learner(tmp_path, 12)
+    dls = learn.dls
     learn.fit(1, 1e-3)  # warmed up: the pace below is the fit's own
     start = time.time()
     epoch_s = time.time()
@@ -288,19 +296,8 @@ def test_refit_fills_the_time_with_whole_epochs_and_a_shorter_last():
 
 def test_a_shorter_last_epoch_still_ends_the_one_cycle(tmp_path):
     "fastai's one-cycle reads its position per batch: a last epoch of 2 steps of 4 brings it to its end."
-    import torch
-    from fastai.callback.progress import ProgressCallback
-
-    from seg import Dataset
-    from seg.data.dataloaders import dataloaders
-    from seg.model.device import cpu
-    from seg.model.learner import learner
-    from seg.model.settings import DataSettings, TrainSettings
     from seg.training.budget import StepsPerEpoch
-    ds = Dataset.open(demo(tmp_path / "d", n=24, size=64))
-    dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device=torch.device("cpu"))
-    learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
-    learn.remove_cb(ProgressCallback)
+    learn = tiny_learner(tmp_path, 24)
     steps = StepsPerEpoch(4)
     steps.last = (1, 2)
     learn.fit_one_cycle(2, 1e-3, cbs=[steps])
