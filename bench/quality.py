@@ -34,6 +34,8 @@ from seg.model.device import detect  # noqa: E402
 from seg.runs import Run  # noqa: E402
 from seg.training.planner import START_S, DataFacts, candidates, time_per_image  # noqa: E402
 
+RECIPES = ("tutorial", "rule", "trials")
+
 
 def train(data: Path, out: Path, options: list[str]) -> dict:
     t = time.perf_counter()
@@ -70,7 +72,24 @@ def fmt(x):
     return "-" if x is None else f"{x:.3f}"
 
 
-def block(name: str, minutes: float, rows: list[tuple[str, dict]]) -> str:
+def kept_rows(key: str, recipes: list[str]) -> dict[str, str]:
+    """The table rows of an earlier run of `key` (dataset-budget) for recipes other than `recipes`, marked
+    with that run's date: rerunning two recipes keeps the third's row (the tutorial's does not change)."""
+    m = re.search(rf"<!-- quality:{re.escape(key)} -->\n\*\*.*?\*\*, .*? each, (\S+),(.*?)<!-- /quality:",
+                  results.block("quality"), flags=re.S)
+    if not m:
+        return {}
+    out = {}
+    for line in m.group(2).splitlines():
+        cells = line.split(" | ")
+        name = cells[0].lstrip("| ").split(" (")[0]
+        if len(cells) > 3 and name in RECIPES and name not in recipes:
+            day = re.search(r"\((\d{4}-\d\d-\d\d)\)", cells[0])
+            out[name] = f"| {name} ({day.group(1) if day else m.group(1)}) | " + " | ".join(cells[1:])
+    return out
+
+
+def block(name: str, minutes: float, rows: list[tuple[str, dict]], kept: dict[str, str] | None = None) -> str:
     classes = list(rows[0][1]["per_class"])[1:]
     head = ("| recipe | size, batch, epochs, lr, loss | wall time (budget) | "
             + " | ".join(f"Dice {c}" for c in classes)
@@ -80,6 +99,8 @@ def block(name: str, minutes: float, rows: list[tuple[str, dict]]) -> str:
         f"| {n} | {r['size'][0]}x{r['size'][1]}, {r['bs']}, {r['epochs']}, {r['lr']:.1e}, {r['loss']} | "
         f"{r['seconds']:.0f} s ({minutes * 60:.0f} s) | " + " | ".join(fmt(r["per_class"][c]) for c in classes)
         + f" | **{fmt(r['dice_full'])}** | {fmt(r['dice_train'])} |\n" for n, r in rows)
+    if kept:  # earlier rows first, in the recipes' order
+        body = "".join(kept[n] + "\n" for n in RECIPES if n in kept) + body
     won = "".join(f"\n{n}: {r['trials']}\n" for n, r in rows if r.get("trials"))
     key = f"{name}-{minutes:g}min"
     return (f"<!-- quality:{key} -->\n**{name}**, {minutes:g} min each, {time.strftime('%Y-%m-%d')}, "
@@ -90,22 +111,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", nargs="+")
     ap.add_argument("--minutes", type=float, nargs="+", default=[5, 15])
-    ap.add_argument("--recipes", nargs="+", default=["tutorial", "rule", "trials"])
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES,
+                    help="recipes to run; the others' rows of an earlier run are kept, with their date")
+    ap.add_argument("--keep", type=Path, help="keep the run folders here (DATASET-MINUTES/RECIPE)")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     blocks = {}
     for minutes in args.minutes:
         for data in map(Path, args.data):
-            epochs, full = tutorial_epochs(data, minutes)
+            epochs, full = tutorial_epochs(data, minutes) if "tutorial" in args.recipes else (1, (0, 0))
             options = {"tutorial": ["--size", str(full[0]), str(full[1]), "--bs", "8", "--epochs", str(epochs),
                                     "--lr", "1e-3", "--loss", "ce", "--no-augment"],
                        "rule": ["--budget", str(minutes), "--no-trials"], "trials": ["--budget", str(minutes)]}
             rows = []
+            key = f"{data.name}-{minutes:g}min"
             with tempfile.TemporaryDirectory() as tmp:
-                for recipe in args.recipes:
-                    rows.append((recipe, train(data, Path(tmp) / recipe, options[recipe])))
+                folder = args.keep / key if args.keep else Path(tmp)
+                for recipe in [r for r in RECIPES if r in args.recipes]:
+                    rows.append((recipe, train(data, folder / recipe, options[recipe])))
                     print(f"{data.name} {minutes:g} min {recipe}: {json.dumps(rows[-1][1])}", flush=True)
-            blocks[f"{data.name}-{minutes:g}min"] = block(data.name, minutes, rows)
+            blocks[key] = block(data.name, minutes, rows, kept_rows(key, args.recipes))
             if not args.no_readme:  # after each dataset: a long benchmark cut short keeps what it measured
                 write(blocks)
 
