@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from makers import discs, shapes
 
-from seg.objects.ids import IdFacts, evidence, looks_like_objects, summary
+from seg.objects.ids import IdFacts, evidence, explained_by_value, looks_like_objects, single_regions, summary
 from seg.objects.scores import image_scores, iou_matrix
 from seg.objects.scores import summary as score_summary
 from seg.objects.split import Split, instances, tune
@@ -173,6 +173,34 @@ def test_instance_masks_are_told_from_class_masks():
     # two-value masks never are objects on their own
     binary = [IdFacts.of((discs(rng, n=3) > 0).astype(np.uint8)) for _ in range(4)]
     assert not looks_like_objects(evidence(binary, 1, 1), 32)
+
+
+def organs(rng, size=(96, 96), n=6) -> np.ndarray:
+    "A class mask in which every class is one region of its own size (as organs in a scan): value v a square of side 6 + 4v."
+    a = np.zeros(size, np.uint8)
+    for v in range(1, n + 1):
+        side = 6 + 4 * v + int(rng.integers(-1, 2))
+        y = (v - 1) // 3 * 46 + 2
+        x = (v - 1) % 3 * 31 + 1
+        a[y:y + min(side, 44), x:x + min(side, 29)] = v
+    return a
+
+
+def test_values_that_tell_the_size_are_classes_not_ids():
+    """The same values one region each in every mask: ids when an id's size is any object's (discs of
+    random sizes, ids in any order), classes when each value keeps its own size (organs)."""
+    rng = np.random.default_rng(1)
+    objects = [IdFacts.of(discs(rng, n=12, radius=(3, 10)).astype(np.uint8)) for _ in range(8)]
+    classes = [IdFacts.of(organs(rng)) for _ in range(8)]
+    ids, cls = evidence(objects, 12, 12), evidence(classes, 6, 6)
+    assert ids.size_by_value is not None and ids.size_by_value < 0.2 and looks_like_objects(ids, 32)
+    assert cls.size_by_value > 0.8 and cls.single_share == 1.0 and cls.median_ids == 6
+    assert single_regions(cls, 32) and not looks_like_objects(cls, 32)
+    # more values than classes can be: objects whatever their sizes say (--objects is not needed there)
+    assert looks_like_objects(evidence(classes, 40, 6), 32)
+    # discs all of one size: the value cannot tell anything, which is no evidence of classes
+    same = [IdFacts.of(discs(rng, n=8, radius=(5, 5)).astype(np.uint8)) for _ in range(4)]
+    assert explained_by_value(same) is None or explained_by_value(same) < 0.5
 
 
 def test_summary_of_objects():

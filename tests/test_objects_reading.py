@@ -56,6 +56,21 @@ def test_a_mask_with_one_object_and_an_empty_mask(tmp_path):
     assert ds.summary()["objects"]["per_image"]["min"] == 0
 
 
+def test_values_each_one_region_of_their_own_size_are_classes(tmp_path):
+    "An atlas of six classes, one region each in every mask (as organs): classes, and the note says how to ask for objects."
+    from test_objects import organs
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        a = organs(rng)
+        save(tmp_path / "images" / f"{i:02d}.png", disc_image(rng, a))
+        save(tmp_path / "masks" / f"{i:02d}.png", a)
+    ds = Dataset.open(tmp_path)
+    assert ds.objects is None and len(ds.codes.names) == 7
+    note = next(n for n in ds.summary()["notes"] if "read as classes" in n["problem"])
+    assert "its own size in every mask" in note["problem"] and "--objects" in note["fix"]
+    assert Dataset.open(tmp_path, objects=True).objects is not None  # the user may still say objects
+
+
 def test_classes_in_codes_txt_keep_the_values_classes(tmp_path):
     instance_dataset(tmp_path, n=3, per_image=5)
     (tmp_path / "codes.txt").write_text("\n".join(["background", *(f"c{i}" for i in range(1, 6))]))

@@ -15,7 +15,7 @@ from seg.data.discovery import Discovery
 from seg.data.images import load_mask
 from seg.data.masks import INVALID, Encoding, infer_encoding, key_color
 from seg.data.report import Report
-from seg.objects.ids import Evidence, IdFacts, evidence, looks_like_objects
+from seg.objects.ids import Evidence, IdFacts, evidence, looks_like_objects, single_regions
 
 if TYPE_CHECKING:
     from seg.data.dataset import Scan
@@ -141,6 +141,12 @@ def decide_objects(scans: list[Scan], codes: Codes | None, objects: bool | None,
     ev = evidence([s.ids for s in usable if s.ids is not None], max(values, default=0), len(values))
     if wanted is None:
         if (codes is not None and len(codes) != 2) or not looks_like_objects(ev, MAX_CLASSES):
+            if codes is None and single_regions(ev, MAX_CLASSES):  # objects but for the sizes: say why not
+                report.note(codes_at, f"Masks whose values are one region each ({ev.sentence()}) read as classes: "
+                            f"each value has its own size in every mask, as a class does (the value tells "
+                            f"{ev.size_by_value:.0%} of the spread of sizes; ids of objects tell none).",
+                            "If each value is one object, read them as objects: --objects, the Data page's "
+                            "choice, or a line `objects: NAME` in codes.txt.")
             return None
         source = "masks"
     else:

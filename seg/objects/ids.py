@@ -4,7 +4,10 @@ and LIVECell ship them, often 16-bit. Read as classes they would be dozens of me
 Each mask is summarised once when the dataset is read (`IdFacts.of`); `looks_like_objects` decides from
 all of them. The evidence: an id of an instance mask is one connected region (an object), while a class
 value is usually many regions (every nucleus of the class) or a handful of large ones; and instance masks
-hold many ids per image (more than classes usually number), or more than segboard's 32 classes.
+hold many ids per image (more than classes usually number), or more than segboard's 32 classes. And an
+id means nothing across images (id 3 is whichever object came third), while a class value is the same
+thing in every mask: where the value tells an object's size (a class of organ, of brain region, each one
+region per image), the masks are read as classes (`Evidence.size_by_value`).
 A dataset can also be declared objects (`--objects`, the Data page, a line `objects` in codes.txt), or
 classes (its classes named in codes.txt).
 
@@ -22,17 +25,20 @@ import numpy as np
 
 MIN_IDS = 4  # median ids per mask from which single-region ids read as objects
 SINGLE_SHARE = 0.9  # of ids that are one connected region
+SIZE_BY_VALUE = 0.5  # share of the spread of region sizes the value explains, from which values are classes
 
 
 @dataclass
 class IdFacts:
     """One mask read as ids: how many, how many are one connected region (8-connected), each one's area
-    in pixels, and how many touch another object (4-neighbours of a different id)."""
+    in pixels (`values` the ids, in the same order), and how many touch another object (4-neighbours of a
+    different id)."""
 
     ids: int = 0
     single: int = 0
     touching: int = 0
     areas: list[int] = field(default_factory=list)
+    values: list[int] = field(default_factory=list)
 
     @classmethod
     def of(cls, values: np.ndarray) -> IdFacts:
@@ -48,7 +54,7 @@ class IdFacts:
         areas = np.bincount(values.ravel().astype(np.int64))
         ids = sorted(per_id)
         return cls(ids=len(ids), single=sum(1 for v in ids if per_id[v] == 1),
-                   touching=len(touching_ids(values)), areas=[int(areas[v]) for v in ids])
+                   touching=len(touching_ids(values)), areas=[int(areas[v]) for v in ids], values=ids)
 
 
 def touching_ids(values: np.ndarray) -> set[int]:
@@ -71,10 +77,40 @@ class Evidence:
     single_share: float
     max_value: int
     values: int  # distinct nonzero values over the dataset
+    size_by_value: float | None = None  # see explained_by_value(); None: too few values met twice to tell
 
     def sentence(self) -> str:
         return (f"{self.ids} ids in {self.masks} masks, {self.median_ids:g} a mask at the median, "
                 f"{self.single_share:.0%} of them one connected region each")
+
+    @property
+    def value_tells_size(self) -> bool:
+        return self.size_by_value is not None and self.size_by_value >= SIZE_BY_VALUE
+
+
+def explained_by_value(facts: list[IdFacts]) -> float | None:
+    """How much of the spread of region sizes (log area) over the masks the value explains: the adjusted
+    share of variance between values (omega squared of a one-way analysis of variance), about 0 when the
+    values are ids (id 3 is any object), near 1 when each value is a class of its own size (the liver is
+    large in every scan). Over the values met in two masks or more; None when fewer than three such
+    values or than two masks hold them, or when all regions have one size (nothing to explain)."""
+    groups: dict[int, list[float]] = {}
+    for f in facts:
+        for v, a in zip(f.values, f.areas, strict=True):
+            groups.setdefault(v, []).append(float(np.log(a)))
+    groups = {v: g for v, g in groups.items() if len(g) >= 2}
+    if len(groups) < 3:
+        return None
+    x = np.concatenate([np.array(g) for g in groups.values()])
+    total = float(((x - x.mean()) ** 2).sum())
+    if total < 1e-9 * x.size:
+        return None
+    within = sum(float(((np.array(g) - np.mean(g)) ** 2).sum()) for g in groups.values())
+    k, n = len(groups), x.size
+    if n <= k:
+        return None
+    between, mean_within = total - within, within / (n - k)
+    return max(0.0, (between - (k - 1) * mean_within) / (total + mean_within))
 
 
 def evidence(facts: list[IdFacts], max_value: int, values: int) -> Evidence:
@@ -82,12 +118,18 @@ def evidence(facts: list[IdFacts], max_value: int, values: int) -> Evidence:
     ids = sum(f.ids for f in facts)
     return Evidence(masks=len(facts), ids=ids, median_ids=float(np.median([f.ids for f in facts])) if facts else 0.0,
                     single_share=sum(f.single for f in facts) / ids if ids else 0.0, max_value=int(max_value),
-                    values=int(values))
+                    values=int(values), size_by_value=explained_by_value(facts))
 
 
 def looks_like_objects(ev: Evidence, max_classes: int) -> bool:
     """Instance masks: most ids are one connected region, and there are many ids per mask or more
-    values than classes could be. Two-value masks are never objects by themselves (they may opt in)."""
+    values than classes could be, and (where classes could be) the value does not tell the size as a class
+    would. Two-value masks are never objects by themselves (they may opt in)."""
+    return single_regions(ev, max_classes) and not (ev.max_value < max_classes and ev.value_tells_size)
+
+
+def single_regions(ev: Evidence, max_classes: int) -> bool:
+    "Many values per mask (or more than classes could be), most of them one connected region each."
     if ev.ids == 0 or ev.values < 2:
         return False
     many = ev.median_ids >= MIN_IDS or ev.max_value >= max_classes
