@@ -176,7 +176,7 @@ def test_instance_masks_are_told_from_class_masks():
 
 
 def organs(rng, size=(96, 96), n=6) -> np.ndarray:
-    "A class mask in which every class is one region of its own size (as organs in a scan): value v a square of side 6 + 4v."
+    "A class mask in which every class is one region of its own size (as organs in a scan): value v about 6 + 4v px."
     a = np.zeros(size, np.uint8)
     for v in range(1, n + 1):
         side = 6 + 4 * v + int(rng.integers(-1, 2))

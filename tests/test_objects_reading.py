@@ -57,7 +57,7 @@ def test_a_mask_with_one_object_and_an_empty_mask(tmp_path):
 
 
 def test_values_each_one_region_of_their_own_size_are_classes(tmp_path):
-    "An atlas of six classes, one region each in every mask (as organs): classes, and the note says how to ask for objects."
+    "Six classes, one region each in every mask (as organs): read as classes; the note says how to ask for objects."
     from test_objects import organs
     rng = np.random.default_rng(0)
     for i in range(6):

@@ -89,6 +89,23 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(objects_run, tmp_pa
 
 
 @pytest.mark.slow
+def test_the_bundle_of_a_run_on_objects_carries_its_split(objects_run):
+    "The download holds objects.json (the tuned split and its scores) and says in README.txt how objects are made."
+    import io
+    import zipfile
+
+    from seg.prediction.bundle import bundle
+    record = json.loads((objects_run / "objects.json").read_text())
+    with zipfile.ZipFile(io.BytesIO(bundle(objects_run))) as zf:
+        assert "objects.json" in zf.namelist() and "model.onnx" in zf.namelist()
+        assert json.loads(zf.read("objects.json")) == record
+        readme = zf.read("README.txt").decode()
+        assert zf.read("codes.txt").decode() == "background\nobject\nobject boundary\n"
+    assert "seeded watershed" in readme and f"over {record['split']['seed']:g}" in readme
+    assert f"under {record['split']['min_size']} pixels" in readme
+
+
+@pytest.mark.slow
 def test_the_pages_show_a_run_on_objects(objects_run, home):
     import shutil
 

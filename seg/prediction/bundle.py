@@ -6,6 +6,8 @@
     export.pkl    a fastai export, for `load_learner`: built on fastai's own blocks only, so it loads
                   without segboard installed (it is a pickle: load only files you trust)
     model.onnx    the U-Net as ONNX (checked against PyTorch), for ONNX Runtime, OpenVINO and other tools
+    objects.json  a run on objects: how its three classes (background, interior, boundary) become objects
+                  (the seeded watershed's two parameters, tuned at the run's end) and the scores they had
     README.txt    how to load each
 """
 
@@ -52,6 +54,16 @@ With segboard: python -m seg predict RUN_DIR IMAGES --out OUT (RUN_DIR holds con
 renamed best.pth), which also tiles large images and returns masks at each image's size.
 """
 
+OBJECTS = """
+Objects ({name}): the classes are background, the objects' interior and the boundary between touching
+objects. segboard makes objects from the probabilities at each image's own size with a seeded watershed
+(scikit-image): seeds are connected regions where the interior's probability is over {seed:g}, inside the
+foreground (background probability under 0.5); they grow over 1 - interior probability within the
+foreground; objects under {min_size} pixels are dropped. objects.json holds these two figures, tuned on the
+run's validation images, and the object scores they reached there. Keep objects.json beside config.json
+and model.pth for `seg predict` to write instances/ with the same split.
+"""
+
 
 def fastai_export(model: Model, path: Path) -> None:
     """A fastai Learner around the model with empty DataLoaders built from fastai's blocks, exported. Items
@@ -91,8 +103,15 @@ def bundle(run_dir, which: str = "best") -> bytes:
         zf.write(model.weights, "model.pth")
         zf.writestr("config.json", json.dumps(cfg, indent=2))
         zf.writestr("codes.txt", "\n".join(model.codes) + "\n")
-        zf.writestr("README.txt", README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes),
-                                                h=h, w=w))
+        readme = README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes), h=h, w=w)
+        if model.objects:
+            from seg.prediction.objects import objects_split
+            split = objects_split(Path(run_dir))
+            tuned = Path(run_dir) / "objects.json"
+            zf.writestr("objects.json", tuned.read_text(encoding="utf-8") if tuned.is_file()
+                        else json.dumps({"split": split.to_json(), "tuned": False}, indent=2))
+            readme += OBJECTS.format(name=model.codes[1], seed=split.seed, min_size=split.min_size)
+        zf.writestr("README.txt", readme)
         export = Path(tmp) / "export.pkl"
         fastai_export(model, export)
         zf.write(export, "export.pkl")
