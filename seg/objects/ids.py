@@ -98,17 +98,15 @@ def explained_by_value(facts: list[IdFacts]) -> float | None:
     for f in facts:
         for v, a in zip(f.values, f.areas, strict=True):
             groups.setdefault(v, []).append(float(np.log(a)))
-    groups = {v: g for v, g in groups.items() if len(g) >= 2}
-    if len(groups) < 3:
+    met = [np.array(g) for g in groups.values() if len(g) >= 2]  # so n >= 2k: n - k below is never 0
+    if len(met) < 3:
         return None
-    x = np.concatenate([np.array(g) for g in groups.values()])
+    x = np.concatenate(met)
     total = float(((x - x.mean()) ** 2).sum())
     if total < 1e-9 * x.size:
         return None
-    within = sum(float(((np.array(g) - np.mean(g)) ** 2).sum()) for g in groups.values())
-    k, n = len(groups), x.size
-    if n <= k:
-        return None
+    within = sum(float(((g - g.mean()) ** 2).sum()) for g in met)
+    k, n = len(met), x.size
     between, mean_within = total - within, within / (n - k)
     return max(0.0, (between - (k - 1) * mean_within) / (total + mean_within))
 
