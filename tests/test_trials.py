@@ -10,7 +10,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from training import demo, seg
 
-from seg.training.budget import Schedule
+from seg.training.budget import NoValidation, Schedule
 from seg.training.halving import (
     MIN_STEPS,
     Candidate,
@@ -282,6 +282,39 @@ def test_a_budgeted_fit_refits_its_epochs_to_the_time_left(tmp_path):
     assert guard.epochs >= 2 and changes and changes[-1] == guard.epochs == learn.n_epoch  # more than estimated
     assert learn.epoch + 1 == guard.epochs and not guard.hit  # every epoch of its schedule, none cut
     assert took <= 4.5 * epoch_s + 1.0 + epoch_s  # by the time, give or take the epoch it measured by
+
+
+def test_a_first_step_faster_than_the_estimate_grows_the_first_epoch(tmp_path):
+    """Large images: the plan's estimate fitted ONE step, the first step shows a whole pass and more fit. The
+    first epoch grows to the pass (refitting after it could only add epochs of one step, each validated),
+    the one-cycle's position follows the new schedule, and the fit still ends by its time."""
+    from seg.model.settings import TrainSettings
+    from seg.training.budget import Deadline, fit_budgeted, room
+    learn = tiny_learner(tmp_path, 12)  # 3 batches a pass
+    learn.fit(1, 1e-3, cbs=[NoValidation()])  # warmed up
+    step_s = time.time()
+    learn.fit(1, 1e-3, cbs=[NoValidation()])
+    step_s = (time.time() - step_s) / 3
+    changes = []
+    start = time.time()
+    at = start + 20 * step_s + 2.0
+    guard = Deadline(at, 1, room(1), lambda epochs, steps: changes.append((epochs, steps)), epoch_extra_s=step_s)
+    fit_budgeted(learn, Schedule(1, 1), TrainSettings(arch="resnet18"), False, guard)
+    # grown at the first step (its loading makes it the slowest): epochs of more than one step, a pass or near
+    assert guard.per_epoch(1) >= 2 and changes and changes[0][1] > 3
+    assert learn.train_iter > 3 and (guard.hit or learn.train_iter == changes[-1][1])  # the final schedule's steps
+    assert learn.pct_train == pytest.approx(1.0)  # the one-cycle ended where it should
+    assert time.time() <= at + 4 * step_s + 1.0
+
+
+def test_a_first_step_slower_than_the_estimate_leaves_the_schedule(tmp_path):
+    "Never shrinks at the first step: the refit after the epoch and the deadline guard the end."
+    from seg.model.settings import TrainSettings
+    from seg.training.budget import Deadline, fit_budgeted, room
+    learn = tiny_learner(tmp_path, 12)
+    guard = Deadline(time.time() + 600, 1, 1, epoch_extra_s=1000.0)  # room for the one epoch it has
+    fit_budgeted(learn, Schedule(1, 2), TrainSettings(arch="resnet18"), False, guard)
+    assert guard.grown is None and learn.train_iter == 2 and learn.pct_train == pytest.approx(1.0)
 
 
 def test_refit_fills_the_time_with_whole_epochs_and_a_shorter_last():

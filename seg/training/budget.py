@@ -67,14 +67,20 @@ class Deadline(Callback):
     still to come are fitted to the time left at the pace so far (`refit`: whole epochs and perhaps a
     shorter last one; fastai's one-cycle reads its position from `n_epoch`, so the schedule stretches or
     shrinks with them), within the `room` of epochs the fit was started with; `on_change(epochs, steps)` is
-    told the epochs and the steps in all. After a batch that passes `at`, at once (`hit`)."""
+    told the epochs and the steps in all. After a batch that passes `at`, at once (`hit`).
+
+    With `epoch_extra_s` (the estimate of an epoch's validation and checkpoint the schedule was fitted
+    with), the first step is timed too, and where the schedule was fitted to an estimate slower than that
+    step, it grows to the steps that fit (`grow`): on large images a first epoch can be the whole plan, one
+    step or two, and refitting after it could add only whole epochs, each with its validation."""
 
     order = 70  # after every callback that records a batch or an epoch: the last one is written
 
-    def __init__(self, at: float, epochs: int, room: int, on_change=None):
+    def __init__(self, at: float, epochs: int, room: int, on_change=None, epoch_extra_s: float | None = None):
         self.at, self.epochs, self.room, self.on_change, self.hit = at, epochs, room, on_change, False
+        self.epoch_extra_s = epoch_extra_s
         self.started = self.epoch_started = time.time()
-        self.train_s, self.short = 0.0, None
+        self.train_s, self.short, self.grown = 0.0, None, None
 
     def before_epoch(self):
         if self.epoch == 0:  # the fit's loop was given `room` epochs; the schedule starts with the estimate
@@ -89,9 +95,34 @@ class Deadline(Callback):
         if self.training and time.time() > self.at:
             self.hit = True
             raise CancelFitException()
+        if self.training and self.epoch == 0 and self.iter == 0 and self.epoch_extra_s is not None:
+            self.grow(time.time() - self.epoch_started)
+
+    def grow(self, step_s: float) -> None:
+        """After the fit's first step (`step_s`, its loading included): the schedule that fits the time left
+        at that pace, where it holds more steps than the one started with; the one-cycle's position is set
+        to one step of the new schedule. Never shrinks: the refit after each epoch and `at` guard the end."""
+        steps_cb = self._steps_cb()
+        if steps_cb is None or step_s <= 0:
+            return
+        per_pass = len(self.learn.dls.train)
+        now = Schedule(self.epochs, steps_cb.steps)
+        fits = Schedule.fitting(self.at - time.time() + step_s, step_s, per_pass, self.epoch_extra_s)
+        epochs = min(self.room, fits.epochs)
+        if epochs * fits.per_epoch <= now.steps:
+            return
+        steps_cb.steps = self.learn.n_iter = self.grown = fits.per_epoch
+        self.epochs = self.learn.n_epoch = epochs
+        self.learn.pct_train = 1 / (fits.per_epoch * epochs)
+        if self.on_change:
+            self.on_change(epochs, self.planned_steps(fits.per_epoch))
 
     def _steps_cb(self) -> StepsPerEpoch | None:
         return next((cb for cb in self.learn.cbs if isinstance(cb, StepsPerEpoch)), None)
+
+    def per_epoch(self, started: int) -> int:
+        "The steps of an epoch: `started`, the schedule the fit began with, unless the first step grew it."
+        return self.grown or started
 
     def planned_steps(self, per_epoch: int) -> int:
         "The training steps of the fit as it now stands."
@@ -182,11 +213,19 @@ class Budget:
 def final_schedule(budget: Budget, learn, ds, trials, n_valid: int) -> Schedule:
     """The steps that fit between now and the deadline, less the final scoring: at the winner's measured
     step time, else the plan's pace (loading included); validation at each pass is a forward pass."""
-    bs = learn.dls.train.bs
-    step_s = (trials.step_s if trials and trials.step_s else None) or budget.per_image(ds.hw) * bs
-    valid_s = n_valid * step_s / bs / 3
     seconds = training_end(budget, ds, trials, n_valid) - time.time()
-    return Schedule.fitting(seconds, step_s, len(learn.dls.train), valid_s + EPOCH_S)
+    return Schedule.fitting(seconds, step_seconds(budget, learn, ds, trials), len(learn.dls.train),
+                            epoch_extra_s(budget, learn, ds, trials, n_valid))
+
+
+def step_seconds(budget: Budget, learn, ds, trials) -> float:
+    "A training step: the trials' winner's measured time, else the plan's pace (loading included)."
+    return (trials.step_s if trials and trials.step_s else None) or budget.per_image(ds.hw) * learn.dls.train.bs
+
+
+def epoch_extra_s(budget: Budget, learn, ds, trials, n_valid: int) -> float:
+    "An epoch's time besides its steps: validation (a forward pass, a third of a step) and the checkpoint."
+    return n_valid * step_seconds(budget, learn, ds, trials) / learn.dls.train.bs / 3 + EPOCH_S
 
 
 def training_end(budget: Budget, ds, trials, n_valid: int) -> float:

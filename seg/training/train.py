@@ -32,7 +32,16 @@ from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server import workspace
 from seg.server.workspace import signature
-from seg.training.budget import Budget, Deadline, Schedule, final_schedule, fit_budgeted, room, training_end
+from seg.training.budget import (
+    Budget,
+    Deadline,
+    Schedule,
+    epoch_extra_s,
+    final_schedule,
+    fit_budgeted,
+    room,
+    training_end,
+)
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
 from seg.training.precision import apply as apply_precision
@@ -195,12 +204,14 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
 
                 def rescheduled(epochs: int, steps: int | None = None) -> None:  # the bar follows the run's pace
                     if main:
-                        plan = schedule_of(Schedule(epochs, schedule.per_epoch))
+                        plan = schedule_of(Schedule(epochs, guard.per_epoch(schedule.per_epoch) if guard
+                                                    else schedule.per_epoch))
                         log.write("status", status="running", message=f"Training on {device.label}",
                                   plan={**plan, "total_iterations": steps or plan["total_iterations"]})
 
                 guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
-                                 room(schedule.epochs), rescheduled)
+                                 room(schedule.epochs), rescheduled,
+                                 epoch_extra_s(budget, learn, ds, trials, len(valid_pairs)))
                 rescheduled(schedule.epochs)
             with learn.distrib_ctx() if num_distrib() else _nothing():
                 if budget is not None:
@@ -225,8 +236,9 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if stopped:
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
-                message = (f"Ended at the time budget after {learn.train_iter} of "
-                           f"{guard.planned_steps(schedule.per_epoch)} steps; the best weights are in best.pth.")
+                planned = guard.planned_steps(guard.per_epoch(schedule.per_epoch))
+                message = (f"Ended at the time budget after {learn.train_iter} of {planned} steps; the best "
+                           "weights are in best.pth.")
             elif budget is not None:
                 message = f"Completed {guard.epochs} epochs ({learn.train_iter} steps) in the time budget."
             else:
