@@ -1,0 +1,5 @@
+"""Masks people don't have yet: labelling in the workspace, never in the user's folder.
+
+- store      a labels set: masks, a record of how each was made, versions, backups of replaced work
+- assist     strokes to a whole mask (a pixel classifier that learns across images), a click to a region
+"""

@@ -1,0 +1,219 @@
+"""A labels set: the masks people draw, kept in the workspace, never in their folder.
+
+`<workspace>/labels/<name>/` is a dataset in the Data page's own layout, so every page and command reads it:
+
+    set.json              the set: its classes, objects or not, the folder its images come from, its version
+    codes.txt             the class names (`objects: NAME` for a set of objects)
+    images/<key>.<ext>    a copy of each image that has a mask (the source folder is only read)
+    masks/<key>.png       class indices (8-bit), or one id per object (16-bit) in a set of objects
+    records/<key>.json    how each mask was made, every save: drawn, assisted, corrected from run X; when; by whom
+    backups/              a mask another person's save replaced: never lost
+
+Every save is one version of the set (`set.json`'s `version`, and the mask's own in its record); a save
+that starts from a version older than the stored one keeps the stored mask in `backups/` and says so:
+two people labelling one set never lose each other's work. Saves are serialised by a file lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from seg.data.codes import Codes
+from seg.util import atomic_write
+
+HOWS = ("drawn", "assisted", "corrected", "predicted", "imported")
+NAME = re.compile(r"^[\w][\w .-]{0,63}$")
+
+
+class LabelsError(Exception):
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.problem, self.fix = problem, fix
+
+
+@dataclass(frozen=True)
+class Saved:
+    "A save's outcome: the mask's new version, and a warning where it replaced another person's save."
+
+    version: int
+    warning: str | None = None
+
+
+def key_of(image: Path, source: Path | None) -> str:
+    "An image's key in the set: its path under the source folder, folders joined by `__` (names stay unique)."
+    rel = image.relative_to(source) if source is not None and image.is_relative_to(source) else Path(image.name)
+    return "__".join([*rel.parent.parts, rel.stem])
+
+
+class LabelSet:
+    """One labels set (see the module). `create` makes one, `LabelSet(path)` opens it; `sources()` lists the
+    images to label, `save` stores a mask, `mask`/`record` read one back."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.info = json.loads((self.path / "set.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise LabelsError(f"{self.path} is not a labels set ({e}).",
+                              "Choose a folder under the workspace's labels/, or make a new set.") from None
+
+    @classmethod
+    def create(cls, parent: Path, name: str, classes: list[str], source: Path | None = None,
+               objects: bool = False) -> LabelSet:
+        """A new set `parent/name` for the images of `source` (a folder, only ever read), with `classes`
+        (the background first; for objects, the background and the objects' name). Refuses a name in use."""
+        if not NAME.match(name or ""):
+            raise LabelsError(f"{name!r} cannot name a labels set.",
+                              "Use letters, digits, spaces, '.', '-' or '_' (64 at most), starting with a letter "
+                              "or digit.")
+        codes = Codes.given(classes)
+        if len(codes) < 2 or (objects and len(codes) != 2):
+            raise LabelsError(f"A labels set needs the background and {'the objects' if objects else 'a class'}; "
+                              f"given {', '.join(codes.names) or 'none'}.",
+                              "Name the background first, then " + ("what the objects are." if objects
+                                                                  else "each class."))
+        path = Path(parent) / name
+        if path.exists():
+            raise LabelsError(f"A labels set named {name!r} exists already.", "Choose another name, or open it.")
+        for sub in ("images", "masks", "records", "backups"):
+            (path / sub).mkdir(parents=True)
+        lines = [codes.names[0], f"objects: {codes.names[1]}"] if objects else list(codes.names)
+        atomic_write(path / "codes.txt", "\n".join(lines) + "\n")
+        info = {"name": name, "classes": list(codes.names), "objects": objects,
+                "source": str(Path(source).resolve()) if source is not None else None,
+                "created": _now(), "version": 0}
+        atomic_write(path / "set.json", json.dumps(info, indent=2))
+        return cls(path)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.info["classes"])
+
+    @property
+    def objects(self) -> bool:
+        return bool(self.info.get("objects"))
+
+    @property
+    def source(self) -> Path | None:
+        return Path(self.info["source"]) if self.info.get("source") else None
+
+    @property
+    def version(self) -> int:
+        "Saves in all: a run trained on the set records it (`seg train` on a set writes it to config.json)."
+        return int(self._read_info().get("version", 0))
+
+    def _read_info(self) -> dict:
+        return json.loads((self.path / "set.json").read_text(encoding="utf-8"))
+
+    def sources(self) -> list[Path]:
+        """The images to label: those of the source folder (the images of its pairs where it is a dataset,
+        else every image under it), and images added to the set that are not in it (uploads)."""
+        from seg.data.discovery import discover, image_files
+        from seg.data.report import Report
+        found: list[Path] = []
+        if self.source is not None and self.source.is_dir():
+            report = Report(self.source)
+            pairs = discover(self.source, report).pairs
+            found = [p.image for p in pairs] if pairs else image_files(self.source, report)
+        keys = {key_of(f, self.source) for f in found}
+        extra = [f for f in sorted((self.path / "images").iterdir())
+                 if f.stem not in keys and not f.name.startswith(".")]
+        return sorted(found) + extra
+
+    def labelled(self) -> list[str]:
+        "The keys of the images with a mask, sorted."
+        return sorted(f.stem for f in (self.path / "masks").glob("*.png"))
+
+    def image_path(self, key: str) -> Path | None:
+        "The set's copy of an image (None before its first save)."
+        return next((f for f in (self.path / "images").glob(f"{_glob(key)}.*")), None)
+
+    def mask(self, key: str) -> np.ndarray | None:
+        "The stored mask of an image (class indices or object ids), None if it has none."
+        f = self.path / "masks" / f"{key}.png"
+        return np.asarray(Image.open(f)) if f.exists() else None
+
+    def record(self, key: str) -> dict:
+        "How the mask was made, every save: {key, image, history: [{version, how, run, by, at}]}."
+        f = self.path / "records" / f"{key}.json"
+        return json.loads(f.read_text(encoding="utf-8")) if f.exists() else {"key": key, "history": []}
+
+    def mask_version(self, key: str) -> int:
+        "The version of an image's stored mask (0: none yet): a save gives it back as `base`."
+        history = self.record(key)["history"]
+        return history[-1]["version"] if history else 0
+
+    def check(self, mask: np.ndarray) -> np.ndarray:
+        "The mask as it is stored: 8-bit class indices under the set's classes, or 16-bit object ids."
+        a = np.asarray(mask)
+        if a.ndim != 2 or not np.issubdtype(a.dtype, np.integer) and a.dtype != bool:
+            raise LabelsError(f"A mask must be one integer per pixel; this one is {a.dtype} of shape {a.shape}.",
+                              "Save class indices (or object ids), one per pixel.")
+        if self.objects:
+            if a.min() < 0 or a.max() > 65535:
+                raise LabelsError("Object ids must be 0 (background) to 65,535.", "Number the objects from 1.")
+            return a.astype(np.uint16)
+        if a.min() < 0 or a.max() >= len(self.classes):
+            raise LabelsError(f"The mask holds value {int(a.max())}, but the set has {len(self.classes)} classes "
+                              f"({', '.join(self.classes)}).", "Draw with the set's classes only.")
+        return a.astype(np.uint8)
+
+    def save(self, image: Path, mask: np.ndarray, how: str, base: int | None = None, run: str | None = None,
+             by: str | None = None) -> Saved:
+        """Store `image`'s mask, made `how` (HOWS; `run`: the run a correction started from), by `by`.
+        `base`: the mask version the change started from (`mask_version` when the editor opened it); where
+        another save came between, its mask is kept in backups/ and the outcome warns. The image is copied
+        into the set at its first save."""
+        if how not in HOWS:
+            raise ValueError(f"how: one of {HOWS}, not {how!r}")
+        image = Path(image).resolve()
+        key = key_of(image, self.source)
+        a = self.check(mask)
+        with self._locked():
+            info = self._read_info()
+            stored = self.mask_version(key)
+            warning = None
+            if base is not None and stored != base and stored > 0:
+                last = self.record(key)["history"][-1]
+                kept = self.path / "backups" / f"{key}.v{stored}.png"
+                shutil.copy2(self.path / "masks" / f"{key}.png", kept)
+                warning = (f"{image.name} was saved by {last.get('by') or 'someone else'} at {last['at']} while you "
+                           f"edited it; your mask is saved, theirs is kept in backups/{kept.name}.")
+            if self.image_path(key) is None:
+                shutil.copy2(image, self.path / "images" / f"{key}{image.suffix.lower()}")
+            atomic_write(self.path / "masks" / f"{key}.png", write=lambda t: Image.fromarray(a).save(t, format="PNG"))
+            version = int(info.get("version", 0)) + 1
+            rec = self.record(key)
+            rec["image"] = str(image)
+            rec["history"].append({"version": version, "how": how, "run": run, "by": by, "at": _now()})
+            atomic_write(self.path / "records" / f"{key}.json", json.dumps(rec, indent=2))
+            info["version"] = version
+            atomic_write(self.path / "set.json", json.dumps(info, indent=2))
+            self.info = info
+        return Saved(version, warning)
+
+    @contextmanager
+    def _locked(self):
+        with open(self.path / ".lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _glob(key: str) -> str:
+    return re.sub(r"([*?\[\]])", r"[\1]", key)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

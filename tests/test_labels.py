@@ -1,0 +1,163 @@
+"""Labels sets and assisted labelling (seg/labels/): real files, real scikit-image and scikit-learn."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from makers import save, shapes
+
+from seg import Dataset
+from seg.labels.assist import UNMARKED, Assistant, NoStrokes, region_at
+from seg.labels.store import LabelsError, LabelSet
+
+
+def cells(rng, size=(96, 128)) -> tuple[np.ndarray, np.ndarray]:
+    "Bright textured discs (class 1) and dark rods (class 2) on a noisy mid-grey background."
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = np.zeros(size, np.uint8)
+    for _ in range(4):
+        cy, cx, r = rng.integers(12, h - 12), rng.integers(12, w - 12), rng.integers(7, 11)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 1
+    for _ in range(2):
+        cy, cx = rng.integers(5, h - 5), rng.integers(20, w - 20)
+        mask[cy - 2: cy + 3, cx - 15: cx + 15][mask[cy - 2: cy + 3, cx - 15: cx + 15] == 0] = 2
+    level = np.array([120, 220, 30], np.float32)[mask]
+    image = np.clip(level + rng.normal(0, 12, size), 0, 255).astype(np.uint8)
+    return np.repeat(image[..., None], 3, -1), mask
+
+
+def strokes_from(truth: np.ndarray, rng, per_class=3, length=6) -> np.ndarray:
+    "A few short horizontal strokes per class, each drawn inside that class of the truth (a person's scribbles)."
+    out = np.full(truth.shape, UNMARKED, np.uint8)
+    for c in np.unique(truth):
+        ys, xs = np.nonzero(truth == c)
+        for i in rng.choice(len(ys), per_class, replace=False):
+            row = truth[ys[i], xs[i]: xs[i] + length]
+            n = int(np.argmax(row != c)) if (row != c).any() else len(row)
+            out[ys[i], xs[i]: xs[i] + n] = c
+    return out
+
+
+def dice(a: np.ndarray, b: np.ndarray, c: int) -> float:
+    return 2 * np.sum((a == c) & (b == c)) / max(1, np.sum(a == c) + np.sum(b == c))
+
+
+def test_a_few_strokes_fill_the_image_and_what_is_learnt_carries_to_the_next():
+    rng = np.random.default_rng(0)
+    image, truth = cells(rng)
+    strokes = strokes_from(truth, rng)
+    assert (strokes != UNMARKED).sum() < 0.02 * truth.size  # a few scribbles: under 2% of the pixels
+    a = Assistant()
+    a.learn("first", image, strokes)
+    filled = a.fill(image, strokes)
+    assert filled.dtype == np.uint8 and set(np.unique(filled)) <= {0, 1, 2}  # class values only, nothing between
+    assert (filled[strokes != UNMARKED] == strokes[strokes != UNMARKED]).all()  # every stroke kept
+    assert dice(filled, truth, 1) > 0.9 and dice(filled, truth, 2) > 0.8
+    other, other_truth = cells(np.random.default_rng(1))
+    unseen = a.fill(other)  # no stroke on this one: what the first image taught
+    assert dice(unseen, other_truth, 1) > 0.9
+
+
+def test_strokes_of_one_class_are_not_enough_and_replacing_an_image_s_strokes():
+    rng = np.random.default_rng(2)
+    image, truth = cells(rng)
+    only = np.where(truth == 1, 1, UNMARKED).astype(np.uint8)
+    a = Assistant()
+    with pytest.raises(NoStrokes, match="two classes"):
+        a.learn("x", image, only)
+    a.learn("x", image, strokes_from(truth, rng))
+    assert a.classes() == [0, 1, 2]
+    a.learn("x", image, np.where(truth == 2, 2, np.where(truth == 0, 0, UNMARKED)).astype(np.uint8))
+    assert a.classes() == [0, 2]  # the image's strokes were replaced, not added to
+
+
+def test_a_large_image_is_filled_at_its_own_size_from_reduced_features():
+    rng = np.random.default_rng(3)
+    small, truth = cells(rng, (96, 128))
+    big = np.kron(small, np.ones((10, 10, 1), np.uint8))  # 960 x 1280: features at 768 px on the longer side
+    big_truth = np.kron(truth, np.ones((10, 10), np.uint8))
+    strokes = np.full(big_truth.shape, UNMARKED, np.uint8)
+    thin = strokes_from(truth, rng)
+    strokes[::10, ::10][thin != UNMARKED] = thin[thin != UNMARKED]  # strokes one pixel wide at full size
+    a = Assistant()
+    a.learn("big", big, strokes)
+    filled = a.fill(big)
+    assert filled.shape == big_truth.shape and dice(filled, big_truth, 1) > 0.9
+
+
+def test_a_click_gives_the_object_under_it():
+    rng = np.random.default_rng(4)
+    image, truth = cells(rng)
+    from scipy.ndimage import label
+    objects, n = label(truth == 1)
+    ys, xs = np.nonzero(objects == 1)
+    region = region_at(image, (int(ys.mean()), int(xs.mean())))
+    one = objects == 1
+    assert (region & one).sum() / (region | one).sum() > 0.85  # IoU with the clicked disc
+    with pytest.raises(ValueError, match="outside"):
+        region_at(image, (500, 3))
+
+
+def test_a_labels_set_is_a_dataset_and_the_source_folder_is_never_written(tmp_path):
+    rng = np.random.default_rng(5)
+    src = tmp_path / "photos"
+    for i in range(3):
+        save(src / "day 1" / f"img{i}.png", shapes(rng)[0])
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in src.rglob("*"))
+    s = LabelSet.create(tmp_path / "labels", "cracks", ["background", "crack"], source=src)
+    assert [p.name for p in s.sources()] == ["img0.png", "img1.png", "img2.png"]
+    first = s.sources()[0]
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:20, 5:40] = 1
+    saved = s.save(first, mask, "drawn", base=0, by="ana")
+    assert saved.version == 1 and saved.warning is None
+    key = "day 1__img0"
+    assert s.labelled() == [key] and (s.mask(key) == mask).all() and s.mask(key).dtype == np.uint8
+    assert s.record(key)["history"][0]["how"] == "drawn" and s.record(key)["history"][0]["by"] == "ana"
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in src.rglob("*")) == before  # only read
+    ds = Dataset.open(s.path)  # the set is a dataset in the Data page's layout
+    assert len(ds.pairs) == 1 and list(ds.codes.names) == ["background", "crack"]
+    assert (ds.mask(ds.pairs[0]) == mask).all()
+    with pytest.raises(LabelsError, match="value 3"):
+        s.save(first, mask * 3, "drawn")
+    with pytest.raises(LabelsError, match="exists already"):
+        LabelSet.create(tmp_path / "labels", "cracks", ["background", "crack"], source=src)
+    with pytest.raises(LabelsError, match="cannot name"):
+        LabelSet.create(tmp_path / "labels", "../out", ["background", "crack"])
+
+
+def test_two_people_saving_one_image_lose_nothing(tmp_path):
+    rng = np.random.default_rng(6)
+    src = save(tmp_path / "in" / "a.png", shapes(rng)[0]).parent
+    s = LabelSet.create(tmp_path / "labels", "two", ["background", "cell"], source=src)
+    image = s.sources()[0]
+    ana, ben = np.zeros((48, 64), np.uint8), np.zeros((48, 64), np.uint8)
+    ana[:10] = 1
+    ben[-10:] = 1
+    opened = s.mask_version("a")  # both open the image at version 0
+    assert s.save(image, ana, "drawn", base=opened, by="ana").warning is None
+    late = s.save(image, ben, "assisted", base=opened, by="ben")
+    assert late.version == 2 and "ana" in late.warning and "backups/a.v1.png" in late.warning
+    assert (s.mask("a") == ben).all()  # the later save is the mask ...
+    from PIL import Image
+    assert (np.asarray(Image.open(s.path / "backups" / "a.v1.png")) == ana).all()  # ... the earlier is kept
+    assert [h["version"] for h in s.record("a")["history"]] == [1, 2] and s.version == 2
+    assert json.loads((s.path / "set.json").read_text())["version"] == 2
+
+
+def test_a_set_of_objects_keeps_16_bit_ids_and_reads_as_objects(tmp_path):
+    rng = np.random.default_rng(7)
+    src = tmp_path / "in"
+    for i in range(2):
+        save(src / f"n{i}.png", shapes(rng)[0])
+    s = LabelSet.create(tmp_path / "labels", "nuclei", ["background", "nucleus"], source=src, objects=True)
+    for i, image in enumerate(s.sources()):
+        ids = np.zeros((48, 64), np.uint16)
+        ids[5:15, 5:15], ids[15:25, 5:15], ids[30:40, 40:60] = 300 + i, 7, 1000
+        s.save(image, ids, "drawn")
+    assert s.mask("n0").dtype == np.uint16 and set(np.unique(s.mask("n0"))) == {0, 7, 300, 1000}
+    ds = Dataset.open(s.path)
+    assert ds.objects and len(ds.pairs) == 2
