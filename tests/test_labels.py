@@ -123,6 +123,12 @@ def test_a_labels_set_is_a_dataset_and_the_source_folder_is_never_written(tmp_pa
     assert (ds.mask(ds.pairs[0]) == mask).all()
     with pytest.raises(LabelsError, match="value 3"):
         s.save(first, mask * 3, "drawn")
+    with pytest.raises(LabelsError, match="is 48 x 64"):
+        s.save(first, mask[:40], "drawn")
+    (src / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(LabelsError, match="broken.png cannot be read"):
+        s.save(src / "broken.png", mask, "drawn")
+    assert s.labelled() == [key] and s.version == 1  # nothing of a refused save is kept
     with pytest.raises(LabelsError, match="exists already"):
         LabelSet.create(tmp_path / "labels", "cracks", ["background", "crack"], source=src)
     with pytest.raises(LabelsError, match="cannot name"):
@@ -161,3 +167,36 @@ def test_a_set_of_objects_keeps_16_bit_ids_and_reads_as_objects(tmp_path):
     assert s.mask("n0").dtype == np.uint16 and set(np.unique(s.mask("n0"))) == {0, 7, 300, 1000}
     ds = Dataset.open(s.path)
     assert ds.objects and len(ds.pairs) == 2
+
+
+def test_uncertainty_is_zero_when_sure_and_one_when_no_class_is_told_apart():
+    from seg.labels.queue import uncertainty
+    sure = np.zeros((3, 4, 4))
+    sure[1] = 1.0
+    assert uncertainty(sure) == pytest.approx(0.0, abs=1e-9)
+    assert uncertainty(np.full((3, 4, 4), 1 / 3)) == pytest.approx(1.0)
+    half = np.stack([np.full((4, 4), 0.5), np.full((4, 4), 0.5)])
+    half[:, :2] = [[1.0], [0.0]]  # half the pixels sure, half a coin toss
+    assert uncertainty(half) == pytest.approx(0.5)
+
+
+def test_label_next_ranks_a_sets_unlabelled_images_and_names_the_unreadable(finished, tmp_path):
+    from training import cli
+    src = tmp_path / "to label"
+    for f in sorted((finished.data / "images").iterdir())[:4]:
+        (src / f.name).parent.mkdir(parents=True, exist_ok=True)
+        (src / f.name).write_bytes(f.read_bytes())
+    (src / "broken.png").write_bytes(b"not a png")
+    s = LabelSet.create(tmp_path / "labels", "next", ["background", "cell"], source=src)
+    first = sorted(src.glob("*.png"))[0]
+    s.save(first, np.zeros((128, 128), np.uint8), "drawn")
+    code, out, err = cli("label-next", finished.run, s.path, "--json")
+    assert code == 1 and "broken.png" in err  # the unreadable image is named, the rest ranked
+    result = json.loads(out)
+    queue = result["queue"]
+    assert len(queue) == 3 and first.name not in {q["image"].rsplit("/", 1)[-1] for q in queue}  # labelled: out
+    values = [q["uncertainty"] for q in queue]
+    assert values == sorted(values, reverse=True) and all(0 <= v <= 1 for v in values)
+    assert result["failed"][0]["image"].endswith("broken.png")
+    code, out, _ = cli("label-next", finished.run, tmp_path / "nowhere")
+    assert code == 2

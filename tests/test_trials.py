@@ -310,7 +310,7 @@ def test_a_first_step_faster_than_the_estimate_grows_the_first_epoch(tmp_path):
 def test_a_first_step_slower_than_the_estimate_leaves_the_schedule(tmp_path):
     "Never shrinks at the first step: the refit after the epoch and the deadline guard the end."
     from seg.model.settings import TrainSettings
-    from seg.training.budget import Deadline, fit_budgeted, room
+    from seg.training.budget import Deadline, fit_budgeted
     learn = tiny_learner(tmp_path, 12)
     guard = Deadline(time.time() + 600, 1, 1, epoch_extra_s=1000.0)  # room for the one epoch it has
     fit_budgeted(learn, Schedule(1, 2), TrainSettings(arch="resnet18"), False, guard)

@@ -8,6 +8,8 @@
     python -m seg stop RUN_DIR                 ask a run to stop after its current batch
     python -m seg predict RUN_DIR INPUT --out OUT_DIR [--measure] [--json]   masks, previews, metrics,
                                                measurements (INPUT: an image, a folder, a dataset; or --valid)
+    python -m seg label-next RUN_DIR IMAGES [--top N] [--json]   images ranked by the model's uncertainty: label
+                                               these first (IMAGES: an image, a folder, a dataset, a labels set)
     python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
     python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
 
@@ -89,6 +91,16 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q.set_defaults(run=c.cmd_predict)
+    n = sub.add_parser("label-next", help="images ranked by the model's uncertainty, most uncertain first: "
+                                          "label these first")
+    n.add_argument("run_dir", metavar="RUN_DIR")
+    n.add_argument("images", metavar="IMAGES",
+                   help="an image, a folder of images, a dataset, or a labels set (its images without a mask)")
+    n.add_argument("--top", type=int, help="print only the first N")
+    n.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
+    n.add_argument("--bs", type=int, default=4, help="images per forward pass (4)")
+    n.add_argument("--json", action="store_true", help="print the queue as JSON")
+    n.set_defaults(run=c.cmd_label_next)
     for name, run, what in (
             ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
                                    "folders)"),

@@ -164,6 +164,27 @@ def cmd_predict(args) -> int:
     return 1 if meta["failed"] else 0
 
 
+def cmd_label_next(args) -> int:
+    from seg.labels.queue import images_of, rank
+    if not Path(args.images).exists():
+        raise SettingsError(f"{args.images} does not exist: give an image, a folder of images, a dataset or a "
+                            "labels set.")
+    images = images_of(Path(args.images))
+    ranked, failed = rank(Path(args.run_dir), images, args.weights, args.bs)
+    shown = ranked[: args.top] if args.top else ranked
+    if args.json:
+        json.dump({"queue": [r.to_json() for r in shown], "images": len(images),
+                   "failed": [{"image": str(f), "problem": why} for f, why in failed]}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"{len(ranked)} images, most uncertain first (0: sure of every pixel, 1: no idea):")
+        for r in shown:
+            print(f"  {r.uncertainty:.3f}  {r.image}")
+    for f, why in failed:
+        print(f"warning: {f}: {why}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _sharing(args):
     "The app's sharing settings as the server will see them, and the address it listens on."
     import tomllib

@@ -175,9 +175,18 @@ class LabelSet:
         into the set at its first save."""
         if how not in HOWS:
             raise ValueError(f"how: one of {HOWS}, not {how!r}")
+        from seg.data.images import ImageError, load_image
         image = Path(image).resolve()
         key = key_of(image, self.source)
         a = self.check(mask)
+        try:
+            shape = load_image(image).shape[:2]
+        except (ImageError, OSError) as e:
+            raise LabelsError(f"{image.name} cannot be read: {getattr(e, 'problem', e)}",
+                              getattr(e, "fix", "Re-export the image.")) from None
+        if a.shape != shape:
+            raise LabelsError(f"The mask is {a.shape[0]} x {a.shape[1]} px but {image.name} is "
+                              f"{shape[0]} x {shape[1]}.", "Draw the mask on the image itself.")
         with self._locked():
             info = self._read_info()
             stored = self.mask_version(key)
