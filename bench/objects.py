@@ -11,7 +11,7 @@ Scored per validation image against the true ids (seg/objects/scores.py): AP at 
 0.5:0.95 (2018 Data Science Bowl), median count error |found - true| / true.
 
     python bench/objects.py DATA_DIR [DATA_DIR ...] --minutes 10
-    python bench/objects.py ../shared/datasets/membrane --membrane-cells --minutes 10
+    python bench/objects.py ../shared/datasets/membrane --membrane-cells --minutes 10 [--keep DIR]
 
 DATA_DIR holds images/ and masks/ with one id per object (e.g. `python -m seg demo DIR --objects`).
 `--membrane-cells` derives them from ../shared/datasets/membrane: each cell region between membranes
@@ -125,15 +125,16 @@ def main() -> None:
     ap.add_argument("data", nargs="+")
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--membrane-cells", action="store_true", help="derive instance masks from membrane's classes")
+    ap.add_argument("--keep", type=Path, help="keep the run and prediction folders here (DATASET-MINUTES/)")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     blocks = {}
     for data in map(Path, args.data):
+        name = f"{data.name}-cells" if args.membrane_cells else data.name
+        key = f"{name}-{args.minutes:g}min"
         with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
+            tmp = args.keep / key if args.keep else Path(tmp)
             folder = membrane_cells(data, tmp / "cells") if args.membrane_cells else data
-            name = f"{data.name}-cells" if args.membrane_cells else data.name
-            key = f"{name}-{args.minutes:g}min"
             blocks[key] = f"<!-- objects:{key} -->\n{table(name, args.minutes, run(folder, args.minutes, tmp))}" \
                           f"<!-- /objects:{key} -->\n"
         if not args.no_readme:  # after each dataset: a long benchmark cut short keeps what it measured
