@@ -13,6 +13,7 @@ pages = [
     st.Page("pages/data.py", title="Data", icon=":material/photo_library:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/center_focus_strong:"),
+    st.Page("pages/label.py", title="Label", icon=":material/brush:"),
 ]
 
 # The password, when one is set, guards every page: no page runs before it is given. The address

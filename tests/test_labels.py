@@ -200,3 +200,19 @@ def test_label_next_ranks_a_sets_unlabelled_images_and_names_the_unreadable(fini
     assert result["failed"][0]["image"].endswith("broken.png")
     code, out, _ = cli("label-next", finished.run, tmp_path / "nowhere")
     assert code == 2
+
+
+def test_masks_travel_to_and_from_the_editor_exactly():
+    from seg.labels.rle import RLEError, decode, encode
+    rng = np.random.default_rng(8)
+    mask = rng.integers(0, 3, (37, 53)).astype(np.uint8)
+    mask[:10] = 0
+    runs = encode(mask)
+    assert runs[:2] == [0, 10 * 53] and (decode(runs, 37, 53) == mask).all()
+    ids = np.zeros((4, 5), np.uint16)
+    ids[1:3, 1:4] = 40000
+    assert (decode(encode(ids), 4, 5, np.uint16) == ids).all()
+    for bad, why in (([1, 2, 3], "pairs"), ([0, 19], "cover 19"), ([0, 10, 1, 0, 2, 10], "cover"),
+                     ([300, 20], "uint8")):
+        with pytest.raises(RLEError, match=why):
+            decode(bad, 4, 5)

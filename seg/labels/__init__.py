@@ -2,4 +2,6 @@
 
 - store      a labels set: masks, a record of how each was made, versions, backups of replaced work
 - assist     strokes to a whole mask (a pixel classifier that learns across images), a click to a region
+- rle        masks to and from the browser's editor, run-length encoded: exact class values
+- queue      label next: images ranked by a model's uncertainty
 """

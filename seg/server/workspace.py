@@ -1,6 +1,7 @@
 """Where segboard keeps what it makes: the demo dataset, runs (`runs/`), the Predict page's predictions
-(`predictions/`), each viewer's uploads (`sessions/<id>/`, removed with the session) and the uploaded
-datasets a run was trained on (`datasets/`, kept: the run's validation set lives there).
+(`predictions/`), the Label page's labels sets (`labels/`), each viewer's uploads (`sessions/<id>/`, removed
+with the session) and the uploaded datasets a run was trained on (`datasets/`, kept: the run's validation
+set lives there).
 
 `SEGBOARD_HOME` moves it all; the default is `workspace/` in the current folder, beside the app.
 Nothing here is ever written into a user's dataset folder."""
@@ -44,6 +45,11 @@ def datasets_dir() -> Path:
 
 def predictions_dir() -> Path:
     return home() / "predictions"
+
+
+def labels_dir() -> Path:
+    "The labels sets (seg/labels/store.py): masks people draw, shared by everyone who uses this app."
+    return home() / "labels"
 
 
 def formats_file() -> Path:

@@ -1,0 +1,136 @@
+"""Label: masks for images that have none, drawn by hand or with help; saved in the workspace on each change."""
+
+import streamlit as st
+
+from seg.data.codes import Codes
+from seg.data.images import ImageError, load_image
+from seg.data.overlay import Overlay
+from seg.labels.assist import UNMARKED, NoStrokes
+from seg.labels.store import LabelsError, key_of
+from ui import access, frame, labelling, text
+from ui.editor import edit
+
+frame.require_frame()
+st.title("Label")
+st.caption("Draw masks for images that have none, or let a few strokes fill the rest. Labels are kept in the "
+           "workspace's labels sets (your folder is only read), shared with everyone who uses this app, and "
+           "each set is a dataset the Data and Train pages can choose.")
+
+# -- Which labels set
+NEW = "+ New labels set"
+chosen = st.selectbox("Labels set", [*labelling.sets(), NEW], key="label_set")
+if chosen == NEW:
+    if access.read_only():
+        st.info("Read-only: labels sets are made where the app may be changed.")
+        st.stop()
+    with st.form("new_set"):
+        st.text_input("Name", placeholder="nuclei-2026", key="new_set_name")
+        st.text_input("Classes, background first, comma-separated", value="background, cell", key="new_set_classes")
+        st.text_input("Folder of images on the server", placeholder="/data/slides", key="new_set_source")
+        st.form_submit_button("Make the set", on_click=labelling.create_from_form)
+    if problem := st.session_state.pop("label_error", None):
+        st.error(text.md(problem))
+    st.stop()
+
+s = labelling.open_set(chosen)
+sources = s.sources()
+done = set(s.labelled())
+c1, c2, c3 = st.columns(3)
+c1.metric("Images", len(sources))
+c2.metric("Labelled", len(done))
+c3.metric("Version", s.version, help="Saves in all: a run trained on the set records the version it used.")
+st.caption(f"Classes: {text.md(', '.join(s.classes))} · from {text.code(s.source or 'uploads')} · "
+           f"{text.code(s.path)}")
+if not sources:
+    st.info("The set's folder holds no images yet.")
+    st.stop()
+
+# -- Which image
+position = st.session_state.setdefault(("label_at", chosen), 0) % len(sources)
+left, mid, right = st.columns([1.5, 5, 1.5])
+if left.button("Previous", icon=":material/arrow_back:", width="stretch"):
+    position = (position - 1) % len(sources)
+if right.button("Next", icon=":material/arrow_forward:", width="stretch"):
+    position = (position + 1) % len(sources)
+shown = [f"{'✓ ' if key_of(f.resolve(), s.source) in done else ''}{labelling.relative(s, f)}" for f in sources]
+position = mid.selectbox("Image", range(len(sources)), index=position, format_func=lambda i: shown[i],
+                         label_visibility="collapsed")
+st.session_state[("label_at", chosen)] = position
+path = sources[position]
+key = key_of(path.resolve(), s.source)
+try:
+    image = load_image(path)
+except ImageError as e:
+    st.error(f"{text.code(path.name)}: {text.md(e.problem)} **Fix:** {text.md(e.fix)}")
+    st.stop()
+
+codes = Codes(tuple(s.classes))
+colors = [codes.display_color(i) if i else (160, 160, 160) for i in range(len(codes))]
+writable = not access.read_only()
+if not writable:
+    st.info("Read-only: you can look at the masks; changes are not saved.")
+
+# -- Draw, or strokes and a fill
+mode = st.segmented_control("How", ["Draw", "Strokes, then fill"], default="Draw", key="label_mode") or "Draw"
+if warning := st.session_state.pop("label_warning", None):
+    st.warning(text.md(warning))
+opened = labelling.base(s, key)  # the version this session's editing starts from: a save by another since is kept
+if mode == "Draw":
+    models = labelling.models_for(s)
+    if models and writable:
+        m1, m2 = st.columns([4, 1], vertical_alignment="bottom")
+        run = m1.selectbox("Start from a model's prediction", models, format_func=text.run_label,
+                           help="A trained run with as many classes as the set: correct its mask instead of "
+                                "drawing from nothing.")
+        if m2.button("Predict this image", icon=":material/auto_fix_high:", width="stretch"):
+            with st.spinner("Predicting ..."):
+                labelling.start_from(s, key, run, image)
+    start = labelling.started(s, key)
+    mask = start[1] if start else s.mask(key)
+    record = s.record(key)["history"]
+    status = (f"The prediction of {start[0]}: correct it (saved at your first change)" if start
+              else f"Version {record[-1]['version']}: {record[-1]['how']}" if record else "Not labelled yet")
+    change = edit("label_editor", f"{chosen}/{key}", image, mask, s.classes, colors,
+                  labelling.editor_version(s, key), status=status)
+    if change is not None and writable:
+        try:
+            out = s.save(path, change.mask, "corrected" if start else "drawn", base=opened,
+                         run=start[0] if start else None)
+        except LabelsError as e:
+            st.error(f"{text.md(e.problem)} **Fix:** {text.md(e.fix)}")
+        else:
+            labelling.saved(s, key, out.version)
+            labelling.start_saved(s, key)
+            if out.warning:
+                st.warning(text.md(out.warning))
+            st.toast(f"Saved (version {out.version}).")
+else:
+    st.caption("Draw a few strokes of every class (the background too); the rest of the image is filled by a "
+               "classifier trained on the strokes of every image so far. Eraser: removes strokes.")
+    drawn = labelling.strokes(s, key, image.shape[:2])
+    change = edit("label_strokes", f"{chosen}/{key}/strokes", image, drawn, s.classes, colors,
+                  labelling.editor_version(s, key), strokes=True, status="Strokes")
+    if change is not None:
+        drawn = change.mask
+        labelling.keep_strokes(s, key, drawn)
+    if st.button("Fill from strokes", icon=":material/format_paint:", disabled=not (drawn != UNMARKED).any()):
+        try:
+            helper = labelling.assistant(s)
+            helper.learn(key, image, drawn)
+            st.session_state["label_fill"] = (chosen, key, helper.fill(image, drawn))
+        except NoStrokes as e:
+            st.warning(text.md(e))
+    fill = st.session_state.get("label_fill")
+    if fill and fill[:2] == (chosen, key):
+        st.image(Overlay(codes)(image, fill[2]), caption="The fill: accept it to edit and save it",
+                 width="stretch")
+        st.button("Accept the fill", type="primary", disabled=not writable, on_click=labelling.accept,
+                  args=(s, path, key, fill[2]))
+
+# -- Take it away
+st.divider()
+st.download_button("Download the set (zip)", labelling.zipped(s), file_name=f"{s.path.name}.zip",
+                   mime="application/zip", icon=":material/download:", disabled=not done)
+unlabelled = sum(1 for f in sources if key_of(f.resolve(), s.source) not in done)
+st.caption(f"Train on it: choose the folder {text.code(s.path)} on the Data page. {unlabelled} of {len(sources)} "
+           "images have no mask yet.")

@@ -1,0 +1,161 @@
+"""The Label page's editor in Chromium: strokes drawn with the mouse are saved as exact class values (no
+anti-aliasing), undo, fill and polygon; two people on one image lose nothing; class names stay text."""
+
+import re
+import time
+
+import numpy as np
+import pytest
+from makers import save
+from PIL import Image
+from playwright.sync_api import expect
+from served import SHOTS, chromium, serve
+
+from seg.labels.store import LabelSet
+
+pytestmark = pytest.mark.e2e
+
+W, H = 160, 120
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, home):
+    with serve(home, tmp_path_factory.mktemp("log")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def labels_set(home, tmp_path, name, classes=("background", "cell", "rod")) -> LabelSet:
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal(120, 10, (H, W, 3)), 0, 255).astype(np.uint8)
+    save(tmp_path / name / "slide.png", image)
+    return LabelSet.create(home / "labels", name, list(classes), source=tmp_path / name)
+
+
+def open_editor(browser, server, name, errors):
+    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/label")
+    expect(page.get_by_role("heading", name="Label")).to_be_visible(timeout=90_000)
+    chooser = page.get_by_role("combobox", name=re.compile("Labels set"))
+    expect(chooser).to_be_visible(timeout=60_000)
+    if chooser.input_value() != name:
+        chooser.click()
+        page.get_by_role("option", name=name, exact=True).click()
+        expect(chooser).to_have_value(name, timeout=30_000)
+    canvas = page.locator("canvas.sb-canvas")
+    expect(canvas).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(800)  # the image drawn and fitted
+    return page, canvas
+
+
+def at(canvas, x: float, y: float) -> tuple[float, float]:
+    "Where the image's pixel (x, y) is on the screen, with the image fitted to the canvas (as it opens)."
+    box = canvas.bounding_box()
+    zoom = min(box["width"] / W, box["height"] / H)
+    left = box["x"] + (box["width"] - W * zoom) / 2
+    top = box["y"] + (box["height"] - H * zoom) / 2
+    return left + (x + 0.5) * zoom, top + (y + 0.5) * zoom
+
+
+def stroke(page, canvas, points):
+    page.mouse.move(*at(canvas, *points[0]))
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*at(canvas, *p), steps=8)
+    page.mouse.up()
+
+
+def saved(s: LabelSet, version: int, timeout=30.0) -> np.ndarray:
+    "The mask once the set holds `version` (each action saves)."
+    end = time.time() + timeout
+    while time.time() < end:
+        if s.mask_version("slide") >= version:
+            return s.mask("slide")
+        time.sleep(0.2)
+    raise AssertionError(f"version {version} never saved (at {s.mask_version('slide')})")
+
+
+def test_strokes_drawn_with_the_mouse_are_saved_as_exact_class_values(server, browser, home, tmp_path):
+    s = labels_set(home, tmp_path, "drawn")
+    errors = []
+    page, canvas = open_editor(browser, server, "drawn", errors)
+    page.locator(".sb-legend button[data-class='1']").click()  # "cell"
+    stroke(page, canvas, [(20, 30), (120, 30)])
+    mask = saved(s, 1)
+    assert mask.shape == (H, W) and mask.dtype == np.uint8
+    assert set(np.unique(mask)) == {0, 1}  # no value between the two: nothing anti-aliased
+    assert (mask[30, 22:118] == 1).all() and 8 * 90 <= (mask == 1).sum() <= 10 * 110  # 8 px wide, ~100 long
+    assert (mask[:20] == 0).all() and (mask[45:] == 0).all()
+    page.locator(".sb-legend button[data-class='2']").click()  # "rod", then a polygon
+    page.locator(".sb-tools button[data-tool='polygon']").click()
+    for p in [(30, 70), (90, 70), (90, 100), (30, 100)]:
+        page.mouse.click(*at(canvas, *p))
+    page.mouse.click(*at(canvas, 30, 70))  # back on the first corner: closed and filled
+    mask = saved(s, 2)
+    assert set(np.unique(mask)) == {0, 1, 2} and (mask[72:98, 32:88] == 2).all()
+    assert 55 * 28 <= (mask == 2).sum() <= 63 * 33
+    page.screenshot(path=str(SHOTS / "label.png"), full_page=True)
+    canvas.focus()
+    page.keyboard.press("Control+z")  # the polygon undone
+    mask = saved(s, 3)
+    assert set(np.unique(mask)) == {0, 1}
+    page.locator(".sb-tools button[data-tool='fill']").click()
+    page.mouse.click(*at(canvas, 5, 110))  # the background, filled with "rod"
+    mask = saved(s, 4)
+    assert set(np.unique(mask)) == {1, 2} and (mask[30, 22:118] == 1).all()
+    assert [h["how"] for h in s.record("slide")["history"]] == ["drawn"] * 4
+    assert not errors, errors
+    page.close()
+
+
+def test_two_people_on_one_image_lose_nothing_and_class_names_stay_text(server, browser, home, tmp_path):
+    s = labels_set(home, tmp_path, "shared", ("background", "<img src=x onerror=alert(1)>cell"))
+    errors, dialogs = [], []
+    first, canvas1 = open_editor(browser, server, "shared", errors)
+    second, canvas2 = open_editor(browser, server, "shared", errors)  # a page of its own: another session
+    for page in (first, second):
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    expect(first.locator(".sb-legend").get_by_text("<img src=x onerror=alert(1)>cell")).to_be_visible()
+    first.locator(".sb-legend button[data-class='1']").click()
+    stroke(first, canvas1, [(10, 10), (60, 10)])
+    a = saved(s, 1)
+    second.locator(".sb-legend button[data-class='1']").click()
+    stroke(second, canvas2, [(10, 100), (60, 100)])  # drawn on the version both opened
+    b = saved(s, 2)
+    assert (b[100, 15:55] == 1).all() and not (b[10, 15:55] == 1).any()  # the later save is the mask ...
+    kept = np.asarray(Image.open(s.path / "backups" / "slide.v1.png"))
+    assert (kept == a).all()  # ... and the earlier is kept, and said so
+    expect(second.get_by_text("while you edited it")).to_be_visible(timeout=30_000)
+    assert not dialogs and not errors, (dialogs, errors)
+    first.close()
+    second.close()
+
+
+def test_a_models_prediction_corrected_is_saved_with_its_run(server, browser, home, tmp_path, finished):
+    name = finished.into(home, "20260101-120000-cells").name
+    image = Image.open(sorted((finished.data / "images").iterdir())[0]).convert("RGB").resize((W, H))
+    save(tmp_path / "fromrun" / "slide.png", np.asarray(image))
+    s = LabelSet.create(home / "labels", "fromrun", ["background", "cell"], source=tmp_path / "fromrun")
+    errors = []
+    page, canvas = open_editor(browser, server, "fromrun", errors)
+    page.get_by_role("button", name="Predict this image").click()
+    expect(page.get_by_text(f"The prediction of {name}")).to_be_visible(timeout=60_000)
+    page.locator(".sb-tools button[data-tool='erase']").click()
+    stroke(page, canvas, [(5, 5), (40, 5)])  # the correction: a stroke of background
+    mask = saved(s, 1)
+    assert set(np.unique(mask)) <= {0, 1} and (mask[5, 7:38] == 0).all()
+    last = s.record("slide")["history"][-1]
+    assert last["how"] == "corrected" and last["run"] == name
+    assert not errors, errors
+    page.close()

@@ -1,0 +1,151 @@
+"""What the Label page keeps between its runs: the labels sets of the workspace, the image shown, the
+strokes of assisted labelling and its classifier, and the version each editor started from."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from seg.labels.assist import UNMARKED, Assistant
+from seg.labels.store import LabelsError, LabelSet
+from seg.server import workspace
+from ui import access
+
+
+def sets() -> list[str]:
+    "The names of the workspace's labels sets, sorted."
+    d = workspace.labels_dir()
+    return sorted(p.name for p in d.iterdir() if (p / "set.json").is_file()) if d.is_dir() else []
+
+
+def open_set(name: str) -> LabelSet:
+    return LabelSet(workspace.labels_dir() / name)
+
+
+def create(name: str, classes: str, source: str, objects: bool = False) -> LabelSet:
+    "A new set; the source folder typed is confined like every path the app opens. LabelsError says why not."
+    access.require_writable("making a labels set")
+    folder = access.allowed(source) if source.strip() else None
+    if folder is not None and not folder.is_dir():
+        raise LabelsError(f"{folder} is not a folder.", "Give the folder that holds the images to label.")
+    names = [c.strip() for c in classes.split(",") if c.strip()]
+    return LabelSet.create(workspace.labels_dir(), name.strip(), names, folder, objects)
+
+
+def create_from_form() -> None:
+    """The new-set form's button (a callback: the set chooser, drawn above it, then opens the new set); what
+    went wrong is kept for the page to show."""
+    from seg.model.settings import SettingsError
+    state = st.session_state
+    try:
+        made = create(state.get("new_set_name", ""), state.get("new_set_classes", ""), state.get("new_set_source", ""))
+    except LabelsError as e:
+        state["label_error"] = f"{e.problem} Fix: {e.fix}"
+    except SettingsError as e:  # a folder outside what this viewer may read
+        state["label_error"] = str(e)
+    else:
+        state["label_set"] = made.path.name
+
+
+def editor_version(s: LabelSet, key: str) -> int:
+    """A token that changes when the editor must take the stored mask anew: another image, another person's
+    save, a fill accepted. This session's own saves leave it: the editor holds what it saved."""
+    marks = st.session_state.setdefault("label_tokens", {})
+    return marks.setdefault((str(s.path), key), 0)
+
+
+def renew(s: LabelSet, key: str) -> None:
+    marks = st.session_state.setdefault("label_tokens", {})
+    marks[(str(s.path), key)] = marks.get((str(s.path), key), 0) + 1
+
+
+def base(s: LabelSet, key: str) -> int:
+    "The stored version this session's editing of an image started from (a save moves it on)."
+    bases = st.session_state.setdefault("label_bases", {})
+    return bases.setdefault((str(s.path), key), s.mask_version(key))
+
+
+def saved(s: LabelSet, key: str, version: int) -> None:
+    st.session_state.setdefault("label_bases", {})[(str(s.path), key)] = version
+
+
+def strokes(s: LabelSet, key: str, shape: tuple[int, int]) -> np.ndarray:
+    "This session's strokes on an image (assisted labelling), UNMARKED where none are drawn."
+    kept = st.session_state.setdefault("label_strokes", {})
+    a = kept.get((str(s.path), key))
+    return a if a is not None and a.shape == shape else np.full(shape, UNMARKED, np.uint8)
+
+
+def keep_strokes(s: LabelSet, key: str, a: np.ndarray) -> None:
+    st.session_state.setdefault("label_strokes", {})[(str(s.path), key)] = a
+
+
+def assistant(s: LabelSet) -> Assistant:
+    "The set's pixel classifier in this session: it learns from every image's strokes so far."
+    kept = st.session_state.setdefault("label_assistants", {})
+    return kept.setdefault(str(s.path), Assistant())
+
+
+def zipped(s: LabelSet) -> bytes:
+    "The set in the Data page's layout (images/, masks/, codes.txt) and its records, as a zip."
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for sub in ("images", "masks", "records"):
+            for f in sorted((s.path / sub).iterdir()):
+                if f.is_file() and not f.name.startswith("."):
+                    z.write(f, f"{s.path.name}/{sub}/{f.name}")
+        z.write(s.path / "codes.txt", f"{s.path.name}/codes.txt")
+    return buf.getvalue()
+
+
+def relative(s: LabelSet, image: Path) -> str:
+    "An image's name as shown: its path under the set's source folder."
+    src = s.source
+    return str(image.relative_to(src)) if src is not None and image.is_relative_to(src) else image.name
+
+
+def accept(s: LabelSet, image: Path, key: str, mask: np.ndarray) -> None:
+    "A fill accepted (a button's callback): saved as assisted, then shown in the editor to correct."
+    access.require_writable("saving a mask")
+    out = s.save(image, mask, "assisted", base=base(s, key))
+    saved(s, key, out.version)
+    renew(s, key)
+    st.session_state.pop("label_fill", None)
+    st.session_state["label_mode"] = "Draw"
+    if out.warning:
+        st.session_state["label_warning"] = out.warning
+
+
+def models_for(s: LabelSet) -> list:
+    "Trained runs whose masks have the set's number of classes, newest first."
+    from seg.labels.start import fits
+    from ui.training import trained_runs
+    out = []
+    for run in trained_runs():
+        try:
+            if fits(run.config(), s.classes):
+                out.append(run)
+        except (OSError, ValueError):  # a run without its config yet
+            continue
+    return out
+
+
+def start_from(s: LabelSet, key: str, run, image: np.ndarray) -> None:
+    "The run's prediction of the image, to correct: the editor takes it (saved only once changed)."
+    from seg.labels.start import predicted
+    from ui.predictions import model
+    st.session_state.setdefault("label_start", {})[(str(s.path), key)] = (run.name, predicted(model(run), image))
+    renew(s, key)
+
+
+def started(s: LabelSet, key: str):
+    "(run name, predicted mask) this image was started from and not saved yet, or None."
+    return st.session_state.get("label_start", {}).get((str(s.path), key))
+
+
+def start_saved(s: LabelSet, key: str) -> None:
+    st.session_state.get("label_start", {}).pop((str(s.path), key), None)
