@@ -8,7 +8,7 @@ from seg.data.overlay import Overlay
 from seg.labels.assist import UNMARKED, NoStrokes
 from seg.labels.store import LabelsError, key_of
 from ui import access, frame, labelling, text
-from ui.editor import edit
+from ui.editor import Change, Click, edit
 
 frame.require_frame()
 st.title("Label")
@@ -92,15 +92,23 @@ if mode == "Draw":
               else f"Version {record[-1]['version']}: {record[-1]['how']}" if record else "Not labelled yet")
     change = edit("label_editor", f"{chosen}/{key}", image, mask, s.classes, colors,
                   labelling.editor_version(s, key), status=status)
+    how = "corrected" if start else "drawn"
+    clicked = isinstance(change, Click)
+    if clicked:  # the Object tool: the object under the click takes the class
+        change = Change(change.id, labelling.with_object(image, mask, change))
+        how = "assisted"
     if change is not None and writable:
         try:
-            out = s.save(path, change.mask, "corrected" if start else "drawn", base=opened,
-                         run=start[0] if start else None)
+            out = s.save(path, change.mask, how, base=opened, run=start[0] if start else None)
         except LabelsError as e:
             st.error(f"{text.md(e.problem)} **Fix:** {text.md(e.fix)}")
         else:
             labelling.saved(s, key, out.version)
             labelling.start_saved(s, key)
+            if clicked:  # the editor takes the mask with the object, on a run of its own
+                labelling.renew(s, key)
+                st.session_state["label_warning"] = out.warning
+                st.rerun()
             if out.warning:
                 st.warning(text.md(out.warning))
             st.toast(f"Saved (version {out.version}).")
@@ -110,7 +118,11 @@ else:
     drawn = labelling.strokes(s, key, image.shape[:2])
     change = edit("label_strokes", f"{chosen}/{key}/strokes", image, drawn, s.classes, colors,
                   labelling.editor_version(s, key), strokes=True, status="Strokes")
-    if change is not None:
+    if isinstance(change, Click):  # the object under the click, as a stroke of its class
+        labelling.keep_strokes(s, key, labelling.with_object(image, drawn, change))
+        labelling.renew(s, key)
+        st.rerun()
+    elif change is not None:
         drawn = change.mask
         labelling.keep_strokes(s, key, drawn)
     if st.button("Fill from strokes", icon=":material/format_paint:", disabled=not (drawn != UNMARKED).any()):

@@ -159,3 +159,25 @@ def test_a_models_prediction_corrected_is_saved_with_its_run(server, browser, ho
     assert last["how"] == "corrected" and last["run"] == name
     assert not errors, errors
     page.close()
+
+
+def test_the_object_tool_takes_the_object_under_the_click(server, browser, home, tmp_path):
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:H, 0:W]
+    disc = (yy - 60) ** 2 + (xx - 80) ** 2 <= 20 ** 2
+    image = np.clip(np.where(disc, 220, 110) + rng.normal(0, 8, (H, W)), 0, 255).astype(np.uint8)
+    save(tmp_path / "objects" / "slide.png", np.repeat(image[..., None], 3, -1))
+    s = LabelSet.create(home / "labels", "objects", ["background", "cell"], source=tmp_path / "objects")
+    errors = []
+    page, canvas = open_editor(browser, server, "objects", errors)
+    page.locator(".sb-tools button[data-tool='object']").click()
+    page.mouse.click(*at(canvas, 80, 60))
+    mask = saved(s, 1)
+    assert (mask & disc).sum() / (mask.astype(bool) | disc).sum() > 0.85  # the disc, and little else
+    assert s.record("slide")["history"][-1]["how"] == "assisted"
+    expect(page.locator(".sb-status")).to_have_text("Version 1: assisted", timeout=30_000)
+    canvas.focus()
+    page.keyboard.press("Control+z")  # the object taken back
+    assert (saved(s, 2) == 0).all()
+    assert not errors, errors
+    page.close()

@@ -216,3 +216,17 @@ def test_masks_travel_to_and_from_the_editor_exactly():
                      ([300, 20], "uint8")):
         with pytest.raises(RLEError, match=why):
             decode(bad, 4, 5)
+
+
+def test_a_run_on_a_labels_set_records_the_sets_version(tmp_path):
+    from seg.training.train import labels_version
+    rng = np.random.default_rng(9)
+    src = tmp_path / "in"
+    for i in range(2):
+        save(src / f"a{i}.png", shapes(rng)[0])
+    s = LabelSet.create(tmp_path / "labels", "v", ["background", "cell"], source=src)
+    assert labels_version(s.path) == {"set": "v", "version": 0}
+    for image in s.sources():
+        s.save(image, np.ones((48, 64), np.uint8), "drawn")
+    assert labels_version(s.path) == {"set": "v", "version": 2}
+    assert labels_version(src) is None  # an ordinary folder

@@ -149,3 +149,11 @@ def started(s: LabelSet, key: str):
 
 def start_saved(s: LabelSet, key: str) -> None:
     st.session_state.get("label_start", {}).pop((str(s.path), key), None)
+
+
+def with_object(image: np.ndarray, mask: np.ndarray | None, click) -> np.ndarray:
+    "`mask` (zeros if none) with the object under the Object tool's click set to the click's class."
+    from seg.labels.assist import region_at
+    out = np.zeros(image.shape[:2], np.uint8) if mask is None else mask.copy()
+    out[region_at(image, (click.y, click.x))] = click.value
+    return out

@@ -267,6 +267,7 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
         "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
         "objects": dataset.objects.to_json() if dataset.objects else None,
+        "labels": labels_version(dataset.root),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if budget is not None:
@@ -275,6 +276,18 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
             "winner": trials.winner.to_json() if trials.winner else None, "reason": trials.reason,
             "seconds": round(trials.seconds, 1), "candidates": len(trials.standings)}
     return out
+
+
+def labels_version(root) -> dict | None:
+    "A labels set trained on (seg/labels/store.py): its name and the version, the saves in it so far; else None."
+    from seg.labels.store import LabelsError, LabelSet
+    if not (Path(root) / "set.json").is_file():
+        return None
+    try:
+        s = LabelSet(root)
+        return {"set": s.info.get("name", Path(root).name), "version": s.version}
+    except (LabelsError, OSError, ValueError):
+        return None
 
 
 def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog, precision=None) -> None:

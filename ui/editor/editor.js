@@ -52,7 +52,7 @@ function build(parentElement) {
   const tools = el("div", { class: "sb-tools", role: "toolbar", "aria-label": "Tools" }, bar);
   const s = { root, tools: {}, classButtons: [] };
   for (const [name, label, key] of [["brush", "Brush", "b"], ["erase", "Eraser", "e"], ["fill", "Fill", "f"],
-                                    ["polygon", "Polygon", "p"], ["pan", "Pan", "h"]]) {
+                                    ["polygon", "Polygon", "p"], ["object", "Object", "o"], ["pan", "Pan", "h"]]) {
     const b = el("button", { type: "button", "data-tool": name, title: `${label} (${key})`, text: label }, tools);
     b.onclick = () => setTool(s, name);
     s.tools[name] = b;
@@ -272,6 +272,12 @@ function listen(s) {
       drag = { pan: true, x: ev.clientX, y: ev.clientY, panX: s.panX, panY: s.panY };
       return;
     }
+    if (s.tool === "object") {  // the object under the click, found on the server (seg/labels/assist.py)
+      if (p[0] < 0 || p[1] < 0 || p[0] >= s.w || p[1] >= s.h) return;
+      s.status.textContent = "Finding the object …";
+      s.click(p[0], p[1], paintValue(s));
+      return;
+    }
     if (s.tool === "fill") {
       const action = begin(s);
       if (flood(s, p[0], p[1], paintValue(s))) { paintAll(s); draw(s); commit(s, action); }
@@ -321,7 +327,7 @@ function listen(s) {
   }, { passive: false });
   s.canvas.addEventListener("keydown", (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && ev.key === "z") { ev.preventDefault(); undo(s); return; }
-    const tool = { b: "brush", e: "erase", f: "fill", p: "polygon", h: "pan" }[ev.key];
+    const tool = { b: "brush", e: "erase", f: "fill", p: "polygon", o: "object", h: "pan" }[ev.key];
     if (tool) setTool(s, tool);
     else if (/^[1-9]$/.test(ev.key) && Number(ev.key) - 1 < s.classes.length) setClass(s, Number(ev.key) - 1);
     else if (ev.key === "Escape") { s.polygon = []; draw(s); }
@@ -362,6 +368,7 @@ export default function (component) {
     s = build(parentElement);
     states.set(parentElement, s);
   }
+  s.click = (x, y, value) => setTriggerValue("click", { id: s.id, x, y, value });
   s.send = () => {
     s.status.textContent = "Saving …";
     setTriggerValue("change", { id: s.id, width: s.w, height: s.h, runs: encode(s.buf) });
@@ -379,6 +386,7 @@ export default function (component) {
   s.version = data.version;
   s.w = data.width;
   s.h = data.height;
+  if (same && s.buf) s.undo.push(encode(s.buf));  // the page changed it (an object found): undo takes it back
   s.buf = decode(data.runs, s.w * s.h, s.strokes ? UNMARKED : 0);
   if (!same) s.undo = [];
   s.maskCanvas.width = s.w; s.maskCanvas.height = s.h;
