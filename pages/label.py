@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from seg import runs
 from seg.data.codes import Codes
 from seg.data.images import ImageError, load_image
 from seg.data.overlay import Overlay
 from seg.labels.assist import UNMARKED, NoStrokes
 from seg.labels.store import LabelsError, key_of
+from seg.runs import RunError
 from ui import access, frame, labelling, text
 from ui.editor import Change, Click, edit
 
@@ -46,7 +48,7 @@ if not sources:
     st.stop()
 
 # -- Which image
-position = st.session_state.setdefault(("label_at", chosen), 0) % len(sources)
+position = st.session_state.setdefault(f"label_at:{chosen}", 0) % len(sources)
 left, mid, right = st.columns([1.5, 5, 1.5])
 if left.button("Previous", icon=":material/arrow_back:", width="stretch"):
     position = (position - 1) % len(sources)
@@ -55,7 +57,7 @@ if right.button("Next", icon=":material/arrow_forward:", width="stretch"):
 shown = [f"{'✓ ' if key_of(f.resolve(), s.source) in done else ''}{labelling.relative(s, f)}" for f in sources]
 position = mid.selectbox("Image", range(len(sources)), index=position, format_func=lambda i: shown[i],
                          label_visibility="collapsed")
-st.session_state[("label_at", chosen)] = position
+st.session_state[f"label_at:{chosen}"] = position
 path = sources[position]
 key = key_of(path.resolve(), s.source)
 try:
@@ -138,6 +140,35 @@ else:
                  width="stretch")
         st.button("Accept the fill", type="primary", disabled=not writable, on_click=labelling.accept,
                   args=(s, path, key, fill[2]))
+
+# -- Retrain with the corrections
+fixes = labelling.corrections(s)
+if fixes and writable:
+    st.subheader("Retrain with the corrections")
+    r1, r2, r3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    source_run = r1.selectbox("Corrected from", list(fixes), key="retrain_from",
+                              format_func=lambda n: f"{n} ({fixes[n]} mask(s) corrected)")
+    minutes = r2.number_input("Minutes", 0.5, 240.0, 5.0, step=0.5, key="retrain_minutes")
+    if r3.button("Retrain", type="primary", icon=":material/model_training:", width="stretch"):
+        try:
+            labelling.retrain(s, source_run, minutes)
+        except (RunError, ValueError) as e:
+            st.error(text.md(e))
+    done = st.session_state.get("label_retrained")
+    if done and done["set"] == chosen:
+        after = runs.Run(runs.runs_dir() / done["after"])
+        status = after.status()
+        st.caption(f"{text.md(done['after'])}: {text.md(status.status)}. The corrected images train; the validation "
+                   "images nobody corrected judge the model before and after.")
+        st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/monitoring:",
+                     query_params={"run": done["after"]})
+        if status.status == "completed":
+            scores = labelling.before_after(str(runs.runs_dir() / done["before"]), str(after.path), done["data"])
+            b1, b2, b3 = st.columns(3)
+            b1.metric("Dice before", text.score(scores["before"]))
+            b2.metric("Dice after", text.score(scores["after"]),
+                      delta=f"{scores['after'] - scores['before']:+.3f}")
+            b3.metric("Images judged", scores["images"], help="Validation images nobody corrected")
 
 # -- Take it away
 st.divider()

@@ -15,7 +15,7 @@ from seg.data.uploads import UploadError
 from seg.model.settings import SettingsError
 from seg.prediction import bundle
 from seg.prediction.measure import counts, size_distribution
-from ui import access, frame, predictions, text, training
+from ui import access, frame, labelling, predictions, text, training
 
 frame.require_frame()
 st.title("Predict")
@@ -154,6 +154,7 @@ else:
     st.caption("image | truth | prediction | errors: :green[right], :red[false positive], :blue[false negative], "
                ":orange[wrong class]" if metrics else "image | prediction")
 images = pred.images
+correctable = labelling.correctable(run) if metrics and not access.read_only() else (lambda image: False)
 PER_PAGE = 6
 pages = max(1, -(-len(images) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, key="predict_page") if pages > 1 else 1
@@ -165,6 +166,11 @@ for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
         dice += f" · {r['objects']} objects"
     st.image(str(pred.path / r["preview"]), caption=f"{text.md(r['name'])} ({r['width']} x {r['height']}"
              f"{', in tiles' if r['tiled'] else ''}){dice}")
+    if correctable(r["image"]) and st.button("Correct this mask", key=f"correct:{r['name']}", icon=":material/brush:",
+                                             help="Open it on the Label page, started from this model's "
+                                                  "prediction, to fix it and retrain with it"):
+        labelling.correct(run, r["image"])
+        st.switch_page("pages/label.py")
 
 # -- Objects
 st.subheader("Objects")

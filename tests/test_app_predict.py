@@ -54,6 +54,16 @@ def test_validation_set_side_by_side_scores_objects_downloads(page, home):
     assert (objects_um["unit"] == "um").all() and objects_um["area"].tolist() == pytest.approx(
         (objects["area"] * 0.25).tolist())
     assert len(list((home / "predictions").iterdir())) == 1
+    # the worst prediction corrected: on the Label page, in the set tied to the run's dataset, from the prediction
+    correct = [b for b in at.button if b.label == "Correct this mask"]
+    assert len(correct) == 2  # each validation image of the run's own dataset
+    correct[0].click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["label_set"] == "demo-corrections"
+    assert at.title[0].value == "Label" and len(at.session_state["label_start"]) == 1  # started from the prediction
+    from seg.labels.store import LabelSet
+    s = LabelSet(home / "labels" / "demo-corrections")
+    assert s.classes == ["background", "cell"] and s.source.name == "demo" and s.labelled() == []
 
 
 def test_a_folder_without_masks_and_bad_folders(page, finished, tmp_path):

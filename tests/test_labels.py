@@ -230,3 +230,51 @@ def test_a_run_on_a_labels_set_records_the_sets_version(tmp_path):
         s.save(image, np.ones((48, 64), np.uint8), "drawn")
     assert labels_version(s.path) == {"set": "v", "version": 2}
     assert labels_version(src) is None  # an ordinary folder
+
+
+def test_corrections_replace_their_pairs_masks_and_move_to_training(tmp_path):
+    from seg.data.demo import write_demo
+    from seg.labels.corrections import corrected_dataset
+    root = tmp_path / "demo"
+    write_demo(root, n=10, size=64)
+    ds = Dataset.open(root)
+    train, valid = ds.split(0.2, 42)
+    s = LabelSet.create(tmp_path / "labels", "fix", list(ds.codes.names), source=root)
+    worst, other = valid[0], train[0]
+    fixed = np.zeros((64, 64), np.uint8)
+    fixed[10:30, 10:30] = 1
+    for pair in (worst, other):
+        s.save(pair.image, fixed, "corrected", run="20260101-000000-cells")
+    out = corrected_dataset(ds, train, valid, s, tmp_path / "datasets" / "fix-v2")
+    assert sorted(out.corrected) == sorted([worst.image.stem, other.image.stem])
+    assert out.held == [p.image.stem for p in valid[1:]]  # the validation images nobody corrected
+    again = Dataset.open(out.path)
+    assert again.ok and again.summary()["split"]["kind"] == "folder"
+    t, v = again.split()
+    assert {p.image.stem for p in v} == set(out.held) and len(t) == len(train) + 1  # the corrected one trains
+    by_name = {p.image.stem: p for p in t}
+    assert (again.mask(by_name[worst.image.stem]) == fixed).all()
+    untouched = train[1]
+    assert (again.mask(by_name[untouched.image.stem]) == ds.mask(untouched)).all()
+    assert all(p.image.is_symlink() for p in t)  # images linked, not copied
+    with pytest.raises(FileExistsError):
+        corrected_dataset(ds, train, valid, s, out.path)
+
+
+def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp_path):
+    from training import cli
+    s = LabelSet.create(tmp_path / "labels", "fix", ["background", "cell"], source=finished.data)
+    cfg = json.loads((finished.run / "config.json").read_text())
+    train, valid = Dataset.open(finished.data).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    s.save(valid[0].image, np.ones((128, 128), np.uint8), "corrected", run=finished.run.name)
+    code, out, err = cli("corrections", finished.run, s.path, "--out", tmp_path / "fixed", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["corrected"] == [valid[0].image.stem] and len(result["held"]) == len(valid) - 1
+    assert (tmp_path / "fixed" / "held.txt").read_text().split() == result["held"]
+    assert len(list((tmp_path / "fixed" / "train" / "images").iterdir())) == len(train) + 1
+    code, _, err = cli("corrections", finished.run, s.path, "--out", tmp_path / "fixed")
+    assert code == 2 and "exists already" in err
+    other = LabelSet.create(tmp_path / "labels", "elsewhere", ["background", "cell"], source=tmp_path)
+    code, _, err = cli("corrections", finished.run, other.path, "--out", tmp_path / "f2")
+    assert code == 2 and "not the run's dataset" in err

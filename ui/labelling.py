@@ -157,3 +157,71 @@ def with_object(image: np.ndarray, mask: np.ndarray | None, click) -> np.ndarray
     out = np.zeros(image.shape[:2], np.uint8) if mask is None else mask.copy()
     out[region_at(image, (click.y, click.x))] = click.value
     return out
+
+
+def correctable(run):
+    "Whether an image (its path) is one of the run's dataset's: its mask can be corrected and trained on."
+    root = Path(run.config().get("dataset", {}).get("root", "") or "/nonexistent").resolve()
+    return lambda image: root.is_dir() and Path(image).resolve().is_relative_to(root)
+
+
+def correct(run, image: str) -> None:
+    """Open an image of the run's dataset on the Label page, started from the run's prediction: in the labels
+    set tied to that dataset (`<dataset>-corrections`, made on first use with the run's classes)."""
+    import re
+
+    from seg.data.images import load_image
+    from seg.labels.start import mask_classes
+    from seg.labels.store import key_of
+    access.require_writable("correcting a prediction")
+    cfg = run.config()
+    root = Path(cfg["dataset"]["root"]).resolve()
+    name = re.sub(r"[^\w .-]", "-", f"{root.name}-corrections")[:64].lstrip(".- ") or "corrections"
+    path = workspace.labels_dir() / name
+    s = LabelSet(path) if (path / "set.json").is_file() else \
+        LabelSet.create(workspace.labels_dir(), name, mask_classes(cfg), root)
+    sources = s.sources()
+    key = key_of(Path(image).resolve(), s.source)
+    at = next((i for i, f in enumerate(sources) if key_of(f.resolve(), s.source) == key), 0)
+    st.session_state["label_set"] = s.path.name
+    st.session_state[f"label_at:{s.path.name}"] = at
+    st.session_state["label_mode"] = "Draw"
+    start_from(s, key, run, load_image(Path(image)))
+
+
+def corrections(s: LabelSet) -> dict[str, int]:
+    "The runs this set's masks were corrected from, with how many masks each (their latest save)."
+    out: dict[str, int] = {}
+    for key in s.labelled():
+        runs_ = [h["run"] for h in s.record(key)["history"] if h.get("run")]
+        if runs_:
+            out[runs_[-1]] = out.get(runs_[-1], 0) + 1
+    return out
+
+
+def retrain(s: LabelSet, run_name: str, minutes: float):
+    """A run from `run_name`'s weights on its dataset with the set's corrections (seg/labels/corrections.py),
+    planned for `minutes`; the dataset is written once per version of the set, under datasets/."""
+    from seg import runs
+    from seg.labels.corrections import for_run
+    from ui.training import device
+    access.require_writable("training")
+    run = runs.Run(runs.runs_dir() / run_name)
+    out = workspace.datasets_dir() / f"{s.path.name}-v{s.version}"
+    if not out.exists():
+        for_run(run.path, s, out)
+    cfg = run.config()
+    options = ["--from", str(run.path), "--budget", f"{minutes:g}", "--no-trials", "--no-pretrained",
+               "--arch", cfg["train"]["arch"], *(["--objects"] if cfg.get("objects") else [])]
+    for root in access.access().roots:
+        options += ["--within", str(root)]
+    new = runs.start(out, runs.runs_dir() / runs.new_name(out), options, device().kind)
+    st.session_state["label_retrained"] = {"set": s.path.name, "before": run_name, "after": new.name,
+                                           "data": str(out)}
+    return new
+
+
+@st.cache_data(max_entries=4, show_spinner="Scoring both models on the images nobody corrected ...")
+def before_after(before: str, after: str, data: str) -> dict:
+    from seg.labels.corrections import before_after as compare
+    return compare(Path(before), Path(after), Path(data))

@@ -10,6 +10,8 @@
                                                measurements (INPUT: an image, a folder, a dataset; or --valid)
     python -m seg label-next RUN_DIR IMAGES [--top N] [--json]   images ranked by the model's uncertainty: label
                                                these first (IMAGES: an image, a folder, a dataset, a labels set)
+    python -m seg corrections RUN_DIR LABELS_SET --out DIR   the run's dataset with a labels set's corrections,
+                                               for `train DIR --from RUN_DIR`
     python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
     python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
 
@@ -101,6 +103,13 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--bs", type=int, default=4, help="images per forward pass (4)")
     n.add_argument("--json", action="store_true", help="print the queue as JSON")
     n.set_defaults(run=c.cmd_label_next)
+    k = sub.add_parser("corrections", help="the run's dataset with the masks a labels set corrected, split as the "
+                                           "run split it (corrected images train): retrain with train DIR --from RUN")
+    k.add_argument("run_dir", metavar="RUN_DIR")
+    k.add_argument("labels", metavar="LABELS_SET", help="a labels set whose folder is the run's dataset")
+    k.add_argument("--out", required=True, metavar="DIR", help="a new folder")
+    k.add_argument("--json", action="store_true", help="print the folder, the corrected and the held-out images")
+    k.set_defaults(run=c.cmd_corrections)
     for name, run, what in (
             ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
                                    "folders)"),

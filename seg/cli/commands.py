@@ -185,6 +185,28 @@ def cmd_label_next(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_corrections(args) -> int:
+    from seg.labels.corrections import for_run
+    from seg.labels.store import LabelsError, LabelSet
+    out = Path(args.out)
+    if out.exists():
+        raise SettingsError(f"{out} exists already: give a new folder.")
+    try:
+        done = for_run(Path(args.run_dir), LabelSet(Path(args.labels)), out)
+    except LabelsError as e:
+        raise SettingsError(f"{e.problem} {e.fix}") from None
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+    if args.json:
+        json.dump({"out": str(done.path), "corrected": done.corrected, "held": done.held}, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"{done.path}: {len(done.corrected)} corrected images train, {len(done.held)} validation images nobody "
+              f"corrected are held out.\nRetrain: python -m seg train {done.path} --from {args.run_dir} --run-dir "
+              f"RUNS/NAME --budget MINUTES")
+    return 0
+
+
 def _sharing(args):
     "The app's sharing settings as the server will see them, and the address it listens on."
     import tomllib

@@ -49,9 +49,11 @@ class Saved:
 
 
 def key_of(image: Path, source: Path | None) -> str:
-    "An image's key in the set: its path under the source folder, folders joined by `__` (names stay unique)."
+    """An image's key in the set: its path under the source folder, folders joined by `__` (names stay unique),
+    less a dataset's image folder (`images/a.png` is `a`, `train/images/a.png` is `train__a`)."""
+    from seg.data.discovery import IMAGE_DIRS
     rel = image.relative_to(source) if source is not None and image.is_relative_to(source) else Path(image.name)
-    return "__".join([*rel.parent.parts, rel.stem])
+    return "__".join([*(d for d in rel.parent.parts if d.lower() not in IMAGE_DIRS), rel.stem])
 
 
 class LabelSet:

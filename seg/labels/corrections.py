@@ -1,0 +1,109 @@
+"""Retraining with corrections: a run's dataset with the masks people corrected, for a run that continues
+from the model (`--from`).
+
+The dataset is written as `train/` + `valid/` (a split the Data page reads as given): a corrected image goes
+to `train/` with its corrected mask (it is what the model should learn from, even when it was a validation
+image, as the worst predictions people correct usually are); every other pair keeps its side of the run's
+own split and its own mask. Scores before and after are then compared on the validation images nobody
+corrected (`held`): the same images, judged by the same truth.
+
+Images are linked, not copied (a folder of large images stays one folder); masks are written as class
+indices (or 16-bit object ids), so any mask encoding the original used reads the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from seg.labels.store import LabelSet, key_of
+
+
+@dataclass
+class Corrected:
+    "The dataset written: its folder, the keys of the corrected pairs, and the validation pairs nobody corrected."
+
+    path: Path
+    corrected: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+
+
+def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: Path) -> Corrected:
+    """`dataset`'s pairs split as `train` / `valid` (a run's split), with `labels`' masks replacing those of the
+    images they correct, written to `out` (which must not exist). The labels set's source must be the
+    dataset's folder (a set tied to it)."""
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists already")
+    done = set(labels.labelled())
+    result = Corrected(out)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for side in ("train", "valid"):
+        for sub in ("images", "masks"):
+            (tmp / side / sub).mkdir(parents=True)
+    for pair, in_valid in [*((p, False) for p in train), *((p, True) for p in valid)]:
+        key = key_of(pair.image.resolve(), labels.source)
+        fixed = key in done
+        side = "valid" if in_valid and not fixed else "train"
+        mask = labels.mask(key) if fixed else (dataset.ids(pair) if dataset.objects else dataset.mask(pair))
+        if fixed:
+            result.corrected.append(key)
+        elif in_valid:
+            result.held.append(key)
+        os.symlink(pair.image.resolve(), tmp / side / "images" / f"{key}{pair.image.suffix.lower()}")
+        a = np.asarray(mask)
+        Image.fromarray(a.astype(np.uint16 if dataset.objects else np.uint8)).save(tmp / side / "masks" / f"{key}.png")
+    names = list(dataset.codes.names)
+    lines = [names[0], f"objects: {names[1]}"] if dataset.objects else names
+    (tmp / "codes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.rename(out)
+    return result
+
+
+def for_run(run_dir: Path, labels: LabelSet, out: Path) -> Corrected:
+    """The dataset of the run in `run_dir`, split as the run split it, with `labels`' corrections, written to
+    `out`; `held.txt` in it lists the validation images nobody corrected, one key a line."""
+    from seg.data.dataset import Dataset
+    from seg.runs import Run
+    cfg = Run(run_dir).config()
+    root = Path(cfg.get("dataset", {}).get("root", ""))
+    if not cfg or not root.is_dir():
+        raise ValueError(f"{run_dir}: its dataset {root} is no longer there.")
+    if labels.source is None or labels.source.resolve() != root.resolve():
+        raise ValueError(f"The labels set {labels.path.name} corrects {labels.source}, not the run's dataset {root}.")
+    objects = bool(cfg.get("objects"))
+    dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects)
+    train, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    done = corrected_dataset(dataset, train, valid, labels, out)
+    (done.path / "held.txt").write_text("".join(f"{k}\n" for k in done.held), encoding="utf-8")
+    return done
+
+
+def before_after(before: Path, after: Path, corrected: Path) -> dict:
+    """Dice of the run `before` (the model corrected) and `after` (retrained with the corrections) on the
+    validation images nobody corrected (`corrected/valid/`), each at its own size, the same truth: what the
+    corrections bought. {images, before, after} (Dice: the mean over foreground classes of all pixels)."""
+    from seg.data.dataset import Dataset
+    from seg.data.images import load_image
+    from seg.prediction import scores
+    from seg.prediction.inference import Predictor
+    from seg.prediction.model import Model
+    data = Dataset.open(Path(corrected))
+    _, held = data.split()
+    out = {"images": len(held)}
+    for name, run in (("before", before), ("after", after)):
+        model = Model.load(run)
+        n = len(model.mask_codes)
+        total = np.zeros((n, n), np.int64)
+        predictor = Predictor(model)
+        for pair, pred in zip(held, predictor.predict_many(load_image(p.image) for p in held)):
+            mask = (pred > 0).astype(np.uint8) if model.objects else pred
+            truth = data.mask(pair) if not data.objects else (data.ids(pair) > 0).astype(np.uint8)
+            total += scores.confusion(truth, mask, n)
+        out[name] = scores.headline(total)["dice"]
+    return out
