@@ -47,14 +47,24 @@ if not sources:
     st.info("The set's folder holds no images yet.")
     st.stop()
 
-# -- Which image
+# -- Which image: in the folder's order, or those a model is least sure of first (label next)
+models = labelling.models_for(s)
+unsure: dict[str, float] = {}
+if models and len(done) < len(sources):
+    o1, o2 = st.columns([1, 2], vertical_alignment="bottom")
+    if o1.toggle("Least sure first", key="label_next", help="Unlabelled images ranked by a model's uncertainty "
+                 "(mean per-pixel entropy): labelling those first teaches it most."):
+        ranker = o2.selectbox("Ranked by", models, format_func=text.run_label, key="label_next_run")
+        unsure = dict(labelling.queue(s, ranker))
+        sources = sorted(sources, key=lambda f: -unsure.get(str(f), -1.0))
 position = st.session_state.setdefault(f"label_at:{chosen}", 0) % len(sources)
 left, mid, right = st.columns([1.5, 5, 1.5])
 if left.button("Previous", icon=":material/arrow_back:", width="stretch"):
     position = (position - 1) % len(sources)
 if right.button("Next", icon=":material/arrow_forward:", width="stretch"):
     position = (position + 1) % len(sources)
-shown = [f"{'✓ ' if key_of(f.resolve(), s.source) in done else ''}{labelling.relative(s, f)}" for f in sources]
+shown = [f"{'✓ ' if key_of(f.resolve(), s.source) in done else ''}{labelling.relative(s, f)}"
+         + (f" · uncertainty {unsure[str(f)]:.3f}" if str(f) in unsure else "") for f in sources]
 position = mid.selectbox("Image", range(len(sources)), index=position, format_func=lambda i: shown[i],
                          label_visibility="collapsed")
 st.session_state[f"label_at:{chosen}"] = position
@@ -78,7 +88,6 @@ if warning := st.session_state.pop("label_warning", None):
     st.warning(text.md(warning))
 opened = labelling.base(s, key)  # the version this session's editing starts from: a save by another since is kept
 if mode == "Draw":
-    models = labelling.models_for(s)
     if models and writable:
         m1, m2 = st.columns([4, 1], vertical_alignment="bottom")
         run = m1.selectbox("Start from a model's prediction", models, format_func=text.run_label,

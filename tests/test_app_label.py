@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 from makers import save
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 from test_labels import cells
 
@@ -96,3 +97,22 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
     app.run()
     metrics = {m.label: m.value for m in app.metric}
     assert "Dice before" in metrics and "Dice after" in metrics and metrics["Images judged"] == str(len(valid) - 1)
+
+
+def test_label_next_orders_the_unlabelled_images_least_sure_first(app, home, finished, tmp_path):
+    finished.into(home, "20260101-120000-cells")
+    src = tmp_path / "next"
+    for f in sorted((finished.data / "images").iterdir())[:4]:
+        save(src / f.name, np.asarray(Image.open(f).convert("RGB")))
+    s = LabelSet.create(home / "labels", "next", ["background", "cell"], source=src)
+    first = s.sources()[0]
+    s.save(first, np.zeros((128, 128), np.uint8), "drawn")
+    app.run()
+    app.selectbox(key="label_set").set_value("next").run()
+    app.toggle(key="label_next").set_value(True).run()
+    assert not app.exception, app.exception
+    options = next(b for b in app.selectbox if b.label == "Image").options
+    ranked = [o for o in options if "uncertainty" in o]
+    values = [float(o.rsplit(" ", 1)[-1]) for o in ranked]
+    assert len(ranked) == 3 and values == sorted(values, reverse=True)  # the labelled one is not ranked ...
+    assert options[-1].startswith("✓ ") and first.name in options[-1]  # ... and comes last

@@ -225,3 +225,16 @@ def retrain(s: LabelSet, run_name: str, minutes: float):
 def before_after(before: str, after: str, data: str) -> dict:
     from seg.labels.corrections import before_after as compare
     return compare(Path(before), Path(after), Path(data))
+
+
+@st.cache_data(max_entries=4, show_spinner="Ranking the images by the model's uncertainty ...")
+def _queue(set_path: str, version: int, run_path: str, stamp: int) -> list[tuple[str, float]]:
+    from seg.labels.queue import images_of, rank
+    ranked, _ = rank(Path(run_path), images_of(Path(set_path)))
+    return [(r.image, r.uncertainty) for r in ranked]
+
+
+def queue(s: LabelSet, run) -> list[tuple[str, float]]:
+    "The set's images without a mask, the model's least sure first: (image path, uncertainty 0 to 1)."
+    weights = run.weights("best") or run.weights("last")
+    return _queue(str(s.path), s.version, str(run.path), weights.stat().st_mtime_ns if weights else 0)
