@@ -11,7 +11,7 @@ import streamlit as st
 from seg.data.overlay import Overlay, draw_objects, hex_color
 from seg.data.uploads import UploadError
 from seg.model.settings import DataSettings, SettingsError
-from ui import access, datasets, frame, state, text
+from ui import access, datasets, frame, labelling, state, text
 
 frame.require_frame()
 st.title("Data")
@@ -19,7 +19,7 @@ st.caption("Point segboard at your images and masks. Every file is checked befor
 
 # -- Which dataset
 SOURCES = {"demo": "Demo dataset", "demo-objects": "Demo objects", "folder": "Folder on the server",
-           "upload": "Upload a zip"}
+           "labels": "A labels set", "upload": "Upload a zip"}
 if access.read_only():
     SOURCES.pop("upload")
 previous = state.chosen_dataset()
@@ -43,6 +43,15 @@ elif source == "folder":
             path = access.allowed(typed)
         except SettingsError as e:  # outside the folders this viewer may read, or not a path at all
             st.error(text.md(e))
+elif source == "labels":
+    sets = labelling.sets()
+    if not sets:
+        st.info("No labels set yet: make one on the Label page, draw a few masks, and choose it here.")
+    else:
+        before = previous.path.name if previous and previous.source == "labels" else None
+        name = st.selectbox("Labels set", sets, key="data_labels", index=sets.index(before) if before in sets else 0)
+        path = labelling.open_set(name).path
+        st.caption(f"The images labelled so far on the Label page, with their masks, in {text.code(path)}.")
 else:
     upload = st.file_uploader("A zip of your dataset folder", type=["zip"], key="upload",
                               help="Unpacked into a folder private to this browser tab, removed when it closes; "

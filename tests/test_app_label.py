@@ -116,3 +116,19 @@ def test_label_next_orders_the_unlabelled_images_least_sure_first(app, home, fin
     values = [float(o.rsplit(" ", 1)[-1]) for o in ranked]
     assert len(ranked) == 3 and values == sorted(values, reverse=True)  # the labelled one is not ranked ...
     assert options[-1].startswith("✓ ") and first.name in options[-1]  # ... and comes last
+
+
+def test_a_labels_set_is_chosen_on_the_data_page_and_reads_as_a_dataset(home, tmp_path):
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        save(tmp_path / "in" / f"c{i}.png", cells(rng)[0])
+    s = LabelSet.create(home / "labels", "cells", ["background", "disc", "rod"], source=tmp_path / "in")
+    for image in s.sources()[:2]:
+        s.save(image, cells(rng)[1], "drawn")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.segmented_control(key="source").set_value("labels").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="data_labels").value == "cells"
+    assert [m.value for m in at.metric][:2] == ["2", "3"]  # the two images labelled so far; three classes
+    assert at.session_state["data"].path == s.path and at.session_state["data"].source == "labels"
