@@ -28,13 +28,15 @@ if chosen == NEW:
     with st.form("new_set"):
         st.text_input("Name", placeholder="nuclei-2026", key="new_set_name")
         st.text_input("Classes, background first, comma-separated", value="background, cell", key="new_set_classes")
-        st.text_input("Folder of images on the server", placeholder="/data/slides", key="new_set_source")
+        st.text_input("Folder of images on the server (empty: upload images next)", placeholder="/data/slides",
+                      key="new_set_source")
         st.form_submit_button("Make the set", on_click=labelling.create_from_form)
     if problem := st.session_state.pop("label_error", None):
         st.error(text.md(problem))
     st.stop()
 
 s = labelling.open_set(chosen)
+writable = not access.read_only()
 sources = s.sources()
 done = set(s.labelled())
 c1, c2, c3 = st.columns(3)
@@ -43,8 +45,20 @@ c2.metric("Labelled", len(done))
 c3.metric("Version", s.version, help="Saves in all: a run trained on the set records the version it used.")
 st.caption(f"Classes: {text.md(', '.join(s.classes))} · from {text.code(s.source or 'uploads')} · "
            f"{text.code(s.path)}")
+if writable:
+    with st.expander("Add images", expanded=not sources):
+        uploads = st.file_uploader("Images to label", type=["png", "jpg", "jpeg", "tif", "tiff", "bmp"],
+                                   accept_multiple_files=True, key=f"label_uploads:{chosen}",
+                                   help="Kept in the labels set (shared with everyone who uses this app).")
+        if uploads and st.button("Add them to the set", icon=":material/add_photo_alternate:"):
+            added, refused = s.add_images([(f.name, f.getvalue()) for f in uploads])
+            for why in refused:
+                st.warning(text.md(why))
+            if added:
+                st.success(f"Added {len(added)} image(s).")
+                sources = s.sources()
 if not sources:
-    st.info("The set's folder holds no images yet.")
+    st.info("The set has no images yet: add some above, or make a set from a folder on the server.")
     st.stop()
 
 # -- Which image: in the folder's order, or those a model is least sure of first (label next)
@@ -78,7 +92,6 @@ except ImageError as e:
 
 codes = Codes(tuple(s.classes))
 colors = [codes.display_color(i) if i else (160, 160, 160) for i in range(len(codes))]
-writable = not access.read_only()
 if not writable:
     st.info("Read-only: you can look at the masks; changes are not saved.")
 

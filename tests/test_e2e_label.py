@@ -181,3 +181,32 @@ def test_the_object_tool_takes_the_object_under_the_click(server, browser, home,
     assert (saved(s, 2) == 0).all()
     assert not errors, errors
     page.close()
+
+
+def test_strokes_then_fill_then_accept(server, browser, home, tmp_path):
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:H, 0:W]
+    disc = ((yy - 60) ** 2 + (xx - 50) ** 2 <= 22 ** 2) | ((yy - 50) ** 2 + (xx - 120) ** 2 <= 15 ** 2)
+    image = np.clip(np.where(disc, 210, 100) + rng.normal(0, 10, (H, W)), 0, 255).astype(np.uint8)
+    save(tmp_path / "assist" / "slide.png", np.repeat(image[..., None], 3, -1))
+    s = LabelSet.create(home / "labels", "assist", ["background", "cell"], source=tmp_path / "assist")
+    errors = []
+    page, _ = open_editor(browser, server, "assist", errors)
+    page.get_by_text("Strokes, then fill").click()
+    canvas = page.locator("canvas.sb-canvas")
+    expect(page.get_by_role("button", name="Fill from strokes")).to_be_disabled(timeout=30_000)
+    page.locator(".sb-legend button[data-class='1']").click()
+    stroke(page, canvas, [(40, 60), (60, 60)])  # inside the left disc
+    page.locator(".sb-legend button[data-class='0']").click()
+    stroke(page, canvas, [(5, 10), (150, 10)])  # the background, above both
+    stroke(page, canvas, [(85, 100), (150, 100)])
+    expect(page.get_by_role("button", name="Fill from strokes")).to_be_enabled(timeout=30_000)
+    page.get_by_role("button", name="Fill from strokes").click()
+    page.get_by_role("button", name="Accept the fill").click(timeout=60_000)
+    mask = saved(s, 1, timeout=60)
+    assert set(np.unique(mask)) <= {0, 1}
+    assert 2 * (mask.astype(bool) & disc).sum() / (mask.astype(bool).sum() + disc.sum()) > 0.9  # both discs found
+    assert s.record("slide")["history"][-1]["how"] == "assisted"
+    expect(page.locator(".sb-status")).to_have_text("Version 1: assisted", timeout=30_000)  # on to correct it
+    assert not errors, errors
+    page.close()

@@ -278,3 +278,20 @@ def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp
     other = LabelSet.create(tmp_path / "labels", "elsewhere", ["background", "cell"], source=tmp_path)
     code, _, err = cli("corrections", finished.run, other.path, "--out", tmp_path / "f2")
     assert code == 2 and "not the run's dataset" in err
+
+
+def test_uploaded_images_join_a_set_without_overwriting_and_bad_ones_are_refused(tmp_path):
+    import io
+
+    from PIL import Image
+    s = LabelSet.create(tmp_path / "labels", "up", ["background", "cell"])
+    buf = io.BytesIO()
+    Image.fromarray(shapes(np.random.default_rng(0))[0]).save(buf, format="PNG")
+    png = buf.getvalue()
+    added, refused = s.add_images([("../../etc/a.png", png), ("a.png", png), ("notes.txt", b"x"), ("b.png", b"bad")])
+    assert added == ["a.png", "a-2.png"] and len(refused) == 2  # the path dropped; the second a.png kept apart
+    assert "notes.txt" in refused[0] and "b.png" in refused[1]
+    assert sorted(p.name for p in s.sources()) == ["a-2.png", "a.png"] and not (s.path / "images" / "b.png").exists()
+    s.save(s.sources()[0], np.ones((48, 64), np.uint8), "drawn")
+    assert s.labelled() == ["a-2"] or s.labelled() == ["a"]
+    assert len(s.sources()) == 2  # a labelled upload is still one image, not two

@@ -33,7 +33,7 @@ def create(name: str, classes: str, source: str, objects: bool = False) -> Label
     if folder is not None and not folder.is_dir():
         raise LabelsError(f"{folder} is not a folder.", "Give the folder that holds the images to label.")
     names = [c.strip() for c in classes.split(",") if c.strip()]
-    return LabelSet.create(workspace.labels_dir(), name.strip(), names, folder, objects)
+    return LabelSet.create(workspace.labels_dir(), name.strip(), names, folder, objects)  # no folder: uploads
 
 
 def create_from_form() -> None:

@@ -131,6 +131,38 @@ class LabelSet:
                  if f.stem not in keys and not f.name.startswith(".")]
         return sorted(found) + extra
 
+    def add_images(self, files) -> tuple[list[str], list[str]]:
+        """Images uploaded into the set ((name, bytes) pairs; only the base name kept, an existing name never
+        overwritten: a number is added). Each is read first: one that is not a readable image is refused.
+        (names added, "name: why" refused)."""
+        from pathlib import PurePosixPath
+
+        from seg.data.images import ImageError, is_image_name, load_image
+        added, refused = [], []
+        with self._locked():
+            taken = {f.stem.lower() for f in (self.path / "images").iterdir()} | {k.lower() for k in self.labelled()}
+            for name, data in files:
+                name = PurePosixPath(str(name).replace("\\", "/")).name
+                if not is_image_name(Path(name)) or name.startswith("."):
+                    refused.append(f"{name}: not an image file by its name")
+                    continue
+                stem, suffix = Path(name).stem, Path(name).suffix.lower()
+                unique, n = stem, 1
+                while unique.lower() in taken:
+                    n += 1
+                    unique = f"{stem}-{n}"
+                dest = self.path / "images" / f"{unique}{suffix}"
+                dest.write_bytes(data)
+                try:
+                    load_image(dest)
+                except (ImageError, OSError) as e:
+                    dest.unlink()
+                    refused.append(f"{name}: {getattr(e, 'problem', e)}")
+                    continue
+                taken.add(unique.lower())
+                added.append(dest.name)
+        return added, refused
+
     def labelled(self) -> list[str]:
         "The keys of the images with a mask, sorted."
         return sorted(f.stem for f in (self.path / "masks").glob("*.png"))
