@@ -176,16 +176,18 @@ if fixes and writable:
             labelling.retrain(s, source_run, minutes)
         except (RunError, ValueError) as e:
             st.error(text.md(e))
-    done = st.session_state.get("label_retrained")
-    if done and done["set"] == chosen:
-        after = runs.Run(runs.runs_dir() / done["after"])
+    retrained = st.session_state.get("label_retrained")
+    if retrained and retrained["set"] == chosen:
+        after = runs.Run(runs.runs_dir() / retrained["after"])
+        after.poll()
         status = after.status()
-        st.caption(f"{text.md(done['after'])}: {text.md(status.status)}. The corrected images train; the validation "
-                   "images nobody corrected judge the model before and after.")
+        st.caption(f"{text.md(retrained['after'])}: {text.md(status.status)}. The corrected images train; the "
+                   "validation images nobody corrected judge the model before and after.")
         st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/monitoring:",
-                     query_params={"run": done["after"]})
+                     query_params={"run": retrained["after"]})
         if status.status == "completed":
-            scores = labelling.before_after(str(runs.runs_dir() / done["before"]), str(after.path), done["data"])
+            scores = labelling.before_after(str(runs.runs_dir() / retrained["before"]), str(after.path),
+                                            retrained["data"])
             b1, b2, b3 = st.columns(3)
             b1.metric("Dice before", text.score(scores["before"]))
             b2.metric("Dice after", text.score(scores["after"]),

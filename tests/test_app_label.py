@@ -40,7 +40,7 @@ def test_a_set_made_from_a_folder_and_a_fill_accepted(app, home, tmp_path):
     # strokes as the editor would send them: kept for this session, then filled and accepted
     from test_labels import strokes_from
     drawn = strokes_from(truths["s0"], rng)
-    app.session_state["label_strokes"] = {(str(s.path), "s0"): drawn}
+    app.session_state["label_kept_strokes"] = {(str(s.path), "s0"): drawn}
     app.segmented_control(key="label_mode").set_value("Strokes, then fill").run()
     assert not app.exception, app.exception
     next(b for b in app.button if b.label == "Fill from strokes").click().run()
@@ -87,7 +87,10 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
     done = app.session_state["label_retrained"]
     after = runs.Run(home / "runs" / done["after"])
     end = time.time() + 240
-    while after.status().active and time.time() < end:
+    while time.time() < end:
+        after.poll()
+        if not after.status().active:
+            break
         time.sleep(2)
     assert after.status().status == "completed", (home / "runs" / done["after"] / "output.log").read_text()[-3000:]
     assert after.config()["from"] and after.config()["labels"] is None  # the corrected copy of the dataset

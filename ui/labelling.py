@@ -75,13 +75,13 @@ def saved(s: LabelSet, key: str, version: int) -> None:
 
 def strokes(s: LabelSet, key: str, shape: tuple[int, int]) -> np.ndarray:
     "This session's strokes on an image (assisted labelling), UNMARKED where none are drawn."
-    kept = st.session_state.setdefault("label_strokes", {})
+    kept = st.session_state.setdefault("label_kept_strokes", {})
     a = kept.get((str(s.path), key))
     return a if a is not None and a.shape == shape else np.full(shape, UNMARKED, np.uint8)
 
 
 def keep_strokes(s: LabelSet, key: str, a: np.ndarray) -> None:
-    st.session_state.setdefault("label_strokes", {})[(str(s.path), key)] = a
+    st.session_state.setdefault("label_kept_strokes", {})[(str(s.path), key)] = a
 
 
 def assistant(s: LabelSet) -> Assistant:
