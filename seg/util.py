@@ -95,3 +95,9 @@ def duration(seconds: float | None) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)} min"
     return f"{seconds // 3600} h {round(seconds % 3600 / 60)} min"
+
+
+def one_line(e: Exception) -> str:
+    "An exception as one line: fastai puts the real cause on the second line of its wrapper's message."
+    text = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+    return f"{type(e).__name__}: {text}"[:500]

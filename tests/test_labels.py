@@ -219,7 +219,7 @@ def test_masks_travel_to_and_from_the_editor_exactly():
 
 
 def test_a_run_on_a_labels_set_records_the_sets_version(tmp_path):
-    from seg.training.train import labels_version
+    from seg.labels.store import trained_on as labels_version
     rng = np.random.default_rng(9)
     src = tmp_path / "in"
     for i in range(2):

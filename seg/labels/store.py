@@ -254,6 +254,17 @@ class LabelSet:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def trained_on(root) -> dict | None:
+    "What a run records of the labels set it trains on (config.json `labels`): its name and version; else None."
+    if not (Path(root) / "set.json").is_file():
+        return None
+    try:
+        s = LabelSet(root)
+        return {"set": s.info.get("name", Path(root).name), "version": s.version}
+    except (LabelsError, OSError, ValueError):
+        return None
+
+
 def _glob(key: str) -> str:
     return re.sub(r"([*?\[\]])", r"[\1]", key)
 

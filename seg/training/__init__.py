@@ -1,7 +1,8 @@
 """Training a model in its own process, which writes the run folder.
 
 - callbacks  fastai callbacks that write events, weights and samples, and stop on request
-- train      a run from start to final status: prepare, config, fit, scores at the images' own size
+- train      a run from start to final status: prepare, config, fit, then scores
+- scores     the end of a run: the best weights scored on the validation images at their own size
 - lr_finder  fastai's learning-rate finder: the curve, suggestions, the planner's valley
 - precision  the number format applied to a learner, chosen by timing a few steps of each
 - prepare    the dataset and settings checked before anything is written

@@ -14,7 +14,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import num_distrib, rank_distrib
@@ -23,6 +22,7 @@ from fastai.torch_core import set_seed
 from seg import __version__
 from seg.data.dataloaders import dataloaders
 from seg.data.dataset import Dataset
+from seg.labels.store import trained_on
 from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
@@ -48,8 +48,9 @@ from seg.training.precision import apply as apply_precision
 from seg.training.precision import choose
 from seg.training.precision import reason as precision_reason
 from seg.training.prepare import prepare
+from seg.training.scores import full_size_scores
 from seg.training.trials import Stopped, run_trials
-from seg.util import json_safe, write_json
+from seg.util import one_line, write_json
 
 
 def versions() -> dict:
@@ -267,7 +268,7 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
         "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
         "objects": dataset.objects.to_json() if dataset.objects else None,
-        "labels": labels_version(dataset.root),
+        "labels": trained_on(dataset.root),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if budget is not None:
@@ -276,53 +277,6 @@ def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device,
             "winner": trials.winner.to_json() if trials.winner else None, "reason": trials.reason,
             "seconds": round(trials.seconds, 1), "candidates": len(trials.standings)}
     return out
-
-
-def labels_version(root) -> dict | None:
-    "A labels set trained on (seg/labels/store.py): its name and the version, the saves in it so far; else None."
-    from seg.labels.store import LabelsError, LabelSet
-    if not (Path(root) / "set.json").is_file():
-        return None
-    try:
-        s = LabelSet(root)
-        return {"set": s.info.get("name", Path(root).name), "version": s.version}
-    except (LabelsError, OSError, ValueError):
-        return None
-
-
-def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: EventLog, precision=None) -> None:
-    """The best weights on the validation images at their own size (what a user's masks will be), as a
-    `scores` event: per-epoch scores are at the training size, where small objects look bigger. In the
-    format the run trained in (its validation's): no second timing of formats at the end of a run."""
-    from seg.prediction import scores
-    from seg.prediction.inference import Predictor
-    from seg.prediction.model import Model
-    try:
-        model = Model.load(run.path, "best")
-        predictor = Predictor(model, device=device, precision=precision or "auto", remember=workspace.formats_file())
-        if dataset.objects is not None:  # Dice of the objects, and the split into objects tuned (objects.json)
-            from seg.training.objects import object_scores
-            return object_scores(run, dataset, valid, predictor, log)
-        n = len(model.codes)
-        total = np.zeros((n, n), np.int64)
-        done = 0
-        for path, image, mask in predictor.predict_files([p.image for p in valid]):
-            pair = next(p for p in valid if p.image == path)
-            truth = dataset.mask(pair) if image is not None else None
-            if truth is not None and truth.shape == mask.shape:
-                total += scores.confusion(truth, mask, n)
-                done += 1
-    except Exception as e:  # scoring is a bonus: the run's weights and status do not depend on it
-        log.write("note", message=f"Scores at the images' own size could not be computed: {one_line(e)}")
-        return
-    log.write("scores", resolution="original", weights="best", images=done, **json_safe(scores.headline(total)),
-              per_class=json_safe(scores.per_class(total, model.codes)))
-
-
-def one_line(e: Exception) -> str:
-    "An exception as one line: fastai puts the real cause on the second line of its wrapper's message."
-    text = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
-    return f"{type(e).__name__}: {text}"[:500]
 
 
 def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
