@@ -57,6 +57,7 @@ if writable:
             if added:
                 st.success(f"Added {len(added)} image(s).")
                 sources = s.sources()
+keys = {f: key_of(f.resolve(), s.source) for f in sources}  # each image's key in the set, once
 if not sources:
     st.info("The set has no images yet: add some above, or make a set from a folder on the server.")
     st.stop()
@@ -77,13 +78,13 @@ if left.button("Previous", icon=":material/arrow_back:", width="stretch"):
     position = (position - 1) % len(sources)
 if right.button("Next", icon=":material/arrow_forward:", width="stretch"):
     position = (position + 1) % len(sources)
-shown = [f"{'✓ ' if key_of(f.resolve(), s.source) in done else ''}{labelling.relative(s, f)}"
+shown = [f"{'✓ ' if keys[f] in done else ''}{labelling.relative(s, f)}"
          + (f" · uncertainty {unsure[str(f)]:.3f}" if str(f) in unsure else "") for f in sources]
 position = mid.selectbox("Image", range(len(sources)), index=position, format_func=lambda i: shown[i],
                          label_visibility="collapsed")
 st.session_state[f"label_at:{chosen}"] = position
 path = sources[position]
-key = key_of(path.resolve(), s.source)
+key = keys[path]
 try:
     image = load_image(path)
 except ImageError as e:
@@ -198,6 +199,6 @@ if fixes and writable:
 st.divider()
 st.download_button("Download the set (zip)", labelling.zipped(s), file_name=f"{s.path.name}.zip",
                    mime="application/zip", icon=":material/download:", disabled=not done)
-unlabelled = sum(1 for f in sources if key_of(f.resolve(), s.source) not in done)
+unlabelled = sum(1 for f in sources if keys[f] not in done)
 st.caption(f"Train on it: choose the folder {text.code(s.path)} on the Data page. {unlabelled} of {len(sources)} "
            "images have no mask yet.")
