@@ -79,8 +79,10 @@ def worst(run: Path, waiting: list, tmp: Path, k: int) -> list:
     out = tmp.with_name(tmp.name + "-pred")
     seg("predict", run, pool / "train", "--out", out)
     per_image = json.loads((out / "metrics.json").read_text())["per_image"]  # worst first
-    names = [r["image"] for r in per_image][:k]
-    return [p for p in waiting if p.image.name in names]
+    names = [Path(r["file"]).name for r in per_image][:k]
+    picked = [p for p in waiting if p.image.name in names]
+    assert len(picked) == k, (names, [p.image.name for p in waiting])
+    return picked
 
 
 def main() -> None:
