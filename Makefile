@@ -41,7 +41,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
 test: $(VENV)/.dev chromium lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # The tests without a browser and without the slow ones (a few minutes): for the edit-test loop.
 test-fast: $(VENV)/.dev lint

@@ -28,6 +28,9 @@ if chosen == NEW:
     with st.form("new_set"):
         st.text_input("Name", placeholder="nuclei-2026", key="new_set_name")
         st.text_input("Classes, background first, comma-separated", value="background, cell", key="new_set_classes")
+        st.checkbox("One id per object", key="new_set_objects",
+                    help="To count and measure objects that touch: each object its own id (16-bit masks), and "
+                         "classes the background and what the objects are, e.g. \"background, nucleus\".")
         st.text_input("Folder of images on the server (empty: upload images next)", placeholder="/data/slides",
                       key="new_set_source")
         st.form_submit_button("Make the set", on_click=labelling.create_from_form)
@@ -39,11 +42,20 @@ s = labelling.open_set(chosen)
 writable = not access.read_only()
 sources = s.sources()
 done = set(s.labelled())
-c1, c2, c3 = st.columns(3)
-c1.metric("Images", len(sources))
-c2.metric("Labelled", len(done))
-c3.metric("Version", s.version, help="Saves in all: a run trained on the set records the version it used.")
-st.caption(f"Classes: {text.md(', '.join(s.classes))} · from {text.code(s.source or 'uploads')} · "
+counts = st.empty()  # drawn again after a save further down, so the figures are never one save behind
+
+
+def show_counts():
+    with counts.container():
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Images", len(sources))
+        c2.metric("Labelled", len(s.labelled()))
+        c3.metric("Version", s.version, help="Saves in all: a run trained on the set records the version it used.")
+
+
+show_counts()
+kind = f"Objects: {text.md(s.classes[1])}, one id each" if s.objects else f"Classes: {text.md(', '.join(s.classes))}"
+st.caption(f"{kind} · from {text.code(s.source or 'uploads')} · "
            f"{text.code(s.path)}")
 if writable:
     with st.expander("Add images", expanded=not sources):
@@ -115,12 +127,15 @@ if mode == "Draw":
     record = s.record(key)["history"]
     status = (f"The prediction of {start[0]}: correct it (saved at your first change)" if start
               else f"Version {record[-1]['version']}: {record[-1]['how']}" if record else "Not labelled yet")
+    if s.objects:
+        status += f" · {labelling.count(mask)} object(s). A stroke begun on the background makes a new object, " \
+                  "one begun on an object grows it."
     change = edit("label_editor", f"{chosen}/{key}", image, mask, s.classes, colors,
-                  labelling.editor_version(s, key), status=status)
+                  labelling.editor_version(s, key), status=status, objects=s.objects)
     how = "corrected" if start else "drawn"
     clicked = isinstance(change, Click)
     if clicked:  # the Object tool: the object under the click takes the class
-        change = Change(change.id, labelling.with_object(image, mask, change))
+        change = Change(change.id, labelling.with_object(image, mask, change, s.objects))
         how = "assisted"
     if change is not None and writable:
         try:
@@ -130,6 +145,7 @@ if mode == "Draw":
         else:
             labelling.saved(s, key, out.version)
             labelling.start_saved(s, key)
+            show_counts()
             if clicked:  # the editor takes the mask with the object, on a run of its own
                 labelling.renew(s, key)
                 st.session_state["label_warning"] = out.warning
@@ -139,7 +155,9 @@ if mode == "Draw":
             st.toast(f"Saved (version {out.version}).")
 else:
     st.caption("Draw a few strokes of every class (the background too); the rest of the image is filled by a "
-               "classifier trained on the strokes of every image so far. Eraser: removes strokes.")
+               "classifier trained on the strokes of every image so far. Eraser: removes strokes."
+               + (" Each connected region of the fill becomes an object: part touching ones in Draw." if s.objects
+                  else ""))
     drawn = labelling.strokes(s, key, image.shape[:2])
     change = edit("label_strokes", f"{chosen}/{key}/strokes", image, drawn, s.classes, colors,
                   labelling.editor_version(s, key), strokes=True, status="Strokes")
@@ -180,20 +198,30 @@ if fixes and writable:
     retrained = st.session_state.get("label_retrained")
     if retrained and retrained["set"] == chosen:
         after = runs.Run(runs.runs_dir() / retrained["after"])
-        after.poll()
-        status = after.status()
-        st.caption(f"{text.md(retrained['after'])}: {text.md(status.status)}. The corrected images train; the "
-                   "validation images nobody corrected judge the model before and after.")
-        st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/monitoring:",
-                     query_params={"run": retrained["after"]})
-        if status.status == "completed":
-            scores = labelling.before_after(str(runs.runs_dir() / retrained["before"]), str(after.path),
-                                            retrained["data"])
-            b1, b2, b3 = st.columns(3)
-            b1.metric("Dice before", text.score(scores["before"]))
-            b2.metric("Dice after", text.score(scores["after"]),
-                      delta=f"{scores['after'] - scores['before']:+.3f}")
-            b3.metric("Images judged", scores["images"], help="Validation images nobody corrected")
+        active = after.status().active
+
+        @st.fragment(run_every=2.0 if active else None)
+        def retrain_status():
+            after.poll()
+            status = after.status()
+            if active and not status.active:
+                st.rerun()  # it just ended: the page again, with the scores and without the timer
+            st.caption(f"{text.md(retrained['after'])}: {text.md(status.status)}. The corrected images train; the "
+                       "validation images nobody corrected judge the model before and after.")
+            st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/monitoring:",
+                         query_params={"run": retrained["after"]})
+            if status.status == "failed":
+                st.error(text.md(status.message))
+            if status.status == "completed":
+                scores = labelling.before_after(str(runs.runs_dir() / retrained["before"]), str(after.path),
+                                                retrained["data"])
+                b1, b2, b3 = st.columns(3)
+                b1.metric("Dice before", text.score(scores["before"]))
+                b2.metric("Dice after", text.score(scores["after"]),
+                          delta=f"{scores['after'] - scores['before']:+.3f}")
+                b3.metric("Images judged", scores["images"], help="Validation images nobody corrected")
+
+        retrain_status()
 
 # -- Take it away
 st.divider()

@@ -210,3 +210,42 @@ def test_strokes_then_fill_then_accept(server, browser, home, tmp_path):
     expect(page.locator(".sb-status")).to_have_text("Version 1: assisted", timeout=30_000)  # on to correct it
     assert not errors, errors
     page.close()
+
+
+def test_in_a_set_of_objects_each_object_takes_an_id_of_its_own(server, browser, home, tmp_path):
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:H, 0:W]
+    disc = (yy - 90) ** 2 + (xx - 130) ** 2 <= 16 ** 2
+    image = np.clip(np.where(disc, 220, 100) + rng.normal(0, 8, (H, W)), 0, 255).astype(np.uint8)
+    save(tmp_path / "nuclei" / "slide.png", np.repeat(image[..., None], 3, -1))
+    s = LabelSet.create(home / "labels", "nuclei", ["background", "nucleus"], source=tmp_path / "nuclei",
+                        objects=True)
+    errors = []
+    page, canvas = open_editor(browser, server, "nuclei", errors)
+    expect(page.get_by_text("Objects: nucleus, one id each")).to_be_visible()
+    stroke(page, canvas, [(10, 20), (40, 20)])  # on the background: object 1
+    mask = saved(s, 1)
+    assert mask.dtype == np.uint16 and set(np.unique(mask)) == {0, 1}
+    stroke(page, canvas, [(10, 32), (40, 32)])  # begun on the background: object 2
+    mask = saved(s, 2)
+    assert set(np.unique(mask)) == {0, 1, 2} and (mask[32, 12:38] == 2).all()
+    stroke(page, canvas, [(25, 20), (25, 5)])  # begun on object 1: object 1 grows
+    mask = saved(s, 3)
+    assert set(np.unique(mask)) == {0, 1, 2} and (mask[6:20, 25] == 1).all()
+    page.locator(".sb-tools button[data-tool='polygon']").click()
+    for p in [(60, 60), (90, 60), (90, 80)]:
+        page.mouse.click(*at(canvas, *p))
+    page.mouse.click(*at(canvas, 60, 60))
+    mask = saved(s, 4)
+    assert set(np.unique(mask)) == {0, 1, 2, 3} and mask[65, 85] == 3
+    page.locator(".sb-tools button[data-tool='object']").click()
+    page.mouse.click(*at(canvas, 130, 90))  # the disc, found on the server: object 4
+    mask = saved(s, 5)
+    assert (mask == 4).sum() / ((mask == 4) | disc).sum() > 0.85
+    expect(page.locator(".sb-status")).to_contain_text("4 object(s)", timeout=30_000)
+    page.locator(".sb-tools button[data-tool='erase']").click()
+    stroke(page, canvas, [(5, 32), (45, 32)])  # object 2 erased
+    mask = saved(s, 6)
+    assert set(np.unique(mask)) == {0, 1, 3, 4}
+    assert not errors, errors
+    page.close()

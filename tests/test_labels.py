@@ -169,6 +169,27 @@ def test_a_set_of_objects_keeps_16_bit_ids_and_reads_as_objects(tmp_path):
     assert ds.objects and len(ds.pairs) == 2
 
 
+def test_in_a_set_of_objects_a_click_adds_an_object_and_a_fill_becomes_objects():
+    from seg.labels.start import regions
+    from ui.editor import Click
+    from ui.labelling import with_object
+    rng = np.random.default_rng(5)
+    image, truth = cells(rng)
+    from scipy.ndimage import label
+    discs, n = label(truth == 1)
+    ys, xs = np.nonzero(discs == 2)
+    drawn = np.zeros(truth.shape, np.uint16)
+    drawn[discs == 1] = 5  # an object drawn already, its id kept
+    ids = with_object(image, drawn, Click("x", int(xs.mean()), int(ys.mean()), 1), objects=True)
+    assert ids.dtype == np.uint16 and set(np.unique(ids)) == {0, 5, 6}  # the next id
+    assert (ids[discs == 1] == 5).all()  # the object around keeps its pixels
+    assert ((ids == 6) & (discs == 2)).sum() / ((ids == 6) | (discs == 2)).sum() > 0.85
+    gone = with_object(image, ids, Click("x", int(xs.mean()), int(ys.mean()), 0), objects=True)
+    assert set(np.unique(gone)) == {0, 5}  # the background class clicked on an object: removed
+    split = regions(truth == 1)  # a fill accepted: each connected region an object
+    assert split.dtype == np.uint16 and split.max() == n and ((split > 0) == (truth == 1)).all()
+
+
 def test_uncertainty_is_zero_when_sure_and_one_when_no_class_is_told_apart():
     from seg.labels.queue import uncertainty
     sure = np.zeros((3, 4, 4))
@@ -259,6 +280,37 @@ def test_corrections_replace_their_pairs_masks_and_move_to_training(tmp_path):
     assert all(p.image.is_symlink() for p in t)  # images linked, not copied
     with pytest.raises(FileExistsError):
         corrected_dataset(ds, train, valid, s, out.path)
+
+
+def test_a_run_on_the_set_itself_retrains_with_what_was_corrected_and_labelled_since(tmp_path):
+    from seg.data.demo import write_demo
+    from seg.labels.corrections import for_run
+    root = tmp_path / "slides"
+    write_demo(root, n=10, size=64)
+    ds = Dataset.open(root)
+    s = LabelSet.create(tmp_path / "labels", "slides", list(ds.codes.names), source=root / "images")
+    pairs = sorted(ds.pairs, key=lambda p: p.image.name)
+    for p in pairs[:6]:  # six labelled before the run
+        s.save(p.image, ds.mask(p), "drawn")
+    run = tmp_path / "runs" / "20260101-000000-slides"
+    run.mkdir(parents=True)
+    judged = ["images/" + pairs[0].image.name, "images/" + pairs[1].image.name]  # as train.py records them
+    (run / "config.json").write_text(json.dumps({
+        "codes": list(ds.codes.names), "data": {"valid_pct": 0.2, "seed": 42},
+        "dataset": {"root": str(s.path), "valid_images": judged}}))
+    fix = np.zeros((64, 64), np.uint8)
+    fix[5:20, 5:20] = 1
+    s.save(pairs[1].image, fix, "corrected", run=run.name)  # a validation image corrected
+    s.save(pairs[1].image, fix, "drawn")  # ... in two strokes: the correction still
+    s.save(pairs[6].image, fix, "corrected", run=run.name)  # a new image, from the run's prediction
+    s.save(pairs[7].image, ds.mask(pairs[7]), "drawn")  # a new image drawn
+    out = for_run(run, s, tmp_path / "datasets" / "slides-v10")
+    assert out.held == [pairs[0].image.stem]  # the run's validation image nobody corrected judges
+    assert sorted(out.corrected) == sorted([pairs[1].image.stem, pairs[6].image.stem])
+    t, v = Dataset.open(out.path).split()
+    assert [p.image.stem for p in v] == [pairs[0].image.stem]
+    assert {p.image.stem for p in t} == {p.image.stem for p in pairs[1:8]}  # the run's, corrected, new
+    assert (tmp_path / "datasets" / "slides-v10" / "held.txt").read_text() == pairs[0].image.stem + "\n"
 
 
 def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp_path):

@@ -5,6 +5,7 @@ and records it with the object scores."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,10 @@ def test_the_bundle_of_a_run_on_objects_carries_its_split(objects_run):
     assert f"under {record['split']['min_size']} pixels" in readme
 
 
+def nuclei_name(run) -> str:
+    return Path(json.loads((run / "config.json").read_text())["dataset"]["root"]).name
+
+
 @pytest.mark.slow
 def test_the_pages_show_a_run_on_objects(objects_run, home):
     import shutil
@@ -129,3 +134,17 @@ def test_the_pages_show_a_run_on_objects(objects_run, home):
     assert "Objects (zip of 16-bit PNGs)" in [b.proto.label for b in at.get("download_button")]
     out = next((home / "predictions").iterdir())
     assert sorted(p.name for p in (out / "instances").iterdir()) == sorted(p.name for p in (out / "masks").iterdir())
+    # corrected: in a set of objects, started from the run's objects (one id each, split as the run splits)
+    next(b for b in at.button if b.label == "Correct this mask").click().run()
+    assert not at.exception, at.exception
+    from seg.labels.store import LabelSet
+    s = LabelSet(home / "labels" / f"{nuclei_name(objects_run)}-corrections")
+    assert s.objects and s.classes == ["background", "object"]
+    ((_, key), (run_name, start)), = at.session_state["label_start"].items()
+    from PIL import Image
+    predicted = np.asarray(Image.open(out / "instances" / f"{key}.png"))
+    assert run_name == objects_run.name and start.dtype == np.uint16
+    # the objects the Predict page showed (batched there, one image here: equal up to float rounding)
+    assert ((start > 0) == (predicted > 0)).mean() > 0.99
+    assert abs(len(np.unique(start)) - len(np.unique(predicted))) <= 1
+    assert any(c.value.startswith("Objects: object, one id each") for c in at.caption)

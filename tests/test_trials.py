@@ -119,6 +119,29 @@ def test_the_rules_choice_keeps_its_place_unless_clearly_beaten_and_soft_dice_de
     assert winner == a  # a tie goes to the earlier
 
 
+def test_a_lead_the_images_disagree_about_does_not_displace_the_rules_choice():
+    a, b = Candidate((96, 96), 1e-3, "dice-ce"), Candidate((64, 64), 3e-3, "dice-ce")
+
+    class PerImage(Fake):
+        def turn(self, cand, seconds):
+            self.clock.now += seconds
+            images = self.ceiling[cand]
+            return sum(images) / len(images), 0.4, 10, images
+
+    rule = [0.80, 0.85, 0.78, 0.86, 0.83, 0.82, 0.81, 0.84]
+    noisy = [0.86, 0.82, 0.84, 0.83, 0.90, 0.80, 0.85, 0.83]  # 0.017 ahead on average, behind on three images
+    steady = [x + 0.017 for x in rule]  # 0.017 ahead on every image
+    clock = Clock()
+    rows = []
+    winner, standings = halve([a, b], PerImage(clock, {a: rule, b: noisy}, {}), 30.0, clock=clock, report=rows.append)
+    assert winner == a and standings[1].per_image == noisy
+    assert rows[0]["per_image"] == rule and rows[-1]["margin"] > 0.017  # two standard errors of the differences
+    said = explain(winner, standings, a, 30.0, 8)
+    assert "64 x 64 px, lr 3e-03, weighted cross-entropy + Dice led by 0.017" in said and "image by image" in said
+    winner, _ = halve([a, b], PerImage(clock, {a: rule, b: steady}, {}), 30.0, clock=clock)
+    assert winner == b  # the same lead on every image: a real one
+
+
 def test_how_many_candidates_fit_the_time():
     clock = Clock()
     cands = six()

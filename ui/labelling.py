@@ -42,7 +42,8 @@ def create_from_form() -> None:
     from seg.model.settings import SettingsError
     state = st.session_state
     try:
-        made = create(state.get("new_set_name", ""), state.get("new_set_classes", ""), state.get("new_set_source", ""))
+        made = create(state.get("new_set_name", ""), state.get("new_set_classes", ""), state.get("new_set_source", ""),
+                      bool(state.get("new_set_objects")))
     except LabelsError as e:
         state["label_error"] = f"{e.problem} Fix: {e.fix}"
     except SettingsError as e:  # a folder outside what this viewer may read
@@ -102,6 +103,11 @@ def zipped(s: LabelSet) -> bytes:
     return buf.getvalue()
 
 
+def count(mask: np.ndarray | None) -> int:
+    "The objects in an id mask."
+    return 0 if mask is None else int(np.count_nonzero(np.unique(mask)))
+
+
 def relative(s: LabelSet, image: Path) -> str:
     "An image's name as shown: its path under the set's source folder."
     src = s.source
@@ -109,8 +115,12 @@ def relative(s: LabelSet, image: Path) -> str:
 
 
 def accept(s: LabelSet, image: Path, key: str, mask: np.ndarray) -> None:
-    "A fill accepted (a button's callback): saved as assisted, then shown in the editor to correct."
+    """A fill accepted (a button's callback): saved as assisted, then shown in the editor to correct. In a set
+    of objects each connected region of the fill becomes an object (touching ones: part them in the editor)."""
     access.require_writable("saving a mask")
+    if s.objects:
+        from seg.labels.start import regions
+        mask = regions(mask)
     out = s.save(image, mask, "assisted", base=base(s, key))
     saved(s, key, out.version)
     renew(s, key)
@@ -138,7 +148,8 @@ def start_from(s: LabelSet, key: str, run, image: np.ndarray) -> None:
     "The run's prediction of the image, to correct: the editor takes it (saved only once changed)."
     from seg.labels.start import predicted
     from ui.predictions import model
-    st.session_state.setdefault("label_start", {})[(str(s.path), key)] = (run.name, predicted(model(run), image))
+    st.session_state.setdefault("label_start", {})[(str(s.path), key)] = \
+        (run.name, predicted(model(run), image, objects=s.objects))
     renew(s, key)
 
 
@@ -151,11 +162,21 @@ def start_saved(s: LabelSet, key: str) -> None:
     st.session_state.get("label_start", {}).pop((str(s.path), key), None)
 
 
-def with_object(image: np.ndarray, mask: np.ndarray | None, click) -> np.ndarray:
-    "`mask` (zeros if none) with the object under the Object tool's click set to the click's class."
+def with_object(image: np.ndarray, mask: np.ndarray | None, click, objects: bool = False) -> np.ndarray:
+    """`mask` (zeros if none) with the object under the Object tool's click set to the click's class. In a
+    set of `objects` the region becomes a new object where it covers the background (the objects drawn
+    around it keep their pixels), or with the background class, the object clicked is removed."""
     from seg.labels.assist import region_at
-    out = np.zeros(image.shape[:2], np.uint8) if mask is None else mask.copy()
-    out[region_at(image, (click.y, click.x))] = click.value
+    out = np.zeros(image.shape[:2], np.uint16 if objects else np.uint8) if mask is None else mask.copy()
+    if objects and click.value == 0:
+        if out[click.y, click.x]:
+            out[out == out[click.y, click.x]] = 0
+        return out
+    region = region_at(image, (click.y, click.x))
+    if objects:
+        out[region & (out == 0)] = min(int(out.max()) + 1, 65535)
+    else:
+        out[region] = click.value
     return out
 
 
@@ -179,7 +200,7 @@ def correct(run, image: str) -> None:
     name = re.sub(r"[^\w .-]", "-", f"{root.name}-corrections")[:64].lstrip(".- ") or "corrections"
     path = workspace.labels_dir() / name
     s = LabelSet(path) if (path / "set.json").is_file() else \
-        LabelSet.create(workspace.labels_dir(), name, mask_classes(cfg), root)
+        LabelSet.create(workspace.labels_dir(), name, mask_classes(cfg), root, objects=bool(cfg.get("objects")))
     sources = s.sources()
     key = key_of(Path(image).resolve(), s.source)
     at = next((i for i, f in enumerate(sources) if key_of(f.resolve(), s.source) == key), 0)
@@ -193,9 +214,8 @@ def corrections(s: LabelSet) -> dict[str, int]:
     "The runs this set's masks were corrected from, with how many masks each (their latest save)."
     out: dict[str, int] = {}
     for key in s.labelled():
-        runs_ = [h["run"] for h in s.record(key)["history"] if h.get("run")]
-        if runs_:
-            out[runs_[-1]] = out.get(runs_[-1], 0) + 1
+        if run := s.corrected_from(key):
+            out[run] = out.get(run, 0) + 1
     return out
 
 

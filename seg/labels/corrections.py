@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,14 +33,17 @@ class Corrected:
     held: list[str] = field(default_factory=list)
 
 
-def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: Path) -> Corrected:
+def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: Path,
+                      fixed: Callable[[str], bool] | None = None) -> Corrected:
     """`dataset`'s pairs split as `train` / `valid` (a run's split), with `labels`' masks replacing those of the
-    images they correct, written to `out` (which must not exist). The labels set's source must be the
-    dataset's folder (a set tied to it)."""
+    images they correct, written to `out` (which must not exist). The labels set is tied to the dataset (its
+    source is the dataset's folder), or is the dataset itself. `fixed(key)`: whether an image's mask is a
+    correction (default: every image the set has a mask of)."""
     out = Path(out)
     if out.exists():
         raise FileExistsError(f"{out} exists already")
-    done = set(labels.labelled())
+    fixed = fixed or set(labels.labelled()).__contains__
+    own = labels.path.resolve() == Path(dataset.root).resolve()
     result = Corrected(out)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -47,11 +51,11 @@ def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: 
         for sub in ("images", "masks"):
             (tmp / side / sub).mkdir(parents=True)
     for pair, in_valid in [*((p, False) for p in train), *((p, True) for p in valid)]:
-        key = key_of(pair.image.resolve(), labels.source)
-        fixed = key in done
-        side = "valid" if in_valid and not fixed else "train"
-        mask = labels.mask(key) if fixed else (dataset.ids(pair) if dataset.objects else dataset.mask(pair))
-        if fixed:
+        key = pair.image.stem if own else key_of(pair.image.resolve(), labels.source)
+        is_fixed = fixed(key)
+        side = "valid" if in_valid and not is_fixed else "train"
+        mask = labels.mask(key) if is_fixed else (dataset.ids(pair) if dataset.objects else dataset.mask(pair))
+        if is_fixed:
             result.corrected.append(key)
         elif in_valid:
             result.held.append(key)
@@ -67,19 +71,37 @@ def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: 
 
 def for_run(run_dir: Path, labels: LabelSet, out: Path) -> Corrected:
     """The dataset of the run in `run_dir`, split as the run split it, with `labels`' corrections, written to
-    `out`; `held.txt` in it lists the validation images nobody corrected, one key a line."""
+    `out`; `held.txt` in it lists the validation images nobody corrected, one key a line.
+
+    Two kinds of set: one tied to the run's dataset (its source is the dataset's folder: every mask in it is a
+    correction), or the labels set the run trained on. In the second, the set as it is now is the dataset:
+    the masks corrected from this run train, and so does every image labelled since the run began; the
+    run's own validation images (config.json's `valid_images`) that nobody corrected judge before and after."""
     from seg.data.dataset import Dataset
     from seg.runs import Run
-    cfg = Run(run_dir).config()
+    run = Run(run_dir)
+    cfg = run.config()
     root = Path(cfg.get("dataset", {}).get("root", ""))
     if not cfg or not root.is_dir():
         raise ValueError(f"{run_dir}: its dataset {root} is no longer there.")
-    if labels.source is None or labels.source.resolve() != root.resolve():
+    own = labels.path.resolve() == root.resolve()
+    if not own and (labels.source is None or labels.source.resolve() != root.resolve()):
         raise ValueError(f"The labels set {labels.path.name} corrects {labels.source}, not the run's dataset {root}.")
     objects = bool(cfg.get("objects"))
     dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects)
-    train, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
-    done = corrected_dataset(dataset, train, valid, labels, out)
+    if own:
+        judged = cfg["dataset"].get("valid_images")
+        if judged is None:  # a run from before runs recorded them: its split, drawn again over today's pairs
+            _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+            judged = [str(p.image.relative_to(dataset.root)) for p in valid]
+        judged = {Path(j).stem for j in judged}
+        valid = [p for p in dataset.pairs if p.image.stem in judged]
+        train = [p for p in dataset.pairs if p.image.stem not in judged]
+        done = corrected_dataset(dataset, train, valid, labels, out,
+                                 fixed=lambda key: labels.corrected_from(key) == run.name)
+    else:
+        train, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+        done = corrected_dataset(dataset, train, valid, labels, out)
     (done.path / "held.txt").write_text("".join(f"{k}\n" for k in done.held), encoding="utf-8")
     return done
 

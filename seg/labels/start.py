@@ -17,8 +17,23 @@ def fits(config: dict, classes: list[str]) -> bool:
     return len(mask_classes(config)) == len(classes)
 
 
-def predicted(model, image: np.ndarray) -> np.ndarray:
-    "The model's mask of `image` (RGB, uint8) as class indices; a run on objects: every object's pixels are 1."
+def predicted(model, image: np.ndarray, objects: bool = False) -> np.ndarray:
+    """The model's mask of `image` (RGB, uint8) as class indices; a run on objects: every object's pixels are 1,
+    or with `objects` (a set of objects) one id per object (uint16), split as the run splits them (its tuned
+    objects.json). A run on classes gives a set of objects its connected regions."""
     from seg.prediction.inference import Predictor
-    pred = Predictor(model, bs=1).predict(image)
+    predictor = Predictor(model, bs=1)
+    if objects:
+        if model.objects:
+            from seg.prediction.objects import objects_split, split_probabilities
+            probs = next(predictor.probabilities_many([image]))
+            return split_probabilities(probs, objects_split(model.run))[1].astype(np.uint16)
+        return regions(predictor.predict(image) > 0)
+    pred = predictor.predict(image)
     return (pred > 0).astype(np.uint8) if model.objects else pred.astype(np.uint8)
+
+
+def regions(mask: np.ndarray) -> np.ndarray:
+    "The connected regions of a mask's foreground, one id each (uint16): objects where nothing split them."
+    from skimage.measure import label
+    return label(np.asarray(mask) > 0, connectivity=1).astype(np.uint16)

@@ -181,6 +181,12 @@ class LabelSet:
         f = self.path / "records" / f"{key}.json"
         return json.loads(f.read_text(encoding="utf-8")) if f.exists() else {"key": key, "history": []}
 
+    def corrected_from(self, key: str) -> str | None:
+        """The run an image's mask was last corrected from (its later saves, the rest of the correction, keep
+        it); None for a mask drawn or assisted from the start, or no mask."""
+        runs = [h["run"] for h in self.record(key)["history"] if h.get("run")]
+        return runs[-1] if runs else None
+
     def mask_version(self, key: str) -> int:
         "The version of an image's stored mask (0: none yet): a save gives it back as `base`."
         history = self.record(key)["history"]

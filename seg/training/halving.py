@@ -24,7 +24,9 @@ MAX_CANDIDATES = 6
 LRS = (1e-3, 3e-3)  # around the default: 1e-3 learns from scratch on both benchmark sets; 3e-3 needs fewer steps
 CLOSE_CALL = (0.04, 0.25)  # a rare class's share of the pixels where weighting the loss may or may not help
 SMALLER, SMALLEST, LARGER = 0.7, 0.5, 1.4  # image sizes tried, as a share of the rule's longer side
-MARGIN = 0.01  # Dice by which another candidate must beat the rules' own choice to displace it
+MARGIN = 0.01  # Dice by which another candidate must beat the rules' own choice to displace it, at least ...
+SPREAD = 2.0  # ... and by this many standard errors of the two's per-image Dice differences (a lead the images
+# disagree about is noise: with a few images and short turns, what learns fastest first leads by chance)
 NOTHING = 0.05  # Dice under this: a candidate has learned nothing yet
 
 
@@ -54,6 +56,7 @@ class Standing:
     dice: float | None = None  # foreground Dice on the trial's validation images at their own size
     soft: float | None = None  # the same from the probabilities: tells apart candidates that predict nothing yet
     out: int | None = None
+    per_image: list[float] | None = None  # each scoring image's Dice, the same images for every candidate
 
     def key(self, margin: float = 0.0) -> tuple[float, float]:
         """Higher is better: Dice at the images' own size (what users get), plus `margin` for the candidate
@@ -71,8 +74,9 @@ class Trainer(Protocol):
     def min_seconds(self, candidate: Candidate) -> float:
         "The least time a first turn of `candidate` takes: MIN_STEPS steps, building and scoring."
 
-    def turn(self, candidate: Candidate, seconds: float) -> tuple[float | None, float | None, int]:
-        "Train `candidate` for about `seconds` in all (scoring included); (Dice, soft Dice, steps)."
+    def turn(self, candidate: Candidate, seconds: float) -> tuple:
+        """Train `candidate` for about `seconds` in all (scoring included); (Dice, soft Dice, steps), and
+        optionally each scoring image's Dice."""
 
     def drop(self, candidate: Candidate) -> None:
         "Forget a candidate that is out (its weights, its data)."
@@ -143,14 +147,17 @@ def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Calla
         turn = max(0.0, (end - clock()) / (len(plan) - r + 1) / len(alive))
         for c in alive:
             start = clock()
-            dice, soft, steps = trainer.turn(c, turn)
+            dice, soft, steps, *per_image = trainer.turn(c, turn)
             s = standings[c]
             s.seconds += clock() - start
             s.steps += steps
             s.dice, s.soft = dice, soft
+            s.per_image = list(per_image[0]) if per_image else None
             report({"round": r, "candidate": c.to_json(), "seconds": round(clock() - start, 1),
-                    "minutes": round(s.seconds / 60, 2), "steps": s.steps, "dice": dice, "soft_dice": soft})
-        ranked = sorted(alive, key=lambda c: standings[c].key(MARGIN if c == favour else 0.0),
+                    "minutes": round(s.seconds / 60, 2), "steps": s.steps, "dice": dice, "soft_dice": soft,
+                    **({"per_image": s.per_image} if s.per_image is not None else {})})
+        margin = favour_margin(standings, favour, alive)
+        ranked = sorted(alive, key=lambda c: standings[c].key(margin if c == favour else 0.0),
                         reverse=True)  # stable: the earlier wins a tie
         best = ranked[:math.ceil(len(alive) / 2)] if len(alive) > 2 else ranked[:1]
         keep = [c for c in alive if c in best]  # in their first order: the turns of a round go as before
@@ -158,11 +165,33 @@ def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Calla
             if c not in keep:
                 standings[c].out = r
                 trainer.drop(c)
-        report({"round": r, "kept": [c.to_json() for c in keep]})
+        report({"round": r, "kept": [c.to_json() for c in keep], "margin": round(margin, 4)})
         alive = keep
     winner = alive[0]
     rest = [s for c, s in standings.items() if c != winner]  # the later out, the better
     return winner, [standings[winner], *sorted(rest, key=lambda s: (s.out or 0, s.key()), reverse=True)]
+
+
+def paired_se(a: Standing, b: Standing) -> float:
+    """The standard error of the mean difference of two candidates' Dice image by image (scored on the same
+    images); 0 where either has no per-image scores or fewer than three images count."""
+    if not a.per_image or not b.per_image or len(a.per_image) != len(b.per_image):
+        return 0.0
+    d = [x - y for x, y in zip(a.per_image, b.per_image) if x == x and y == y]
+    if len(d) < 3:
+        return 0.0
+    mean = sum(d) / len(d)
+    return math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+
+
+def favour_margin(standings: dict, favour: Candidate, alive: list[Candidate]) -> float:
+    """How much Dice the rules' choice is given in a round's ranking: MARGIN, or SPREAD standard errors of its
+    per-image differences with the best of the others, whichever is more."""
+    others = [c for c in alive if c != favour]
+    if favour not in alive or not others:
+        return MARGIN
+    best = max(others, key=lambda c: standings[c].key())
+    return max(MARGIN, SPREAD * paired_se(standings[favour], standings[best]))
 
 
 def explain(winner: Candidate, standings: list[Standing], rule: Candidate, seconds: float, images: int) -> str:
@@ -173,6 +202,12 @@ def explain(winner: Candidate, standings: list[Standing], rule: Candidate, secon
     r = next((s for s in standings if s.candidate == rule), None)
     if winner == rule:
         text += "; it is the rule's own choice"
+        rival = next((s for s in standings[1:] if s.key() > won.key()), None)
+        if rival is not None and rival.dice is not None and won.dice is not None:
+            need = max(MARGIN, SPREAD * paired_se(won, rival))
+            text += (f" ({rival.candidate.label} led by {rival.dice - won.dice:.3f}, less than the {need:.3f} needed "
+                     f"to displace it: {MARGIN} Dice and {SPREAD:g} standard errors of the two's differences image "
+                     "by image)")
     elif r is None:
         text += f"; the rule's choice ({rule.label}) was too slow here for a trial turn of {MIN_STEPS} steps"
     else:

@@ -64,7 +64,10 @@ def fingerprint(dataset: Dataset, train, valid) -> dict:
     return {"root": str(dataset.root), "fingerprint": signature(dataset.root), "pairs": len(dataset.pairs),
             "train": len(train), "valid": len(valid), "split": dataset.discovery.split,
             "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions(),
-            "typical_size": width_height(dataset.typical_size(train))}
+            "typical_size": width_height(dataset.typical_size(train)),
+            # which images judged the run (paths under the root): a retrain with corrections keeps them apart
+            "valid_images": [str(p.image.relative_to(dataset.root)) if p.image.is_relative_to(dataset.root)
+                             else str(p.image) for p in valid]}
 
 
 def width_height(hw: tuple[int, int] | None) -> list[int] | None:

@@ -87,7 +87,7 @@ class FastaiTrials:
         build = 0.0 if c in self.learners else self.build_s
         return build + MIN_STEPS * self.estimate_step(c) + self.estimate_score(c)
 
-    def turn(self, c: Candidate, seconds: float) -> tuple[float | None, float | None, int]:
+    def turn(self, c: Candidate, seconds: float) -> tuple[float | None, float | None, int, list[float]]:
         first = c not in self.step_s
         learn = self.learners.get(c)
         if learn is None:
@@ -111,9 +111,9 @@ class FastaiTrials:
         if self.stopped():
             raise Stopped()
         t = time.perf_counter()
-        dice, soft = self.score(c, learn)
+        dice, soft, per_image = self.score(c, learn)
         self.score_s[c] = time.perf_counter() - t
-        return dice, soft, schedule.steps + probe
+        return dice, soft, schedule.steps + probe, per_image
 
     def drop(self, c: Candidate) -> None:
         self.learners.pop(c, None)
@@ -121,8 +121,9 @@ class FastaiTrials:
         if self.device.kind == "cuda":
             torch.cuda.empty_cache()
 
-    def score(self, c: Candidate, learn) -> tuple[float | None, float | None]:
-        "Foreground Dice and soft Dice on the scoring images at their own size (mean over foreground classes)."
+    def score(self, c: Candidate, learn) -> tuple[float | None, float | None, list[float]]:
+        """Foreground Dice and soft Dice on the scoring images at their own size (mean over foreground classes),
+        and each image's Dice (nan where an image has no foreground in truth or prediction)."""
         from seg.prediction import scores
         from seg.prediction.inference import Predictor
         from seg.prediction.model import Model
@@ -134,10 +135,13 @@ class FastaiTrials:
             predictor = Predictor(model, device=self.device, precision=self.precision)
             total = np.zeros((n, n), np.int64)
             inter, mass = np.zeros(n), np.zeros(n)
+            per_image = []
             for (_, truth), probs in zip(self.images, predictor.probabilities_many([im for im, _ in self.images])):
                 if truth.shape != tuple(probs.shape[1:]):
                     continue
-                total += scores.confusion(truth, probs.argmax(0).numpy(), n)
+                one = scores.confusion(truth, probs.argmax(0).numpy(), n)
+                total += one
+                per_image.append(scores.headline(one)["dice"])
                 t = torch.from_numpy(truth.astype(np.int64))
                 for k in scores.foreground(n):
                     hit = (t == k).float()
@@ -147,7 +151,7 @@ class FastaiTrials:
             learn.model.train()
         fg = scores.foreground(n)
         soft = scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
-        return scores.headline(total)["dice"], soft
+        return scores.headline(total)["dice"], soft, per_image
 
 
 def fit_probe(learn, lr: float) -> None:

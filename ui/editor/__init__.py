@@ -45,6 +45,7 @@ class Click:
     value: int
 
 
+@st.cache_data(max_entries=16, show_spinner=False)  # each save reruns the page: encode an image once, not per stroke
 def image_url(image: np.ndarray) -> str:
     "An RGB image as a data URL: PNG up to a megapixel, JPEG above (what is shown, never what is saved)."
     buf = io.BytesIO()
@@ -55,16 +56,19 @@ def image_url(image: np.ndarray) -> str:
 
 def edit(key: str, id: str, image: np.ndarray, mask: np.ndarray | None, classes: list[str],
          colors: list[tuple[int, int, int]], version: int, strokes: bool = False, opacity: float = 0.5,
-         status: str = "") -> Change | Click | None:
+         status: str = "", objects: bool = False) -> Change | Click | None:
     """Show `image` (RGB, uint8) with `mask` (class indices; for `strokes`, UNMARKED where nothing is drawn)
     to edit; `version` changes when the mask given should replace what the editor holds (another image, a
     fill accepted, someone else's save). The person's change, once per action: the whole mask, or a click
-    of the Object tool (the page finds the object and gives the editor the mask with it, a new `version`)."""
+    of the Object tool (the page finds the object and gives the editor the mask with it, a new `version`).
+    `objects`: the mask holds one id per object (uint16, 0 the background; `classes` the background and the
+    objects' name): each object is shown in a colour of its own, a stroke or polygon begun on the background
+    makes a new object and one begun on an object grows it; a change is uint16 ids, a click's value 1."""
     h, w = image.shape[:2]
     data = {"id": id, "image": image_url(image), "width": w, "height": h,
             "runs": rle.encode(mask) if mask is not None else None,
             "classes": [{"name": str(n), "color": [int(v) for v in c]} for n, c in zip(classes, colors)],
-            "strokes": strokes, "opacity": opacity, "version": version, "status": status}
+            "strokes": strokes, "objects": objects, "opacity": opacity, "version": version, "status": status}
     result = _component()(data=data, key=key, on_change_change=lambda: None, on_click_change=lambda: None)
     click = getattr(result, "click", None)
     if click and click.get("id") == id:
@@ -72,11 +76,11 @@ def edit(key: str, id: str, image: np.ndarray, mask: np.ndarray | None, classes:
             x, y, value = int(click["x"]), int(click["y"]), int(click["value"])
         except (KeyError, TypeError, ValueError):
             return None
-        return Click(id, x, y, value) if 0 <= x < w and 0 <= y < h and 0 <= value <= 255 else None
+        return Click(id, x, y, value) if 0 <= x < w and 0 <= y < h and 0 <= value < len(classes) else None
     change = getattr(result, "change", None)
     if not change or change.get("id") != id or (change.get("width"), change.get("height")) != (w, h):
         return None  # nothing new, or a message about another image than the one shown now
     try:
-        return Change(id, rle.decode(change["runs"], h, w, np.uint8))
+        return Change(id, rle.decode(change["runs"], h, w, np.uint16 if objects else np.uint8))
     except (rle.RLEError, KeyError, TypeError):
         return None

@@ -5,7 +5,12 @@
 // trigger `change`; the page saves it. Names and other user text are set with textContent only.
 //
 // data: {id, image (data URL), width, height, runs, classes: [{name, color: [r, g, b]}], opacity,
-//        strokes (true: a strokes mask, UNMARKED where nothing is drawn), version}
+//        strokes (true: a strokes mask, UNMARKED where nothing is drawn), version,
+//        objects (true: one id per object, 0 the background; each object in its own colour)}
+//
+// Objects: a stroke, polygon or fill begun on the background makes a new object (the largest id + 1); one
+// begun on an object grows that object; a fill of the background inside an outline takes the object last
+// drawn (outline, then fill). The background class and the eraser paint 0.
 
 const UNMARKED = 255;
 const UNDO = 40;
@@ -65,7 +70,9 @@ function build(parentElement) {
   s.opacity = el("input", { type: "range", min: "0", max: "100", value: "50", "aria-label": "Mask opacity" }, opLabel);
   s.opacity.oninput = () => { paintAll(s); draw(s); };
   const actions = el("div", { class: "sb-actions" }, bar);
-  for (const [label, title, fn] of [["Undo", "Undo (Ctrl+Z)", () => undo(s)], ["+", "Zoom in", () => zoomBy(s, 1.5)],
+  for (const [label, title, fn] of [["Undo", "Undo (Ctrl+Z)", () => undo(s)],
+                                    ["Clear", "The whole mask cleared (undo brings it back)", () => clear(s)],
+                                    ["+", "Zoom in", () => zoomBy(s, 1.5)],
                                     ["−", "Zoom out", () => zoomBy(s, 1 / 1.5)], ["Fit", "Whole image", () => fit(s)]]) {
     const b = el("button", { type: "button", title, text: label }, actions);
     b.onclick = fn;
@@ -78,6 +85,8 @@ function build(parentElement) {
   s.imageCanvas = document.createElement("canvas");
   s.tool = "brush";
   s.cls = 1;
+  s.idColors = new Map();
+  s.current = 0;  // objects: the object being drawn
   s.undo = [];
   s.polygon = [];
   s.zoom = 1; s.panX = 0; s.panY = 0;
@@ -115,9 +124,22 @@ function legend(s, classes, strokes) {
 
 // ---- the buffer and its picture ----
 
+function idColor(s, v) {
+  // distinct neighbours: hues a golden angle apart, two lightnesses alternating
+  let c = s.idColors.get(v);
+  if (c) return c;
+  const h = (v * 137.508) % 360, l = v % 2 ? 0.55 : 0.7, k = (n) => (n + h / 30) % 12;
+  const a = 0.9 * Math.min(l, 1 - l);
+  const f = (n) => Math.round(255 * (l - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1))));
+  c = [f(0), f(8), f(4)];
+  s.idColors.set(v, c);
+  return c;
+}
+
 function colorOf(s, v) {
   if (v === UNMARKED && s.strokes) return null;
   if (v === 0 && !s.strokes) return null;
+  if (s.objects) return idColor(s, v);
   const c = s.classes[v];
   return c ? c.color : [255, 255, 255];
 }
@@ -187,6 +209,17 @@ function undo(s) {
   paintAll(s);
   draw(s);
   s.send();
+}
+
+function clear(s) {
+  const empty = s.strokes ? UNMARKED : 0;
+  if (!s.w || s.buf.every((v) => v === empty)) return;
+  const action = begin(s);
+  s.buf.fill(empty);
+  s.current = 0;
+  paintAll(s);
+  draw(s);
+  commit(s, action);
 }
 
 function stamp(s, x, y, value) {
@@ -259,7 +292,21 @@ function edge(s, [x0, y0], [x1, y1], value) {
 
 function paintValue(s) {
   if (s.tool === "erase") return s.strokes ? UNMARKED : 0;
+  if (s.objects) return s.cls === 0 ? 0 : s.current;
   return s.cls;
+}
+
+function nextId(s) {
+  let top = 0;
+  for (let i = 0; i < s.buf.length; i++) if (s.buf[i] > top) top = s.buf[i];
+  return Math.min(65535, top + 1);
+}
+
+function aim(s, x, y, onBackground) {
+  // objects: the object an action starting at (x, y) paints: the one there, else `onBackground()`
+  if (!s.objects) return;
+  const under = x >= 0 && y >= 0 && x < s.w && y < s.h ? s.buf[y * s.w + x] : 0;
+  s.current = under > 0 ? under : onBackground();
 }
 
 function listen(s) {
@@ -275,10 +322,11 @@ function listen(s) {
     if (s.tool === "object") {  // the object under the click, found on the server (seg/labels/assist.py)
       if (p[0] < 0 || p[1] < 0 || p[0] >= s.w || p[1] >= s.h) return;
       s.status.textContent = "Finding the object …";
-      s.click(p[0], p[1], paintValue(s));
+      s.click(p[0], p[1], s.objects ? Math.min(s.cls, 1) : paintValue(s));
       return;
     }
     if (s.tool === "fill") {
+      aim(s, p[0], p[1], () => s.current || nextId(s));
       const action = begin(s);
       if (flood(s, p[0], p[1], paintValue(s))) { paintAll(s); draw(s); commit(s, action); }
       return;
@@ -291,6 +339,7 @@ function listen(s) {
       draw(s);
       return;
     }
+    aim(s, p[0], p[1], () => nextId(s));
     drag = { action: begin(s), last: p };
     s.dirty = [p[0], p[1], p[0], p[1]];
     stamp(s, p[0], p[1], paintValue(s));
@@ -335,6 +384,7 @@ function listen(s) {
 }
 
 function closePolygon(s) {
+  aim(s, s.polygon[0][0], s.polygon[0][1], () => nextId(s));
   const action = begin(s);
   s.dirty = [0, 0, 0, 0];
   fillPolygon(s, s.polygon, paintValue(s));
@@ -376,6 +426,7 @@ export default function (component) {
   if (!data) return;
   s.classes = data.classes;
   s.strokes = !!data.strokes;
+  s.objects = !!data.objects && !s.strokes;
   legend(s, data.classes, s.strokes);
   if (data.opacity !== undefined && s.id !== data.id) s.opacity.value = String(Math.round(100 * data.opacity));
   s.status.textContent = data.status || "";
@@ -388,7 +439,7 @@ export default function (component) {
   s.h = data.height;
   if (same && s.buf) s.undo.push(encode(s.buf));  // the page changed it (an object found): undo takes it back
   s.buf = decode(data.runs, s.w * s.h, s.strokes ? UNMARKED : 0);
-  if (!same) s.undo = [];
+  if (!same) { s.undo = []; s.current = 0; }
   s.maskCanvas.width = s.w; s.maskCanvas.height = s.h;
   s.imageCanvas.width = s.w; s.imageCanvas.height = s.h;
   const side = Math.min(s.root.clientWidth || 800, 1000);
