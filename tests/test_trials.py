@@ -340,6 +340,18 @@ def test_a_first_step_slower_than_the_estimate_leaves_the_schedule(tmp_path):
     assert guard.grown is None and learn.train_iter == 2 and learn.pct_train == pytest.approx(1.0)
 
 
+def test_an_epoch_of_fewer_steps_logs_every_value_under_its_own_name(tmp_path):
+    "The Recorder's log keeps the training loss after an epoch ended by its step count, so names and values agree."
+    from seg.training.budget import fit_steps
+    learn = tiny_learner(tmp_path, 12)
+    fit_steps(learn, Schedule(1, 2), 1e-3)
+    names, values = learn.recorder.metric_names[1:-1], learn.recorder.values[-1]
+    assert len(values) == len(names)
+    got = dict(zip(names, values))
+    assert got["iou_cell"] <= got["dice_cell"] and got["dice"] == got["dice_cell"]  # IoU is never over Dice
+    assert got["train_loss"] != got["valid_loss"]
+
+
 def test_refit_fills_the_time_with_whole_epochs_and_a_shorter_last():
     from seg.training.budget import refit
     # drive at full size on 2 cores: 5 steps of 48 s and 80 s of validation an epoch; 500 s left

@@ -37,6 +37,13 @@ class StepsPerEpoch(Callback):
         if self.training and self.iter + 1 >= self._steps():
             raise CancelTrainException()
 
+    def after_cancel_train(self):
+        # An epoch of fewer steps is a whole epoch, not a cancelled one. The Recorder (order 50, before this)
+        # marks it cancelled and would then log no training loss, so every value after it would sit under
+        # the wrong name for whoever reads the log by metric_names (the event log's `dice` would be IoU,
+        # best.pth chosen by it).
+        self.recorder.cancel_train = False
+
 
 class NoValidation(Callback):
     """Skips fastai's validation pass: a trial is scored at the images' own size instead. After the Recorder
