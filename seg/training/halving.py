@@ -191,7 +191,12 @@ def favour_margin(standings: dict, favour: Candidate, alive: list[Candidate]) ->
     if favour not in alive or not others:
         return MARGIN
     best = max(others, key=lambda c: standings[c].key())
-    return max(MARGIN, SPREAD * paired_se(standings[favour], standings[best]))
+    return needed(standings[favour], standings[best])
+
+
+def needed(favour: Standing, rival: Standing) -> float:
+    "The lead `rival` needs to displace `favour`: MARGIN, or SPREAD standard errors of their differences."
+    return max(MARGIN, SPREAD * paired_se(favour, rival))
 
 
 def explain(winner: Candidate, standings: list[Standing], rule: Candidate, seconds: float, images: int) -> str:
@@ -204,7 +209,7 @@ def explain(winner: Candidate, standings: list[Standing], rule: Candidate, secon
         text += "; it is the rule's own choice"
         rival = next((s for s in standings[1:] if s.key() > won.key()), None)
         if rival is not None and rival.dice is not None and won.dice is not None:
-            need = max(MARGIN, SPREAD * paired_se(won, rival))
+            need = needed(won, rival)
             text += (f" ({rival.candidate.label} led by {rival.dice - won.dice:.3f}, less than the {need:.3f} needed "
                      f"to displace it: {MARGIN} Dice and {SPREAD:g} standard errors of the two's differences image "
                      "by image)")
