@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pytest
 from conftest import ROOT
 from makers import dataset, huge_png_header, palette_mask, save, shapes
 from streamlit.testing.v1 import AppTest
-from training import RUN, TINY, demo
+from training import RUN, TINY, copy_run, demo
 
 from seg.cli import main
 
@@ -357,7 +356,7 @@ def trained(finished):
 
 def app(home, trained=None) -> AppTest:
     if trained is not None and not (home / "runs" / RUN).exists():
-        shutil.copytree(trained, home / "runs" / RUN)
+        copy_run(trained, home / "runs" / RUN)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception

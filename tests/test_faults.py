@@ -5,7 +5,6 @@ process killed with SIGKILL: tests/test_train_cli.py.)"""
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from conftest import ROOT
 from playwright.sync_api import expect
 from served import chromium, serve
 from streamlit.testing.v1 import AppTest
-from training import TINY, demo, seg, wait_for
+from training import TINY, copy_run, demo, seg, wait_for
 
 from seg import runs
 from seg.runs import Run
@@ -55,7 +54,7 @@ def test_disk_full_while_saving_weights(tmp_path):
 
 def test_a_damaged_weights_file(finished, tmp_path, monkeypatch):
     run = tmp_path / "20260101-000000-damaged"
-    shutil.copytree(finished.run, run)
+    copy_run(finished.run, run)
     best = run / "best.pth"
     best.unlink()  # a hard link of last.pth: damage a copy of its own
     best.write_bytes((run / "last.pth").read_bytes()[:5000])
@@ -68,7 +67,7 @@ def test_a_damaged_weights_file(finished, tmp_path, monkeypatch):
     assert r.returncode == 0, r.stderr  # the other weights still work
     # the app: the Predict page says the same, and nothing of the run changes
     home = tmp_path / "home"
-    shutil.copytree(run, home / "runs" / run.name)
+    copy_run(run, home / "runs" / run.name)
     monkeypatch.setenv("SEGBOARD_HOME", str(home))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from makers import disc_image, discs, save
-from training import seg
+from training import copy_run, seg
 
 from seg import Dataset
 from seg.data.dataloaders import dataloaders
@@ -112,11 +112,10 @@ def nuclei_name(run) -> str:
 
 @pytest.mark.slow
 def test_the_pages_show_a_run_on_objects(objects_run, home):
-    import shutil
 
     from conftest import ROOT
     from streamlit.testing.v1 import AppTest
-    shutil.copytree(objects_run, home / "runs" / objects_run.name)
+    copy_run(objects_run, home / "runs" / objects_run.name)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     at.switch_page("pages/train.py").run()

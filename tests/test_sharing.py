@@ -3,14 +3,13 @@ uploads private to a session. The library's rules first, then the real pages in 
 
 import gc
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from training import RUN, TINY, demo, seg
+from training import RUN, TINY, copy_run, demo, seg
 
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
@@ -135,7 +134,7 @@ def trained(tmp_path_factory, finished):
 def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_path):
     root, data = trained
     for sub in ("runs", "predictions"):
-        shutil.copytree(root / sub, home / sub)
+        copy_run(root / sub, home / sub)
     monkeypatch.setenv("SEGBOARD_READ_ONLY", "1")
     monkeypatch.setenv("SEGBOARD_ROOTS", str(data.parent))
     before = {p: p.stat().st_mtime_ns for p in home.rglob("*")}
@@ -169,7 +168,7 @@ def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_p
 def test_predictions_are_listed_for_anyone_and_linked_by_address(home, trained):
     root, _ = trained
     for sub in ("runs", "predictions"):
-        shutil.copytree(root / sub, home / sub)
+        copy_run(root / sub, home / sub)
     at = app()
     at.run()
     at.switch_page("pages/predict.py").run()
@@ -212,7 +211,7 @@ def test_predicting_while_a_run_trains(home, trained):
 
     from seg import runs
     root, data = trained
-    shutil.copytree(root / "runs", home / "runs")
+    copy_run(root / "runs", home / "runs")
     run = runs.start(data, home / "runs" / runs.new_name(data), ["--epochs", "300", *TINY])
     try:
         wait_for(run, lambda r: r.batches())

@@ -79,8 +79,24 @@ class Finished:
 
     def into(self, home: Path, name: str = RUN) -> Path:
         "A copy in `home/runs/`, as if trained there."
-        import shutil
-        return Path(shutil.copytree(self.run, Path(home) / "runs" / name))
+        return copy_run(self.run, Path(home) / "runs" / name)
+
+
+def copy_run(src, dst) -> Path:
+    """A run folder copied for a test, its weights hard-linked (100 MB each; a suite of copies filled a disk):
+    nothing writes into a weights file in place (seg replaces one whole, which leaves the original alone; a test
+    that damages one unlinks it first), while other files are copied (tests append to events.jsonl)."""
+    import shutil
+
+    def copy(s, d):
+        if str(s).endswith(".pth"):
+            try:
+                os.link(s, d)
+                return d
+            except OSError:
+                pass
+        return shutil.copy2(s, d)
+    return Path(shutil.copytree(src, dst, copy_function=copy))
 
 
 def train_finished(root: Path) -> Finished:
