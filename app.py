@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/predict.py", title="Predict", icon=":material/center_focus_strong:"),
     st.Page("pages/label.py", title="Label", icon=":material/brush:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
 # The password, when one is set, guards every page: no page runs before it is given. The address

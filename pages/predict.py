@@ -37,6 +37,30 @@ run = trained[names.index(run_name)]
 if run.status().active:
     st.caption("This run is still training: its best weights so far are used.")
 
+# -- The model for other tools: Fiji (deepImageJ), ilastik, QuPath read the BioImage Model Zoo's format
+with st.expander("Use this model in Fiji, ilastik or QuPath"):
+    st.caption("A BioImage Model Zoo package: the model as TorchScript and ONNX, its input normalisation, a test image "
+               "and the output it must give, a cover and documentation. Checked with the bioimageio test before it is "
+               "offered (a minute or so).")
+    exported = st.session_state.get("exported", {}).get(run.name)
+    if st.button("Export as a BioImage Model Zoo package", key="export_bioimageio", disabled=access.read_only(),
+                 help="Not in a read-only app: exporting converts and tests the model on the server."
+                 if access.read_only() else None):
+        with st.spinner("Converting to TorchScript and ONNX, and testing the package ..."):
+            try:
+                exported = str(predictions.export_package(run))
+            except SettingsError as e:
+                st.error(text.md(e))
+            else:
+                st.session_state.setdefault("exported", {})[run.name] = exported
+    if exported:
+        test = predictions.export_result(exported)
+        st.success(f"Package tested: {test}. Unzip it anywhere, or import the zip in deepImageJ (Fiji), ilastik or "
+                   "QuPath.")
+        st.download_button("BioImage Model Zoo package (zip)", partial(predictions.package_zip, exported),
+                           on_click="ignore", file_name=f"{run.name}-bioimageio.zip", mime="application/zip",
+                           key="download_bioimageio")
+
 # -- What to predict (not in a read-only app: colleagues browse the predictions already made)
 SOURCES = {"valid": "Its validation images", "folder": "A folder on the server", "upload": "Upload images"}
 if not access.read_only():
@@ -214,4 +238,5 @@ c2.download_button("Measurements (CSV)", table.to_csv(index=False) if table is n
                    disabled=table is None)
 c3.download_button("Model bundle (zip)", partial(bundle.bundle, run.path), on_click="ignore",
                    file_name=f"{run.name}-model.zip", mime="application/zip", key="download_model",
-                   help="State dict, config and classes, and a fastai export for load_learner.")
+                   help="State dict, config and classes, a fastai export for load_learner, and ONNX.")
+

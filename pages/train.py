@@ -4,6 +4,7 @@ A run is its own process writing its own folder (seg/runs/); this page only read
 asks the run to stop, so a refresh, another tab or a colleague sees the same run."""
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import streamlit as st
 from seg import runs
 from seg.model.registry import BACKBONES, LOSSES
 from seg.model.settings import PRECISIONS, DataSettings, SettingsError, TrainSettings
+from seg.runs import manage
 from seg.training import planner
 from seg.training.pace import estimate
 from seg.util import duration
@@ -188,7 +190,8 @@ if not names:
     st.info("No runs yet.")
     st.stop()
 wanted = st.query_params.get("run") or (Path(busy).name if busy else names[0])
-shown = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0, key="shown_run")
+shown = st.selectbox("Run", names, index=names.index(wanted) if wanted in names else 0, key="shown_run",
+                     format_func=lambda n: manage.label(history[names.index(n)]))
 if shown != st.query_params.get("run"):
     st.query_params["run"] = shown
 run = training.watched(shown)
@@ -304,9 +307,41 @@ def live_charts():
 live_status()
 live_charts()
 
+# -- This run: a title and a note, its report, deleting it
+with st.expander("Title, note, report, delete"):
+    about = manage.about(run)
+    with st.form("about_run", border=False):
+        c1, c2 = st.columns([1, 2])
+        new_title = c1.text_input("Title", value=about["title"], max_chars=manage.TITLE_MAX, disabled=read_only,
+                                  help="Shown beside the folder name, which stays (links and predictions use it).")
+        new_note = c2.text_area("Note", value=about["note"], max_chars=manage.NOTE_MAX, disabled=read_only, height=80)
+        if st.form_submit_button("Save title and note", disabled=read_only):
+            training.save_about(run, new_title, new_note)
+            st.rerun()
+    st.download_button("Report (HTML, opens offline)", partial(training.report_html, run), on_click="ignore",
+                       file_name=f"{run.name}-report.html", mime="text/html", key="download_report",
+                       help="Settings and plan, dataset, curves, scores per class, the worst predictions, versions: "
+                            "one file for a colleague or a lab notebook.")
+    if not read_only:
+        st.markdown("**Delete this run**: its folder, weights and samples go; predictions made with it stay.")
+        typed = st.text_input("Type the run's folder name to delete it", key="delete_confirm",
+                              placeholder=run.name, disabled=active)
+        if st.button("Delete", key="delete_run", disabled=active or typed.strip() != run.name,
+                     help="Stop the run first." if active else None):
+            try:
+                training.delete_run(run)
+            except runs.RunError as e:
+                st.error(text.md(e))
+            else:
+                st.query_params.pop("run", None)
+                st.session_state.pop("delete_confirm", None)
+                st.rerun()
+
 # -- Earlier runs
 st.subheader("All runs")
-st.dataframe(pd.DataFrame([r.summary() for r in history]).drop(columns=["message"]), hide_index=True,
+st.page_link("pages/compare.py", label="Compare runs: curves, scores and settings side by side",
+             icon=":material/compare_arrows:")
+st.dataframe(pd.DataFrame([r.summary() for r in history]).drop(columns=["message", "note"]), hide_index=True,
              column_config={"dice": st.column_config.NumberColumn(format="%.3f"),
                             "best_dice": st.column_config.NumberColumn("best dice", format="%.3f"),
                             "dice_full_size": st.column_config.NumberColumn("Dice, own size", format="%.3f"),

@@ -41,6 +41,40 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     return out
 
 
+def export_package(run: runs.Run) -> Path:
+    """The run's model as a BioImage Model Zoo package (seg/prediction/bioimageio.py), tested, in a new folder
+    under exports/; returns that folder."""
+    from seg.prediction.bioimageio import export_bioimageio
+    require_writable("exporting a model (it converts and tests it on the server)")
+    out = workspace.exports_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}-bioimageio"
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    from seg.prediction.model import PredictError
+    from seg.util import one_line
+    try:
+        export_bioimageio(run.path, out)
+    except PredictError:
+        raise
+    except Exception as e:  # a converter's or the checker's own failure: said on the page, the app goes on
+        raise PredictError(f"The export of {run.name} failed: {one_line(e)}. The files written so far are in {out}.") \
+            from e
+    return out
+
+
+def export_result(folder: str) -> str:
+    "The package's bioimageio test in words, from its export.json."
+    from seg.util import read_json
+    test = read_json(Path(folder) / "export.json").get("test")
+    return "not tested (bioimageio.core is not installed)" if not test else f"{test['status']}, {test['checks']} checks"
+
+
+def package_zip(folder: str) -> bytes:
+    from seg.prediction.bioimageio import zip_package
+    return zip_package(Path(folder))
+
+
 def predictions(run: runs.Run) -> list[Path]:
     "The run's predictions under predictions/, newest first: made in any session, by anyone."
     from seg.prediction.folder import list_predictions

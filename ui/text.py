@@ -43,6 +43,7 @@ def score(value) -> str:
 
 
 def run_label(run: runs.Run) -> str:
+    from seg.runs.manage import label
     s = run.summary()
     dice = f" · best Dice {score(s['best_dice'])}" if s.get("best_dice") is not None else ""
-    return f"{run.name} · {s['status']}{dice}"
+    return f"{label(run)} · {s['status']}{dice}"

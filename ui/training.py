@@ -136,3 +136,28 @@ def watched(name: str) -> runs.Run:
     if run is None or run.name != name:
         run = st.session_state["watched"] = runs.Run(runs.runs_dir() / name)
     return run
+
+
+# ---- a run's title, note, report; deleting it ---------------------------------------------------------
+
+def save_about(run: runs.Run, title: str, note: str) -> None:
+    from seg.runs.manage import set_about
+    require_writable("changing a run's title or note")
+    set_about(run, title=title, note=note)
+
+
+def report_html(run: runs.Run) -> str:
+    """The run's report (seg/runs/report.py). In a read-only app without predicting the validation images
+    again (that computes on the server): the training's last sample sheet instead."""
+    from seg.runs.report import build
+    from ui.access import read_only
+    return build(run.path, samples=not read_only())
+
+
+def delete_run(run: runs.Run) -> None:
+    "Delete the run (all or nothing; refused while it trains): RunError says why not."
+    from seg.runs.manage import delete
+    require_writable("deleting a run")
+    delete(run)
+    st.session_state.pop("watched", None)
+

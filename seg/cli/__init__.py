@@ -12,6 +12,12 @@
                                                these first (IMAGES: an image, a folder, a dataset, a labels set)
     python -m seg corrections RUN_DIR LABELS_SET --out DIR   the run's dataset with a labels set's corrections,
                                                for `train DIR --from RUN_DIR`
+    python -m seg report RUN_DIR --out FILE.html    the run's report: one HTML file that opens offline
+    python -m seg export RUN_DIR --format bioimageio|onnx --out DIR   the model for other tools (BioImage Model Zoo
+                                               package: Fiji/deepImageJ, ilastik, QuPath; or ONNX)
+    python -m seg rename RUN_DIR TITLE         give a run a title (its folder keeps its name)
+    python -m seg note RUN_DIR TEXT            write a note about a run ('' clears it)
+    python -m seg delete RUN_DIR --yes         delete a finished run, weights and all
     python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
     python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
 
@@ -110,6 +116,35 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--out", required=True, metavar="DIR", help="a new folder")
     k.add_argument("--json", action="store_true", help="print the folder, the corrected and the held-out images")
     k.set_defaults(run=c.cmd_corrections)
+    o = sub.add_parser("report", help="the run's report: settings, plan, dataset, curves, scores per class, worst "
+                                      "predictions, versions; one HTML file that opens offline")
+    o.add_argument("run_dir", metavar="RUN_DIR")
+    o.add_argument("--out", required=True, metavar="FILE.html", help="the file to write (replaced if it exists)")
+    o.add_argument("--no-samples", action="store_true",
+                   help="show the training's last sample sheet instead of predicting the validation images again")
+    o.set_defaults(run=c.cmd_report)
+    x = sub.add_parser("export", help="the run's model for other tools: a BioImage Model Zoo package (Fiji with "
+                                      "deepImageJ, ilastik, QuPath, BiaPy) or ONNX")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--format", choices=["bioimageio", "onnx"], default="bioimageio", help="(bioimageio)")
+    x.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    x.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
+    x.add_argument("--license", default="CC-BY-4.0", help="bioimageio: the model's licence, an SPDX id (CC-BY-4.0)")
+    x.add_argument("--author", action="append", help="bioimageio: an author's name (repeat for several)")
+    x.add_argument("--json", action="store_true", help="print what was written and the test's outcome as JSON")
+    x.set_defaults(run=c.cmd_export)
+    n = sub.add_parser("rename", help="give a run a title, shown beside its folder name (which stays)")
+    n.add_argument("run_dir", metavar="RUN_DIR")
+    n.add_argument("title", metavar="TITLE", help="'' clears it")
+    n.set_defaults(run=c.cmd_rename)
+    n = sub.add_parser("note", help="write a note about a run (replaces the earlier note; '' clears it)")
+    n.add_argument("run_dir", metavar="RUN_DIR")
+    n.add_argument("text", metavar="TEXT")
+    n.set_defaults(run=c.cmd_note)
+    n = sub.add_parser("delete", help="delete a run folder, weights and all (never one that is training)")
+    n.add_argument("run_dir", metavar="RUN_DIR")
+    n.add_argument("--yes", action="store_true", help="delete without asking (needed without a terminal)")
+    n.set_defaults(run=c.cmd_delete)
     for name, run, what in (
             ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
                                    "folders)"),

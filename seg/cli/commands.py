@@ -125,7 +125,8 @@ def cmd_runs(args) -> int:
         return 0
     for r in rows:
         dice = f"dice {r['dice']:.3f}" if r["dice"] is not None else ""
-        print(f"{r['run']:40s} {r['status']:9s} epochs {r['epochs']:7s} {dice}")
+        title = f"  {r['title']}" if r["title"] else ""
+        print(f"{r['run']:40s} {r['status']:9s} epochs {r['epochs']:7s} {dice}{title}")
     return 0
 
 
@@ -204,6 +205,74 @@ def cmd_corrections(args) -> int:
         print(f"{done.path}: {len(done.corrected)} corrected images train, {len(done.held)} validation images nobody "
               f"corrected are held out.\nRetrain: python -m seg train {done.path} --from {args.run_dir} --run-dir "
               f"RUNS/NAME --budget MINUTES")
+    return 0
+
+
+def _run(path: str):
+    from seg.runs import Run
+    run = Run(path)
+    if not run.exists():
+        raise RunError(f"{run.path}: not a run folder (no config.json or events.jsonl); python -m seg runs lists them.")
+    run.poll()
+    return run
+
+
+def cmd_report(args) -> int:
+    from seg.runs import report
+    out = report.write(_run(args.run_dir).path, args.out, samples=not args.no_samples)
+    print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB; opens offline in a browser)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    run = _run(args.run_dir)
+    if args.format == "onnx":
+        from seg.prediction.export import export_folder
+        result = export_folder(run.path, args.out, which=args.weights)
+    else:
+        from seg.prediction.bioimageio import export_bioimageio
+        result = export_bioimageio(run.path, args.out, which=args.weights, license=args.license, authors=args.author)
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    elif args.format == "onnx":
+        print(f"ONNX model in {result['folder']} (largest logit difference from PyTorch: {result['max_difference']})")
+    else:
+        t = result["test"]
+        said = "not tested (bioimageio.core is not installed)" if t is None else \
+            f"bioimageio test: {t['status']} ({t['checks']} checks)"
+        print(f"BioImage Model Zoo package in {result['folder']} ({said}); open rdf.yaml with Fiji's deepImageJ, "
+              f"ilastik or QuPath, or zip the folder's files to upload")
+    return 0
+
+
+def cmd_rename(args) -> int:
+    from seg.runs.manage import set_about
+    run = _run(args.run_dir)
+    done = set_about(run, title=args.title)
+    print(f"{run.name}: title {done['title']!r}" if done["title"] else f"{run.name}: title cleared")
+    return 0
+
+
+def cmd_note(args) -> int:
+    from seg.runs.manage import set_about
+    run = _run(args.run_dir)
+    done = set_about(run, note=args.text)
+    print(f"{run.name}: note written ({len(done['note'])} characters)" if done["note"] else f"{run.name}: note cleared")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from seg.runs.manage import delete
+    run = _run(args.run_dir)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise RunError(f"Deleting {run.name} needs --yes when there is no terminal to ask (nothing was deleted).")
+        if input(f"Delete {run.path}, weights and all? Type the folder name to confirm: ").strip() != run.name:
+            print("not deleted")
+            return 1
+    delete(run)
+    print(f"deleted {run.path}")
     return 0
 
 

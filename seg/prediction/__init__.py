@@ -10,4 +10,5 @@
 - objects    a run on objects' prediction split into objects: instances/ (16-bit ids)
 - bundle     the model as a download, with a fastai export and ONNX
 - export     the model as ONNX, checked against PyTorch with ONNX Runtime
+- bioimageio the model as a BioImage Model Zoo package (Fiji, ilastik, QuPath), tested with bioimageio.core
 """

@@ -17,6 +17,19 @@ import torch
 from seg.prediction.model import Model, PredictError
 
 OPSET = 17
+README = """model.onnx: a U-Net trained with segboard (run {run}; {arch} backbone, {n} classes: {codes}).
+
+Input `image`: float32 (N, 3, {h}, {w}), RGB / 255, minus (0.485, 0.456, 0.406), over (0.229, 0.224, 0.225) per
+channel: images squeezed to {h} x {w} pixels (height x width) as in training. Output `logits` (N, {n}, {h}, {w}):
+the class of a pixel is the argmax over the classes (codes.txt: class index = line number - 1).
+
+    import numpy as np, onnxruntime as ort
+    session = ort.InferenceSession("model.onnx")
+    logits = session.run(["logits"], {{"image": x}})[0]
+    mask = logits.argmax(1)
+
+config.json holds the run's settings; `python -m seg predict` with the run folder also tiles large images.
+"""
 TOLERANCE = 1e-3  # largest difference of a logit allowed between ONNX Runtime and PyTorch
 
 
@@ -60,3 +73,22 @@ def agreement(model: Model, path: Path, batch: torch.Tensor | None = None) -> fl
         raise PredictError(f"The ONNX export of {model.run} disagrees with PyTorch (largest logit difference "
                            f"{diff:.2g}); it was not kept.")
     return diff
+
+
+def export_folder(run_dir, out, which: str = "best") -> dict:
+    """`python -m seg export RUN --format onnx`: model.onnx (checked against PyTorch), codes.txt, config.json and
+    README.txt (the input's normalisation, how to run it) in `out`, a new or empty folder."""
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PredictError(f"--out {out} exists and is not an empty folder; choose a new one (nothing was changed).")
+    model = Model.load(run_dir, which)
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(model, out / "model.onnx", check=False)
+    diff = agreement(model, out / "model.onnx")
+    h, w = model.size
+    (out / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
+    (out / "config.json").write_text((Path(model.run) / "config.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (out / "README.txt").write_text(README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes),
+                                                  h=h, w=w, run=Path(model.run).name), encoding="utf-8")
+    return {"format": "onnx", "folder": str(out), "model": str(out / "model.onnx"), "run": str(model.run),
+            "weights": str(model.weights), "max_difference": diff}

@@ -4,6 +4,9 @@
 - events  the append-only event log the process writes, and its timings
 - launch  starting `python -m seg train` as its own process from the app; which run uses a device now
 - lock    one run per device: an OS file lock the process holds for its life
+- manage  a run's title and note (about.json), and deleting a run, all or nothing
+- compare runs side by side: the settings that differ, curves, final scores, the best
+- report  one HTML file per run that opens offline
 
 The names most callers need are here: `from seg import runs; runs.Run(path)`.
 """

@@ -14,7 +14,9 @@
                    winner (candidate, standings); seg/training/trials.py
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
     samples/       epoch-NN.png: validation images | truth | prediction after each epoch
-    stop           exists when someone asked the run to stop (the only file a watcher writes)
+    stop           exists when someone asked the run to stop (written by a watcher, as is about.json)
+    about.json     {"title", "note", "changed"}: what a person called the run and wrote about it
+                   (seg/runs/manage.py; the folder's name never changes)
     output.log     what the process printed (runs started by the app)
     launch.json    {"pid", "cmd"} of a process the app started, written as it starts (runs started by the app)
     .lr_find/      a planned run's weights while its learning-rate finder runs; removed after
@@ -244,12 +246,14 @@ class Run:
 
     def summary(self) -> dict:
         "One row for a table of runs."
-        cfg, s = self.config(), self.status()
+        from seg.runs.manage import about
+        cfg, s, said = self.config(), self.status(), about(self)
         epochs = self.epochs()
         last = epochs[-1] if epochs else {}
         best = max((e.get("dice") for e in epochs if e.get("dice") is not None), default=None)
         return {
-            "run": self.name, "status": s.status, "dataset": Path(cfg.get("dataset", {}).get("root", "")).name,
+            "run": self.name, "title": said["title"], "note": said["note"], "status": s.status,
+            "dataset": Path(cfg.get("dataset", {}).get("root", "")).name,
             "epochs": f"{len(epochs)}/{s.plan.get('epochs', cfg.get('train', {}).get('epochs', '?'))}",
             "dice": last.get("dice"), "best_dice": best, "iou": last.get("iou"),
             "dice_full_size": (self.full_size() or {}).get("dice"),
@@ -265,6 +269,8 @@ def list_runs(root: Path | None = None) -> list[Run]:
     root = Path(root) if root else runs_dir()
     if not root.exists():
         return []
+    from seg.runs.manage import finish_deletions
+    finish_deletions(root)
     runs = [Run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     runs = [r for r in runs if r.exists()]
     for r in runs:

@@ -47,6 +47,11 @@ def predictions_dir() -> Path:
     return home() / "predictions"
 
 
+def exports_dir() -> Path:
+    "Models exported for other tools (BioImage Model Zoo packages) from the Predict page."
+    return home() / "exports"
+
+
 def labels_dir() -> Path:
     "The labels sets (seg/labels/store.py): masks people draw, shared by everyone who uses this app."
     return home() / "labels"
@@ -68,7 +73,7 @@ def private_dirs() -> tuple[Path, ...]:
     the predictions, the kept uploaded datasets and the device locks. (The app shows runs and predictions
     through their own pages; a viewer's own uploads are let in by `sharing.Access.own`.)"""
     return tuple(d.resolve() for d in (sessions_dir(), runs_dir(), predictions_dir(), datasets_dir(), uploads_dir(),
-                                       lock_dir(), home() / "cache"))
+                                       lock_dir(), home() / "cache", exports_dir()))
 
 
 def ensure_demo(objects: bool = False) -> Path:

@@ -1,0 +1,241 @@
+"""A run's model as a BioImage Model Zoo package (model spec 0.5), for Fiji with deepImageJ, ilastik, QuPath,
+BiaPy and the `bioimageio` tools: `python -m seg export RUN_DIR --format bioimageio --out DIR`.
+
+The package folder (DIR; the Predict page downloads it zipped, the zoo's package format):
+
+    rdf.yaml             the description (bioimageio.spec builds and validates it)
+    weights.torchscript  the U-Net with a softmax, traced (TorchScript)
+    weights.onnx         the same as ONNX
+    test_input.npy       a validation image of the run at the training size: float32 (1, 3, H, W), RGB 0..255
+    test_output.npy      the model's output for it: float32 (1, classes, H, W), class probabilities
+    cover.png            that image | its predicted mask
+    README.md            what the model is, its classes, its scores, how it was trained
+    codes.txt, config.json   the class names and the run's settings, for segboard and people
+
+Input `image`: RGB values 0..255 as float32, at the training size (the height and width are fixed: a tool
+tiles or resizes larger images); the preprocessing in rdf.yaml is the training normalisation (ImageNet
+mean and standard deviation, per channel, on 0..255). Output `probabilities`: one channel per class,
+summing to 1; the class of a pixel is the channel with the largest value. A run on objects outputs its
+three classes (background, interior, boundary): its split into objects is segboard's (README.md says how).
+
+Every export is tested with bioimageio.core's own `test_model` (the package reproduces its test output
+with both weight formats, offline) when the package is installed; the outcome is in `export.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from seg.prediction.model import Model, PredictError
+from seg.util import write_json
+
+OPSET = 17
+LICENSE = "CC-BY-4.0"  # the zoo's usual licence for a model; --license changes it
+
+
+class WithSoftmax(torch.nn.Module):
+    "The U-Net with a softmax over the classes: tools that read the zoo's format expect probabilities."
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return torch.softmax(self.net(x), dim=1)
+
+
+def _test_image(model: Model) -> tuple[np.ndarray, str]:
+    "(H, W, 3) uint8 at the training size: the run's first validation image, else a generated one."
+    from seg.prediction.inference import load_image, resize
+    from seg.prediction.output import validation
+    from seg.runs import Run
+    try:
+        items = validation(Run(model.run)).items
+        image = load_image(items[0].image)
+        return resize(image, model.size), f"the run's validation image {items[0].name}"
+    except Exception:  # the dataset moved or is unreadable: a package still needs a test image
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 256, (*model.size, 3), dtype=np.uint8), "random pixels (the run's dataset is gone)"
+
+
+def _prepare_out(out: Path) -> Path:
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PredictError(f"--out {out} exists and is not an empty folder; choose a new one (nothing was changed).")
+    return out
+
+
+def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE, authors: list[str] | None = None,
+                      check: bool = True) -> dict:
+    """Write the package described above into `out` (a new or empty folder) and test it; returns export.json's
+    content: {"format", "folder", "rdf", "weights", "test": {"passed", "details"} or None, "max_difference"}."""
+    from seg.data.codes import Codes
+    from seg.data.overlay import Overlay, side_by_side
+    from seg.prediction.inference import IMAGENET_MEAN, IMAGENET_STD
+
+    out = _prepare_out(out)
+    model = Model.load(run_dir, which)
+    cfg = json.loads((Path(model.run) / "config.json").read_text())
+    h, w = model.size
+    net = WithSoftmax(model.module.cpu().eval().to(memory_format=torch.contiguous_format)).eval()
+    image, source = _test_image(model)
+    x = np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))  # (1, 3, H, W), 0..255
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+    with torch.no_grad():
+        y = net((torch.from_numpy(x) - mean) / std).numpy().astype(np.float32)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        np.save(tmp / "test_input.npy", x)
+        np.save(tmp / "test_output.npy", y)
+        example = torch.zeros(1, 3, h, w)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on fastai's size checks: the size is fixed here
+            torch.jit.trace(net, example).save(str(tmp / "weights.torchscript"))
+            torch.onnx.export(net, (example,), str(tmp / "weights.onnx"), input_names=["image"],
+                              output_names=["probabilities"], opset_version=OPSET, dynamo=False,
+                              dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}})
+        overlay = Overlay(Codes.given(model.mask_codes if not model.objects else model.codes), 0.55)
+        Image.fromarray(side_by_side([image, overlay(image, y[0].argmax(0).astype(np.uint8))])).save(tmp / "cover.png")
+        (tmp / "README.md").write_text(_readme(model, cfg, source), encoding="utf-8")
+        (tmp / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
+        (tmp / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
+        descr = _description(model, cfg, tmp, license, authors or ["segboard user"])
+        from bioimageio.spec import save_bioimageio_package_as_folder
+        out.mkdir(parents=True, exist_ok=True)
+        save_bioimageio_package_as_folder(descr, output_path=out)
+    result = {"format": "bioimageio", "folder": str(out), "rdf": str(out / "rdf.yaml"), "run": str(model.run),
+              "weights": str(model.weights), "test_image": source, "test": test(out) if check else None}
+    write_json(out / "export.json", result)
+    if result["test"] is not None and not result["test"]["passed"]:
+        raise PredictError(f"The package in {out} failed the bioimageio test: {result['test']['details']}")
+    return result
+
+
+def _description(model: Model, cfg: dict, folder: Path, license: str, authors: list[str]):
+    from bioimageio.spec.model import v0_5 as m
+
+    from seg.prediction.inference import IMAGENET_MEAN, IMAGENET_STD
+    h, w = model.size
+    full = next((e for e in _events(model.run) if e.get("type") == "scores"), None)
+    name = _name(f"segboard U-Net {model.arch} - {' '.join(model.codes[1:])}")
+    image_in = m.InputTensorDescr(
+        id=m.TensorId("image"), description="RGB image, values 0..255, at the training size",
+        axes=[m.BatchAxis(), m.ChannelAxis(channel_names=[m.Identifier(c) for c in ("red", "green", "blue")]),
+              m.SpaceInputAxis(id=m.AxisId("y"), size=h), m.SpaceInputAxis(id=m.AxisId("x"), size=w)],
+        test_tensor=m.FileDescr(source=folder / "test_input.npy"),
+        data=m.IntervalOrRatioDataDescr(type="float32", range=(0.0, 255.0)),
+        preprocessing=[m.FixedZeroMeanUnitVarianceDescr(kwargs=m.FixedZeroMeanUnitVarianceAlongAxisKwargs(
+            axis=m.AxisId("channel"), mean=[v * 255 for v in IMAGENET_MEAN], std=[v * 255 for v in IMAGENET_STD]))])
+    probs_out = m.OutputTensorDescr(
+        id=m.TensorId("probabilities"), description="class probabilities; the class of a pixel is the largest",
+        axes=[m.BatchAxis(), m.ChannelAxis(channel_names=[m.Identifier(_identifier(c, i))
+                                                          for i, c in enumerate(model.codes)]),
+              m.SpaceOutputAxis(id=m.AxisId("y"), size=h), m.SpaceOutputAxis(id=m.AxisId("x"), size=w)],
+        test_tensor=m.FileDescr(source=folder / "test_output.npy"),
+        data=m.IntervalOrRatioDataDescr(type="float32", range=(0.0, 1.0)))
+    version = torch.__version__.split("+")[0]
+    return m.ModelDescr(
+        name=name, description=(f"Semantic segmentation into {len(model.codes)} classes "
+                                f"({', '.join(model.codes)}), trained with segboard (fastai U-Net, {model.arch})."
+                                )[:1024],
+        authors=[m.Author(name=a) for a in authors],
+        cite=[m.CiteEntry(text="fastai: A Layered API for Deep Learning (Howard and Gugger, 2020)",
+                          doi=m.Doi("10.3390/info11020108"))],
+        license=m.LicenseId(license), documentation=m.FileDescr(source=folder / "README.md"),
+        covers=[m.FileDescr(source=folder / "cover.png")],
+        tags=["segmentation", "unet", "fastai", "segboard", model.arch, "2d"],
+        inputs=[image_in], outputs=[probs_out],
+        weights=m.WeightsDescr(
+            torchscript=m.TorchscriptWeightsDescr(source=folder / "weights.torchscript", pytorch_version=version),
+            onnx=m.OnnxWeightsDescr(source=folder / "weights.onnx", opset_version=OPSET, parent="torchscript")),
+        attachments=[m.FileDescr(source=folder / "codes.txt"), m.FileDescr(source=folder / "config.json")],
+        config={"segboard": {"classes": model.codes, "run": Path(model.run).name,
+                             "dice_own_size": (full or {}).get("dice")}},
+    )
+
+
+def _name(text: str) -> str:
+    "The spec's name: letters, digits and _+- () only (a class name may hold anything), at most 128."
+    import re
+    return re.sub(r"[^A-Za-z0-9_+\- ()]+", "_", text)[:128].strip() or "segboard U-Net"
+
+
+def _identifier(name: str, i: int) -> str:
+    "A channel name the spec takes: the class name, or class{i} where it holds other characters."
+    return name if name.isidentifier() and len(name) <= 32 else f"class{i}"
+
+
+def _events(run: Path) -> list[dict]:
+    from seg.runs import Run
+    r = Run(run)
+    r.poll()
+    return list(reversed(r.events))
+
+
+def _readme(model: Model, cfg: dict, source: str) -> str:
+    h, w = model.size
+    full = next((e for e in _events(model.run) if e.get("type") == "scores"), None)
+    lines = [f"# {', '.join(model.codes[1:])}: a U-Net trained with segboard", "",
+             f"A fastai U-Net with a {model.arch} backbone, {len(model.codes)} classes:", ""]
+    lines += [f"- channel {i}: {c}" for i, c in enumerate(model.codes)]
+    lines += ["", "## Input and output", "",
+              f"- input `image`: RGB, values 0..255 (float32), {h} x {w} pixels (height x width). The training "
+              "squeezed each image to this size; resize an image to it, or tile a larger one at the training scale.",
+              "- preprocessing: per channel, minus the ImageNet mean and over its standard deviation, both times 255 "
+              "(in rdf.yaml).",
+              "- output `probabilities`: one channel per class, summing to 1; the class of a pixel is the channel "
+              "with the largest probability.", ""]
+    if model.objects:
+        lines += ["This run learned objects as three classes (background, interior, boundary between touching "
+                  "objects); segboard splits them into objects with a seeded watershed (see its objects.json).", ""]
+    ds = cfg.get("dataset", {})
+    lines += ["## Training", "",
+              f"- dataset: {Path(str(ds.get('root', ''))).name} (fingerprint {ds.get('fingerprint')}), "
+              f"{ds.get('train')} training and {ds.get('valid')} validation pairs",
+              f"- epochs {cfg.get('train', {}).get('epochs')}, learning rate {cfg.get('train', {}).get('lr')}, "
+              f"loss {cfg.get('train', {}).get('loss')}, batch size {cfg.get('batch_size_used')}",
+              f"- versions: {', '.join(f'{k} {v}' for k, v in cfg.get('versions', {}).items())}", ""]
+    if full and full.get("dice") is not None:
+        lines += ["## Validation", "",
+                  f"Dice {full['dice']:.3f}, IoU {full['iou']:.3f} on {full['images']} validation images at their "
+                  "own size (best weights). Per class:", ""]
+        lines += [f"- {c}: Dice {v.get('dice') if v.get('dice') is None else round(v['dice'], 3)}"
+                  for c, v in full.get("per_class", {}).items()]
+        lines += [""]
+    lines += ["## Test image", "", f"test_input.npy is {source}; test_output.npy is this model's output for it.", ""]
+    return "\n".join(lines)
+
+
+def test(folder: Path) -> dict:
+    """bioimageio.core's `test_model` on the package (both weight formats, their test output reproduced),
+    offline; None when bioimageio.core is not installed."""
+    try:
+        from bioimageio.core import test_model
+    except ImportError:
+        return None
+    summary = test_model(Path(folder) / "rdf.yaml")
+    failed = [f"{d.name}: {'; '.join(str(e.msg) for e in d.errors)}" for d in summary.details if d.status == "failed"]
+    return {"passed": summary.status == "passed", "status": summary.status,
+            "details": failed[:10], "checks": len(summary.details)}
+
+
+def zip_package(folder: Path) -> bytes:
+    "The package folder as the zoo's zip (rdf.yaml at the top)."
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(Path(folder).iterdir()):
+            if f.is_file():
+                zf.write(f, f.name)
+    return buf.getvalue()
+

@@ -1,0 +1,86 @@
+"""The model for other tools: a BioImage Model Zoo package that passes bioimageio.core's own test offline and
+whose test output is segboard's prediction; ONNX; the Predict page's button."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from training import RUN, cli
+
+pytestmark = pytest.mark.slow  # converting and testing a model: 20 to 40 s each
+
+
+@pytest.fixture(scope="module")
+def package(finished, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "pkg"
+    rc, said, err = cli("export", finished.run, "--format", "bioimageio", "--out", out, "--author", "A. Tester",
+                        "--json")
+    assert rc == 0, err
+    return out, json.loads(said)
+
+
+def test_the_package_passes_the_bioimageio_test(package):
+    from bioimageio.core import test_model
+    from bioimageio.spec import load_model_description
+    out, said = package
+    assert said["test"]["passed"] and said["test"]["checks"] >= 7
+    summary = test_model(out / "rdf.yaml")  # again, by the package's own tool: both weight formats, offline
+    assert summary.status == "passed", [(d.name, d.errors) for d in summary.details if d.status != "passed"]
+    names = {d.name for d in summary.details}
+    assert any("(torchscript)" in n for n in names) and any("(onnx)" in n for n in names)
+    descr = load_model_description(out / "rdf.yaml")
+    assert [a.name for a in descr.authors] == ["A. Tester"]
+    assert descr.outputs[0].axes[1].channel_names == ["background", "cell"]
+    assert [p.id for p in descr.inputs[0].preprocessing][-2:] == ["fixed_zero_mean_unit_variance", "ensure_dtype"]
+    for f in ("cover.png", "README.md", "test_input.npy", "test_output.npy", "weights.torchscript", "weights.onnx",
+              "codes.txt", "config.json"):
+        assert (out / f).is_file(), f
+
+
+def test_its_test_output_is_segboards_prediction(package, finished):
+    from seg.prediction.inference import Predictor
+    from seg.prediction.model import Model
+    out, _ = package
+    x = np.load(out / "test_input.npy")  # (1, 3, H, W), RGB 0..255: a validation image at the training size
+    y = np.load(out / "test_output.npy")  # (1, classes, H, W): probabilities
+    assert np.allclose(y.sum(1), 1, atol=1e-4)
+    image = x[0].transpose(1, 2, 0).round().astype(np.uint8)
+    model = Model.load(finished.run)
+    ours = Predictor(model, precision="fp32").predict(image, tiles=False)  # what segboard predicts for it
+    theirs = y[0].argmax(0)
+    assert ours.shape == theirs.shape
+    assert (ours == theirs).mean() > 0.999
+
+
+def test_onnx_export_and_bad_output_folders(finished, tmp_path):
+    import onnxruntime as ort
+
+    from seg.prediction.export import test_batch
+    from seg.prediction.model import Model
+    rc, said, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "onnx", "--json")
+    assert rc == 0, err
+    assert json.loads(said)["max_difference"] < 1e-3
+    model = Model.load(finished.run)
+    batch = test_batch(model)
+    logits = ort.InferenceSession(str(tmp_path / "onnx" / "model.onnx")).run(["logits"], {"image": batch.numpy()})[0]
+    assert logits.shape == (2, 2, *model.size)
+    assert (tmp_path / "onnx" / "codes.txt").read_text().split() == ["background", "cell"]
+    rc, _, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "onnx")  # never over files
+    assert rc == 2 and "not an empty folder" in err
+
+
+def test_the_predict_page_exports_a_tested_package(finished, home):
+    finished.into(home)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.switch_page("pages/predict.py")
+    at.query_params["run"] = RUN
+    at.run()
+    assert not at.exception
+    at.button(key="export_bioimageio").click().run()
+    assert not at.exception and not at.error
+    assert any("Package tested: passed" in s.value for s in at.success)
+    made = list((home / "exports").glob(f"*-{RUN}-bioimageio/rdf.yaml"))
+    assert len(made) == 1
+    assert any(getattr(b, "label", "") == "BioImage Model Zoo package (zip)" for b in at.get("download_button"))

@@ -1,0 +1,85 @@
+"""A run's report: one HTML file from the CLI and the Train page, opened offline in Chromium on a file://
+page with every section drawn; whatever a user supplied shown as text."""
+
+import pytest
+from conftest import ROOT
+from playwright.sync_api import expect
+from served import SHOTS, chromium
+from streamlit.testing.v1 import AppTest
+from training import RUN, cli
+
+from seg.runs import Run
+from seg.runs.manage import set_about
+
+SECTIONS = ["summary", "settings", "dataset", "curves", "scores", "samples", "versions"]
+EVIL = "<img src=x onerror=\"document.title='pwned'\"> cells & <b>nuclei</b>"
+
+
+@pytest.fixture(scope="module")
+def report(finished, tmp_path_factory):
+    "The CLI's report of a copy of the session's run, given a title and note with HTML in them."
+    home = tmp_path_factory.mktemp("report")
+    run = finished.into(home)
+    set_about(Run(run), title=EVIL, note="line one\n<script>document.title='pwned'</script>")
+    out = home / "report.html"
+    rc, said, err = cli("report", run, "--out", out)
+    assert rc == 0, err
+    assert "report written" in said
+    return out
+
+
+def test_the_report_holds_every_section_and_nothing_from_the_network(report):
+    text = report.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f"<section id={section}>" in text
+    assert "<script src" not in text and "http://" not in text.split("<script>")[0]  # Plotly is inside the file
+    assert "<img src=x" not in text and "&lt;img src=x" in text  # the title as text
+    assert "Dice at the images&#x27; own size" in text and "<td>background</td>" in text and "<td>cell</td>" in text
+
+
+@pytest.mark.e2e
+def test_the_report_opens_offline_in_chromium(report):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        requests, errors = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(report.as_uri())
+        for section in SECTIONS:
+            expect(page.locator(f"section#{section}")).to_be_visible()
+        # three interactive charts drawn by the Plotly inside the file: loss, scores, batch loss
+        expect(page.locator("#curves .js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+        assert page.locator("#curves .js-plotly-plot").count() == 3
+        expect(page.locator("#curves g.trace.scatter").first).to_be_visible()
+        # scores per class, the validation images worst first (the session's run has 2), the versions
+        expect(page.locator("#scores td", has_text="cell").first).to_be_visible()
+        assert page.locator("#samples figure img").count() == 2
+        assert page.locator("#samples figcaption").first.inner_text().split("Dice ")[1] <= \
+            page.locator("#samples figcaption").nth(1).inner_text().split("Dice ")[1]
+        expect(page.locator("#versions td", has_text="fastai")).to_be_visible()
+        # the title and note are text: no element made of them, no script ran
+        expect(page.locator("h1")).to_have_text(EVIL)
+        assert page.locator("#summary h1 *, #summary .note *, #summary img").count() == 0
+        assert page.title() == f"{EVIL}: segboard report"  # no script set it to 'pwned'
+        assert all(u.startswith(("file:", "data:")) for u in requests), requests
+        assert not errors, errors
+        page.screenshot(path=str(SHOTS / "report.png"))
+
+
+def test_the_train_page_offers_the_report(finished, home):
+    finished.into(home)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/train.py")
+    at.query_params["run"] = RUN
+    at.run()
+    assert not at.exception
+    assert any(getattr(b, "label", "") == "Report (HTML, opens offline)"
+               for b in at.get("download_button")), [e.type for e in at.get("download_button")]
+
+
+def test_a_report_needs_a_file_and_a_run(finished, tmp_path):
+    rc, _, err = cli("report", finished.run, "--out", tmp_path)
+    assert rc == 2 and "is a folder" in err
+    rc, _, err = cli("report", tmp_path, "--out", tmp_path / "r.html")
+    assert rc == 2 and "not a run folder" in err
