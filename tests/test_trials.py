@@ -142,6 +142,35 @@ def test_a_lead_the_images_disagree_about_does_not_displace_the_rules_choice():
     assert winner == b  # the same lead on every image: a real one
 
 
+def test_the_trials_end_early_when_the_rules_choice_is_far_ahead():
+    cands = six()
+    rule = cands[0]
+
+    class Scores(Fake):
+        def turn(self, cand, seconds):
+            self.turns.append((cand, seconds))
+            self.clock.now += seconds
+            return self.ceiling[cand], 0.4, 10
+
+    clock = Clock()  # the rule at 0.7, every other at most 0.6 after round 1: far more than twice the margin
+    fake = Scores(clock, {c: 0.7 if c == rule else 0.5 + 0.02 * i for i, c in enumerate(cands)}, {})
+    rows = []
+    winner, standings = halve(cands, fake, 600.0, clock=clock, report=rows.append)
+    assert winner == rule and len(fake.turns) == 6  # round 1 only: the 400 s of rounds 2 and 3 go to its training
+    assert clock.now == pytest.approx(200.0) and set(fake.dropped) == set(cands) - {rule}
+    assert [s.out for s in standings] == [None, 1, 1, 1, 1, 1] and rows[-1]["settled"] is True
+    assert "so the trials ended there" in explain(winner, standings, rule, 200.0, 8)
+    clock = Clock()  # a lead of 0.015 is more than the margin but not twice it: every round is played
+    fake = Scores(clock, {c: 0.7 if c == rule else 0.685 for c in cands}, {})
+    winner, standings = halve(cands, fake, 600.0, clock=clock)
+    assert winner == rule and len(fake.turns) == 6 + 3 + 2 and clock.now == pytest.approx(600.0)
+    assert "so the trials ended there" not in explain(winner, standings, rule, 600.0, 8)
+    clock = Clock()  # far ahead, but not the rules' choice: halving goes on (only the rule's lead ends it early)
+    fake = Scores(clock, {c: 0.7 if c == cands[1] else 0.5 for c in cands}, {})
+    winner, _ = halve(cands, fake, 600.0, clock=clock)
+    assert winner == cands[1] and len(fake.turns) == 6 + 3 + 2
+
+
 def test_how_many_candidates_fit_the_time():
     clock = Clock()
     cands = six()

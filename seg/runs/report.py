@@ -73,7 +73,8 @@ def _minutes(s) -> str:
 
 def _settings(run: Run) -> str:
     cfg = run.config()
-    rows = [[k, v] for k, v in compare.settings(run).items() if v is not None]
+    rows = [[k, f"{v:g}" if isinstance(v, float) else v]  # a learning rate of 1e-4 is not 0.000
+            for k, v in compare.settings(run).items() if v is not None]
     parts = ["<h2>Settings</h2>", table(rows, ["setting", "value"])]
     plan = cfg.get("plan") or {}
     if plan.get("reasons"):
