@@ -30,7 +30,7 @@ SPREAD = 2.0  # ... and by this many standard errors of the two's per-image Dice
 NOTHING = 0.05  # Dice under this: a candidate has learned nothing yet
 SETTLED = 2.0  # the trials end early when the rules' choice leads every other by this many times the lead a rival
 # would need to displace it: later rounds would only take time from its training (measured: the losers' turns
-# cost 0.01-0.03 Dice on membrane at 15 min when the rules' choice won anyway)
+# cost about 0.01 Dice on the demo at 5 min when the rules' choice won anyway)
 
 
 @dataclass(frozen=True)
