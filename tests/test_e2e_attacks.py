@@ -18,7 +18,7 @@ from makers import dataset
 from playwright.sync_api import expect
 from served import chromium, free_port, serve
 from st_socket import Session, sign_in
-from training import TINY, seg
+from training import TINY, copy_run, seg
 
 from seg.server.scratch import Scratch
 
@@ -57,6 +57,10 @@ def shared(tmp_path_factory):
     assert r.returncode == 0, r.stderr
     r = seg("predict", run, "--valid", "--out", home / "predictions" / f"20260101-130000-{FOLDER}", "--measure")
     assert r.returncode == 0, r.stderr
+    twin = copy_run(run, home / "runs" / f"20260101-120001-{FOLDER}")  # a second run, for the Compare page
+    from seg.runs import Run
+    from seg.runs.manage import set_about
+    set_about(Run(twin), title=IMG, note=f"{TRACK} {CLASS}")
     os.environ["SEGBOARD_HOME"], saved = str(home), os.environ.get("SEGBOARD_HOME")
     try:
         other = Scratch(home / "sessions")  # another colleague's tab, with an upload in it
@@ -144,6 +148,12 @@ def test_script_in_class_file_and_folder_names_stays_text(shared, browser):
         page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Predict").click()
         expect(page.get_by_text("Confusion (share of each true class)")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Size distribution")).to_be_visible()
+        assert_untouched(page, seen)
+        # the Compare page: the two runs, one titled and noted with script, their class names in the scores
+        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Compare").click()
+        expect(page.get_by_role("heading", name="Final scores")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text(f"{TRACK} {CLASS}")).to_be_visible()  # the note, as text
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
         assert_untouched(page, seen)
         assert not seen["errors"], seen["errors"]
         page.close()

@@ -51,6 +51,12 @@ def test_delete_is_all_or_nothing_and_never_while_training(finished, home):
     assert not left.exists()
     with pytest.raises(RunError, match="not a run folder"):
         delete(Run(home / "runs" / "nothing"))
+    export = home / "exports" / "x"  # a folder with a config.json (an export) is not a run
+    export.mkdir(parents=True)
+    (export / "config.json").write_text("{}")
+    with pytest.raises(RunError, match="not a run folder"):
+        delete(Run(export))
+    assert export.exists()
 
 
 def test_the_cli_renames_notes_and_deletes(finished, home):

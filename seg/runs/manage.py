@@ -63,8 +63,9 @@ def set_about(run: Run, title: str | None = None, note: str | None = None) -> di
 
 def delete(run: Run) -> None:
     """Remove the run folder, weights and all. Refused while the run trains or starts (RunError)."""
-    if not run.path.is_dir() or not run.exists():
-        raise RunError(f"{run.path}: not a run folder; nothing was deleted.")
+    written = ("events.jsonl", "output.log")  # what a training process writes; config.json alone is no proof
+    if not run.path.is_dir() or not any((run.path / f).is_file() for f in written):  # (exports hold one too)
+        raise RunError(f"{run.path}: not a run folder (no events.jsonl or output.log); nothing was deleted.")
     run.poll()
     status = run.status()
     if status.active:
