@@ -23,6 +23,8 @@ if len(names) < 2:
 asked = [n for n in (st.query_params.get("runs") or "").split(",") if n in by_name]
 if "compare_runs" not in st.session_state:
     st.session_state["compare_runs"] = asked or names[:2]
+else:  # a run deleted since (on another page, by a colleague) leaves the choice
+    st.session_state["compare_runs"] = [n for n in st.session_state["compare_runs"] if n in by_name]
 chosen = st.multiselect("Runs", names, key="compare_runs", format_func=lambda n: manage.label(by_name[n]),
                         help="The newest first. The address holds the runs chosen: copy it to share this comparison.")
 if ",".join(chosen) != (st.query_params.get("runs") or ""):
