@@ -57,7 +57,7 @@ def shared(tmp_path_factory):
     assert r.returncode == 0, r.stderr
     r = seg("predict", run, "--valid", "--out", home / "predictions" / f"20260101-130000-{FOLDER}", "--measure")
     assert r.returncode == 0, r.stderr
-    twin = copy_run(run, home / "runs" / f"20260101-120001-{FOLDER}")  # a second run, for the Compare page
+    twin = copy_run(run, home / "runs" / f"20260101-110000-{FOLDER}")  # an older second run, for the Compare page
     from seg.runs import Run
     from seg.runs.manage import set_about
     set_about(Run(twin), title=IMG, note=f"{TRACK} {CLASS}")
@@ -153,6 +153,7 @@ def test_script_in_class_file_and_folder_names_stays_text(shared, browser):
         page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Compare").click()
         expect(page.get_by_role("heading", name="Final scores")).to_be_visible(timeout=60_000)
         expect(page.get_by_text(f"{TRACK} {CLASS}")).to_be_visible()  # the note, as text
+        expect(page.get_by_text(f"{IMG} (20260101-110000-{FOLDER})").first).to_be_visible()  # the title, as text
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         assert_untouched(page, seen)
         assert not seen["errors"], seen["errors"]
