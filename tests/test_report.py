@@ -78,8 +78,14 @@ def test_the_train_page_offers_the_report(finished, home):
                for b in at.get("download_button")), [e.type for e in at.get("download_button")]
 
 
-def test_a_report_needs_a_file_and_a_run(finished, tmp_path):
+def test_a_report_needs_a_file_and_a_run(finished, report, tmp_path):
     rc, _, err = cli("report", finished.run, "--out", tmp_path)
     assert rc == 2 and "is a folder" in err
+    mine = tmp_path / "notes.html"  # a user's own file is never written over; an earlier report is replaced
+    mine.write_text("<html>my notes</html>")
+    rc, _, err = cli("report", finished.run, "--out", mine, "--no-samples")
+    assert rc == 2 and "did not write" in err and mine.read_text() == "<html>my notes</html>"
+    rc, _, _ = cli("report", finished.run, "--out", report, "--no-samples")
+    assert rc == 0 and "image | truth | prediction" in report.read_text()
     rc, _, err = cli("report", tmp_path, "--out", tmp_path / "r.html")
     assert rc == 2 and "not a run folder" in err

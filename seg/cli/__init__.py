@@ -119,7 +119,8 @@ def parser() -> argparse.ArgumentParser:
     o = sub.add_parser("report", help="the run's report: settings, plan, dataset, curves, scores per class, worst "
                                       "predictions, versions; one HTML file that opens offline")
     o.add_argument("run_dir", metavar="RUN_DIR")
-    o.add_argument("--out", required=True, metavar="FILE.html", help="the file to write (replaced if it exists)")
+    o.add_argument("--out", required=True, metavar="FILE.html",
+                   help="the file to write: a new one, or an earlier report to replace")
     o.add_argument("--no-samples", action="store_true",
                    help="show the training's last sample sheet instead of predicting the validation images again")
     o.set_defaults(run=c.cmd_report)

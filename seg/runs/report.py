@@ -27,6 +27,7 @@ from seg.runs.manage import about, title
 from seg.util import atomic_write
 
 SAMPLES = 8  # worst-first validation images shown
+GENERATOR = "<meta name=generator content=segboard-report>"  # an earlier report may be replaced; nothing else
 
 
 def esc(value) -> str:
@@ -216,8 +217,9 @@ def build(run_dir, samples: bool = True) -> str:
                 "versions": _versions(run)}
     body = "\n".join(f"<section id={k}>\n{v}\n</section>" for k, v in sections.items())
     made = time.strftime("%Y-%m-%d %H:%M")
-    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{esc(title(run))}: segboard report"
-            f"</title>\n<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
+    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>{GENERATOR}\n"
+            f"<title>{esc(title(run))}: segboard report</title>\n"
+            f"<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
             f"style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'\">\n"
             f"<style>{STYLE}</style>\n<script>{plotly.offline.get_plotlyjs()}</script>\n</head><body>\n{body}\n"
             f"<p class=muted>Written by segboard on {made}.</p>\n</body></html>\n")
@@ -233,12 +235,17 @@ def _sheet(run: Run) -> str:
 
 
 def write(run_dir, out, samples: bool = True) -> Path:
-    "The report written to `out` (whole, or not at all)."
+    "The report written to `out` (whole, or not at all): a new file, or an earlier report replaced."
     from seg.runs.folder import RunError
     out = Path(out).expanduser()
     if out.is_dir():
         raise RunError(f"--out {out} is a folder; give a file name such as {out / 'report.html'}.")
     if not out.parent.is_dir():
         raise RunError(f"--out {out}: the folder {out.parent} does not exist.")
+    if out.exists():
+        with open(out, "rb") as f:
+            if GENERATOR.encode() not in f.read(4096):
+                raise RunError(f"--out {out} is a file segboard did not write; choose a new name (nothing was "
+                               "changed).")
     return atomic_write(out, build(run_dir, samples))
 
