@@ -5,9 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROOT
-from streamlit.testing.v1 import AppTest
-from training import RUN, cli
+from training import RUN, app_on, cli
 
 pytestmark = pytest.mark.slow  # converting and testing a model: 20 to 40 s each
 
@@ -73,10 +71,7 @@ def test_onnx_export_and_bad_output_folders(finished, tmp_path):
 
 def test_the_predict_page_exports_a_tested_package(finished, home):
     finished.into(home)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
-    at.switch_page("pages/predict.py")
-    at.query_params["run"] = RUN
-    at.run()
+    at = app_on("predict", timeout=240)
     assert not at.exception
     at.button(key="export_bioimageio").click().run()
     assert not at.exception and not at.error

@@ -2,11 +2,9 @@
 page with every section drawn; whatever a user supplied shown as text."""
 
 import pytest
-from conftest import ROOT
 from playwright.sync_api import expect
 from served import SHOTS, chromium
-from streamlit.testing.v1 import AppTest
-from training import RUN, cli
+from training import app_on, cli
 
 from seg.runs import Run
 from seg.runs.manage import set_about
@@ -69,10 +67,7 @@ def test_the_report_opens_offline_in_chromium(report):
 
 def test_the_train_page_offers_the_report(finished, home):
     finished.into(home)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("pages/train.py")
-    at.query_params["run"] = RUN
-    at.run()
+    at = app_on("train")
     assert not at.exception
     assert any(getattr(b, "label", "") == "Report (HTML, opens offline)"
                for b in at.get("download_button")), [e.type for e in at.get("download_button")]

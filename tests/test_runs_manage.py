@@ -7,9 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import ROOT
-from streamlit.testing.v1 import AppTest
-from training import RUN, cli
+from training import RUN, app_on, cli
 
 from seg.runs import Run, RunError, list_runs
 from seg.runs.manage import DELETING, about, delete, label, set_about
@@ -78,10 +76,7 @@ def test_the_cli_renames_notes_and_deletes(finished, home):
 def test_the_train_page_titles_notes_and_deletes_a_run(finished, home):
     path = finished.into(home)
     finished.into(home, "20260101-110000-older")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.switch_page("pages/train.py")
-    at.query_params["run"] = RUN
-    at.run()
+    at = app_on("train")
     assert not at.exception
     title = next(t for t in at.text_input if t.label == "Title")
     title.set_value("<img src=x onerror=alert(1)> baseline")

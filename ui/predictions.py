@@ -25,6 +25,16 @@ def model(run: runs.Run):
     return _model(str(run.path), str(weights), weights.stat().st_mtime_ns)
 
 
+def _new(parent: Path, name: str) -> Path:
+    "parent/TIME-name, a folder not there yet: two made in the same second keep both (~2, ~3, ...)."
+    out = parent / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    n = 1
+    while out.exists():
+        n += 1
+        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    return out
+
+
 def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     """Predict the run's validation set ("valid") or a folder into a new folder under predictions/,
     measuring every object; returns that folder."""
@@ -32,11 +42,7 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     from seg.prediction.output import validation
     require_writable("predicting")
     source = validation(run) if what == "valid" else allowed(folder)
-    out = workspace.predictions_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}"
-    n = 1
-    while out.exists():  # two predictions in the same second keep both
-        n += 1
-        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    out = _new(workspace.predictions_dir(), run.name)
     run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress, access=access())
     return out
 
@@ -46,11 +52,7 @@ def export_package(run: runs.Run) -> Path:
     under exports/; returns that folder."""
     from seg.prediction.bioimageio import export_bioimageio
     require_writable("exporting a model (it converts and tests it on the server)")
-    out = workspace.exports_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{run.name}-bioimageio"
-    n = 1
-    while out.exists():
-        n += 1
-        out = out.with_name(f"{out.name.rsplit('~', 1)[0]}~{n}")
+    out = _new(workspace.exports_dir(), f"{run.name}-bioimageio")
     from seg.prediction.model import PredictError
     from seg.util import one_line
     try:

@@ -65,32 +65,29 @@ def _test_image(model: Model) -> tuple[np.ndarray, str]:
         return rng.integers(0, 256, (*model.size, 3), dtype=np.uint8), "random pixels (the run's dataset is gone)"
 
 
-def _prepare_out(out: Path) -> Path:
-    out = Path(out).expanduser().resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PredictError(f"--out {out} exists and is not an empty folder; choose a new one (nothing was changed).")
-    return out
-
-
 def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE, authors: list[str] | None = None,
                       check: bool = True) -> dict:
     """Write the package described above into `out` (a new or empty folder) and test it; returns export.json's
-    content: {"format", "folder", "rdf", "weights", "test": {"passed", "details"} or None, "max_difference"}."""
+    content: {"format", "folder", "rdf", "run", "weights", "test_image", "test": {"passed", "status", "details",
+    "checks"} or None}."""
     from seg.data.codes import Codes
     from seg.data.overlay import Overlay, side_by_side
-    from seg.prediction.inference import IMAGENET_MEAN, IMAGENET_STD
+    from seg.prediction.export import new_folder
+    from seg.prediction.inference import _to_batch
+    from seg.runs import Run
 
-    out = _prepare_out(out)
+    out = new_folder(out)
     model = Model.load(run_dir, which)
-    cfg = json.loads((Path(model.run) / "config.json").read_text())
+    run = Run(model.run)
+    run.poll()
+    cfg = run.config()
+    full = run.full_size()  # the best weights' scores at the images' own size, for the README and config
     h, w = model.size
     net = WithSoftmax(model.module.cpu().eval().to(memory_format=torch.contiguous_format)).eval()
     image, source = _test_image(model)
     x = np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))  # (1, 3, H, W), 0..255
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
-    with torch.no_grad():
-        y = net((torch.from_numpy(x) - mean) / std).numpy().astype(np.float32)
+    with torch.no_grad():  # normalised as segboard predicts; rdf.yaml's preprocessing does the same on 0..255
+        y = net(_to_batch([image])).numpy().astype(np.float32)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -105,10 +102,10 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
                               dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}})
         overlay = Overlay(Codes.given(model.mask_codes if not model.objects else model.codes), 0.55)
         Image.fromarray(side_by_side([image, overlay(image, y[0].argmax(0).astype(np.uint8))])).save(tmp / "cover.png")
-        (tmp / "README.md").write_text(_readme(model, cfg, source), encoding="utf-8")
+        (tmp / "README.md").write_text(_readme(model, cfg, source, full), encoding="utf-8")
         (tmp / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
-        descr = _description(model, cfg, tmp, license, authors or ["segboard user"])
+        descr = _description(model, tmp, license, authors or ["segboard user"], full)
         from bioimageio.spec import save_bioimageio_package_as_folder
         out.mkdir(parents=True, exist_ok=True)
         save_bioimageio_package_as_folder(descr, output_path=out)
@@ -120,12 +117,11 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
     return result
 
 
-def _description(model: Model, cfg: dict, folder: Path, license: str, authors: list[str]):
+def _description(model: Model, folder: Path, license: str, authors: list[str], full: dict | None):
     from bioimageio.spec.model import v0_5 as m
 
     from seg.prediction.inference import IMAGENET_MEAN, IMAGENET_STD
     h, w = model.size
-    full = next((e for e in _events(model.run) if e.get("type") == "scores"), None)
     name = _name(f"segboard U-Net {model.arch} - {' '.join(model.codes[1:])}")
     image_in = m.InputTensorDescr(
         id=m.TensorId("image"), description="RGB image, values 0..255, at the training size",
@@ -174,16 +170,8 @@ def _identifier(name: str, i: int) -> str:
     return name if name.isidentifier() and len(name) <= 32 else f"class{i}"
 
 
-def _events(run: Path) -> list[dict]:
-    from seg.runs import Run
-    r = Run(run)
-    r.poll()
-    return list(reversed(r.events))
-
-
-def _readme(model: Model, cfg: dict, source: str) -> str:
+def _readme(model: Model, cfg: dict, source: str, full: dict | None) -> str:
     h, w = model.size
-    full = next((e for e in _events(model.run) if e.get("type") == "scores"), None)
     lines = [f"# {', '.join(model.codes[1:])}: a U-Net trained with segboard", "",
              f"A fastai U-Net with a {model.arch} backbone, {len(model.codes)} classes:", ""]
     lines += [f"- channel {i}: {c}" for i, c in enumerate(model.codes)]

@@ -75,12 +75,18 @@ def agreement(model: Model, path: Path, batch: torch.Tensor | None = None) -> fl
     return diff
 
 
-def export_folder(run_dir, out, which: str = "best") -> dict:
-    """`python -m seg export RUN --format onnx`: model.onnx (checked against PyTorch), codes.txt, config.json and
-    README.txt (the input's normalisation, how to run it) in `out`, a new or empty folder."""
+def new_folder(out) -> Path:
+    "`out` resolved: a new or empty folder for an export, else PredictError (nothing is written over)."
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PredictError(f"--out {out} exists and is not an empty folder; choose a new one (nothing was changed).")
+    return out
+
+
+def export_folder(run_dir, out, which: str = "best") -> dict:
+    """`python -m seg export RUN --format onnx`: model.onnx (checked against PyTorch), codes.txt, config.json and
+    README.txt (the input's normalisation, how to run it) in `out`, a new or empty folder."""
+    out = new_folder(out)
     model = Model.load(run_dir, which)
     out.mkdir(parents=True, exist_ok=True)
     export_onnx(model, out / "model.onnx", check=False)
