@@ -37,7 +37,7 @@ labels = [manage.label(r) for r in runs]
 
 # -- Final scores, the best marked
 finals = [compare.final(r) for r in runs]
-best = compare.best(runs)
+best = compare.best(finals)
 classes = sorted({c for f in finals for c in f["per_class"]}, key=lambda c: (c == "background", c))
 rows = []
 for i, f in enumerate(finals):

@@ -46,7 +46,7 @@ def test_the_settings_that_differ_and_the_best(three):
     finals = [compare.final(r) for r in rs]
     assert all(f["basis"] == "Dice at the images' own size" and 0 <= f["score"] <= 1 for f in finals)
     assert set(finals[0]["per_class"]) == {"background", "cell"}
-    best = compare.best(rs)
+    best = compare.best(finals)
     assert finals[best]["score"] == max(f["score"] for f in finals)
     curves = compare.curves(rs[0])
     assert [c["epoch"] for c in curves] == [1, 2, 3] and curves[0]["minutes"] < curves[-1]["minutes"]

@@ -101,10 +101,9 @@ def final(run: Run) -> dict:
     return out
 
 
-def best(runs: list[Run]) -> int | None:
-    """Index of the best run: compared on the same basis only (a run with final scores beats one without;
-    objects' AP only among runs on objects, else Dice at own size); None when no run has a score."""
-    finals = [final(r) for r in runs]
+def best(finals: list[dict]) -> int | None:
+    """Index of the best of the runs' `final` scores: compared on the same basis only (a run with final scores
+    beats one without; objects' AP only among runs on objects, else Dice at own size); None when none has one."""
     rank = {"objects: AP at IoU 0.5": 2, "Dice at the images' own size": 1}
     scored = [(rank.get(f["basis"], 0), f["score"], -i) for i, f in enumerate(finals) if f["score"] is not None]
     return -max(scored)[2] if scored else None
