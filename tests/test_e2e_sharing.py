@@ -23,9 +23,11 @@ def snapshot(root):
     return {p: p.stat().st_mtime_ns for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def live(tmp_path):
-    "A workspace with a finished run, its prediction, and a run training now (started as the app starts one)."
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A workspace with a finished run, its prediction, and a run training now (started as the app starts one),
+    shared by the module's tests: a test's server keeps the run (`keep_runs`), the fixture ends it."""
+    tmp_path = tmp_path_factory.mktemp("live")
     home = tmp_path / "home"
     data = demo(tmp_path / "cells", n=12, size=96)
     done = home / "runs" / "20260101-120000-cells"
@@ -48,7 +50,7 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_pa
     home, done, run = live
     kept = snapshot(done) | snapshot(home / "predictions")
     env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_READ_ONLY": "1"}
-    with chromium() as browser, serve(home, tmp_path, env=env) as url:
+    with chromium() as browser, serve(home, tmp_path, env=env, keep_runs=True) as url:
         page = browser.new_page(viewport={"width": 1300, "height": 1400})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -99,7 +101,7 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_pa
 def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
     "Five browsers at once on a live run for 40 s: no errors, each view keeps moving. Prints how fast."
     home, _, run = live
-    with chromium() as browser, serve(home, tmp_path) as url:
+    with chromium() as browser, serve(home, tmp_path, keep_runs=True) as url:
         run.poll()
         n, t = len(run.batches()), time.time()
         time.sleep(15)
