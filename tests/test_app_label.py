@@ -81,7 +81,7 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
     app.selectbox(key="label_set").set_value("demo-corrections").run()
     assert not app.exception, app.exception
     assert app.selectbox(key="retrain_from").value == name
-    app.number_input(key="retrain_minutes").set_value(0.7)
+    app.number_input(key="retrain_minutes").set_value(0.5)
     next(b for b in app.button if b.label == "Retrain").click().run()
     assert not app.exception, app.exception
     done = app.session_state["label_retrained"]

@@ -263,16 +263,16 @@ async def guess(url, seconds, headers_for, sessions=20) -> tuple[int, int]:
 
 
 def test_password_guessing_is_slow_however_many_sessions(tmp_path):
-    "20 parallel WebSocket sessions guess for 15 s: from one address, then each from a forged one."
+    "20 parallel WebSocket sessions guess for 10 s from one address, then 12 s each from a forged one."
     with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": PASSWORD}) as url:
-        checked, refused = run_async(guess(url, 15, lambda i: {}))
-        print(f"one address, 20 sessions, 15 s: {checked} tries checked ({checked / 15:.2f}/s), {refused} refused")
-        assert checked / 15 < 1.0 and refused > checked
+        checked, refused = run_async(guess(url, 10, lambda i: {}))
+        print(f"one address, 20 sessions, 10 s: {checked} tries checked ({checked / 10:.2f}/s), {refused} refused")
+        assert checked / 10 < 1.0 and refused > checked  # 3 free, then 1, 2, 4 s apart
     with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": PASSWORD}) as url:
         forged = lambda i: {"X-Forwarded-For": f"203.0.113.{i + 1}"}  # noqa: E731
-        checked, refused = run_async(guess(url, 20, forged))
-        print(f"20 forged addresses, 20 sessions, 20 s: {checked} tries checked ({checked / 20:.2f}/s)")
-        assert checked / 20 < 3.0 and refused > checked
+        checked, refused = run_async(guess(url, 12, forged))
+        print(f"20 forged addresses, 20 sessions, 12 s: {checked} tries checked ({checked / 12:.2f}/s)")
+        assert checked / 12 < 3.0 and refused > checked  # 10 server-wide, then 1 s apart
 
         async def colleague():
             "The right password, from an address of its own, gets in once the server-wide wait is over."

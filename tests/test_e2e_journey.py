@@ -131,7 +131,7 @@ def test_images_only_to_a_model_corrected_and_retrained(home, tmp_path):
 
         # -- retrain from the model with the corrections; Dice on the images nobody corrected, before and after
         expect(page.get_by_role("heading", name="Retrain with the corrections")).to_be_visible()
-        page.get_by_role("spinbutton", name="Minutes").fill("1")
+        page.get_by_role("spinbutton", name="Minutes").fill("0.5")
         page.keyboard.press("Enter")
         page.get_by_role("button", name="Retrain").click()
         expect(page.get_by_text("Watch it on the Train page")).to_be_visible(timeout=60_000)

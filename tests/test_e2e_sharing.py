@@ -99,12 +99,12 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_pa
 
 
 def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
-    "Five browsers at once on a live run for 40 s: no errors, each view keeps moving. Prints how fast."
+    "Five browsers at once on a live run for 20 s: no errors, each view keeps moving. Prints how fast."
     home, _, run = live
     with chromium() as browser, serve(home, tmp_path, keep_runs=True) as url:
         run.poll()
         n, t = len(run.batches()), time.time()
-        time.sleep(15)
+        time.sleep(8)
         run.poll()
         alone = (len(run.batches()) - n) / (time.time() - t)  # no viewer: the run's own pace on this machine
         pages, errors = [], []
@@ -119,7 +119,7 @@ def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
         run.poll()
         batches_before, started = len(run.batches()), time.time()
         seen = [[(time.time(), progress(p))] for p in pages]
-        while time.time() - started < 40:
+        while time.time() - started < 20:
             for views, page in zip(seen, pages):
                 text = progress(page)
                 if text != views[-1][1]:
@@ -138,4 +138,4 @@ def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
               f"{statistics.median(gaps):.2f} s between updates (max {max(gaps):.2f} s); "
               f"the run trained {batch_rate:.2f} batches/s meanwhile ({alone:.2f} with no viewer; the five "
               f"browsers run on the same cores)")
-    assert min(changes) >= 20, changes  # the progress refreshes every second; each viewer saw it move
+    assert min(changes) >= 10, changes  # the progress refreshes every second; each viewer saw it move
