@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from training import RUN, TINY, copy_run, demo, seg
+from training import RUN, TINY, cli, copy_run, demo, seg
 
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
@@ -123,11 +123,11 @@ def test_the_password_from_the_environment(home, monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, finished):
-    "The session's finished run and one prediction of its validation set, made from the CLI."
+    "The session's finished run and one prediction of its validation set, made by the CLI's main() in this process."
     root = tmp_path_factory.mktemp("sharing")
     run = finished.into(root)
-    r = seg("predict", run, "--valid", "--out", root / "predictions" / f"20260101-130000-{RUN}", "--measure")
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("predict", run, "--valid", "--out", root / "predictions" / f"20260101-130000-{RUN}", "--measure")
+    assert rc == 0, err
     return root, finished.data
 
 
