@@ -36,6 +36,7 @@ import results  # noqa: E402
 
 from seg import Dataset  # noqa: E402
 from seg.runs import Run  # noqa: E402
+from seg.server.sharing import Access  # noqa: E402
 
 HELD = 10
 
@@ -95,7 +96,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
-    pairs = sorted(Dataset.open(Path(args.data)).pairs, key=lambda p: p.image.name)
+    pairs = sorted(Dataset.open(Path(args.data), access=Access.machine()).pairs, key=lambda p: p.image.name)
     held, rest = pairs[-HELD:], pairs[:-HELD]
     rng = np.random.default_rng(args.seed)
     t0 = time.time()

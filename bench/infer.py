@@ -68,8 +68,9 @@ def fastai_learner(data: Path, run: Path):
     from seg.model.device import detect
     from seg.model.learner import learner
     from seg.model.settings import DataSettings, TrainSettings
+    from seg.server.sharing import Access
     cfg = json.loads((run / "config.json").read_text())
-    ds = Dataset.open(data)
+    ds = Dataset.open(data, access=Access.machine())
     dls = dataloaders(ds, DataSettings(**{**cfg["data"], "size": tuple(cfg["data"]["size"]) if isinstance(
         cfg["data"]["size"], list) else cfg["data"]["size"], "augment": False}), device="cpu")
     learn = learner(dls, TrainSettings(arch=cfg["train"]["arch"], pretrained=False), detect())

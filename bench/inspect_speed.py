@@ -29,6 +29,7 @@ import results  # noqa: E402  (bench/results.py: where the tables go)
 from seg import Dataset  # noqa: E402
 from seg.data.demo import write_demo  # noqa: E402
 from seg.data.overlay import Overlay, fit  # noqa: E402
+from seg.server.sharing import Access  # noqa: E402
 
 
 def build(root: Path, pairs: int) -> Path:
@@ -54,7 +55,7 @@ def plain(data: Path) -> float:
 
 def seg_open(data: Path) -> float:
     t = time.perf_counter()
-    ds = Dataset.open(data)
+    ds = Dataset.open(data, access=Access.machine())
     ds.summary()
     assert ds.ok
     return time.perf_counter() - t
@@ -85,7 +86,7 @@ def main() -> None:
         for _ in range(args.repeat):  # alternate: this machine is noisy
             plains.append(plain(data))
             opens.append(seg_open(data))
-        ds = Dataset.open(data)
+        ds = Dataset.open(data, access=Access.machine())
         page = gallery_page(data, ds)
     p, o = statistics.median(plains), statistics.median(opens)
     rows = [

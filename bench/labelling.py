@@ -27,6 +27,7 @@ import results  # noqa: E402
 from seg import Dataset  # noqa: E402
 from seg.data.images import load_image  # noqa: E402
 from seg.labels.assist import UNMARKED, Assistant  # noqa: E402
+from seg.server.sharing import Access  # noqa: E402
 
 HELD = 10
 LENGTH, WIDTH = 15, 3  # a stroke: 15 px long, 3 px wide (a small brush on a 512 px image)
@@ -55,7 +56,7 @@ def dice(truth: np.ndarray, pred: np.ndarray, c: int) -> float:
 
 
 def run(data: Path, strokes: list[int], images: list[int], seed: int = 0) -> list[dict]:
-    ds = Dataset.open(data)
+    ds = Dataset.open(data, access=Access.machine())
     pairs = sorted(ds.pairs, key=lambda p: p.image.name)
     held, pool = pairs[-HELD:], pairs[:-HELD]
     loaded = {p.image: (load_image(p.image), ds.mask(p)) for p in pool[: max(images)] + held}
@@ -108,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     data = Path(args.data)
     rows = run(data, args.strokes, args.images)
-    size = load_image(next(p.image for p in Dataset.open(data).pairs)).shape[:2]
+    size = load_image(next(p.image for p in Dataset.open(data, access=Access.machine()).pairs)).shape[:2]
     if not args.no_readme:
         results.write("labelling", table(data.name, rows, size))
 

@@ -40,7 +40,7 @@ if chosen == NEW:
 
 s = labelling.open_set(chosen)
 writable = not access.read_only()
-sources = s.sources()
+sources = s.sources(access.access())
 done = set(s.labelled())
 counts = st.empty()  # drawn again after a save further down, so the figures are never one save behind
 
@@ -68,7 +68,7 @@ if writable:
                 st.warning(text.md(why))
             if added:
                 st.success(f"Added {len(added)} image(s).")
-                sources = s.sources()
+                sources = s.sources(access.access())
 keys = {f: key_of(f.resolve(), s.source) for f in sources}  # each image's key in the set, once
 if not sources:
     st.info("The set has no images yet: add some above, or make a set from a folder on the server.")
@@ -77,7 +77,7 @@ if not sources:
 # -- Which image: in the folder's order, or those a model is least sure of first (label next)
 models = labelling.models_for(s)
 unsure: dict[str, float] = {}
-if models and len(done) < len(sources):
+if models and writable and len(done) < len(sources):  # the ranking computes: not for a read-only viewer
     o1, o2 = st.columns([1, 2], vertical_alignment="bottom")
     if o1.toggle("Least sure first", key="label_next", help="Unlabelled images ranked by a model's uncertainty "
                  "(mean per-pixel entropy): labelling those first teaches it most."):
@@ -98,8 +98,8 @@ st.session_state[f"label_at:{chosen}"] = position
 path = sources[position]
 key = keys[path]
 try:
-    image = load_image(path)
-except ImageError as e:
+    image = load_image(s.readable(path, access.access()))  # checked again as it is read: a file may be a link now
+except (ImageError, LabelsError) as e:
     st.error(f"{text.code(path.name)}: {text.md(e.problem)} **Fix:** {text.md(e.fix)}")
     st.stop()
 
@@ -131,15 +131,16 @@ if mode == "Draw":
         status += f" · {labelling.count(mask)} object(s). A stroke begun on the background makes a new object, " \
                   "one begun on an object grows it."
     change = edit("label_editor", f"{chosen}/{key}", image, mask, s.classes, colors,
-                  labelling.editor_version(s, key), status=status, objects=s.objects)
+                  labelling.editor_version(s, key), status=status, objects=s.objects, writable=writable)
     how = "corrected" if start else "drawn"
     clicked = isinstance(change, Click)
     if clicked:  # the Object tool: the object under the click takes the class
         change = Change(change.id, labelling.with_object(image, mask, change, s.objects))
         how = "assisted"
-    if change is not None and writable:
+    if change is not None:  # None in a read-only app: a viewer's edits are not even read
         try:
-            out = s.save(path, change.mask, how, base=opened, run=start[0] if start else None)
+            out = s.save(path, change.mask, how, access=access.access(), base=opened,
+                         run=start[0] if start else None)
         except LabelsError as e:
             st.error(f"{text.md(e.problem)} **Fix:** {text.md(e.fix)}")
         else:
@@ -160,7 +161,7 @@ else:
                   else ""))
     drawn = labelling.strokes(s, key, image.shape[:2])
     change = edit("label_strokes", f"{chosen}/{key}/strokes", image, drawn, s.classes, colors,
-                  labelling.editor_version(s, key), strokes=True, status="Strokes")
+                  labelling.editor_version(s, key), strokes=True, status="Strokes", writable=writable)
     if isinstance(change, Click):  # the object under the click, as a stroke of its class
         labelling.keep_strokes(s, key, labelling.with_object(image, drawn, change))
         labelling.renew(s, key)
@@ -168,7 +169,8 @@ else:
     elif change is not None:
         drawn = change.mask
         labelling.keep_strokes(s, key, drawn)
-    if st.button("Fill from strokes", icon=":material/format_paint:", disabled=not (drawn != UNMARKED).any()):
+    if st.button("Fill from strokes", icon=":material/format_paint:",
+                 disabled=not writable or not (drawn != UNMARKED).any()) and writable:
         try:
             helper = labelling.assistant(s)
             helper.learn(key, image, drawn)

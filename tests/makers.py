@@ -8,6 +8,11 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from seg.server.sharing import Access
+
+# What the command line reads (the whole machine): a test reading its own files says so as the CLI does.
+MACHINE = Access.machine()
+
 
 def shapes(rng, size=(48, 64), classes=2) -> tuple[np.ndarray, np.ndarray]:
     "A textured RGB image and a class-index mask of a few rectangles and discs that match it."

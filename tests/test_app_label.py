@@ -4,7 +4,7 @@ and saved. (Drawing with the mouse in the editor is tested in Chromium: tests/te
 import numpy as np
 import pytest
 from conftest import ROOT
-from makers import save
+from makers import MACHINE, save
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from test_labels import cells
@@ -73,10 +73,10 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
     from seg import Dataset, runs
     name = finished.into(home, "20260101-120000-cells").name
     cfg = json.loads((finished.run / "config.json").read_text())
-    _, valid = Dataset.open(finished.data).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    _, valid = Dataset.open(finished.data, access=MACHINE).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
     s = LabelSet.create(home / "labels", "demo-corrections", ["background", "cell"], source=finished.data)
-    truth = Dataset.open(finished.data).mask(valid[0])
-    s.save(valid[0].image, truth, "corrected", run=name)  # what the editor saves after a correction
+    truth = Dataset.open(finished.data, access=MACHINE).mask(valid[0])
+    s.save(valid[0].image, truth, "corrected", access=MACHINE, run=name)  # what the editor saves after a correction
     app.run()
     app.selectbox(key="label_set").set_value("demo-corrections").run()
     assert not app.exception, app.exception
@@ -94,7 +94,7 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
         time.sleep(2)
     assert after.status().status == "completed", (home / "runs" / done["after"] / "output.log").read_text()[-3000:]
     assert after.config()["from"] and after.config()["labels"] is None  # the corrected copy of the dataset
-    data = Dataset.open(done["data"])
+    data = Dataset.open(done["data"], access=MACHINE)
     t, v = data.split()
     assert valid[0].image.stem in {p.image.stem for p in t} and len(v) == len(valid) - 1
     app.run()
@@ -108,8 +108,8 @@ def test_label_next_orders_the_unlabelled_images_least_sure_first(app, home, fin
     for f in sorted((finished.data / "images").iterdir())[:4]:
         save(src / f.name, np.asarray(Image.open(f).convert("RGB")))
     s = LabelSet.create(home / "labels", "next", ["background", "cell"], source=src)
-    first = s.sources()[0]
-    s.save(first, np.zeros((128, 128), np.uint8), "drawn")
+    first = s.sources(MACHINE)[0]
+    s.save(first, np.zeros((128, 128), np.uint8), "drawn", access=MACHINE)
     app.run()
     app.selectbox(key="label_set").set_value("next").run()
     app.toggle(key="label_next").set_value(True).run()
@@ -126,8 +126,8 @@ def test_a_labels_set_is_chosen_on_the_data_page_and_reads_as_a_dataset(home, tm
     for i in range(3):
         save(tmp_path / "in" / f"c{i}.png", cells(rng)[0])
     s = LabelSet.create(home / "labels", "cells", ["background", "disc", "rod"], source=tmp_path / "in")
-    for image in s.sources()[:2]:
-        s.save(image, cells(rng)[1], "drawn")
+    for image in s.sources(MACHINE)[:2]:
+        s.save(image, cells(rng)[1], "drawn", access=MACHINE)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     at.segmented_control(key="source").set_value("labels").run()

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from makers import dataset
+from makers import MACHINE, dataset
 
 from seg import Dataset
 from seg.data.dataloaders import DataSettings, ReadMask, SettingsError, augment_preview, dataloaders
@@ -15,7 +15,7 @@ from seg.data.dataloaders import DataSettings, ReadMask, SettingsError, augment_
 def ds255(tmp_path_factory):
     "0/255 masks, 3 classes no: 2 classes, non-square images: the classic fastai trap."
     root = dataset(tmp_path_factory.mktemp("d"), n=10, mask_values=(0, 255), size=(60, 90))
-    return Dataset.open(root)
+    return Dataset.open(root, access=MACHINE)
 
 
 def test_batches_have_the_right_shapes_and_class_indices(ds255):
@@ -42,7 +42,7 @@ def test_validation_batches_are_not_augmented_and_match_the_mask(ds255):
 def test_folder_split_is_used(tmp_path):
     dataset(tmp_path / "train", n=5, classes=3, codes=None, seed=1)
     dataset(tmp_path / "valid", n=3, classes=3, seed=2)
-    dls = dataloaders(Dataset.open(tmp_path), DataSettings(size=32, bs=2))
+    dls = dataloaders(Dataset.open(tmp_path, access=MACHINE), DataSettings(size=32, bs=2))
     assert (len(dls.train_ds), len(dls.valid_ds)) == (5, 3)
     _, y = dls.one_batch()
     assert y.max() <= 2
@@ -73,7 +73,7 @@ def test_bad_settings_give_a_sentence(ds255, settings, message):
 
 def test_a_broken_dataset_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="does not exist"):
-        dataloaders(Dataset.open(tmp_path / "nope"))
+        dataloaders(Dataset.open(tmp_path / "nope", access=MACHINE))
 
 
 def test_augmentation_preview(ds255):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from makers import save, shapes
+from makers import MACHINE, save, shapes
 
 from seg import Dataset
 from seg.labels.assist import UNMARKED, Assistant, NoStrokes, region_at
@@ -108,26 +108,26 @@ def test_a_labels_set_is_a_dataset_and_the_source_folder_is_never_written(tmp_pa
         save(src / "day 1" / f"img{i}.png", shapes(rng)[0])
     before = sorted((p.name, p.stat().st_mtime_ns) for p in src.rglob("*"))
     s = LabelSet.create(tmp_path / "labels", "cracks", ["background", "crack"], source=src)
-    assert [p.name for p in s.sources()] == ["img0.png", "img1.png", "img2.png"]
-    first = s.sources()[0]
+    assert [p.name for p in s.sources(MACHINE)] == ["img0.png", "img1.png", "img2.png"]
+    first = s.sources(MACHINE)[0]
     mask = np.zeros((48, 64), np.uint8)
     mask[10:20, 5:40] = 1
-    saved = s.save(first, mask, "drawn", base=0, by="ana")
+    saved = s.save(first, mask, "drawn", access=MACHINE, base=0, by="ana")
     assert saved.version == 1 and saved.warning is None
     key = "day 1__img0"
     assert s.labelled() == [key] and (s.mask(key) == mask).all() and s.mask(key).dtype == np.uint8
     assert s.record(key)["history"][0]["how"] == "drawn" and s.record(key)["history"][0]["by"] == "ana"
     assert sorted((p.name, p.stat().st_mtime_ns) for p in src.rglob("*")) == before  # only read
-    ds = Dataset.open(s.path)  # the set is a dataset in the Data page's layout
+    ds = Dataset.open(s.path, access=MACHINE)  # the set is a dataset in the Data page's layout
     assert len(ds.pairs) == 1 and list(ds.codes.names) == ["background", "crack"]
     assert (ds.mask(ds.pairs[0]) == mask).all()
     with pytest.raises(LabelsError, match="value 3"):
-        s.save(first, mask * 3, "drawn")
+        s.save(first, mask * 3, "drawn", access=MACHINE)
     with pytest.raises(LabelsError, match="is 48 x 64"):
-        s.save(first, mask[:40], "drawn")
+        s.save(first, mask[:40], "drawn", access=MACHINE)
     (src / "broken.png").write_bytes(b"not a png")
     with pytest.raises(LabelsError, match="broken.png cannot be read"):
-        s.save(src / "broken.png", mask, "drawn")
+        s.save(src / "broken.png", mask, "drawn", access=MACHINE)
     assert s.labelled() == [key] and s.version == 1  # nothing of a refused save is kept
     with pytest.raises(LabelsError, match="exists already"):
         LabelSet.create(tmp_path / "labels", "cracks", ["background", "crack"], source=src)
@@ -139,13 +139,13 @@ def test_two_people_saving_one_image_lose_nothing(tmp_path):
     rng = np.random.default_rng(6)
     src = save(tmp_path / "in" / "a.png", shapes(rng)[0]).parent
     s = LabelSet.create(tmp_path / "labels", "two", ["background", "cell"], source=src)
-    image = s.sources()[0]
+    image = s.sources(MACHINE)[0]
     ana, ben = np.zeros((48, 64), np.uint8), np.zeros((48, 64), np.uint8)
     ana[:10] = 1
     ben[-10:] = 1
     opened = s.mask_version("a")  # both open the image at version 0
-    assert s.save(image, ana, "drawn", base=opened, by="ana").warning is None
-    late = s.save(image, ben, "assisted", base=opened, by="ben")
+    assert s.save(image, ana, "drawn", access=MACHINE, base=opened, by="ana").warning is None
+    late = s.save(image, ben, "assisted", access=MACHINE, base=opened, by="ben")
     assert late.version == 2 and "ana" in late.warning and "backups/a.v1.png" in late.warning
     assert (s.mask("a") == ben).all()  # the later save is the mask ...
     from PIL import Image
@@ -160,12 +160,12 @@ def test_a_set_of_objects_keeps_16_bit_ids_and_reads_as_objects(tmp_path):
     for i in range(2):
         save(src / f"n{i}.png", shapes(rng)[0])
     s = LabelSet.create(tmp_path / "labels", "nuclei", ["background", "nucleus"], source=src, objects=True)
-    for i, image in enumerate(s.sources()):
+    for i, image in enumerate(s.sources(MACHINE)):
         ids = np.zeros((48, 64), np.uint16)
         ids[5:15, 5:15], ids[15:25, 5:15], ids[30:40, 40:60] = 300 + i, 7, 1000
-        s.save(image, ids, "drawn")
+        s.save(image, ids, "drawn", access=MACHINE)
     assert s.mask("n0").dtype == np.uint16 and set(np.unique(s.mask("n0"))) == {0, 7, 300, 1000}
-    ds = Dataset.open(s.path)
+    ds = Dataset.open(s.path, access=MACHINE)
     assert ds.objects and len(ds.pairs) == 2
 
 
@@ -210,7 +210,7 @@ def test_label_next_ranks_a_sets_unlabelled_images_and_names_the_unreadable(fini
     (src / "broken.png").write_bytes(b"not a png")
     s = LabelSet.create(tmp_path / "labels", "next", ["background", "cell"], source=src)
     first = sorted(src.glob("*.png"))[0]
-    s.save(first, np.zeros((128, 128), np.uint8), "drawn")
+    s.save(first, np.zeros((128, 128), np.uint8), "drawn", access=MACHINE)
     code, out, err = cli("label-next", finished.run, s.path, "--json")
     assert code == 1 and "broken.png" in err  # the unreadable image is named, the rest ranked
     result = json.loads(out)
@@ -233,8 +233,8 @@ def test_masks_travel_to_and_from_the_editor_exactly():
     ids = np.zeros((4, 5), np.uint16)
     ids[1:3, 1:4] = 40000
     assert (decode(encode(ids), 4, 5, np.uint16) == ids).all()
-    for bad, why in (([1, 2, 3], "pairs"), ([0, 19], "cover 19"), ([0, 10, 1, 0, 2, 10], "cover"),
-                     ([300, 20], "uint8")):
+    for bad, why in (([1, 2, 3], "pairs"), ([0, 19], "cover 19"), ([0, 10, 1, 0, 2, 10], "length"),
+                     ([300, 20], "outside 0 to 255")):
         with pytest.raises(RLEError, match=why):
             decode(bad, 4, 5)
 
@@ -247,8 +247,8 @@ def test_a_run_on_a_labels_set_records_the_sets_version(tmp_path):
         save(src / f"a{i}.png", shapes(rng)[0])
     s = LabelSet.create(tmp_path / "labels", "v", ["background", "cell"], source=src)
     assert labels_version(s.path) == {"set": "v", "version": 0}
-    for image in s.sources():
-        s.save(image, np.ones((48, 64), np.uint8), "drawn")
+    for image in s.sources(MACHINE):
+        s.save(image, np.ones((48, 64), np.uint8), "drawn", access=MACHINE)
     assert labels_version(s.path) == {"set": "v", "version": 2}
     assert labels_version(src) is None  # an ordinary folder
 
@@ -258,18 +258,18 @@ def test_corrections_replace_their_pairs_masks_and_move_to_training(tmp_path):
     from seg.labels.corrections import corrected_dataset
     root = tmp_path / "demo"
     write_demo(root, n=10, size=64)
-    ds = Dataset.open(root)
+    ds = Dataset.open(root, access=MACHINE)
     train, valid = ds.split(0.2, 42)
     s = LabelSet.create(tmp_path / "labels", "fix", list(ds.codes.names), source=root)
     worst, other = valid[0], train[0]
     fixed = np.zeros((64, 64), np.uint8)
     fixed[10:30, 10:30] = 1
     for pair in (worst, other):
-        s.save(pair.image, fixed, "corrected", run="20260101-000000-cells")
+        s.save(pair.image, fixed, "corrected", access=MACHINE, run="20260101-000000-cells")
     out = corrected_dataset(ds, train, valid, s, tmp_path / "datasets" / "fix-v2")
     assert sorted(out.corrected) == sorted([worst.image.stem, other.image.stem])
     assert out.held == [p.image.stem for p in valid[1:]]  # the validation images nobody corrected
-    again = Dataset.open(out.path)
+    again = Dataset.open(out.path, access=MACHINE)
     assert again.ok and again.summary()["split"]["kind"] == "folder"
     t, v = again.split()
     assert {p.image.stem for p in v} == set(out.held) and len(t) == len(train) + 1  # the corrected one trains
@@ -287,11 +287,11 @@ def test_a_run_on_the_set_itself_retrains_with_what_was_corrected_and_labelled_s
     from seg.labels.corrections import for_run
     root = tmp_path / "slides"
     write_demo(root, n=10, size=64)
-    ds = Dataset.open(root)
+    ds = Dataset.open(root, access=MACHINE)
     s = LabelSet.create(tmp_path / "labels", "slides", list(ds.codes.names), source=root / "images")
     pairs = sorted(ds.pairs, key=lambda p: p.image.name)
     for p in pairs[:6]:  # six labelled before the run
-        s.save(p.image, ds.mask(p), "drawn")
+        s.save(p.image, ds.mask(p), "drawn", access=MACHINE)
     run = tmp_path / "runs" / "20260101-000000-slides"
     run.mkdir(parents=True)
     judged = ["images/" + pairs[0].image.name, "images/" + pairs[1].image.name]  # as train.py records them
@@ -300,14 +300,14 @@ def test_a_run_on_the_set_itself_retrains_with_what_was_corrected_and_labelled_s
         "dataset": {"root": str(s.path), "valid_images": judged}}))
     fix = np.zeros((64, 64), np.uint8)
     fix[5:20, 5:20] = 1
-    s.save(pairs[1].image, fix, "corrected", run=run.name)  # a validation image corrected
-    s.save(pairs[1].image, fix, "drawn")  # ... in two strokes: the correction still
-    s.save(pairs[6].image, fix, "corrected", run=run.name)  # a new image, from the run's prediction
-    s.save(pairs[7].image, ds.mask(pairs[7]), "drawn")  # a new image drawn
-    out = for_run(run, s, tmp_path / "datasets" / "slides-v10")
+    s.save(pairs[1].image, fix, "corrected", access=MACHINE, run=run.name)  # a validation image corrected
+    s.save(pairs[1].image, fix, "drawn", access=MACHINE)  # ... in two strokes: the correction still
+    s.save(pairs[6].image, fix, "corrected", access=MACHINE, run=run.name)  # a new image, from the run's prediction
+    s.save(pairs[7].image, ds.mask(pairs[7]), "drawn", access=MACHINE)  # a new image drawn
+    out = for_run(run, s, tmp_path / "datasets" / "slides-v10", access=MACHINE)
     assert out.held == [pairs[0].image.stem]  # the run's validation image nobody corrected judges
     assert sorted(out.corrected) == sorted([pairs[1].image.stem, pairs[6].image.stem])
-    t, v = Dataset.open(out.path).split()
+    t, v = Dataset.open(out.path, access=MACHINE).split()
     assert [p.image.stem for p in v] == [pairs[0].image.stem]
     assert {p.image.stem for p in t} == {p.image.stem for p in pairs[1:8]}  # the run's, corrected, new
     assert (tmp_path / "datasets" / "slides-v10" / "held.txt").read_text() == pairs[0].image.stem + "\n"
@@ -317,8 +317,8 @@ def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp
     from training import cli
     s = LabelSet.create(tmp_path / "labels", "fix", ["background", "cell"], source=finished.data)
     cfg = json.loads((finished.run / "config.json").read_text())
-    train, valid = Dataset.open(finished.data).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
-    s.save(valid[0].image, np.ones((128, 128), np.uint8), "corrected", run=finished.run.name)
+    train, valid = Dataset.open(finished.data, access=MACHINE).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    s.save(valid[0].image, np.ones((128, 128), np.uint8), "corrected", access=MACHINE, run=finished.run.name)
     code, out, err = cli("corrections", finished.run, s.path, "--out", tmp_path / "fixed", "--json")
     assert code == 0, err
     result = json.loads(out)
@@ -343,7 +343,8 @@ def test_uploaded_images_join_a_set_without_overwriting_and_bad_ones_are_refused
     added, refused = s.add_images([("../../etc/a.png", png), ("a.png", png), ("notes.txt", b"x"), ("b.png", b"bad")])
     assert added == ["a.png", "a-2.png"] and len(refused) == 2  # the path dropped; the second a.png kept apart
     assert "notes.txt" in refused[0] and "b.png" in refused[1]
-    assert sorted(p.name for p in s.sources()) == ["a-2.png", "a.png"] and not (s.path / "images" / "b.png").exists()
-    s.save(s.sources()[0], np.ones((48, 64), np.uint8), "drawn")
+    assert sorted(p.name for p in s.sources(MACHINE)) == ["a-2.png", "a.png"]
+    assert not (s.path / "images" / "b.png").exists()
+    s.save(s.sources(MACHINE)[0], np.ones((48, 64), np.uint8), "drawn", access=MACHINE)
     assert s.labelled() == ["a-2"] or s.labelled() == ["a"]
-    assert len(s.sources()) == 2  # a labelled upload is still one image, not two
+    assert len(s.sources(MACHINE)) == 2  # a labelled upload is still one image, not two

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from makers import MACHINE
 from training import demo
 
 from seg.data.dataloaders import dataloaders
@@ -82,7 +83,7 @@ def test_every_backbone_builds_a_unet_and_names_its_imagenet_file():
 
 @pytest.fixture(scope="module")
 def dls(tmp_path_factory):
-    ds = Dataset.open(demo(tmp_path_factory.mktemp("d") / "demo", n=6))
+    ds = Dataset.open(demo(tmp_path_factory.mktemp("d") / "demo", n=6), access=MACHINE)
     return dataloaders(ds, DataSettings(size=64, bs=2, augment=False), device="cpu")
 
 

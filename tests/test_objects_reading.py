@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from makers import dataset, disc_image, discs, save
+from makers import MACHINE, dataset, disc_image, discs, save
 
 from seg import Dataset
 
@@ -28,7 +28,7 @@ def instance_dataset(root, n=8, dtype=np.uint16, per_image=24, offset=0, seed=0)
 
 @pytest.mark.parametrize("dtype, offset", [(np.uint8, 0), (np.uint16, 0), (np.uint16, 1000)])
 def test_instance_masks_are_read_as_objects(tmp_path, dtype, offset):
-    ds = Dataset.open(instance_dataset(tmp_path, dtype=dtype, offset=offset))
+    ds = Dataset.open(instance_dataset(tmp_path, dtype=dtype, offset=offset), access=MACHINE)
     assert ds.ok and ds.objects is not None and ds.objects.source == "masks" and not ds.objects.regions
     assert list(ds.codes.names) == ["background", "object"]  # not 25 classes
     s = ds.summary()
@@ -49,7 +49,7 @@ def test_a_mask_with_one_object_and_an_empty_mask(tmp_path):
     one[10:30, 10:30] = 1
     save(tmp_path / "masks" / "00.png", one)
     save(tmp_path / "masks" / "01.png", np.zeros((96, 96), np.uint16))
-    ds = Dataset.open(tmp_path)
+    ds = Dataset.open(tmp_path, access=MACHINE)
     assert ds.objects is not None
     rows = {r["image"]: r["objects"] for r in ds.per_image()}
     assert rows["images/00.png"] == 1 and rows["images/01.png"] == 0 and rows["images/02.png"] == 24
@@ -64,48 +64,48 @@ def test_values_each_one_region_of_their_own_size_are_classes(tmp_path):
         a = organs(rng)
         save(tmp_path / "images" / f"{i:02d}.png", disc_image(rng, a))
         save(tmp_path / "masks" / f"{i:02d}.png", a)
-    ds = Dataset.open(tmp_path)
+    ds = Dataset.open(tmp_path, access=MACHINE)
     assert ds.objects is None and len(ds.codes.names) == 7
     note = next(n for n in ds.summary()["notes"] if "read as classes" in n["problem"])
     assert "its own size in every mask" in note["problem"] and "--objects" in note["fix"]
-    assert Dataset.open(tmp_path, objects=True).objects is not None  # the user may still say objects
+    assert Dataset.open(tmp_path, objects=True, access=MACHINE).objects is not None  # the user may still say objects
 
 
 def test_classes_in_codes_txt_keep_the_values_classes(tmp_path):
     instance_dataset(tmp_path, n=3, per_image=5)
     (tmp_path / "codes.txt").write_text("\n".join(["background", *(f"c{i}" for i in range(1, 6))]))
-    ds = Dataset.open(tmp_path)
+    ds = Dataset.open(tmp_path, access=MACHINE)
     assert ds.objects is None and len(ds.codes) == 6
 
 
 def test_two_names_name_the_objects(tmp_path):
     instance_dataset(tmp_path, n=3)
     (tmp_path / "codes.txt").write_text("background\nnucleus\n")
-    ds = Dataset.open(tmp_path)
+    ds = Dataset.open(tmp_path, access=MACHINE)
     assert ds.objects.name == "nucleus" and list(ds.codes.names) == ["background", "nucleus"]
 
 
 def test_objects_line_in_codes_txt_and_the_options(tmp_path):
     root = dataset(tmp_path / "binary", n=4, mask_values=(0, 255))  # two-class masks
-    assert Dataset.open(root).objects is None  # never objects by themselves
+    assert Dataset.open(root, access=MACHINE).objects is None  # never objects by themselves
     (root / "codes.txt").write_text("# one id per object\nobjects: crystal\n")
-    ds = Dataset.open(root)
+    ds = Dataset.open(root, access=MACHINE)
     assert ds.objects.name == "crystal" and ds.objects.source == "codes.txt" and ds.objects.regions
     assert "each connected region" in " ".join(p.problem for p in ds.report.notes)
     from skimage.measure import label
     mask = ds.mask(ds.pairs[0])
     assert ds.ids(ds.pairs[0]).max() == label(mask, connectivity=2).max() >= 1
     (root / "codes.txt").unlink()
-    assert Dataset.open(root, objects=True).objects.source == "option"
+    assert Dataset.open(root, objects=True, access=MACHINE).objects.source == "option"
     inst = instance_dataset(tmp_path / "inst", n=3)
-    assert Dataset.open(inst, objects=False).objects is None
-    assert len(Dataset.open(inst, objects=False).codes) == 25  # read as classes, as asked
+    assert Dataset.open(inst, objects=False, access=MACHINE).objects is None
+    assert len(Dataset.open(inst, objects=False, access=MACHINE).codes) == 25  # read as classes, as asked
 
 
 def test_objects_line_allows_only_the_background_name(tmp_path):
     instance_dataset(tmp_path, n=2)
     (tmp_path / "codes.txt").write_text("background\ncell\nobjects: nucleus\n")
-    ds = Dataset.open(tmp_path)
+    ds = Dataset.open(tmp_path, access=MACHINE)
     assert not ds.ok and "objects (nucleus) and also the classes" in ds.first_error()
 
 
@@ -114,15 +114,15 @@ def test_colour_and_jpeg_masks_cannot_be_objects(tmp_path):
     rgb = np.zeros((48, 64, 3), np.uint8)
     rgb[5:20, 5:20] = (255, 0, 0)
     save(colour / "masks" / "00.png", rgb)
-    ds = Dataset.open(colour, objects=True)
+    ds = Dataset.open(colour, objects=True, access=MACHINE)
     assert not ds.ok and "Colour masks cannot be read as objects" in ds.first_error() and "00.png" in ds.first_error()
     jpeg = dataset(tmp_path / "jpeg", n=3, mask_ext=".jpg", mask_values=(0, 255))
-    ds = Dataset.open(jpeg, objects=True)
+    ds = Dataset.open(jpeg, objects=True, access=MACHINE)
     assert not ds.ok and "JPEG masks cannot be read as objects" in ds.first_error()
 
 
 def test_class_masks_are_not_objects(tmp_path):
-    ds = Dataset.open(dataset(tmp_path, n=6, classes=4))
+    ds = Dataset.open(dataset(tmp_path, n=6, classes=4), access=MACHINE)
     assert ds.objects is None and len(ds.codes) == 4 and ds.summary()["objects"] is None
 
 

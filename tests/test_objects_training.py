@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from makers import disc_image, discs, save
+from makers import MACHINE, disc_image, discs, save
 from training import copy_run, seg
 
 from seg import Dataset
@@ -30,7 +30,7 @@ def nuclei(tmp_path_factory):
 
 
 def test_the_dataloaders_give_interior_and_boundary_at_the_training_size(nuclei):
-    ds = Dataset.open(nuclei)
+    ds = Dataset.open(nuclei, access=MACHINE)
     assert list(ds.train_codes.names) == ["background", "object", "object boundary"]
     dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False))
     assert dls.vocab == ["background", "object", "object boundary"]

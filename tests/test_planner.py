@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from conftest import ROOT
-from makers import dataset, save
+from makers import MACHINE, dataset, save
 from streamlit.testing.v1 import AppTest
 from training import demo
 
@@ -34,9 +34,9 @@ def lines(root, n=6, size=(256, 256), width=3, every=40):
 
 def test_thinnest_structures_are_measured(tmp_path):
     for width in (2, 3, 6):
-        ds = Dataset.open(lines(tmp_path / f"w{width}", width=width))
+        ds = Dataset.open(lines(tmp_path / f"w{width}", width=width), access=MACHINE)
         assert thinnest(ds, ds.pairs) == pytest.approx(width, abs=1.0)
-    ds = Dataset.open(dataset(tmp_path / "blobs", n=4))
+    ds = Dataset.open(dataset(tmp_path / "blobs", n=4), access=MACHINE)
     assert thinnest(ds, ds.pairs) > 4
 
 
@@ -48,13 +48,13 @@ def test_sizes_keep_the_images_aspect_in_multiples_of_32():
 
 
 def test_facts_of_a_dataset(tmp_path):
-    facts = DataFacts.of(Dataset.open(demo(tmp_path / "d", n=20, size=96)))
+    facts = DataFacts.of(Dataset.open(demo(tmp_path / "d", n=20, size=96), access=MACHINE))
     assert (facts.n_train, facts.n_valid, facts.typical) == (16, 4, (96, 96))
     assert list(facts.fractions) == ["background", "cell"] and facts.fractions["cell"] < 0.2
 
 
 def test_more_time_gives_a_larger_size_or_more_epochs(tmp_path):
-    ds = Dataset.open(demo(tmp_path / "d", n=64, size=256))
+    ds = Dataset.open(demo(tmp_path / "d", n=64, size=256), access=MACHINE)
     plans = [plan(ds, m, cpu(), pace=PACE) for m in (5, 15, 60)]
     for p in plans:
         assert p.epochs >= MIN_EPOCHS and p.seconds <= p.budget_min * 60
@@ -67,7 +67,7 @@ def test_more_time_gives_a_larger_size_or_more_epochs(tmp_path):
 
 
 def test_thin_structures_keep_their_pixels_even_when_time_is_short(tmp_path):
-    ds = Dataset.open(lines(tmp_path / "cracks", n=40, size=(512, 512), width=3))
+    ds = Dataset.open(lines(tmp_path / "cracks", n=40, size=(512, 512), width=3), access=MACHINE)
     p = plan(ds, 5, cpu(), pace=PACE)
     assert 3 * max(p.size) / 512 >= 1.5  # the 3-px lines are still 1.5 px wide after the resize
     assert any("thin structures" in r for r in p.reasons)
@@ -75,7 +75,7 @@ def test_thin_structures_keep_their_pixels_even_when_time_is_short(tmp_path):
 
 
 def test_few_pairs_take_the_safe_learning_rate_and_common_foreground_keeps_the_loss(tmp_path):
-    ds = Dataset.open(dataset(tmp_path / "few", n=8, size=(96, 96)))  # blobs: a third of the pixels
+    ds = Dataset.open(dataset(tmp_path / "few", n=8, size=(96, 96)), access=MACHINE)  # blobs: a third of the pixels
     p = plan(ds, 5, cpu(), pace=PACE)
     assert not p.find_lr and p.lr == 1e-3 and any("too few for lr_find" in r for r in p.reasons)
     assert p.loss == "dice-ce"  # the default, as no class is rare here: TrainSettings' loss is kept
@@ -83,7 +83,7 @@ def test_few_pairs_take_the_safe_learning_rate_and_common_foreground_keeps_the_l
 
 
 def test_the_pace_is_measured_on_this_device(tmp_path):
-    ds = Dataset.open(demo(tmp_path / "d", n=8, size=64))
+    ds = Dataset.open(demo(tmp_path / "d", n=8, size=64), access=MACHINE)
     pace = measure_pace(ds, cpu(), "resnet18")
     assert 0 < pace.seconds < 1000 and math.isfinite(pace.seconds)
     from seg.model.precision import BY_NAME, candidates, fastest
@@ -132,7 +132,7 @@ def test_imagenet_weights_the_user_names_are_used_by_the_plan(tmp_path):
     from seg.model.settings import TrainSettings
     weights = tmp_path / "resnet18-imagenet.pth"
     torch.save(resnet18().state_dict(), weights)  # the file a user names (untrained here: no download)
-    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64), access=MACHINE)
     p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18", weights=str(weights)), pace=PACE)
     assert p.pretrained and any(str(weights) in r and "fine_tune" in r for r in p.reasons)
     scratch = plan(ds, 5, cpu(), TrainSettings(arch="resnet18", pretrained=False), pace=PACE)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from makers import MACHINE
 from PIL import Image
 from training import cli, seg
 
@@ -33,7 +34,7 @@ def test_masks_equal_fastai_get_preds(trained):
     from seg.model.settings import DataSettings, TrainSettings
     from seg.prediction.inference import _to_batch, resize
     data, run = trained
-    ds = Dataset.open(data)
+    ds = Dataset.open(data, access=MACHINE)
     dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device="cpu")
     learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), detect())
     learn.model.load_state_dict(torch.load(run / "best.pth", weights_only=True))
@@ -55,7 +56,7 @@ def test_tiles_agree_with_the_whole_image(trained):
     data, run = trained
     model = Model.load(run)
     assert model.scale == (0.5, 0.5)  # 128 px images trained at 64
-    image = Dataset.open(data).read(Dataset.open(data).pairs[3])[0]
+    image = Dataset.open(data, access=MACHINE).read(Dataset.open(data, access=MACHINE).pairs[3])[0]
     p = Predictor(model)
     whole = p.predict(image, tiles=False)
     assert (p.predict(image, tiles=True) == whole).all()  # an image that fits: one tile, the same pixels
@@ -239,7 +240,7 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
 
     from seg.prediction.bundle import bundle
     data, run = trained
-    meta = predict(run, data, tmp_path / "api", measure_objects=True)
+    meta = predict(run, data, tmp_path / "api", measure_objects=True, access=MACHINE)
     assert len(meta["images"]) == 12 and (tmp_path / "api" / "measurements.csv").exists()
     with zipfile.ZipFile(io.BytesIO(bundle(run))) as zf:
         assert set(zf.namelist()) == {"model.pth", "config.json", "codes.txt", "README.txt", "export.pkl",
@@ -278,7 +279,7 @@ def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained, tm
     from seg.model.precision import BF16_CL, FP32, candidates, fastest
     data, run = trained
     model = Model.load(run)
-    images = [Dataset.open(data).read(p)[0] for p in Dataset.open(data).pairs[:4]]
+    images = [Dataset.open(data, access=MACHINE).read(p)[0] for p in Dataset.open(data, access=MACHINE).pairs[:4]]
     exact = list(Predictor(model, precision=FP32).predict_many(images))
     cache = tmp_path / "formats.json"
     auto = Predictor(model, remember=cache)  # each candidate's forward timed on the first batch
@@ -299,6 +300,6 @@ def test_a_dataset_with_a_broken_pair_says_it_was_left_out(trained, tmp_path):
     data, run = trained
     copy = shutil.copytree(data, tmp_path / "data")
     (copy / "masks" / "003.png").write_bytes(b"not a png any more")
-    meta = predict(run, copy, tmp_path / "out")
+    meta = predict(run, copy, tmp_path / "out", access=MACHINE)
     assert len(meta["images"]) == 11
     assert any("1 pair(s) left out for problems" in n for n in meta["notes"]), meta["notes"]

@@ -3,11 +3,13 @@ may see (links followed only inside the roots, never segboard's own folders), th
 sessions, the safe default address, read-only mode computing nothing, and text shown as text. The same
 attacks against the served app, in Chromium and over the WebSocket, are in test_e2e_attacks.py."""
 
+import asyncio
 import threading
 
+import numpy as np
 import pytest
 from conftest import ROOT
-from makers import dataset
+from makers import MACHINE, dataset
 from streamlit.testing.v1 import AppTest
 
 from seg import Dataset
@@ -100,13 +102,132 @@ def test_links_that_leave_the_roots_are_left_out_with_a_warning(home, tmp_path):
     assert sorted(p.file for p in ds.report.warnings if "outside" in p.problem) == ["codes.txt", "images", "masks"]
     assert "secret class" not in str(ds.summary())
     assert len(Dataset.open(inside, access=viewer).pairs) == 3
-    assert len(Dataset.open(sneaky).pairs) == 3  # the command line is not confined: its user has the machine
+    assert len(Dataset.open(sneaky, access=MACHINE).pairs) == 3  # the command line is not confined: it has the machine
 
     # A run the app starts reads as the app did (--within: the roots).
     from seg.training.prepare import prepare
     with pytest.raises(SettingsError, match="cannot be trained on"):
         prepare(sneaky, DataSettings(within=(str(root),)), TrainSettings())
     assert len(prepare(data, DataSettings(within=(str(root),)), TrainSettings()).pairs) == 3
+
+
+
+def test_a_labels_set_made_from_the_workspace_lists_nothing_private(home):
+    """Attack: a new labels set from the workspace folder itself listed other sessions' uploads and runs'
+    samples, and the editor served their pixels to anyone who opened the set (read-only viewers too)."""
+    from seg.labels.queue import images_of
+    from seg.labels.store import LabelsError, LabelSet
+    other = workspace_with_others(home)
+    victim = other / "images" / "secret-a.png"
+    s = LabelSet.create(workspace.labels_dir(), "everything", ["background", "cell"], source=home)
+    viewer = Sharing(password="x", read_only=True).access()
+    listed = s.sources(viewer)
+    assert sorted(f.stem for f in listed) == ["demo-a", "demo-b", "demo-c"]
+    assert not any("secret" in str(f) or "pred-" in str(f) for f in images_of(s.path, viewer))
+    with pytest.raises(LabelsError, match="private to their sessions"):
+        s.readable(victim, viewer)  # what the page checks as it reads an image, whatever was listed
+    with pytest.raises(LabelsError, match="private to their sessions"):
+        s.save(victim, np.zeros((48, 64), np.uint8), "drawn", access=viewer)
+    assert s.labelled() == [] and not any((s.path / "images").iterdir())  # nothing copied
+    mine = Sharing(password="x").access(own=(other.parent,))  # the uploader's own session may label its upload
+    assert s.readable(victim, mine) == victim.resolve()
+
+
+def test_a_link_out_of_the_roots_under_a_sets_folder_is_neither_shown_copied_nor_zipped(home, tmp_path):
+    """Attack: an image in a source folder inside the roots, a link to a file outside them, was served to a
+    read-only viewer, copied into the set by a save and handed out in the set's zip."""
+    from seg.labels.store import LabelsError, LabelSet
+    from ui.labelling import zipped
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    dataset(outside / "stolen", n=1, names=["x1"])
+    src = root / "slides"
+    src.mkdir(parents=True)
+    dataset(root / "tmp", n=2, names=["a", "b"])
+    for f in (root / "tmp" / "images").iterdir():
+        f.rename(src / f.name)
+    (src / "linked.png").symlink_to(outside / "stolen" / "images" / "x1.png")
+    s = LabelSet.create(workspace.labels_dir(), "slides", ["background", "cell"], source=src)
+    viewer = Sharing(password="x", roots=(root,)).access()
+    assert sorted(f.name for f in s.sources(viewer)) == ["a.png", "b.png"]
+    assert "linked.png" in [f.name for f in s.sources(MACHINE)]  # the command line has the machine
+    with pytest.raises(LabelsError, match="outside the folders this app may read"):
+        s.readable(src / "linked.png", viewer)
+    with pytest.raises(LabelsError, match="outside the folders"):
+        s.save(src / "linked.png", np.zeros((48, 64), np.uint8), "drawn", access=viewer)
+    # a file listed as plain, replaced by a link before it is saved: checked again as it is read
+    s.save(src / "a.png", np.ones((48, 64), np.uint8), "drawn", access=viewer)
+    (src / "b.png").unlink()
+    (src / "b.png").symlink_to(outside / "stolen" / "images" / "x1.png")
+    with pytest.raises(LabelsError, match="outside the folders"):
+        s.save(src / "b.png", np.ones((48, 64), np.uint8), "drawn", access=viewer)
+    (s.path / "images" / "planted.png").symlink_to(outside / "stolen" / "images" / "x1.png")  # by hand, on disk
+    assert "planted.png" not in [f.name for f in s.sources(viewer)]
+    import io
+    import zipfile
+    names = zipfile.ZipFile(io.BytesIO(zipped(s))).namelist()
+    assert "slides/images/a.png" in names and not any("planted" in n or "x1" in n or "b.png" in n for n in names)
+
+
+# ---- the rule that keeps it so: no reading without an Access ------------------------------------------
+
+READERS = {"discover": 2, "image_files": 2, "images_of": 1, "for_run": 3, "sources": 0, "inputs": 2}
+
+
+def optional_accesses(source: str) -> list[str]:
+    """Functions in `source` whose `access` parameter has a default: a caller could forget it and read
+    unconfined. (name, line) of each."""
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            positional = a.posonlyargs + a.args
+            defaults = dict(zip([x.arg for x in positional[len(positional) - len(a.defaults):]], a.defaults))
+            defaults.update({x.arg: d for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
+            found += [f"{node.name} (line {node.lineno})" for name in defaults if name.lstrip("_") == "access"]
+    return found
+
+
+def unconfined_calls(source: str) -> list[str]:
+    "Calls of a reading function that give it no access: (function, line) of each."
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+        if isinstance(f, ast.Attribute) and name == "open" and getattr(f.value, "id", None) == "Dataset":
+            at = None
+        elif name in READERS and (name != "sources" or isinstance(f, ast.Attribute)):
+            at = READERS[name]
+        else:
+            continue
+        given = any(k.arg in ("access", "_access") or k.arg is None for k in node.keywords) or \
+            (at is not None and len(node.args) > at)
+        if not given:
+            found.append(f"{name} (line {node.lineno})")
+    return found
+
+
+def test_every_reading_function_takes_the_readers_access_and_every_call_gives_it():
+    """The structural rule (DEVELOPERS.md): a function that lists or opens a user's files takes an Access with
+    no default, and every call passes one (the command line: Access.machine()). A new page that forgets
+    fails here, not in an attack."""
+    files = [*(ROOT / "seg").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py"),
+             ROOT / "app.py", *(ROOT / "bench").glob("*.py")]
+    optional = {str(f.relative_to(ROOT)): o for f in files if (o := optional_accesses(f.read_text()))}
+    forgot = {str(f.relative_to(ROOT)): c for f in files if (c := unconfined_calls(f.read_text()))}
+    assert not optional, f"an optional access (give it no default): {optional}"
+    assert not forgot, f"a read without the reader's access: {forgot}"
+    assert len(files) > 80
+    # the checks catch what they are for
+    assert optional_accesses("def listing(root, access=None):\n    pass") == ["listing (line 1)"]
+    assert optional_accesses("def f(root, *, _access: 'Access' = ALL): ...") == ["f (line 1)"]
+    assert optional_accesses("def f(root, access, n=3): ...") == []
+    assert unconfined_calls("Dataset.open(p, codes=c)\ns.sources()\ndiscover(p, r)") == \
+        ["open (line 1)", "sources (line 2)", "discover (line 3)"]
+    assert unconfined_calls("Dataset.open(p, access=a)\ns.sources(a)\ndiscover(p, r, a)") == []
 
 
 # ---- the safe default -------------------------------------------------------------------------------
@@ -197,6 +318,28 @@ def test_sessions_trying_at_once_share_the_waits():
         th.join()
     assert sum(results) == 3
 
+
+
+def test_the_server_takes_x_forwarded_for_from_a_proxy_on_this_machine_only(monkeypatch):
+    """The address the throttle counts (st.context.ip_address): Streamlit serves with uvicorn, whose proxy-headers
+    middleware Streamlit leaves on with uvicorn's default trust, 127.0.0.1 and ::1 (FORWARDED_ALLOW_IPS). So
+    behind a proxy on this machine it is the proxy's X-Forwarded-For, and for anyone else the TCP peer, whatever
+    they send (docs/sharing.md; through a real proxy: test_e2e_proxy.py)."""
+    import uvicorn
+    from streamlit.web.server.starlette.starlette_server import _get_uvicorn_config_kwargs
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    kwargs = _get_uvicorn_config_kwargs()
+    assert not {"proxy_headers", "forwarded_allow_ips"} & kwargs.keys()  # uvicorn's defaults, as below
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["client"][0])
+    config = uvicorn.Config(app, **kwargs)
+    config.load()
+    for peer in ("127.0.0.1", "::1", "192.0.2.10"):  # a proxy here (IPv4, IPv6); a client of the network
+        forged = [(b"x-forwarded-for", b"203.0.113.7")]
+        asyncio.run(config.loaded_app({"type": "websocket", "client": (peer, 40000), "headers": forged}, None, None))
+    assert seen == ["203.0.113.7", "203.0.113.7", "192.0.2.10"]
 
 # ---- the pages --------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from conftest import ROOT
+from makers import MACHINE
 from streamlit.testing.v1 import AppTest
 from training import demo, seg
 
@@ -290,7 +291,7 @@ def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
     from seg.training.budget import Budget
     from seg.training.planner import plan
     from seg.training.trials import run_trials
-    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64))
+    ds = Dataset.open(demo(tmp_path / "d", n=12, size=64), access=MACHINE)
     p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18"), pace=20.0)
     train, valid = ds.split(0.2, 42)
     out = run_trials(None, ds, cpu(), p.data_settings(DataSettings()), p.train_settings(TrainSettings()), None, None,
@@ -309,7 +310,7 @@ def tiny_learner(tmp_path, n: int):
     from seg.model.device import cpu
     from seg.model.learner import learner
     from seg.model.settings import DataSettings, TrainSettings
-    ds = Dataset.open(demo(tmp_path / "d", n=n, size=64))
+    ds = Dataset.open(demo(tmp_path / "d", n=n, size=64), access=MACHINE)
     dls = dataloaders(ds, DataSettings(size=64, bs=4, augment=False), device=torch.device("cpu"))
     learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
     learn.remove_cb(ProgressCallback)

@@ -5,7 +5,7 @@ import stat
 import zipfile
 
 import pytest
-from makers import dataset
+from makers import MACHINE, dataset
 
 from seg import Dataset
 from seg.data.uploads import UploadError, extract_zip
@@ -32,7 +32,7 @@ def test_a_zipped_dataset_unpacks_and_opens(tmp_path):
     buf.seek(0)
     out = extract_zip(buf, tmp_path / "uploads")
     assert out.parent == tmp_path / "uploads"
-    ds = Dataset.open(out)
+    ds = Dataset.open(out, access=MACHINE)
     assert ds.ok and len(ds.pairs) == 4
     buf.seek(0)
     assert extract_zip(buf, tmp_path / "uploads") == out  # the same upload is unpacked once

@@ -13,6 +13,7 @@ import streamlit as st
 from seg.labels.assist import UNMARKED, Assistant
 from seg.labels.store import LabelsError, LabelSet
 from seg.server import workspace
+from seg.server.sharing import Access
 from ui import access
 
 
@@ -97,7 +98,7 @@ def zipped(s: LabelSet) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for sub in ("images", "masks", "records"):
             for f in sorted((s.path / sub).iterdir()):
-                if f.is_file() and not f.name.startswith("."):
+                if f.is_file() and not f.is_symlink() and not f.name.startswith("."):  # the set's own files only
                     z.write(f, f"{s.path.name}/{sub}/{f.name}")
         z.write(s.path / "codes.txt", f"{s.path.name}/codes.txt")
     return buf.getvalue()
@@ -121,7 +122,7 @@ def accept(s: LabelSet, image: Path, key: str, mask: np.ndarray) -> None:
     if s.objects:
         from seg.labels.start import regions
         mask = regions(mask)
-    out = s.save(image, mask, "assisted", base=base(s, key))
+    out = s.save(image, mask, "assisted", access=access.access(), base=base(s, key))
     saved(s, key, out.version)
     renew(s, key)
     st.session_state.pop("label_fill", None)
@@ -201,13 +202,13 @@ def correct(run, image: str) -> None:
     path = workspace.labels_dir() / name
     s = LabelSet(path) if (path / "set.json").is_file() else \
         LabelSet.create(workspace.labels_dir(), name, mask_classes(cfg), root, objects=bool(cfg.get("objects")))
-    sources = s.sources()
+    sources = s.sources(access.access())
     key = key_of(Path(image).resolve(), s.source)
     at = next((i for i, f in enumerate(sources) if key_of(f.resolve(), s.source) == key), 0)
     st.session_state["label_set"] = s.path.name
     st.session_state[f"label_at:{s.path.name}"] = at
     st.session_state["label_mode"] = "Draw"
-    start_from(s, key, run, load_image(Path(image)))
+    start_from(s, key, run, load_image(s.readable(image, access.access())))
 
 
 def corrections(s: LabelSet) -> dict[str, int]:
@@ -229,7 +230,7 @@ def retrain(s: LabelSet, run_name: str, minutes: float):
     run = runs.Run(runs.runs_dir() / run_name)
     out = workspace.datasets_dir() / f"{s.path.name}-v{s.version}"
     if not out.exists():
-        for_run(run.path, s, out)
+        for_run(run.path, s, out, access.access())
     cfg = run.config()
     options = ["--from", str(run.path), "--budget", f"{minutes:g}", "--no-trials", "--no-pretrained",
                "--arch", cfg["train"]["arch"], *(["--objects"] if cfg.get("objects") else [])]
@@ -248,13 +249,18 @@ def before_after(before: str, after: str, data: str) -> dict:
 
 
 @st.cache_data(max_entries=4, show_spinner="Ranking the images by the model's uncertainty ...")
-def _queue(set_path: str, version: int, run_path: str, stamp: int) -> list[tuple[str, float]]:
+def _queue(set_path: str, version: int, run_path: str, stamp: int, _access: Access, readable: str
+           ) -> list[tuple[str, float]]:
     from seg.labels.queue import images_of, rank
-    ranked, _ = rank(Path(run_path), images_of(Path(set_path)))
+    ranked, _ = rank(Path(run_path), images_of(Path(set_path), _access))
     return [(r.image, r.uncertainty) for r in ranked]
 
 
 def queue(s: LabelSet, run) -> list[tuple[str, float]]:
-    "The set's images without a mask, the model's least sure first: (image path, uncertainty 0 to 1)."
+    """The set's images without a mask that this viewer may read, the model's least sure first: (image path,
+    uncertainty 0 to 1). It computes: a read-only app refuses it."""
+    access.require_writable("ranking images by a model")
     weights = run.weights("best") or run.weights("last")
-    return _queue(str(s.path), s.version, str(run.path), weights.stat().st_mtime_ns if weights else 0)
+    mine = access.access()
+    return _queue(str(s.path), s.version, str(run.path), weights.stat().st_mtime_ns if weights else 0, mine,
+                  repr(mine))

@@ -35,7 +35,8 @@ def dataset_path(data: str) -> str:
 
 def cmd_inspect(args) -> int:
     from seg.data.dataset import Dataset
-    ds = Dataset.open(dataset_path(args.data), codes=args.codes, objects=args.objects)
+    from seg.server.sharing import Access  # the command line reads the whole machine
+    ds = Dataset.open(dataset_path(args.data), codes=args.codes, objects=args.objects, access=Access.machine())
     summary = ds.summary(valid_pct=args.valid_pct, seed=args.seed)
     if args.json:
         if not args.per_image:
@@ -148,12 +149,14 @@ def cmd_predict(args) -> int:
     from seg.prediction.model import Model
     from seg.prediction.output import predict, validation
     from seg.runs import Run
+    from seg.server.sharing import Access  # the command line reads the whole machine
     if bool(args.input) == args.valid:
         raise SettingsError("Give an INPUT (an image, a folder of images or a dataset) or --valid, not both.")
     model = Model.load(args.run_dir, args.weights)
     source = validation(Run(args.run_dir)) if args.valid else args.input
     meta = predict(args.run_dir, source, args.out, measure_objects=args.measure, pixel_size=args.pixel_size,
-                   unit=args.unit, which=args.weights, bs=args.bs, overwrite=args.overwrite, model=model)
+                   unit=args.unit, which=args.weights, bs=args.bs, overwrite=args.overwrite, model=model,
+                   access=Access.machine())
     summary = text.prediction_summary(Path(args.out))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
@@ -167,10 +170,11 @@ def cmd_predict(args) -> int:
 
 def cmd_label_next(args) -> int:
     from seg.labels.queue import images_of, rank
+    from seg.server.sharing import Access  # the command line reads the whole machine
     if not Path(args.images).exists():
         raise SettingsError(f"{args.images} does not exist: give an image, a folder of images, a dataset or a "
                             "labels set.")
-    images = images_of(Path(args.images))
+    images = images_of(Path(args.images), Access.machine())
     ranked, failed = rank(Path(args.run_dir), images, args.weights, args.bs)
     shown = ranked[: args.top] if args.top else ranked
     if args.json:
@@ -189,11 +193,12 @@ def cmd_label_next(args) -> int:
 def cmd_corrections(args) -> int:
     from seg.labels.corrections import for_run
     from seg.labels.store import LabelsError, LabelSet
+    from seg.server.sharing import Access  # the command line reads the whole machine
     out = Path(args.out)
     if out.exists():
         raise SettingsError(f"{out} exists already: give a new folder.")
     try:
-        done = for_run(Path(args.run_dir), LabelSet(Path(args.labels)), out)
+        done = for_run(Path(args.run_dir), LabelSet(Path(args.labels)), out, Access.machine())
     except LabelsError as e:
         raise SettingsError(f"{e.problem} {e.fix}") from None
     except ValueError as e:

@@ -98,13 +98,14 @@ class Dataset:
         self.objects = objects  # read as objects, one id per object (seg/objects): what, and why
 
     @classmethod
-    def open(cls, root, codes=None, workers: int = 4, access: Access | None = None,
+    def open(cls, root, codes=None, workers: int = 4, *, access: Access,
              objects: bool | None = None) -> Dataset:
         """Read and check the dataset in `root`. `codes`: class names to use instead of codes.txt or
         those inferred from the masks (a list, or a comma-separated string). `access`: what the app's
-        viewer may read (seg.sharing); files beyond it are left out, reported. `objects`: True reads the
-        masks as one id per object (two-class masks: each connected region one object), False as
-        classes, None decides (codes.txt's `objects:` line, else the masks: seg/objects/ids.py)."""
+        viewer may read (seg.sharing; the command line: `Access.machine()`); files beyond it are left out,
+        reported. `objects`: True reads the masks as one id per object (two-class masks: each connected region
+        one object), False as classes, None decides (codes.txt's `objects:` line, else the masks:
+        seg/objects/ids.py)."""
         root = Path(root).expanduser()
         report = Report(root)
         d = discover(root, report, access)

@@ -46,17 +46,17 @@ class TooManyFiles(Exception):
     "Raised inside discovery once the error is reported; stops the walk."
 
 
-def discover(root: Path, report: Report, access: Access | None = None) -> Discovery:
-    """Pairs in `root`; every problem goes to `report`. With `access` (the app's viewer), nothing outside
-    what the viewer may read is entered: links that lead out are left out with a warning, segboard's own
-    folders (runs, other sessions' uploads) with a note."""
+def discover(root: Path, report: Report, access: Access) -> Discovery:
+    """Pairs in `root`; every problem goes to `report`. Within `access` (the app's viewer's; the command
+    line's `Access.machine()`), nothing outside what the viewer may read is entered: links that lead out are
+    left out with a warning, segboard's own folders (runs, other sessions' uploads) with a note."""
     try:
         return _Finder(report, access)._discover(Path(root))
     except TooManyFiles:
         return Discovery(Path(root))
 
 
-def image_files(folder: Path, report: Report, access: Access | None = None) -> list[Path]:
+def image_files(folder: Path, report: Report, access: Access) -> list[Path]:
     "Every image file under `folder`, nested folders too: the input of a prediction without masks."
     try:
         finder = _Finder(report, access)
@@ -73,9 +73,9 @@ class _Finder:
     """Lists folders for discovery, within what `access` lets its viewer read (None: everything, as on the
     command line). Every listing goes through `entries` or `files`, so no path found escapes the check."""
 
-    def __init__(self, report: Report, access: Access | None):
+    def __init__(self, report: Report, access: Access):
         self.report = report
-        self.access = access if access is not None and access.limited else None
+        self.access = access if access.limited else None
         self.private = set(access.private) - set(access.own) if self.access else set()
         self.left_out: set[Path] = set()
 

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from seg.labels.store import LabelSet, key_of
+from seg.server.sharing import Access
 
 
 @dataclass
@@ -69,14 +70,15 @@ def corrected_dataset(dataset, train: list, valid: list, labels: LabelSet, out: 
     return result
 
 
-def for_run(run_dir: Path, labels: LabelSet, out: Path) -> Corrected:
+def for_run(run_dir: Path, labels: LabelSet, out: Path, access: Access) -> Corrected:
     """The dataset of the run in `run_dir`, split as the run split it, with `labels`' corrections, written to
     `out`; `held.txt` in it lists the validation images nobody corrected, one key a line.
 
     Two kinds of set: one tied to the run's dataset (its source is the dataset's folder: every mask in it is a
     correction), or the labels set the run trained on. In the second, the set as it is now is the dataset:
     the masks corrected from this run train, and so does every image labelled since the run began; the
-    run's own validation images (config.json's `valid_images`) that nobody corrected judge before and after."""
+    run's own validation images (config.json's `valid_images`) that nobody corrected judge before and after.
+    The run's dataset is read within `access` (the viewer's; the command line's `Access.machine()`)."""
     from seg.data.dataset import Dataset
     from seg.runs import Run
     run = Run(run_dir)
@@ -88,7 +90,8 @@ def for_run(run_dir: Path, labels: LabelSet, out: Path) -> Corrected:
     if not own and (labels.source is None or labels.source.resolve() != root.resolve()):
         raise ValueError(f"The labels set {labels.path.name} corrects {labels.source}, not the run's dataset {root}.")
     objects = bool(cfg.get("objects"))
-    dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects)
+    dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects,
+                           access=access)
     if own:
         judged = cfg["dataset"].get("valid_images")
         if judged is None:  # a run from before runs recorded them: its split, drawn again over today's pairs
@@ -115,7 +118,7 @@ def before_after(before: Path, after: Path, corrected: Path) -> dict:
     from seg.prediction import scores
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
-    data = Dataset.open(Path(corrected))
+    data = Dataset.open(Path(corrected), access=Access.machine())  # segboard's own writing, under datasets/
     _, held = data.split()
     out = {"images": len(held)}
     for name, run in (("before", before), ("after", after)):

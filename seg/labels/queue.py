@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seg.server.sharing import Access
+
 
 @dataclass(frozen=True)
 class Ranked:
@@ -35,9 +37,9 @@ def uncertainty(probs) -> float:
     return float(h.mean() / math.log(p.shape[0]))
 
 
-def images_of(path: Path) -> list[Path]:
-    """The images to rank under `path`: a labels set's images without a mask yet; a dataset's images (not its
-    masks); every image in a folder; or the one image."""
+def images_of(path: Path, access: Access) -> list[Path]:
+    """The images to rank under `path` that `access` may read: a labels set's images without a mask yet; a
+    dataset's images (not its masks); every image in a folder; or the one image."""
     from seg.data.discovery import discover, image_files
     from seg.data.report import Report
     from seg.labels.store import LabelSet, key_of
@@ -45,11 +47,11 @@ def images_of(path: Path) -> list[Path]:
     if (path / "set.json").is_file():
         s = LabelSet(path)
         done = set(s.labelled())
-        return [f for f in s.sources() if key_of(f.resolve(), s.source) not in done]
+        return [f for f in s.sources(access) if key_of(f.resolve(), s.source) not in done]
     if path.is_file():
-        return [path]
-    pairs = discover(path, Report(path)).pairs
-    return [p.image for p in pairs] if pairs else image_files(path, Report(path))
+        return [path] if access.allows(path) else []
+    pairs = discover(path, Report(path), access).pairs
+    return [p.image for p in pairs] if pairs else image_files(path, Report(path), access)
 
 
 def rank(run_dir: Path, images: list[Path], which: str = "best", bs: int = 4,

@@ -23,12 +23,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from seg.data.codes import Codes
 from seg.util import atomic_write
+
+if TYPE_CHECKING:
+    from seg.server.sharing import Access
 
 HOWS = ("drawn", "assisted", "corrected", "predicted", "imported")
 NAME = re.compile(r"^[\w][\w .-]{0,63}$")
@@ -116,20 +120,41 @@ class LabelSet:
     def _read_info(self) -> dict:
         return json.loads((self.path / "set.json").read_text(encoding="utf-8"))
 
-    def sources(self) -> list[Path]:
-        """The images to label: those of the source folder (the images of its pairs where it is a dataset,
-        else every image under it), and images added to the set that are not in it (uploads)."""
+    def sources(self, access: Access) -> list[Path]:
+        """The images to label that `access` (the viewer's; the command line's `Access.machine()`) may read:
+        those of the source folder (the images of its pairs where it is a dataset, else every image under it;
+        links out of the viewer's folders and segboard's own folders left out, whatever folder the set was
+        made from), and images added to the set that are not in it (uploads: plain files, never links)."""
         from seg.data.discovery import discover, image_files
         from seg.data.report import Report
         found: list[Path] = []
-        if self.source is not None and self.source.is_dir():
+        if self.source is not None and self.source.is_dir() and access.allows(self.source):
+            from dataclasses import replace
+
+            from seg.server.workspace import labels_dir
+            # never the sets' own files (copies of their sources): a set made from the workspace lists the demo
+            access = replace(access, private=(*access.private, self.path.resolve(), labels_dir().resolve()))
             report = Report(self.source)
-            pairs = discover(self.source, report).pairs
-            found = [p.image for p in pairs] if pairs else image_files(self.source, report)
+            pairs = discover(self.source, report, access).pairs
+            found = [p.image for p in pairs] if pairs else image_files(self.source, report, access)
         keys = {key_of(f, self.source) for f in found}
         extra = [f for f in sorted((self.path / "images").iterdir())
-                 if f.stem not in keys and not f.name.startswith(".")]
+                 if f.stem not in keys and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
         return sorted(found) + extra
+
+    def readable(self, image: Path, access: Access) -> Path:
+        """`image` resolved, when `access` may read it (checked when it is read, not only when it was listed:
+        a file replaced by a link since is caught); LabelsError otherwise."""
+        try:
+            resolved = Path(image).resolve()
+        except (OSError, RuntimeError) as e:  # RuntimeError: a link loop
+            raise LabelsError(f"{Path(image).name} cannot be followed ({e}).", "Choose another image.") from None
+        if why := access.refusal(resolved):
+            raise LabelsError(f"{Path(image).name} is not read: it is {why}",
+                              "Label the images of a folder this app may read.")
+        if not resolved.is_file():
+            raise LabelsError(f"{Path(image).name} is not a file.", "Choose another image.")
+        return resolved
 
     def add_images(self, files) -> tuple[list[str], list[str]]:
         """Images uploaded into the set ((name, bytes) pairs; only the base name kept, an existing name never
@@ -207,17 +232,18 @@ class LabelSet:
                               f"({', '.join(self.classes)}).", "Draw with the set's classes only.")
         return a.astype(np.uint8)
 
-    def save(self, image: Path, mask: np.ndarray, how: str, base: int | None = None, run: str | None = None,
-             by: str | None = None) -> Saved:
+    def save(self, image: Path, mask: np.ndarray, how: str, *, access: Access, base: int | None = None,
+             run: str | None = None, by: str | None = None) -> Saved:
         """Store `image`'s mask, made `how` (HOWS; `run`: the run a correction started from), by `by`.
         `base`: the mask version the change started from (`mask_version` when the editor opened it); where
         another save came between, its mask is kept in backups/ and the outcome warns. The image is copied
-        into the set at its first save."""
+        into the set at its first save, only where `access` may read it (resolved and checked at that moment,
+        the resolved file copied: a link out of the viewer's folders is never copied into the set)."""
         if how not in HOWS:
             raise ValueError(f"how: one of {HOWS}, not {how!r}")
         from seg.data.images import ImageError, load_image
-        image = Path(image).resolve()
-        key = key_of(image, self.source)
+        key = key_of(Path(image).resolve(), self.source)
+        image = self.readable(image, access)
         a = self.check(mask)
         try:
             shape = load_image(image).shape[:2]

@@ -88,7 +88,7 @@ def _with_truth(dataset: Dataset, pairs: list[Pair], source: str) -> Inputs:
     return inputs
 
 
-def inputs(path, codes: list[str], access: Access | None = None, objects: bool = False) -> Inputs:
+def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inputs:
     """A file, a folder of images, or a dataset folder with masks in any layout the Data page reads
     (then the truth is decoded with the run's classes `codes`; `objects`: as one id per object, for a run on
     objects). `access`: what the app's viewer may read."""
@@ -170,7 +170,7 @@ def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
 
 def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
             unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False, progress=None,
-            model: Model | None = None, access: Access | None = None) -> dict:
+            model: Model | None = None, access: Access) -> dict:
     """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`; `access`: what
     the app's viewer may read of a path. Returns prediction.json's content. Raises PredictError before
     writing anything for bad input."""

@@ -163,8 +163,10 @@ def _samples(run: Run) -> str:
     try:
         from seg.prediction.folder import Prediction
         from seg.prediction.output import predict, validation
+        from seg.server.sharing import Access
         with tempfile.TemporaryDirectory() as tmp:
-            meta = predict(run.path, validation(run), Path(tmp) / "p")
+            # validation() lists the pairs within the folders the run recorded (config.json `within`)
+            meta = predict(run.path, validation(run), Path(tmp) / "p", access=Access.machine())
             shown = Prediction(Path(tmp) / "p").images[:SAMPLES]
             parts += [f"<p class=muted>{esc(n)}</p>" for n in meta["notes"]]
             parts.append("<p class=muted>image | truth | prediction | errors (red: missed or wrong class, "

@@ -67,11 +67,18 @@ class Access:
     own: tuple[Path, ...] = ()
 
     @classmethod
-    def within(cls, roots, dataset: Path) -> Access | None:
+    def machine(cls) -> Access:
+        """The command line's reading: the whole machine (whoever types a command has it already). Every
+        function that lists or opens a user's files takes an Access and has no default for it, so a caller
+        that forgets cannot read unconfined by accident: the CLI says so, with this one."""
+        return cls()
+
+    @classmethod
+    def within(cls, roots, dataset: Path) -> Access:
         """A training or prediction process's reading of a dataset the app chose: under `roots` (the app's
         allowed folders; none: no limit), outside segboard's own folders except the dataset's own."""
         if not roots:
-            return None
+            return cls.machine()
         return cls(tuple(Path(r).resolve() for r in roots), workspace.private_dirs(), (Path(dataset).resolve(),))
 
     @property
