@@ -1,6 +1,10 @@
 """A run's report: one HTML file from the CLI and the Train page, opened offline in Chromium on a file://
 page with every section drawn; whatever a user supplied shown as text."""
 
+import base64
+import hashlib
+import re
+
 import pytest
 from playwright.sync_api import expect
 from served import SHOTS, chromium
@@ -35,6 +39,25 @@ def test_the_report_holds_every_section_and_nothing_from_the_network(report):
     assert "Dice at the images&#x27; own size" in text and "<td>background</td>" in text and "<td>cell</td>" in text
 
 
+def script_src(text: str) -> list[str]:
+    "The sources the report's Content-Security-Policy allows scripts from."
+    policy = re.search(r"<meta http-equiv='Content-Security-Policy' content=\"([^\"]*)\">", text).group(1)
+    directives = dict((d.split()[0], d.split()[1:]) for d in policy.split(";") if d.strip())
+    assert directives["default-src"] == ["'none'"]
+    return directives["script-src"]
+
+
+def test_the_report_runs_only_its_own_scripts(report):
+    "Every inline script is allowed by its hash, and nothing else: no 'unsafe-inline', no 'unsafe-eval'."
+    text = report.read_text(encoding="utf-8")
+    allowed = script_src(text)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", text, re.S)
+    assert len(scripts) == 4  # Plotly itself and one call drawing each of the three charts
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in scripts}
+    assert set(allowed) == hashes
+    assert "'unsafe-inline'" not in allowed and "'unsafe-eval'" not in allowed
+
+
 @pytest.mark.e2e
 def test_the_report_opens_offline_in_chromium(report):
     with chromium() as browser:
@@ -61,8 +84,17 @@ def test_the_report_opens_offline_in_chromium(report):
         assert page.locator("#summary h1 *, #summary .note *, #summary img").count() == 0
         assert page.title() == f"{EVIL}: segboard report"  # no script set it to 'pwned'
         assert all(u.startswith(("file:", "data:")) for u in requests), requests
-        assert not errors, errors
         page.locator("#curves").screenshot(path=str(SHOTS / "report.png"))
+        # the chart's own "Download plot as png" (drawn through a blob: image, which the policy allows)
+        page.locator("#curves .js-plotly-plot").first.hover()
+        with page.expect_download() as png:
+            page.locator("#curves .modebar-btn[data-title^='Download plot']").first.click()
+        assert png.value.suggested_filename.endswith(".png")
+        assert not errors, errors  # a Content-Security-Policy refusal would be a console error
+        # and the policy holds: a script the report did not carry does not run
+        assert page.evaluate("""() => { const s = document.createElement('script'); s.textContent =
+            "document.title = 'ran'"; document.body.append(s); return document.title }""") != "ran"
+        assert errors and "Content Security Policy" in errors[0], errors
 
 
 def test_the_train_page_offers_the_report(finished, home):
