@@ -7,7 +7,7 @@ from seg import Dataset
 
 
 def problems(root, level="error", **kw):
-    ds = Dataset.open(root, **kw)
+    ds = Dataset.open(root, **kw, access=MACHINE)
     return ds, [p for p in ds.report.problems if p.level == level]
 
 

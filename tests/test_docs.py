@@ -70,3 +70,10 @@ def test_every_link_leads_somewhere():
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
+
+
+def test_the_size_limits_in_the_data_page_are_the_code_s():
+    from seg.data.images import MAX_DECODED_BYTES, max_pixels
+    page = re.sub(r"\s+", " ", words("data.md"))
+    assert f"{MAX_DECODED_BYTES:,} bytes ({MAX_DECODED_BYTES / 2**30:g} GiB)" in page
+    assert f"{max_pixels():,} pixels" in page

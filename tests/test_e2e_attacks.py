@@ -2,6 +2,7 @@
 a signed-in colleague, over the raw WebSocket as a script, and over HTTP. Each one must fail."""
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from conftest import ROOT
 from makers import dataset
 from playwright.sync_api import expect
 from served import chromium, free_port, serve
-from st_socket import Session, sign_in
+from st_socket import Session, component_event, sign_in
 from training import TINY, cli, copy_run, seg
 
 from seg.server.scratch import Scratch
@@ -73,6 +74,15 @@ def shared(tmp_path_factory):
     sneaky.mkdir()
     (sneaky / "images").symlink_to(outside / "stolen" / "images")
     (sneaky / "masks").symlink_to(outside / "stolen" / "masks")
+    # labels sets as a writer made them: one from the workspace folder itself, one from a folder inside the
+    # root that holds a link to a file outside it
+    from seg.labels.store import LabelSet
+    LabelSet.create(home / "labels", "everything", ["background", "cell"], source=home)
+    slides = root / "slides"
+    slides.mkdir()
+    shutil.copy(xss / "images" / "d.png", slides / "plain.png")
+    (slides / "linked.png").symlink_to(outside / "stolen" / "images" / "stolen-a.png")
+    LabelSet.create(home / "labels", "slides", ["background", "cell"], source=slides)
     return {"root": root, "home": home, "xss": xss, "run": run.name, "upload": upload, "sneaky": sneaky,
             "scratch": other, "log": top}
 
@@ -350,3 +360,124 @@ def test_without_a_password_it_serves_this_machine_only(tmp_path, browser):
     finally:
         out = stop(proc)
     assert "WARNING: served on the network with no password" in out
+
+
+# ---- the Label page: confinement, forged editor messages, a viewer computing nothing ------------------
+
+WRAP = [1, 2**62, 1, 2**62, 1, 2**62, 1, 2**62, 0]  # then h*w: counts whose int64 sum wraps (the server died)
+HOSTILE = ["Infinity", "-Infinity", "NaN", "1e999", "null", "true", '"runs"', "[]", "{}", "9" * 5000,
+           "[" * 5000 + "]" * 5000, '{"id": 1}', '{"x": [1], "y": {}, "value": "1"}']
+
+
+def editor_of(screen):
+    "The mask editor drawn on a screen, and what it was given (id, width, height)."
+    import json
+    editor = next(c for c in screen.components if c.component_name.endswith("segboard_mask_editor"))
+    return editor, json.loads(editor.json)
+
+
+def alive(url) -> bool:
+    try:
+        os.kill(url.pid, 0)
+        return urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok"
+    except OSError:
+        return False
+
+
+def test_the_label_page_lists_nothing_private_and_forged_editor_messages_get_a_line(shared):
+    """Attacks 1-3 of the audit over the raw WebSocket, as a signed-in colleague: a set made from the
+    workspace folder (other sessions' uploads, runs), a set whose folder holds a link out of the root, the
+    editor's change whose counts wrap around int64 (it killed the server), a click at x = Infinity, and
+    more hostile messages. Each forged message is refused in one line; the server stays up."""
+    import random
+    env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_ROOTS": str(shared["root"])}
+    with serve(shared["home"], shared["log"], env=env) as url:
+        async def attack():
+            async with Session(url) as s:
+                await sign_in(s, PASSWORD)
+                screen = await s.run(page="label")
+                assert list(screen.widgets["Labels set"].options)[:2] == ["everything", "slides"]
+                # the set from the workspace: the demo the server wrote there, nothing of its private folders
+                listed = "\n".join(screen.widgets["Image"].options)
+                assert listed.startswith("demo/images/") and screen.widgets["Image"].options[0] in screen.text() \
+                    or "demo/images/" in listed, listed
+                for private in ("secret", "0f0f0f0f", "sessions", "runs", "predictions", "stolen"):
+                    assert private not in listed and private not in editor_of(screen)[1]["id"], private
+                chosen = (screen.widgets["Labels set"], "string_value", "slides")
+                screen = await s.run([chosen], page="label")
+                assert list(screen.widgets["Image"].options) == ["plain.png"]  # not the link out of the root
+                editor, data = editor_of(screen)
+                said = []
+
+                async def send(event, value):
+                    after = await s.run([chosen, component_event(editor, event, value)], page="label")
+                    said.append(after.text())
+                    return after
+
+                h, w = data["height"], data["width"]
+                after = await send("change", {"id": data["id"], "width": w, "height": h, "runs": WRAP + [h * w]})
+                assert "The editor's mask was refused" in after.text() and "Nothing was saved" in after.text()
+                after = await send("click", f'{{"id": {json.dumps(data["id"])}, "x": Infinity, "y": 1, "value": 1}}')
+                assert "not a whole number" in after.text()
+                rng = random.Random(29)
+                for i in range(24):  # a sample of hostile messages; tests/test_editor_messages.py fuzzes 20,000
+                    value = HOSTILE[i] if i < len(HOSTILE) else json.dumps(
+                        {"id": data["id"], "width": w, "height": h,
+                         "runs": [rng.choice([-1, 0, 1, 2**63, 2**64 + 1, h * w, 10**20]) for _ in range(6)]})
+                    await send(rng.choice(["change", "click"]), value)
+                    assert alive(url)
+                return said
+        said = run_async(attack())
+        assert alive(url)
+    assert not list((shared["home"] / "labels" / "slides" / "masks").iterdir())  # nothing forged was saved
+    print(f"forged editor messages sent to the served app: {len(said)}; the server stayed up")
+
+
+def cpu_seconds(pid: int) -> float:
+    "User + system CPU time of a process so far."
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+PAGES = ["data", "train", "predict", "label", "compare"]
+HARMLESS = ("Previous", "Next", "Sign in")  # buttons that move between images or sign in: nothing to compute
+
+
+def test_a_read_only_viewer_computes_nothing_on_any_page(shared):
+    """A read-only colleague opens every page and presses every button drawn there, disabled ones included
+    (a script can), sends the editor a click of the Object tool and a change; the server's CPU time for each
+    page stays that of drawing it: no training, prediction, ranking, fill or object found for a viewer."""
+    env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_ROOTS": str(shared["root"]), "SEGBOARD_READ_ONLY": "1"}
+    with serve(shared["home"], shared["log"], env=env) as url:
+        async def visit():
+            used = {}
+            async with Session(url) as s:
+                await sign_in(s, PASSWORD)
+                for page in PAGES:
+                    before = cpu_seconds(url.pid)
+                    screen = await s.run(page=page)
+                    chosen = []
+                    if page == "label":  # the set with an image to show
+                        chosen = [(screen.widgets["Labels set"], "string_value", "slides")]
+                        screen = await s.run(chosen, page=page)
+                    pressed = [n for n, w in screen.widgets.items() if type(w).__name__ == "Button"
+                               and n not in HARMLESS]
+                    for name in pressed:
+                        await s.run([*chosen, (screen.widgets[name], "trigger_value", True)], page=page)
+                    if page == "label":
+                        editor, data = editor_of(screen)
+                        await s.run([*chosen, component_event(editor, "click", {"id": data["id"], "x": 3, "y": 3,
+                                                                                "value": 1})], page=page)
+                        h, w = data["height"], data["width"]
+                        await s.run([*chosen, component_event(editor, "change", {"id": data["id"], "width": w,
+                                                                                 "height": h, "runs": [1, h * w]})],
+                                    page=page)
+                        assert "Least sure first" not in screen.widgets and "Fill from strokes" not in pressed
+                    used[page] = (round(cpu_seconds(url.pid) - before, 2), pressed)
+            return used
+        used = run_async(visit())
+    print("server CPU-s for a read-only viewer, page by page (buttons pressed):", used)
+    assert not [f for n in ("everything", "slides") for f in (shared["home"] / "labels" / n / "masks").iterdir()]
+    assert len(list((shared["home"] / "runs").iterdir())) == 2  # no run started
+    for page, (cpu, _) in used.items():
+        assert cpu < 5.0, (page, used)  # drawing a page; a planner timing, a prediction or a ranking is far more

@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-from makers import dataset, palette_mask, save, shapes
+from makers import MACHINE, dataset, palette_mask, save, shapes
 from PIL import Image
 
 from seg import Dataset
 
 
 def opened(root, **kw):
-    ds = Dataset.open(root, **kw)
+    ds = Dataset.open(root, **kw, access=MACHINE)
     assert ds.ok, [str(p) for p in ds.report.errors]
     return ds
 

@@ -203,7 +203,7 @@ def unconfined_calls(source: str) -> list[str]:
             at = READERS[name]
         else:
             continue
-        given = any(k.arg in ("access", "_access") or k.arg is None for k in node.keywords) or \
+        given = any(k.arg in ("access", "_access") for k in node.keywords) or \
             (at is not None and len(node.args) > at)
         if not given:
             found.append(f"{name} (line {node.lineno})")

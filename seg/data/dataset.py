@@ -18,7 +18,7 @@ import numpy as np
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
-from seg.data.images import ImageError, is_lossy, load_image, load_mask, mode_note, read
+from seg.data.images import DECODING, ImageError, header, is_lossy, load_image, load_mask, mode_note, read
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
 from seg.objects.ids import IdFacts
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 MIN_SIZE = 32  # smaller images are upscaled a lot by any training size
 FEW_PAIRS = 10
 TARGET_SAMPLE = 16  # masks made into objects' training targets to weigh their classes
+# bytes a pixel that checking a mask takes besides its values (ids labelled and sorted, a histogram):
+# measured 38 to 53 (seg/objects/ids.py), held in `DECODING` with the mask's decoded bytes
+MASK_WORK_BYTES = 48
 
 
 
@@ -62,23 +65,20 @@ class Scan:
 
 
 def _scan(pair: Pair, report: Report, objects: bool) -> tuple[Scan, Report]:
-    "`objects`: the user declared the masks instance masks (even two-valued ones are then summarised as ids)."
+    """`objects`: the user declared the masks instance masks (even two-valued ones are then summarised as ids).
+    Each file's header is checked first; its decoded bytes (a mask's with the work of checking it) are held in
+    `DECODING` until its pixels are dropped, so the threads together decode about MAX_DECODED_BYTES at most."""
     s = Scan(pair)
     try:
-        a, mode = read(pair.image)
-        s.size = (a.shape[1], a.shape[0])
-        s.channels = 1 if a.ndim == 2 else a.shape[-1]
-        s.image_note = mode_note(a, mode)
+        with DECODING.hold(header(pair.image).nbytes):
+            _image_facts(s)
     except ImageError as e:
         report.error(pair.image, e.problem, e.fix)
         s.ok = False
     try:
-        raw = load_mask(pair.mask)
-        s.mask_kind, s.mask_lossy = raw.kind, is_lossy(pair.mask)
-        s.hist = histogram(raw)
-        if raw.kind != "color" and (len(s.hist) > 2 or objects):  # ids, perhaps: objects per mask, sizes
-            s.ids = IdFacts.of(ids_of(raw.values, regions=objects and len(s.hist) <= 2))
-        msize = (raw.values.shape[1], raw.values.shape[0])
+        h = header(pair.mask)
+        with DECODING.hold(h.nbytes + MASK_WORK_BYTES * h.pixels):
+            msize = _mask_facts(s, objects)
         if s.ok and msize != s.size:
             report.error(pair.mask, f"The mask is {msize[0]} x {msize[1]} but its image "
                          f"{pair.image.name} is {s.size[0]} x {s.size[1]}.",
@@ -88,6 +88,24 @@ def _scan(pair: Pair, report: Report, objects: bool) -> tuple[Scan, Report]:
         report.error(pair.mask, e.problem, e.fix)
         s.ok = False
     return s, report
+
+
+def _image_facts(s: Scan) -> None:
+    "The image's size, channels and note (its pixels are dropped on return)."
+    a, mode = read(s.pair.image)
+    s.size = (a.shape[1], a.shape[0])
+    s.channels = 1 if a.ndim == 2 else a.shape[-1]
+    s.image_note = mode_note(a, mode)
+
+
+def _mask_facts(s: Scan, objects: bool) -> tuple[int, int]:
+    "The mask's kind and histogram, its ids' facts when it may hold ids; its (width, height)."
+    raw = load_mask(s.pair.mask)
+    s.mask_kind, s.mask_lossy = raw.kind, is_lossy(s.pair.mask)
+    s.hist = histogram(raw)
+    if raw.kind != "color" and (len(s.hist) > 2 or objects):  # ids, perhaps: objects per mask, sizes
+        s.ids = IdFacts.of(ids_of(raw.values, regions=objects and len(s.hist) <= 2))
+    return raw.values.shape[1], raw.values.shape[0]
 
 
 class Dataset:

@@ -3,18 +3,26 @@
 `load_image` gives what the model sees (8-bit RGB); `load_mask` gives a mask's raw values before
 they are turned into class indices (see `seg.masks`). Failures raise `ImageError`, which carries the
 problem and the fix for the dataset report.
+
+Every file is refused before its pixels are decoded when its header says they would be past Pillow's
+pixel limit or take more than MAX_DECODED_BYTES, or that they are complex numbers (`header`): a few MB of
+compressed zeros would otherwise take gigabytes. `DECODING` bounds the bytes decoded at once by all
+threads of the process (`Dataset.open` reads in threads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageMode, UnidentifiedImageError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 LOSSY_EXTS = {".jpg", ".jpeg"}
@@ -22,6 +30,8 @@ TIFF_EXTS = {".tif", ".tiff"}
 # segboard refuses every image past the limit itself (see `_too_big`), so Pillow's warning for those
 # between one and two times the limit would only repeat it in the server log.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+MAX_DECODED_BYTES = 2**30  # 1 GiB: the most one image or mask may take decoded (pixels x channels x bytes a value)
 
 # Files that operating systems and tools leave behind; never reported.
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -46,39 +56,96 @@ def max_pixels() -> int:
     return int(Image.MAX_IMAGE_PIXELS or 2**62)
 
 
-def _too_big(size: str) -> ImageError:
+def _human(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MiB"
+
+
+def _too_big(size: str, nbytes: int | None = None) -> ImageError:
+    decoded = f" ({nbytes:,} bytes decoded)" if nbytes is not None else ""
     return ImageError(
-        f"{size} is past the decompression-bomb limit of {max_pixels():,} pixels.",
+        f"{size} is past the decompression-bomb limit of {max_pixels():,} pixels{decoded}.",
         "Crop or downscale the image, or split it into tiles.")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says its pixels decode to, read without decoding them. `nbytes`: every value
+    (a TIFF's whole first series) times its dtype's size; `planar`: a TIFF stored (C, H, W)."""
+
+    width: int
+    height: int
+    channels: int
+    dtype: np.dtype
+    nbytes: int
+    planar: bool = False
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def check(self) -> Header:
+        "Itself, or ImageError when it is complex, past the pixel limit or past MAX_DECODED_BYTES."
+        size = f"{self.width} x {self.height} pixels"
+        if self.dtype.kind == "c":
+            raise ImageError(f"The file holds complex numbers ({self.dtype}; {size}, {self.nbytes:,} bytes "
+                             "decoded): no image or mask is complex.",
+                             "Save the magnitude (or the real part) as an 8-, 16- or 32-bit grayscale image.")
+        if self.pixels > max_pixels():
+            raise _too_big(size, self.nbytes)
+        if self.nbytes > MAX_DECODED_BYTES:
+            values = f"{self.channels} channel{'s' if self.channels > 1 else ''} of {self.dtype}"
+            raise ImageError(f"{size}, {values}: {self.nbytes:,} bytes ({_human(self.nbytes)}) decoded, past the "
+                             f"limit of {MAX_DECODED_BYTES:,} bytes ({_human(MAX_DECODED_BYTES)}) an image may take.",
+                             "Crop or downscale the image, split it into tiles, or save it with fewer bytes a "
+                             "value (8- or 16-bit integers).")
+        return self
+
+
+def _tiff_header(tif: tifffile.TiffFile) -> Header:
+    if len(tif.series) == 0:
+        raise ImageError("The TIFF holds no image.", "Re-export the file.")
+    series = tif.series[0]
+    if series.dtype is None:
+        raise ImageError("Not a readable image (a TIFF of no known number type).",
+                         "Remove the file or re-export it as PNG.")
+    dtype = np.dtype(series.dtype)
+    shape = tuple(int(n) for n in series.shape if n != 1)  # as np.squeeze leaves it
+    planar = len(shape) == 3 and shape[0] in (2, 3, 4) and shape[-1] not in (2, 3, 4)
+    if planar:
+        shape = (*shape[1:], shape[0])  # planar (C, H, W) read as (H, W, C)
+    if len(shape) == 3 and shape[-1] > 4:
+        raise ImageError(f"The TIFF has {shape} values: a stack or many channels, not one image.",
+                         "Save one 2-D image per file (grayscale or RGB).")
+    if len(shape) not in (2, 3):
+        raise ImageError(f"The TIFF has shape {shape}, not a 2-D image.",
+                         "Save one 2-D image per file (grayscale or RGB).")
+    nbytes = int(np.prod(series.shape, dtype=object)) * dtype.itemsize
+    return Header(shape[1], shape[0], shape[2] if len(shape) == 3 else 1, dtype, nbytes, planar)
+
+
+def _pil_header(im: Image.Image) -> Header:
+    try:
+        mode = ImageMode.getmode(im.mode)
+    except KeyError:
+        raise ImageError(f"Not a readable image (Pillow mode {im.mode}).",
+                         "Remove the file or re-export it as PNG.") from None
+    dtype, channels = np.dtype(mode.typestr), len(mode.bands)
+    return Header(im.width, im.height, channels, dtype, im.width * im.height * channels * dtype.itemsize)
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
     with tifffile.TiffFile(path) as tif:
-        if len(tif.series) == 0:
-            raise ImageError("The TIFF holds no image.", "Re-export the file.")
-        shape = tif.series[0].shape
-        a = tif.series[0].asarray() if np.prod(shape) <= 4 * max_pixels() else None
-    if a is None:
-        raise _too_big(f"{shape[-1]} x {shape[-2]} pixels")
-    a = np.squeeze(a)
-    if a.ndim == 3 and a.shape[0] in (2, 3, 4) and a.shape[-1] not in (2, 3, 4):
+        h = _tiff_header(tif).check()
+        a = np.squeeze(tif.series[0].asarray())
+    if h.planar:
         a = np.moveaxis(a, 0, -1)  # planar (C, H, W) to (H, W, C)
-    if a.ndim == 3 and a.shape[-1] > 4:
-        raise ImageError(f"The TIFF has {a.shape} values: a stack or many channels, not one image.",
-                         "Save one 2-D image per file (grayscale or RGB).")
-    if a.ndim not in (2, 3):
-        raise ImageError(f"The TIFF has shape {a.shape}, not a 2-D image.",
-                         "Save one 2-D image per file (grayscale or RGB).")
-    if a.shape[0] * a.shape[1] > max_pixels():
-        raise _too_big(f"{a.shape[1]} x {a.shape[0]} pixels")
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[1 if a.ndim == 2 else a.shape[-1]]
     return a, mode
 
 
 def _read_pil(path: Path) -> tuple[np.ndarray, str]:
     with Image.open(path) as im:
-        if im.width * im.height > max_pixels():
-            raise _too_big(f"{im.width} x {im.height} pixels")
+        _pil_header(im).check()
         im.load()
         mode = im.mode
         if mode in ("I;16B", "I;16L", "I;16N"):
@@ -88,15 +155,13 @@ def _read_pil(path: Path) -> tuple[np.ndarray, str]:
         return np.asarray(im), mode
 
 
-def read(path: Path) -> tuple[np.ndarray, str]:
-    """The file's pixels as stored, and Pillow's name for its mode (L, P, RGB, RGBA, I;16 ...)."""
-    path = Path(path)
+@contextlib.contextmanager
+def _reading(path: Path):
+    "A file's failures as ImageError, with the problem and the fix."
     try:
         if path.stat().st_size == 0:
             raise ImageError("The file is empty (0 bytes).", "Copy the file again from its source.")
-        if path.suffix.lower() in TIFF_EXTS:
-            return _read_tiff(path)
-        return _read_pil(path)
+        yield
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -111,6 +176,60 @@ def read(path: Path) -> tuple[np.ndarray, str]:
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(f"The file is corrupt or truncated ({e}).",
                          "Re-export the file or copy it again from its source.") from None
+
+
+def header(path: Path) -> Header:
+    """What the file decodes to, from its header alone; ImageError as `read` gives it for a file it refuses
+    (complex, past the pixel or byte limit, a TIFF stack, unreadable)."""
+    path = Path(path)
+    with _reading(path):
+        if path.suffix.lower() in TIFF_EXTS:
+            with tifffile.TiffFile(path) as tif:
+                return _tiff_header(tif).check()
+        with Image.open(path) as im:
+            return _pil_header(im).check()
+
+
+def read(path: Path) -> tuple[np.ndarray, str]:
+    """The file's pixels as stored, and Pillow's name for its mode (L, P, RGB, RGBA, I;16 ...); the header
+    is checked (`Header.check`) before anything is decoded."""
+    path = Path(path)
+    with _reading(path):
+        if path.suffix.lower() in TIFF_EXTS:
+            return _read_tiff(path)
+        return _read_pil(path)
+
+
+class DecodeBudget:
+    """The bytes of decoded pixels that threads hold at once, first come first served: a thread holds a
+    file's decoded size (from `header`) while it decodes and uses it. A hold past the total is cut to it
+    (that file is then read alone)."""
+
+    def __init__(self, total: int):
+        self.total = self.free = total
+        self._turns: deque = deque()
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, nbytes: int):
+        n, turn = min(max(int(nbytes), 0), self.total), object()
+        with self._cond:
+            self._turns.append(turn)
+            try:
+                self._cond.wait_for(lambda: self._turns[0] is turn and self.free >= n)
+            finally:
+                self._turns.remove(turn)
+                self._cond.notify_all()
+            self.free -= n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.free += n
+                self._cond.notify_all()
+
+
+DECODING = DecodeBudget(MAX_DECODED_BYTES)  # one for the whole process: every viewer's datasets together
 
 
 def bit_depth(a: np.ndarray) -> int:

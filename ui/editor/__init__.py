@@ -57,7 +57,11 @@ def edit(key: str, id: str, image: np.ndarray, mask: np.ndarray | None, classes:
             "runs": rle.encode(mask) if mask is not None else None,
             "classes": [{"name": str(n), "color": [int(v) for v in c]} for n, c in zip(classes, colors)],
             "strokes": strokes, "objects": objects, "opacity": opacity, "version": version, "status": status}
-    result = _component()(data=data, key=key, on_change_change=lambda: None, on_click_change=lambda: None)
+    try:
+        result = _component()(data=data, key=key, on_change_change=lambda: None, on_click_change=lambda: None)
+    except (ValueError, RecursionError):  # JSON Streamlit could not read: nested too deep, a number of 5,000 digits
+        st.warning("The editor sent a message that could not be read; nothing was saved. Draw again.")
+        return None
     if not writable:
         return None  # a viewer's strokes and clicks are neither decoded nor computed: nothing would be saved
     extra = UNMARKED if strokes else None
