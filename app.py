@@ -17,6 +17,8 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
+access.guard_uploads()  # Streamlit's upload route stores nothing for a session before the password (ui/upload_guard.py)
+
 # The password, when one is set, guards every page: no page runs before it is given. The address
 # (/train?run=...) is kept, so a colleague's link opens its page after signing in.
 if not access.signed_in():
@@ -36,7 +38,7 @@ with st.sidebar:
         st.caption(":material/visibility: Read-only: browse data, runs and predictions.")
     if access.sharing().open_to_network:
         st.warning("Served on the network with no password: anyone who reaches this address can use the app. "
-                   "Set a password to share it (see the README, Share it).", icon=":material/lock_open:")
+                   "Set a password to share it (see docs/sharing.md).", icon=":material/lock_open:")
 
 frame.frame(True)
 try:

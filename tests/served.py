@@ -24,18 +24,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class URL(str):
+    "The served app's address, and `pid`: the server process's (its memory is in /proc/<pid>/status)."
+    pid: int
+
+
 @contextmanager
-def serve(home, log_dir, env=None, port=None, keep_runs=False, cwd=None):
-    """`streamlit run app.py` (of the checkout `cwd`, default this one); yields the URL. Runs outlive a
+def serve(home, log_dir, env=None, port=None, keep_runs=False, cwd=None, command=None):
+    """`streamlit run app.py` (of the checkout `cwd`, default this one), or `command` (an argv that serves
+    on `port`, e.g. `python -m seg serve`; its output is in the log); yields the URL (a `URL`). Runs outlive a
     server by design: unless `keep_runs`, the ones this server's home holds are killed at the end, so no
     test leaves one behind."""
     port = port or free_port()
     env = {**os.environ, "SEGBOARD_HOME": str(home), **(env or {})}
     log = open(log_dir / f"streamlit-{port}.log", "a+")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    command = command or [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                          "--server.address", "127.0.0.1", "--server.headless", "true"]
+    proc = subprocess.Popen(list(map(str, command)), cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = URL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     deadline = time.time() + 90
     while time.time() < deadline:
         try:

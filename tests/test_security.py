@@ -5,6 +5,7 @@ attacks against the served app, in Chromium and over the WebSocket, are in test_
 
 import asyncio
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -398,3 +399,60 @@ def test_user_text_is_escaped_for_markdown_and_plotly():
     assert md("Weights file /x: not found") == "Weights file /x: not found"  # ordinary text stays as it is
     assert code("a`b") == "``a`b``" and code("`a") == "`` `a ``"
     assert plot_text("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;" and len(plot_text("n" * 100)) == 32
+
+
+def test_every_path_box_confines_the_workspace_a_link_out_and_a_private_folder(home, monkeypatch, tmp_path, finished):
+    """Each page that takes a path (Data's folder, Predict's folder, Label's new set, Train's weights file),
+    given the workspace folder, a folder that is a link out of the roots, and another session's upload:
+    the first shows nothing private, the other two are refused in a sentence, with no exception."""
+    from training import copy_run
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    dataset(outside / "stolen", n=2, names=["stolen-a", "stolen-b"])
+    (root / "out").symlink_to(outside / "stolen")
+    other = workspace_with_others(home)
+    copy_run(finished.run, workspace.runs_dir() / finished.run.name)
+    at = app({"SEGBOARD_PASSWORD": "pw", "SEGBOARD_ROOTS": str(root)}, monkeypatch)
+    at.text_input(key="password_typed").set_value("pw")
+    at.button[0].click().run()
+    probes = {"workspace": str(home), "link out": str(root / "out"), "private": str(other)}
+    refusals = {"link out": "outside the folders this app may read", "private": "private to their sessions"}
+
+    def said(at) -> str:
+        assert not at.exception, at.exception
+        return "\n".join(str(e.value) for e in [*at.error, *at.warning, *at.info, *at.markdown, *at.caption])
+
+    at.switch_page("pages/data.py").run()
+    at.segmented_control(key="source").set_value("folder").run()
+    for what, path in probes.items():
+        text = said(at.text_input(key="folder").set_value(path).run())
+        assert "secret" not in text and "stolen" not in text, (what, text)
+        if what in refusals:
+            assert refusals[what] in text, (what, text)
+    at.switch_page("pages/predict.py").run()
+    at.segmented_control(key="predict_source").set_value("folder").run()
+    for what, path in probes.items():
+        at.text_input(key="predict_folder").set_value(path).run()
+        text = said(at.button(key="predict").click().run())
+        assert "secret" not in text and "stolen" not in text, (what, text)
+        if what in refusals:
+            assert refusals[what] in text, (what, text)
+    assert not list(workspace.predictions_dir().glob(f"{finished.run.name}*"))  # nothing predicted from them
+    at.switch_page("pages/label.py").run()
+    for i, (what, path) in enumerate(probes.items()):
+        at.selectbox(key="label_set").set_value("+ New labels set").run()
+        at.text_input(key="new_set_name").set_value(f"probe {i}")
+        at.text_input(key="new_set_source").set_value(path)
+        text = said(at.button[-1].click().run())
+        if what in refusals:
+            assert refusals[what] in text and not (workspace.labels_dir() / f"probe {i}").exists(), (what, text)
+        else:  # the workspace itself may be a set's folder: what it lists is only what the viewer may read
+            from seg.labels.store import LabelSet
+            listed = LabelSet(workspace.labels_dir() / f"probe {i}").sources(Sharing(password="pw").access())
+            assert not [f for f in listed if "secret" in f.name or "stolen" in f.name], listed
+    at.switch_page("pages/train.py").run()
+    at.toggle(key="pretrained").set_value(True).run()
+    for what, path in probes.items():
+        text = said(at.text_input(key="weights").set_value(str(Path(path) / "images" / "secret-a.png")).run())
+        if what in refusals:
+            assert refusals[what] in text, (what, text)

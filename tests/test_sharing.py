@@ -3,6 +3,7 @@ uploads private to a session. The library's rules first, then the real pages in 
 
 import gc
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -203,6 +204,52 @@ def test_share_prints_where_to_open_and_never_the_password(tmp_path):
     secrets.write_text('password = "unclosed\n')
     r = seg("share", "--secrets", secrets)
     assert r.returncode == 2 and "could not be read" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_hands_its_secrets_file_to_the_app(tmp_path, monkeypatch):
+    """The file `serve --secrets` reads to choose the address is the one the app reads, and the only one
+    (`--secrets.files`): not the project's .streamlit/secrets.toml, nor ~/.streamlit/secrets.toml."""
+    from seg.cli import parser
+    from seg.cli.commands import _sharing, serve_argv
+    from seg.util import PROJECT
+    monkeypatch.delenv("SEGBOARD_PASSWORD", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lab.toml").write_text('password = "pa55-word"\n')
+    args = parser().parse_args(["serve", "--secrets", "lab.toml", "--port", "8123"])
+    sharing, address = _sharing(args)
+    argv = serve_argv(args, address)
+    assert sharing.password and address == "0.0.0.0"  # a password: the network
+    assert argv[argv.index("--secrets.files") + 1] == str(tmp_path / "lab.toml")  # absolute: serve changes folder
+    assert argv[argv.index("--server.address") + 1] == "0.0.0.0" and argv[argv.index("--server.port") + 1] == "8123"
+    default = serve_argv(parser().parse_args(["serve"]), "127.0.0.1")
+    assert default[default.index("--secrets.files") + 1] == str(PROJECT / ".streamlit" / "secrets.toml")
+    r = seg("serve", "--secrets", tmp_path / "typo.toml", timeout=60)  # refused, not served without the password
+    assert r.returncode == 2 and "typo.toml is not a file" in r.stderr
+
+
+@pytest.mark.e2e
+def test_serve_says_password_set_and_the_app_asks_for_it(tmp_path):
+    """`seg serve --secrets F` with a password in F (and none in the project's secrets): it prints "password: set"
+    and the app it serves asks for that password."""
+    import asyncio
+
+    from served import free_port, serve
+    from st_socket import Session, sign_in
+    (tmp_path / "lab.toml").write_text('password = "pa55-word"\n')
+    port = free_port()
+    command = [sys.executable, "-m", "seg", "serve", "--secrets", tmp_path / "lab.toml", "--port", port,
+               "--address", "127.0.0.1"]
+
+    async def visit(url):
+        async with Session(url) as s:
+            return await sign_in(s, "pa55-word")
+
+    with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": ""}, port=port, command=command) as url:
+        printed = (tmp_path / f"streamlit-{port}.log").read_text()
+        form, after = asyncio.run(visit(url))
+    assert "password: set" in printed, printed
+    assert "Password" in form.widgets  # asked first
+    assert "Password" not in after.widgets and "Wrong password" not in after.text()  # and this one lets in
 
 
 def test_predicting_while_a_run_trains(home, trained):

@@ -14,6 +14,7 @@ from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
 from seg.server.sharing import Access, AccessError, Sharing
 from seg.server.signin import LOCKOUT_S, Throttle
+from ui import upload_guard
 from ui.text import md
 
 
@@ -41,7 +42,9 @@ def throttle() -> Throttle:
 
 
 def client_address() -> str | None:
-    "The address the server sees this browser at; None for this machine."
+    """The address the server sees this browser at; None for this machine. Behind a reverse proxy on this
+    machine it is the one the proxy puts in X-Forwarded-For: Streamlit's server (uvicorn) takes that header
+    from a peer on 127.0.0.1 or ::1 only (FORWARDED_ALLOW_IPS), never from a client elsewhere."""
     address = st.context.ip_address
     return address if isinstance(address, str) else None
 
@@ -70,12 +73,30 @@ def sign_in() -> None:
             elif sharing().check_password(typed):
                 throttle().succeeded(address)
                 st.session_state["signed_in"] = True
+                guard_uploads()  # this session may upload from now on
                 st.session_state.pop("password_typed", None)
                 st.rerun()
             else:
                 left = throttle().tries_left(address)
                 warn = f" {left} more wrong tries from your address lock signing in for {LOCKOUT_S // 60} minutes."
                 st.error("Wrong password. Ask whoever shared the link." + (warn if left <= 5 else ""))
+
+
+def guard_uploads() -> None:
+    """Guard Streamlit's upload route (ui/upload_guard.py), which would store files for any session, and tell it
+    whether this one may upload: signed in (or no password is set) and not read-only. Called on every run of
+    the app, before the password gate."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    upload_guard.install()
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    try:
+        s = sharing()
+        may = not s.read_only and (not s.password or bool(st.session_state.get("signed_in", False)))
+    except AccessError:  # a secrets file that does not parse: signed_in() closes the app
+        may = False
+    upload_guard.admit(ctx.session_id, may)
 
 
 def read_only() -> bool:

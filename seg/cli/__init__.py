@@ -154,7 +154,8 @@ def parser() -> argparse.ArgumentParser:
         h.add_argument("--port", type=int, default=8501)
         h.add_argument("--address", help="the address to listen on: 127.0.0.1 (this machine only; the default "
                                          "without a password) or 0.0.0.0 (the network; the default with one)")
-        h.add_argument("--secrets", default=".streamlit/secrets.toml", help="the app's secrets file")
+        h.add_argument("--secrets", help="the app's secrets file, the only one the app then reads (default: the "
+                                         "project's .streamlit/secrets.toml)")
         h.set_defaults(run=run)
     return p
 

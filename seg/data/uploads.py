@@ -13,6 +13,12 @@ from pathlib import Path, PurePosixPath
 
 from seg.model.settings import SettingsError
 
+# What the browser may send (the command line is not limited): one file, a zipped dataset or an image, is
+# checked by Streamlit against server.maxUploadSize in .streamlit/config.toml, which must say MAX_UPLOAD in MB;
+# all the files one tab holds (in the server's memory until the tab closes) by ui/upload_guard.py. A larger
+# dataset is given as a folder on the server.
+MAX_UPLOAD = 1024 * 2**20  # bytes, one file
+MAX_SESSION_UPLOADS = 2 * 2**30  # bytes, every file one browser tab holds
 MAX_FILES = 50_000
 MAX_EXPANDED = 8 * 2**30  # bytes, whatever the ratio
 MAX_RATIO = 200  # expanded / compressed, above this only small archives pass

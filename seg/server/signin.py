@@ -5,8 +5,9 @@ A session of its own is cheap (every new WebSocket connection is one), so a wait
 slow nobody: these counts live in the server process, shared by all its sessions. A try that comes
 while a wait runs is refused unchecked, so parallel sessions gain nothing. A restart clears them.
 
-The address is the one the server sees, which a reverse proxy on this machine may set from
-X-Forwarded-For; whoever forges it still meets the server-wide limit."""
+The address is the one the server sees: behind a reverse proxy on this machine, the client address the proxy
+puts in X-Forwarded-For (Streamlit's server, uvicorn, trusts that header from 127.0.0.1 and ::1 only, see
+docs/sharing.md), else the TCP peer. Whoever forges it (from this machine) still meets the server-wide limit."""
 
 from __future__ import annotations
 
