@@ -149,6 +149,7 @@ def start_from(s: LabelSet, key: str, run, image: np.ndarray) -> None:
     "The run's prediction of the image, to correct: the editor takes it (saved only once changed)."
     from seg.labels.start import predicted
     from ui.predictions import model
+    access.require_writable("predicting an image")
     st.session_state.setdefault("label_start", {})[(str(s.path), key)] = \
         (run.name, predicted(model(run), image, objects=s.objects))
     renew(s, key)
