@@ -3,6 +3,7 @@
 #               when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1 chooses); prints the address colleagues open
 #   make test   set up .venv with the dev tools (and Chromium), lint, run every test (what CI runs)
 #   make test-fast   lint and the tests without a browser or over 30 s
+#   make screenshots the docs' screenshots, from the browser tests (tests write no tracked file otherwise)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ PORT   ?= 8501
 ADDRESS ?=
 HOME_DIR ?= $(or $(SEGBOARD_HOME),workspace)
 
-.PHONY: run test test-fast lint demo chromium clean
+.PHONY: run test test-fast lint demo chromium clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,11 @@ test: $(VENV)/.dev chromium lint
 # The tests without a browser and without the slow ones (a few minutes): for the edit-test loop.
 test-fast: $(VENV)/.dev lint
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"
+
+# The docs' screenshots (docs/screenshots/), from the browser tests that take them; a plain test run writes none.
+screenshots: $(VENV)/.dev chromium
+	SEGBOARD_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_e2e_browser.py tests/test_e2e_label.py \
+	  tests/test_e2e_journey.py tests/test_compare.py tests/test_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

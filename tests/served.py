@@ -18,6 +18,17 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
 
 
+def screenshot(target, name: str, **kw) -> bytes:
+    """A page's or element's screenshot, for the docs: written to docs/screenshots/NAME only when
+    SEGBOARD_SCREENSHOTS=1 (`make screenshots`); otherwise taken and dropped, so a test run changes no
+    tracked file. The PNG's bytes either way."""
+    data = target.screenshot(**kw)
+    if os.environ.get("SEGBOARD_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / name).write_bytes(data)
+    return data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

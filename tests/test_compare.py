@@ -4,7 +4,7 @@ AppTest and, with three real runs, in Chromium (the selection in the address).""
 import pytest
 from conftest import ROOT
 from playwright.sync_api import expect
-from served import SHOTS, chromium, serve
+from served import chromium, screenshot, serve
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, seg
 
@@ -98,5 +98,5 @@ def test_three_runs_compared_in_the_browser(three, tmp_path):
         page.get_by_text("minutes", exact=True).click()  # curves against wall time
         expect(charts.first.locator(".xtitle")).to_have_text("minutes", timeout=30_000)
         page.wait_for_timeout(1500)
-        page.screenshot(path=str(SHOTS / "compare.png"))
+        screenshot(page, "compare.png")
         assert not errors, errors

@@ -1,12 +1,12 @@
 """The real app in a real browser: `streamlit run` on a free port, Debian's Chromium driven by
-Playwright. Saves the README's screenshots."""
+Playwright. Takes the README's screenshots (written with `make screenshots`)."""
 
 import re
 import time
 
 import pytest
 from playwright.sync_api import expect
-from served import SHOTS, chromium, serve
+from served import chromium, screenshot, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -41,9 +41,7 @@ def test_app_opens_on_the_demo_dataset_with_its_gallery(server, browser):
     expect(page.get_by_text("000.png").first).to_be_visible()
     expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: demo dataset")).to_be_visible()
     page.wait_for_timeout(1500)  # let the Plotly charts finish drawing
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "data.png"))
-    assert (SHOTS / "data.png").stat().st_size > 50_000
+    assert len(screenshot(page, "data.png")) > 50_000
     assert not errors, errors
     page.close()
 
@@ -63,7 +61,7 @@ def test_a_folder_with_problems_shows_them(server, browser, tmp_path):
     expect(page.get_by_text("masks/01.png")).to_be_visible()
     expect(page.locator("[data-testid='stSidebar']").get_by_text("Dataset: none chosen yet")).to_be_visible()
     page.wait_for_timeout(500)
-    page.screenshot(path=str(SHOTS / "data-problems.png"))
+    screenshot(page, "data-problems.png")
     page.close()
 
 
@@ -119,7 +117,7 @@ def test_train_on_the_demo_watch_reload_stop(server, browser):
     # After the first epoch: metrics and the validation predictions; the README's screenshot.
     expect(page.get_by_text("image | truth | prediction")).to_be_visible(timeout=180_000)
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(SHOTS / "train.png"))
+    screenshot(page, "train.png")
 
     page.reload()  # a new session: the run is read back from its folder
     expect(page.get_by_text("Training loss per batch")).to_be_visible(timeout=60_000)
@@ -148,7 +146,7 @@ def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path
     expect(page.get_by_text("Confusion (share of each true class)")).to_be_visible()
     expect(page.get_by_text("Size distribution")).to_be_visible()
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(SHOTS / "predict.png"), full_page=True)
+    screenshot(page, "predict.png", full_page=True)
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Masks (zip of PNGs)").click()
     path = tmp_path / "masks.zip"

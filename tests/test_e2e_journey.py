@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from makers import save
 from playwright.sync_api import expect
-from served import SHOTS, chromium, serve
+from served import chromium, screenshot, serve
 
 from seg.labels.store import LabelSet
 
@@ -127,7 +127,7 @@ def test_images_only_to_a_model_corrected_and_retrained(home, tmp_path):
             saved(s, version)
             version = label(i, version)  # ... and the discs themselves
             assert s.corrected_from(f"slide{i}") == first
-        page.screenshot(path=str(SHOTS / "label-correct.png"), full_page=True)
+        screenshot(page, "label-correct.png", full_page=True)
 
         # -- retrain from the model with the corrections; Dice on the images nobody corrected, before and after
         expect(page.get_by_role("heading", name="Retrain with the corrections")).to_be_visible()

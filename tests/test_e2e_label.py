@@ -9,7 +9,7 @@ import pytest
 from makers import save
 from PIL import Image
 from playwright.sync_api import expect
-from served import SHOTS, chromium, serve
+from served import chromium, screenshot, serve
 
 from seg.labels.store import LabelSet
 
@@ -105,7 +105,7 @@ def test_strokes_drawn_with_the_mouse_are_saved_as_exact_class_values(server, br
     mask = saved(s, 2)
     assert set(np.unique(mask)) == {0, 1, 2} and (mask[72:98, 32:88] == 2).all()
     assert 55 * 28 <= (mask == 2).sum() <= 63 * 33
-    page.screenshot(path=str(SHOTS / "label.png"), full_page=True)
+    screenshot(page, "label.png", full_page=True)
     canvas.focus()
     page.keyboard.press("Control+z")  # the polygon undone
     mask = saved(s, 3)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from served import SHOTS, chromium
+from served import chromium, screenshot
 from training import app_on, cli
 
 from seg.runs import Run
@@ -84,7 +84,7 @@ def test_the_report_opens_offline_in_chromium(report):
         assert page.locator("#summary h1 *, #summary .note *, #summary img").count() == 0
         assert page.title() == f"{EVIL}: segboard report"  # no script set it to 'pwned'
         assert all(u.startswith(("file:", "data:")) for u in requests), requests
-        page.locator("#curves").screenshot(path=str(SHOTS / "report.png"))
+        screenshot(page.locator("#curves"), "report.png")
         # the chart's own "Download plot as png" (drawn through a blob: image, which the policy allows)
         page.locator("#curves .js-plotly-plot").first.hover()
         with page.expect_download() as png:
