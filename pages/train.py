@@ -80,7 +80,8 @@ if budget != "manual" and choice and not read_only:
 
 c1, c2 = st.columns(2)
 epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=state.to_manual,
-                   help="Passes over the training images. From scratch on a CPU, 10 or more; see the README.")
+                   help="Passes over the training images. From scratch on a CPU, 10 or more; see "
+                        "docs/training.md#defaults-and-why-they-are-not-the-tutorials.")
 lr = c2.select_slider("Learning rate", state.LRS, key="lr", format_func=lambda v: f"{v:.0e}",
                       on_change=state.to_manual,
                       help="Peak of fastai's one-cycle schedule. The learning-rate finder below suggests one.")
@@ -239,7 +240,10 @@ def live_charts():
     run.poll()
     status = run.status()
     trials = run.trials()
-    if trials:
+    if trials and trials["status"] == "skipped":  # a planned run that could try no candidates says why
+        st.markdown("**Trials**: none; the plan trains as it is")
+        st.caption(text.md(trials["reason"] or ""))
+    elif trials:
         st.markdown("**Trials**: " + ("the winner trains to the end of the time" if trials["status"] == "done"
                                       else "candidates training a short time each; the better half goes on"))
         rows = [{**r, "": "won" if r["candidate"] == trials["winner"] else

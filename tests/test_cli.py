@@ -1,10 +1,13 @@
-"""`python -m seg` in a real subprocess, as scripts outside the project call it."""
+"""`python -m seg` in a real subprocess, as scripts outside the project call it (refusals through main() in
+this process)."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import ROOT
 from makers import dataset
 from PIL import Image
@@ -67,12 +70,61 @@ def test_demo_is_deterministic_and_valid(tmp_path):
     assert image.shape == (64, 64, 3) and image.std() > 5  # textured, not flat
 
 
-def test_demo_never_overwrites(tmp_path):
-    seg("demo", tmp_path, "--n", 2, "--size", 64)
-    mine = tmp_path / "images" / "000.png"
-    mine.write_bytes(b"the user's own file")
-    seg("demo", tmp_path, "--n", 2, "--size", 64)
-    assert mine.read_bytes() == b"the user's own file"
+def files(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_demo_refuses_a_folder_that_holds_anything(tmp_path):
+    "In this process through main(), as the other refusals: exit 2, one line naming the folder and the fix."
+    from training import cli
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's own file")
+    rc, out, err = cli("demo", mine, "--n", 2, "--size", 64)
+    assert rc == 2 and not out and len(err.strip().splitlines()) == 1, err
+    assert str(mine) in err and "new or empty" in err and "nothing was changed" in err
+    assert files(mine) == {Path("notes.txt"): b"the user's own file"}
+    # --objects over a plain demo: refused, its class masks kept (it once kept them and said "one id per cell")
+    assert cli("demo", tmp_path / "demo", "--n", 2, "--size", 64)[0] == 0
+    before = files(tmp_path / "demo")
+    rc, out, err = cli("demo", tmp_path / "demo", "--n", 2, "--size", 64, "--objects")
+    assert rc == 2 and "one id per cell" not in out and files(tmp_path / "demo") == before
+    # a file given as the folder is refused too; an empty folder (mktemp -d) is fine
+    rc, _, err = cli("demo", mine / "notes.txt")
+    assert rc == 2 and "not an empty folder" in err
+    (tmp_path / "empty").mkdir()
+    rc, out, _ = cli("demo", tmp_path / "empty", "--n", 2, "--size", 64, "--objects")
+    assert rc == 0 and "one id per cell" in out
+    assert (tmp_path / "empty" / "codes.txt").read_text() == "background\nobjects: cell\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "empty", "mine"]  # no partial folder left
+
+
+def test_a_demo_is_never_half_written(tmp_path, monkeypatch):
+    """`make demo` and the app's ensure_demo write the demo while its codes.txt is missing: an interrupted write
+    leaves no folder (which `seg demo` would now refuse); a half-written one from before is completed, its files
+    kept."""
+    from seg.data import demo
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    real = demo.sample
+    monkeypatch.setattr(demo, "sample", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        demo.write_demo(tmp_path / "demo", n=3, size=32)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(demo, "sample", real)
+    old = tmp_path / "old"
+    (old / "images").mkdir(parents=True)
+    (old / "images" / "000.png").write_bytes(b"an older version's")
+    demo.write_demo(old, n=3, size=32)
+    assert (old / "images" / "000.png").read_bytes() == b"an older version's"
+    assert sorted(str(p) for p in files(old)) == ["codes.txt", *(f"{d}/00{i}.png" for d in ("images", "masks")
+                                                                  for i in range(3))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 
 def test_unknown_command_is_a_usage_error():

@@ -4,6 +4,7 @@ to a file that exists."""
 
 import json
 import re
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -77,3 +78,254 @@ def test_the_size_limits_in_the_data_page_are_the_code_s():
     page = re.sub(r"\s+", " ", words("data.md"))
     assert f"{MAX_DECODED_BYTES:,} bytes ({MAX_DECODED_BYTES / 2**30:g} GiB)" in page
     assert f"{max_pixels():,} pixels" in page
+
+
+# -- figures the docs quote from the code ---------------------------------------------------------------------
+
+FIGURES = [
+    # (the code's value: "module: expression", "pages/x.py: fragment" (its run_every) or "python -m seg: command
+    #  --option ..." (the parser's defaults); the page that quotes it, or a section of it (#anchor); the words
+    #  that quote it, a format of the value ({} fields take a tuple's items in turn)).  A figure is one line.
+    ("seg.training.pace: CPU_PACE / GPU_PACE", "docs/training.md", "{:,.0f} times faster than that CPU"),
+    ("pages/train.py: live_status", "docs/training.md", "progress (epoch, batch and time left) every {:g} s"),
+    ("pages/train.py: live_charts", "docs/training.md", "every {:g} s the charts"),
+    ("pages/train.py: live_status", "docs/sharing.md", "redraws its progress every {:g} s"),
+    ("pages/train.py: live_charts", "docs/sharing.md", "and its charts every {:g} s"),
+    ("seg.training.halving: MAX_CANDIDATES", "docs/training.md", "at most {} of them are tried"),
+    ("seg.training.halving: SMALLER", "docs/training.md", "a smaller size ({:g} of the longer side)"),
+    ("seg.training.halving: LARGER, SMALLEST", "docs/training.md", "a larger size ({:g}; a second, smaller one, {:g},"),
+    ("seg.training.halving: [sci(x) for x in LRS]", "docs/training.md", "the other rate ({} and {})"),
+    ("seg.training.halving: [round(x * 100) for x in CLOSE_CALL]", "docs/training.md",
+     "covers {} to {}% of the pixels"),
+    ("seg.training.halving: words(TRIAL_SHARE), TRIAL_MAX_S / 60", "docs/training.md",
+     "at most {} of the budget and {:g} minutes"),
+    ("seg.training.halving: words(TRIAL_SHARE)", "docs/cli.md", "(up to {} of the time)"),
+    ("seg.training.halving: words(TRIAL_SHARE)", "README.md", "for up to {} of the time"),
+    ("seg.training.halving: MIN_STEPS", "docs/training.md", "can each train {} steps in their first turn"),
+    ("seg.training.halving: MARGIN, words(SPREAD)", "docs/training.md",
+     "by more than {:g} Dice and by more than {} standard errors"),
+    ("seg.training.halving: MARGIN, words(SPREAD)", "docs/run-folder.md",
+     "the rules' choice: {:g}, or {} standard errors"),
+    ("seg.training.halving: NOTHING", "docs/training.md", "have Dice under {:g} (predicting only background)"),
+    ("seg.training.trials: SCORE_IMAGES", "docs/training.md", "scored on up to {} validation images"),
+    ("seg.training.trials: SCORE_IMAGES", "docs/run-folder.md", "on up to {} validation images at their own size"),
+    ("seg.training.trials: PROBE_STEPS", "docs/training.md", "starts with {} real steps"),
+    ("seg.training.planner: list(BUDGETS)", "docs/training.md", "offers *{}*, *{}*, *{}* and *{}*"),
+    ("seg.training.planner: UNTIL_STOPPED_MIN / 60", "docs/training.md", "plans for {:g} hours"),
+    ("seg.training.planner: MIN_EPOCHS", "docs/training.md", "the largest at which {} epochs fit in the time"),
+    ("seg.training.planner: THIN_PX", "docs/training.md", "under {:g} px wide"),
+    ("seg.training.planner: RARE", "docs/training.md", "when a class covers under {:.0%} of the pixels"),
+    ("seg.training.planner: FINDER_MIN_PAIRS, words(FINDER_SHARE)", "docs/training.md",
+     "with fewer than {} training pairs or when the finder would take over {} of the time"),
+    ("seg.training.lr_finder: PLANNED_STEPS", "docs/training.md", "`lr_find` valley when the run starts ({} steps,"),
+    ("seg.training.planner: [sci(x) for x in LR_RANGE]", "docs/training.md", "steps, kept between {} and {}"),
+    ("seg.training.lr_finder: STEPS", "docs/cli.md", "[--num-it {}]"),
+    ("seg.training.lr_finder: STEPS", "docs/cli.md", "| `--num-it N` | {} |"),
+    ("seg.model.losses: MAX_WEIGHT", "docs/training.md", "capped at {:g}"),
+    ("seg.model.precision: MARGIN", "docs/training.md", "at least {:.0%} faster"),
+    ("seg.prediction.inference: AGREE", "docs/training.md", "on {:.1%} of those images' pixels"),
+    ("seg.prediction.inference: AGREE", "docs/prediction.md", "on {:.1%} of those images' pixels"),
+    ("seg.prediction.inference: TILE_MARGIN, words(OVERLAP)", "docs/prediction.md",
+     "more than {:g} times the training images' size is not squeezed"),
+    ("seg.prediction.inference: words(OVERLAP)", "docs/prediction.md", "({} of each side shared)"),
+    ("seg.prediction.export: sci(TOLERANCE)", "docs/cli.md", "A logit more than {} from PyTorch's"),
+    ("seg.objects.split: min(SEEDS), max(SEEDS)", "docs/training.md", "The threshold ({:g} to {:g})"),
+    ("seg.objects.ids: MIN_IDS", "docs/data.md", "the masks hold {} or more ids at the median"),
+    ("seg.data.codes: MAX_CLASSES", "docs/data.md", "with {} colours or fewer"),
+    ("seg.data.codes: MAX_CLASSES", "docs/data.md", "more values than {} classes could be"),
+    ("seg.runs.events: HEARTBEAT_S", "docs/run-folder.md", "written every {:g} s while the process lives"),
+    ("seg.runs.events: SILENT_S / 60", "docs/run-folder.md", "no event for {:g} minutes"),
+    # the defaults
+    ("seg.model.settings: TrainSettings().epochs, sci(TrainSettings().lr), TrainSettings().arch",
+     "docs/training.md", "**{} epochs, learning rate {}, {},"),
+    ("seg.model.settings: DataSettings().size", "docs/training.md", "+ Dice, {} px, augmented**"),
+    ("seg.model.settings: TrainSettings().epochs", "docs/cli.md#train-and-lr-find", "| `--epochs N` | {} |"),
+    ("seg.model.settings: sci(TrainSettings().lr)", "docs/cli.md#train-and-lr-find", "| `--lr X` | {} |"),
+    ("seg.model.settings: DataSettings().bs", "docs/cli.md#train-and-lr-find", "| `--bs N` | {} |"),
+    ("seg.model.settings: DataSettings().size", "docs/cli.md#train-and-lr-find",
+     "| `--size PX` or `--size H W` | {} |"),
+    ("seg.model.settings: TrainSettings().arch", "docs/cli.md#train-and-lr-find", "| `--arch NAME` | {} |"),
+    ("seg.model.settings: DataSettings().valid_pct", "docs/cli.md#train-and-lr-find", "| `--valid-pct X` | {:g} |"),
+    ("seg.model.settings: DataSettings().seed", "docs/cli.md#train-and-lr-find", "| `--seed N` | {} |"),
+    ("seg.model.settings: TrainSettings().loss", "docs/cli.md#train-and-lr-find", "| `--loss NAME` | {} |"),
+    ("seg.model.settings: DataSettings().workers", "docs/cli.md#train-and-lr-find", "| `--workers N` | {} |"),
+    ("seg.model.settings: TrainSettings().precision", "docs/cli.md#train-and-lr-find", "| `--precision P` | {} |"),
+    ("seg.model.settings: DataSettings().valid_pct", "docs/data.md", "a seeded random {:.0%} is"),
+    ("seg.model.settings: said(TrainSettings(epochs=0).check)", "docs/bad-input.md", "| settings | 2 | error: {} |"),
+    ("seg.model.settings: said(TrainSettings(lr=50).check)", "docs/bad-input.md", "| settings | 2 | error: {} |"),
+    ("python -m seg: demo --n", "README.md", "{} microscopy-like images"),
+    ("python -m seg: demo --n --size --seed", "docs/cli.md", "`demo OUT_DIR [--n {}] [--size {}] [--seed {}]"),
+    ("python -m seg: inspect --valid-pct --seed", "docs/cli.md", "`inspect DATA_DIR [--json] [--per-image] "
+                                                                 "[--codes a,b] [--valid-pct {:g}] [--seed {}]`"),
+    ("python -m seg: predict --bs", "docs/cli.md#predict", "| `--bs N` | {} |"),
+    ("python -m seg: predict --unit", "docs/cli.md#predict", "| `--unit U` | {} |"),
+    ("python -m seg: predict --weights", "docs/cli.md#predict", "| `--weights best\\|last` | {} |"),
+    ("python -m seg: label-next --bs", "docs/cli.md#label-next", "| `--bs N` | {} |"),
+    ("python -m seg: export --format", "docs/cli.md#export", "| `--format bioimageio\\|onnx` | {} |"),
+    ("python -m seg: export --license", "docs/cli.md#export", "| `--license ID` | {} |"),
+    ("python -m seg: serve --port", "docs/cli.md", "`serve [--port {}]"),
+    # sharing: the sign-in throttle, uploads, paths
+    ("seg.server.signin: FREE_TRIES, MAX_WAIT_S", "docs/sharing.md",
+     "from one address {} tries are free, then each waits twice as long as the last (1 s, 2 s ... {:g} s)"),
+    ("seg.server.signin: LOCK_AFTER, WINDOW_S / 60, LOCKOUT_S / 60", "docs/sharing.md",
+     "and {} within {:g} minutes lock that address out for {:g} minutes"),
+    ("seg.server.signin: *sorted(SERVER_STEPS)", "docs/sharing.md", "after {0[0]} wrong passwords every try anywhere "
+     "waits {0[1]:g} s after the previous one ({1[1]:g} s after {1[0]}, {2[1]:g} s after {2[0]})"),
+    ("seg.server.signin: LOCK_AFTER, WINDOW_S / 60", "docs/sharing.md", "at most {} tries checked in {:g} minutes"),
+    ("seg.server.signin: max(SERVER_STEPS)[::-1]", "docs/sharing.md",
+     "at most one try every {:g} s once {} have failed"),
+    ("seg.server.signin: max(SERVER_STEPS)[1]", "docs/sharing.md", "(at most {:g} s a try)"),
+    ("seg.server.signin: LOCK_AFTER, WINDOW_S / 60, LOCKOUT_S / 60", "docs/troubleshooting.md",
+     "{} wrong tries from one address within {:g} minutes lock that address out for {:g} minutes"),
+    ("seg.data.uploads: MAX_UPLOAD / 2**30", "docs/sharing.md", "{:g} GB a file"),
+    ("seg.data.uploads: MAX_SESSION_UPLOADS / 2**30", "docs/sharing.md", "{:g} GB a tab in all"),
+    ("seg.data.uploads: MAX_UPLOAD / 2**30, MAX_SESSION_UPLOADS / 2**30", "docs/data.md",
+     "{:g} GB a file and {:g} GB a tab"),
+    ("seg.data.uploads: MAX_FILES", "docs/data.md", "more than {:,} files"),
+    ("seg.data.uploads: MAX_EXPANDED / 2**30, MAX_RATIO, SMALL / 2**20", "docs/data.md",
+     "an expanded size over {:g} GiB or out of proportion to the archive (over {}x and over {:g} MiB)"),
+    ("seg.server.scratch: STALE_S / 60", "docs/data.md", "{:g} minutes after the tab was last connected"),
+    ("seg.server.sharing: MAX_PATH, MAX_NAME", "docs/sharing.md", "at most {:,} bytes, {} per name"),
+]
+
+WORDS = {0.1: "a tenth", 0.25: "a quarter", 0.5: "half", 2: "two", 3: "three"}
+
+
+def sci(x: float) -> str:
+    "1e-3, as the docs write a learning rate"
+    return f"{x:.0e}".replace("e-0", "e-")
+
+
+def said(check) -> str:
+    "The one line a refusal says."
+    from seg.model.settings import SettingsError
+    try:
+        check()
+    except SettingsError as e:
+        return str(e)
+    raise AssertionError(f"{check} refused nothing")
+
+
+def run_every(page: Path, fragment: str) -> float:
+    "How often `@st.fragment(run_every=X if active else None)` redraws the function `fragment` of a page, in s."
+    import ast
+    for node in ast.walk(ast.parse(page.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef) and node.name == fragment:
+            for deco in node.decorator_list:
+                for kw in getattr(deco, "keywords", []):
+                    if kw.arg == "run_every":
+                        return ast.literal_eval(kw.value.body if isinstance(kw.value, ast.IfExp) else kw.value)
+    raise AssertionError(f"{page}: no fragment {fragment} with run_every")
+
+
+def value(spec: str):
+    "What a FIGURES entry names, from the code."
+    import argparse
+    import importlib
+    where, expr = (s.strip() for s in spec.split(":", 1))
+    if where.endswith(".py"):
+        return run_every(ROOT / where, expr)
+    if where == "python -m seg":
+        command, *flags = expr.split()
+        sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+        found = {flag: a.default for a in sub._actions for flag in a.option_strings}
+        return tuple(found[f] for f in flags) if len(flags) > 1 else found[flags[0]]
+    names = {**vars(importlib.import_module(where)), "sci": sci, "said": said, "words": WORDS.__getitem__}
+    return eval(f"({expr},)" if "," in expr or expr.startswith("*") else expr, names)
+
+
+def section(page: str) -> str:
+    "A page's text, or with #anchor the text of that section (its heading to the next of the same level or above)."
+    name, _, anchor = page.partition("#")
+    text = (ROOT / name).read_text(encoding="utf-8")
+    if not anchor:
+        return text
+    lines = text.splitlines()
+    starts = [(i, len(m[1]), slug(m[2])) for i, line in enumerate(lines) if (m := HEADING.match(line))]
+    for k, (i, level, s) in enumerate(starts):
+        if s == anchor:
+            end = next((j for j, lv, _ in starts[k + 1:] if lv <= level), len(lines))
+            return "\n".join(lines[i:end])
+    raise AssertionError(f"{name} has no section #{anchor}")
+
+
+def test_every_figure_the_docs_quote_is_the_code_s():
+    """Each figure in FIGURES, made from the code's value, is on the page that quotes it (whitespace and line
+    breaks aside): a changed default fails here until its page says it."""
+    wrong = []
+    for spec, page, words in FIGURES:
+        v = value(spec)
+        quoted = words.format(*v) if isinstance(v, tuple | list) else words.format(v)
+        if quoted not in re.sub(r"\s+", " ", section(page)):
+            wrong.append(f"{page} does not say {quoted!r} (from {spec} = {v!r})")
+    assert not wrong, "\n".join(wrong)
+
+
+# -- anchors: the docs' own links, and the docs the code sends users to -------------------------------------------
+
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def slug(heading: str) -> str:
+    "GitHub's anchor for a heading: its text (links and code spans as text), lower case, punctuation dropped."
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    "Every anchor a page's headings make (a repeated heading gets -1, -2 ... as on GitHub)."
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)  # code is not headings
+    made, seen = set(), {}
+    for line in text.splitlines():
+        if m := HEADING.match(line):
+            s = slug(m[2])
+            made.add(f"{s}-{seen[s]}" if s in seen else s)
+            seen[s] = seen.get(s, 0) + 1
+    return made
+
+
+def test_every_anchor_in_the_docs_is_a_heading():
+    broken = []
+    for page in [ROOT / "README.md", ROOT / "DEVELOPERS.md", *DOCS.glob("*.md")]:
+        text = re.sub(r"`[^`]*`", "", page.read_text(encoding="utf-8"))
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            if anchor not in anchors(page.parent / target if target else page):
+                broken.append(f"{page.relative_to(ROOT)} -> {target}#{anchor}")
+    assert not broken, broken
+
+
+def test_every_page_the_code_sends_users_to_exists():
+    """Every docs/ page (and #section) that the code names, in a message, a help text, a docstring or a comment,
+    exists; and the UI and the CLI name a docs/ page, never "the README" (its sections move)."""
+    import ast
+    sources = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py")),
+               *sorted((ROOT / "seg").rglob("*.py"))]
+    broken, named = [], 0
+    for path in sources:
+        source = path.read_text(encoding="utf-8")
+        found = re.findall(r"\b(docs/[\w.-]+\.md)(?:#([\w-]+))?", source)  # a bare README.md is an export's own
+        for page, anchor in found + re.findall(r"\b(README\.md)#([\w-]+)", source):
+            named += 1
+            if not (ROOT / page).is_file():
+                broken.append(f"{path.relative_to(ROOT)}: {page} does not exist")
+            elif anchor and anchor not in anchors(ROOT / page):
+                broken.append(f"{path.relative_to(ROOT)}: {page} has no heading #{anchor}")
+        if path.parent.name in ("pages", "ui", "cli") or path.name == "app.py":
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and "README" in node.value:
+                    broken.append(f"{path.relative_to(ROOT)}: {node.value[:80]!r} names the README: name a docs/ page")
+    assert named >= 6  # the train page's epochs, the CLI's --json, the app's sharing warning ...
+    assert not broken, "\n".join(broken)
+
+
+def test_every_folder_of_the_workspace_is_in_where_files_go():
+    "Each folder seg/server/workspace.py makes under the home is in the README's Where files go."
+    code = (ROOT / "seg" / "server" / "workspace.py").read_text(encoding="utf-8")
+    folders = set(re.findall(r'home\(\)\s*/\s*"([\w-]+)"', code))
+    assert {"runs", "cache", "demo", "sessions"} <= folders
+    where = section("README.md#where-files-go")
+    missing = sorted(f for f in folders if f"`{f}/`" not in where)
+    assert not missing, f"workspace folders not in the README's Where files go: {missing}"
+    assert "SEGBOARD_LOCK_DIR" in where  # the locks, outside the workspace

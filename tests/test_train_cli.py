@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,47 @@ def test_sigkill_is_seen_as_failed_and_frees_the_device(data, tmp_path):
     assert s.status == "failed" and "ended without a word" in s.message
     # The kernel released the lock with the process: the next run may start.
     assert runs.DeviceLock("cpu").busy() is None
+
+
+def test_a_slow_start_is_starting_not_failed_and_a_budget_too_short_says_why(data, tmp_path, monkeypatch):
+    """Under load a planned run's process took more than STARTING_S before its first line or event (imports,
+    then the planner's timing of the device): the app judged it `failed` with an empty output.log while it
+    lived, and went on to train. Here every start is that slow (STARTING_S 0), and the budget (3 s) is used
+    up by the start: the run is starting while its process lives, trains a step and says why it trained no
+    more, in its status and its output; a process that dies before a word is failed, saying what that means."""
+    from seg.runs import folder
+    monkeypatch.setattr(folder, "STARTING_S", 0.0)
+    run = runs.start(data, tmp_path / "r", ["--budget", "0.05", "--no-trials", "--arch", "resnet18",
+                                            "--no-pretrained"])  # as the Label page's retrain starts one
+    seen = []
+    end = time.time() + 180
+    while time.time() < end:
+        run.poll()
+        seen.append(run.status())
+        if not seen[-1].active:
+            break
+        time.sleep(0.2)
+    log = (run.path / "output.log").read_text()
+    s = seen[-1]
+    assert seen[0].status == "starting" and "so far" in seen[0].message
+    assert [x.status for x in seen if not x.active] == [s.status] == ["completed"], (s, log)
+    assert "budget was used up before training began" in s.message and "give at least" in s.message, s.message
+    assert s.message in log and "Traceback" not in log  # what the page shows, the output says too
+    assert (run.path / "last.pth").exists() and len(run.batches()) == 1
+    launch = json.loads((run.path / "launch.json").read_text())
+    assert launch["cmd"][-6:-4] == ["--budget", "0.05"] and launch["host"] and launch["started"] > 0
+
+    quiet = runs.start(data, tmp_path / "q", TINY)  # killed before it printed a word
+    pid = json.loads((quiet.path / "launch.json").read_text())["pid"]
+    assert quiet.status().status == "starting"
+    os.kill(pid, signal.SIGKILL)
+    end = time.time() + 30
+    while folder.pid_alive(pid) and time.time() < end:
+        time.sleep(0.1)
+    s = quiet.status()
+    assert s.status == "failed" and "ended before it printed a word" in s.message and "killed" in s.message
+    (quiet.path / "launch.json").write_text(json.dumps({**launch, "pid": os.getpid()}))  # a pid now another's
+    assert quiet.status().status == "failed"
 
 
 def test_a_file_broken_during_training_fails_the_run_with_its_message(tmp_path):

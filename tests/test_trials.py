@@ -182,6 +182,51 @@ def test_how_many_candidates_fit_the_time():
     assert how_many(cands, fake, 10.0) == []  # not two turns of MIN_STEPS steps: no trials
 
 
+def test_no_trials_is_said_in_the_run_folder_with_its_figures(tmp_path):
+    "Too little time for two candidates: trials.jsonl holds one `skipped` line, and a `trials` event the same."
+    from seg.runs import EventLog, Run
+    from seg.training.trials import search
+    clock = Clock()
+    cands = six()
+    fake = Fake(clock, {}, {c: 0.01 * c.size[0] for c in cands})  # the two at 64 px: 6.12 s for a first turn
+    out = search(cands, fake, 10.0, tmp_path, EventLog(tmp_path / "events.jsonl"), cands[0], spent=20.0)
+    assert out.winner is None and out.learn is None and not fake.turns
+    rows = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["type"] == "skipped"
+    row = rows[0]
+    assert row["reason"] == out.reason and row["seconds"] == 10.0 and row["needed"] == pytest.approx(12.2)
+    assert how_many(cands, fake, row["needed"] - 0.1) == [] and len(how_many(cands, fake, row["needed"] + 0.1)) == 2
+    assert row["budget_min"] == 1.0  # a quarter of it holds the 12.2 s, and half of what is left after 20 s
+    assert "10 s of trials" in out.reason and "12 s needed" in out.reason and "about 1 min" in out.reason
+    run = Run(tmp_path)
+    run.poll()
+    said = run.of_type("trials")
+    assert len(said) == 1 and said[0]["status"] == "skipped" and said[0]["reason"] == out.reason
+    assert said[0]["needed"] == row["needed"] and said[0]["budget_min"] == 1.0
+    assert run.trials() == {"status": "skipped", "rows": [], "winner": None, "reason": out.reason}
+    late = tmp_path / "late"  # start-up and planning took the whole budget: no time at all for trials
+    late.mkdir()
+    out = search(cands, fake, -31.0, late, EventLog(late / "events.jsonl"), cands[0], spent=122.0)
+    row = json.loads((late / "trials.jsonl").read_text())
+    assert row["seconds"] == 0.0 and "left no time of the budget" in out.reason and row["budget_min"] == 2.5
+
+
+def test_the_train_page_says_why_no_trials_ran(finished, home):
+    from training import app_on
+
+    from seg.runs import EventLog
+    from ui.text import md
+    run = finished.into(home)
+    reason = "No trials: 15 s of trials do not hold two candidates' first turns of 8 steps each."
+    EventLog(run / "events.jsonl").write("trials", status="skipped", reason=reason, seconds=15.0, needed=40.0,
+                                         budget_min=3.0)
+    at = app_on("train")
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**Trials**: none") for m in at.markdown)
+    assert any(c.value == md(reason) for c in at.caption)  # as written: Markdown escaped
+    assert not [d for d in at.dataframe if "soft_dice" in d.value.columns]
+
+
 def test_candidates_are_around_the_rule_smaller_and_larger_and_the_loss_on_a_close_call():
     from seg.training.planner import sides
     typical = (320, 480)
@@ -223,6 +268,10 @@ def test_a_schedule_holds_the_steps_that_fit_the_time():
 
 @pytest.mark.slow
 def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_page_shows_it(tmp_path, home):
+    """A 1-minute budget tries candidates, or, on a machine too slow (or too busy) for two first turns in its
+    quarter minute, tries none and says so with its figures; either way it ends within its budget, and the
+    Train page shows what config.json records."""
+    from ui.text import md
     data = demo(tmp_path / "d", n=24, size=64)
     budget = 1.0
     run = home / "runs" / "trial-run"
@@ -233,32 +282,44 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
     assert r.stdout.startswith("plan for 1 min: ") and "candidates around it are tried first" in r.stdout
     assert took <= budget * 60 * 1.05 + 2, took  # the whole command, start-up and final scoring included
     rows = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines()]
-    turns = [row for row in rows if row["type"] == "turn"]
-    assert len({json.dumps(t["candidate"]) for t in turns}) >= 2
-    assert all(t["dice"] is not None and t["minutes"] > 0 and t["steps"] >= 1 for t in turns)
-    winner = rows[-1]
-    assert winner["type"] == "winner" and winner["standings"][0]["candidate"] == winner["candidate"]
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["trials"]["winner"] == winner["candidate"] and cfg["budget"]["trials"] is True
-    assert cfg["data"]["size"] == winner["candidate"]["size"] and cfg["train"]["lr"] == winner["candidate"]["lr"]
+    assert cfg["budget"]["trials"] is True
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-    assert [e["status"] for e in events if e["type"] == "trials"] == ["running", "done"]
-    assert any(e["type"] == "trial" for e in events) and any("won with Dice" in e.get("message", "") for e in events)
     assert events[-1]["type"] == "status" and events[-1]["status"] == "completed"
     assert [e for e in events if e["type"] == "scores"][0]["images"] == 5
-    assert "won with Dice" in r.stdout  # the reason, printed with the notes
-
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.query_params["run"] = "trial-run"
     at.run()
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
-    table = next(d.value for d in at.dataframe if "soft_dice" in d.value.columns)
-    assert len(table) == len({json.dumps(t["candidate"]) for t in turns})
-    won = table[table[""] == "won"]
-    assert len(won) == 1 and won.iloc[0]["candidate"] == winner["candidate"]["label"]
-    assert all(v.startswith("out after round") for v in table[table[""] != "won"][""])
-    assert any("won with Dice" in c.value for c in at.caption)
+    if rows[0]["type"] == "skipped":  # no two candidates fit on this machine now: the folder and the page say why
+        said = rows[0]
+        assert len(rows) == 1 and said["reason"].startswith("No trials: ") and said["needed"] > said["seconds"] >= 0
+        assert said["budget_min"] > budget and f"about {said['budget_min']:g} min" in said["reason"]
+        assert cfg["trials"]["winner"] is None and cfg["trials"]["reason"] == said["reason"]
+        assert cfg["data"]["size"] == cfg["plan"]["size"]  # the rule's plan, as it is
+        assert [(e["status"], e["reason"]) for e in events if e["type"] == "trials"] == [("skipped", said["reason"])]
+        assert not any(e["type"] == "trial" for e in events) and f"note: {said['reason']}" in r.stdout
+        assert any(m.value.startswith("**Trials**: none") for m in at.markdown)
+        assert any(c.value == md(said["reason"]) for c in at.caption)  # as written: Markdown escaped
+    else:
+        turns = [row for row in rows if row["type"] == "turn"]
+        assert len({json.dumps(t["candidate"]) for t in turns}) >= 2
+        assert all(t["dice"] is not None and t["minutes"] > 0 and t["steps"] >= 1 for t in turns)
+        winner = rows[-1]
+        assert winner["type"] == "winner" and winner["standings"][0]["candidate"] == winner["candidate"]
+        assert cfg["trials"]["winner"] == winner["candidate"]
+        assert cfg["data"]["size"] == winner["candidate"]["size"] and cfg["train"]["lr"] == winner["candidate"]["lr"]
+        assert [e["status"] for e in events if e["type"] == "trials"] == ["running", "done"]
+        assert any(e["type"] == "trial" for e in events)
+        assert any("won with Dice" in e.get("message", "") for e in events)
+        assert "won with Dice" in r.stdout  # the reason, printed with the notes
+        table = next(d.value for d in at.dataframe if "soft_dice" in d.value.columns)
+        assert len(table) == len({json.dumps(t["candidate"]) for t in turns})
+        won = table[table[""] == "won"]
+        assert len(won) == 1 and won.iloc[0]["candidate"] == winner["candidate"]["label"]
+        assert all(v.startswith("out after round") for v in table[table[""] != "won"][""])
+        assert any("won with Dice" in c.value for c in at.caption)
 
     # --no-trials: the rule's plan as it is, in its own number format (timed once, by the plan)
     r = seg("train", data, "--run-dir", tmp_path / "rule", "--budget", "0.5", "--no-trials", "--arch", "resnet18",
@@ -287,17 +348,22 @@ def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
     from seg import Dataset
     from seg.model.device import cpu
     from seg.model.settings import DataSettings, TrainSettings
-    from seg.runs import EventLog
+    from seg.runs import EventLog, Run
     from seg.training.budget import Budget
     from seg.training.planner import plan
     from seg.training.trials import run_trials
     ds = Dataset.open(demo(tmp_path / "d", n=12, size=64), access=MACHINE)
     p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18"), pace=20.0)
     train, valid = ds.split(0.2, 42)
-    out = run_trials(None, ds, cpu(), p.data_settings(DataSettings()), p.train_settings(TrainSettings()), None, None,
-                     None, valid[:1], EventLog(tmp_path / "events.jsonl"), lambda: False,
-                     Budget(p, time.time() + 300))
+    run = Run(tmp_path / "run")
+    run.path.mkdir()
+    out = run_trials(run, ds, cpu(), p.data_settings(DataSettings()), p.train_settings(TrainSettings()), None, None,
+                     None, valid[:1], EventLog(run.events_path), lambda: False, Budget(p, time.time() + 300))
     assert out.winner is None and "1 validation image(s) cannot tell candidates apart" in out.reason
+    row = json.loads((run.path / "trials.jsonl").read_text())  # one line, saying so
+    assert row["type"] == "skipped" and row["reason"] == out.reason and row["images"] == 1
+    run.poll()
+    assert run.trials()["status"] == "skipped" and run.trials()["reason"] == out.reason
 
 
 def tiny_learner(tmp_path, n: int):

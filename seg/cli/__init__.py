@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(run=c.cmd_demo)
     i = sub.add_parser("inspect", help="check a dataset and print its report and statistics")
     i.add_argument("data", metavar="DATA_DIR")
-    i.add_argument("--json", action="store_true", help="print JSON (documented in the README)")
+    i.add_argument("--json", action="store_true", help="print JSON (documented in docs/cli.md#inspect)")
     i.add_argument("--per-image", action="store_true", help="with --json: add per-image sizes and class fractions")
     i.add_argument("--codes", help="class names, comma-separated, instead of codes.txt or inferred ones")
     i.add_argument("--objects", action=argparse.BooleanOptionalAction,

@@ -14,8 +14,13 @@ from seg.util import PROJECT
 
 
 def cmd_demo(args) -> int:
+    "The demo in a new or empty folder: one that holds anything (the user's files, another demo) is refused."
     from seg.data.demo import write_demo
-    out = write_demo(Path(args.out), n=args.n, size=args.size, seed=args.seed, objects=args.objects)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SettingsError(f"{out} exists and is not an empty folder; give a new or empty one for the demo "
+                            "(nothing was changed).")
+    out = write_demo(out, n=args.n, size=args.size, seed=args.seed, objects=args.objects)
     what = "one id per cell" if args.objects else "cell masks"
     print(f"demo dataset: {args.n} pairs of {args.size} px ({what}) in {out}")
     return 0

@@ -1,5 +1,5 @@
 """What the CLI prints in words: a dataset's report (`inspect`) and a prediction's summary (`predict`).
-The `--json` forms are contracts the README documents."""
+The `--json` forms are contracts docs/cli.md documents."""
 
 from __future__ import annotations
 

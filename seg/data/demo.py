@@ -5,6 +5,8 @@ them) and a codes.txt that says so: touching cells counted apart, offline."""
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -70,17 +72,37 @@ def sample(rng, size: int = 256, objects: bool = False) -> tuple[np.ndarray, np.
 
 def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0, objects: bool = False) -> Path:
     """Write `n` pairs as `images/NNN.png`, `masks/NNN.png` (0 = background, 1 = cell; with `objects` one
-    id per cell) and `codes.txt`. An existing file is never overwritten."""
+    id per cell) and `codes.txt`. They are written in a hidden folder beside `out` and renamed into place, so
+    `out` is never half a demo: an interrupted write leaves nothing that `seg demo` would refuse, or that
+    `make demo` and `workspace.ensure_demo` (which write the demo while `codes.txt` is missing) would have to
+    finish. Where `out` already holds files (a half-written demo of an older version), only the missing ones
+    are added, `codes.txt` last: an existing file is never overwritten. `seg demo` refuses such a folder
+    before calling this (seg/cli/commands.py)."""
     out = Path(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        img, mask = sample(rng, size, objects)
-        for path, arr in ((out / "images" / f"{i:03d}.png", img), (out / "masks" / f"{i:03d}.png", mask)):
-            if not path.exists():
-                Image.fromarray(arr).save(path)
-    codes = out / "codes.txt"
-    if not codes.exists():
-        codes.write_text("\n".join(OBJECT_CODES if objects else CODES) + "\n")
-    return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"  # mkdir, unlike mkdtemp, keeps the umask
+    tmp.mkdir()
+    try:
+        (tmp / "images").mkdir()
+        (tmp / "masks").mkdir()
+        rng = np.random.default_rng(seed)
+        for i in range(n):
+            img, mask = sample(rng, size, objects)
+            Image.fromarray(img).save(tmp / "images" / f"{i:03d}.png")
+            Image.fromarray(mask).save(tmp / "masks" / f"{i:03d}.png")
+        (tmp / "codes.txt").write_text("\n".join(OBJECT_CODES if objects else CODES) + "\n")
+        try:
+            if out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+            tmp.rename(out)  # fails when `out` holds files (or another writer's demo got there first)
+            return out
+        except OSError:
+            pass
+        for src in [*sorted((tmp / "images").iterdir()), *sorted((tmp / "masks").iterdir()), tmp / "codes.txt"]:
+            dest = out / src.relative_to(tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                src.rename(dest)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

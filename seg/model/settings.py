@@ -59,8 +59,9 @@ class DataSettings:
 
 @dataclass
 class TrainSettings:
-    # Defaults from bench/train_defaults.py (README): on rare foreground the tutorial's plain
-    # cross-entropy with 3 epochs learns nothing from scratch; weighted CE + Dice does.
+    # Defaults from bench/train_defaults.py (docs/training.md#defaults-and-why-they-are-not-the-tutorials): on
+    # rare foreground the tutorial's plain cross-entropy with 3 epochs learns nothing from scratch; weighted CE +
+    # Dice does.
     epochs: int = 10
     lr: float = 1e-3
     arch: str = "resnet34"

@@ -5,20 +5,23 @@
     events.jsonl   append-only, one JSON object a line, each with `type` and `t` (unix seconds):
                    status (running/completed/stopped/failed, message), batch, epoch, heartbeat, note,
                    lr (the planner's lr_find result), scores (best weights, validation, images' own size),
-                   trials (running: the candidates; done: winner, reason, standings), trial (a candidate's
-                   turn: round, minutes, steps, dice, soft_dice; or a round's end: kept), objects (a run on
-                   objects: the split and object scores)
+                   trials (running: the candidates; done: winner, reason, standings; skipped: the reason and
+                   its figures, when no trials could run), trial (a candidate's turn: round, minutes, steps,
+                   dice, soft_dice; or a round's end: kept), objects (a run on objects: the split and object
+                   scores)
     objects.json   a run on objects: the split into objects tuned at the end and the object scores
                    (seg/training/objects.py)
     trials.jsonl   a planned run's trials, one JSON object a line: turn (as the trial event), round (kept),
-                   winner (candidate, standings); seg/training/trials.py
+                   winner (candidate, standings); or one line, skipped (reason, and its figures: seconds,
+                   needed, budget_min; or images; or gpus), when it tried none; seg/training/trials.py
     best.pth       state dict of the best epoch (by `dice`, else `valid_loss`); last.pth: the latest
     samples/       epoch-NN.png: validation images | truth | prediction after each epoch
     stop           exists when someone asked the run to stop (written by a watcher, as is about.json)
     about.json     {"title", "note", "changed"}: what a person called the run and wrote about it
                    (seg/runs/manage.py; the folder's name never changes)
     output.log     what the process printed (runs started by the app)
-    launch.json    {"pid", "cmd"} of a process the app started, written as it starts (runs started by the app)
+    launch.json    {"pid", "cmd", "host", "started"} of a process the app started, written as it starts (runs
+                   started by the app); while that process lives and has written no event, the run is `starting`
     .lr_find/      a planned run's weights while its learning-rate finder runs; removed after
     .NAME.tmp      a file being written; renamed to NAME when whole (seg.util.atomic_write)
 
@@ -38,6 +41,10 @@ from pathlib import Path
 
 from seg.runs.events import FINAL, SILENT_S, STARTING_S
 from seg.server import workspace
+
+SILENT_END = ("The training process ended before it printed a word or wrote an event (output.log is empty): it "
+              "was killed (out of memory, or by someone) or crashed before Python could say why. Start the run "
+              "again; if it ends the same way, run its command (launch.json's cmd) in a terminal to see why.")
 
 
 class RunError(RuntimeError):
@@ -154,10 +161,15 @@ class Run:
 
     def trials(self) -> dict | None:
         """A planned run's trials so far (`trial` and `trials` events): {"status": running/done, "rows": one per
-        candidate (its latest turn, and the round it was out after), "winner", "reason"}; None without trials."""
+        candidate (its latest turn, and the round it was out after), "winner", "reason"}; {"status": "skipped",
+        "rows": [], "winner": None, "reason"} when the run decided to try none (the reason says why); None
+        without trials."""
         said = self.of_type("trials")
         if not said:
             return None
+        skipped = next((e for e in said if e.get("status") == "skipped"), None)
+        if skipped is not None:
+            return {"status": "skipped", "rows": [], "winner": None, "reason": skipped.get("reason")}
         rows = {c["label"]: {"candidate": c["label"], "round": None, "minutes": 0.0, "steps": 0, "dice": None,
                              "soft_dice": None, "out_after": None} for c in said[0].get("candidates", [])}
         for e in self.of_type("trial"):
@@ -204,21 +216,53 @@ class Run:
         return time.time() - self.last_word() < SILENT_S  # another machine: trust the heartbeat
 
     def _not_started(self) -> Status:
+        """No status event yet. A process the app launched that still lives is `starting` however long its
+        start takes (imports, then a planned run's timing of this device: on a busy machine more than a
+        minute goes by before its first line or event); one that ended is `failed`, with the last line it
+        printed, or, when it printed nothing, what that means."""
         log = self.path / "output.log"
         if not log.exists():
             return Status("failed", "No events: this folder holds no run.")
-        age = time.time() - log.stat().st_mtime
         launch = self._launch()
-        if age < STARTING_S and (not launch or pid_alive(launch.get("pid", 0))):
+        alive = self.launched_alive()
+        if alive:
+            since = time.time() - launch.get("started", self._launch_time())
+            return Status("starting", f"The training process is starting ({since:.0f} s so far): loading, then "
+                                      "for a time budget timing this device and planning.", launch.get("pid"))
+        if alive is None and time.time() - log.stat().st_mtime < STARTING_S:  # launch.json comes just after
             return Status("starting", "The training process is starting.")
         tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-        return Status("failed", tail[-1] if tail else "The training process ended before it began.")
+        if tail:
+            return Status("failed", tail[-1], launch.get("pid"))
+        return Status("failed", SILENT_END, launch.get("pid"))
+
+    def launched_alive(self) -> bool | None:
+        """Whether the process the app launched for this run (launch.json) still lives: None when there is no
+        launch.json or it was launched on another host, whose processes this one cannot see. A pid now used
+        by another program (its command line ends otherwise) is not the run's."""
+        launch = self._launch()
+        if not launch.get("pid") or launch.get("host", socket.gethostname()) != socket.gethostname():
+            return None
+        if not pid_alive(launch["pid"]):
+            return False
+        try:
+            argv = Path(f"/proc/{launch['pid']}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:  # no /proc (macOS): the pid alone
+            return True
+        args = launch.get("cmd", [])[1:]  # after the interpreter, which a wrapper may have replaced
+        return not args or argv[-len(args):] == args
 
     def _launch(self) -> dict:
         try:
             return json.loads((self.path / "launch.json").read_text())
         except (OSError, ValueError):
             return {}
+
+    def _launch_time(self) -> float:
+        try:
+            return (self.path / "launch.json").stat().st_mtime
+        except OSError:
+            return time.time()
 
     def progress(self) -> dict:
         "Where a run is: epoch, iteration of the plan, seconds so far and, from the pace so far, left."

@@ -1,10 +1,12 @@
 """Starting a training process from the app: `python -m seg train` in its own session, its output in
-`output.log`, its pid and command in `launch.json`; and which run uses a device now."""
+`output.log` (unbuffered), its pid, command, host and start time in `launch.json`; and which run uses a
+device now."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,8 +25,9 @@ def training_now(device: str, root: Path | None = None) -> str | None:
     if held:
         return held.get("run", "?")
     for launch in (Path(root) if root else runs_dir()).glob("*/launch.json"):
-        if time.time() - launch.stat().st_mtime < STARTING_S:
-            run = Run(launch.parent)
+        run = Run(launch.parent)
+        # a start can take minutes on a busy machine (imports, the planner's timing): its process still lives
+        if time.time() - launch.stat().st_mtime < STARTING_S or run.launched_alive():
             run.poll()
             if run.status().status == "starting":
                 return str(run.path)
@@ -44,9 +47,13 @@ def start(data: Path, run_dir: Path, options: list[str], device: str = "cpu") ->
     run_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "seg", "train", str(data), "--run-dir", str(run_dir), *options]
     env = {**os.environ,  # so `-m seg` resolves whatever the server's cwd
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")])),
+           # every line reaches output.log as it is printed, not in a buffer a killed process loses; a crash
+           # in native code (a segfault, an abort) writes the Python stack there too
+           "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     with open(run_dir / "output.log", "ab") as log:
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              start_new_session=True, env=env)  # own session: a server's Ctrl-C spares it
-    (run_dir / "launch.json").write_text(json.dumps({"pid": p.pid, "cmd": cmd}))
+    (run_dir / "launch.json").write_text(json.dumps({"pid": p.pid, "cmd": cmd, "host": socket.gethostname(),
+                                                     "started": round(time.time(), 3)}))
     return Run(run_dir)

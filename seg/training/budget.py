@@ -247,6 +247,24 @@ def full_size_seconds(budget: Budget, ds, trials, n_valid: int) -> float:
     return n_valid * (budget.per_image(ds.hw) / 3 + 0.1) + 2.0 + budget.split_s
 
 
+def too_short(budget: Budget, learn, ds, trials, n_valid: int) -> str | None:
+    """When the time left for training proper does not hold one step (start-up, the planner's timing and the
+    trials took the budget, as on a busy machine with a budget of seconds): the sentence saying so, with the
+    budget this machine needs for one pass over the training images; else None. The run still trains a
+    step, so that it ends with weights of its own."""
+    now = time.time()
+    step = step_seconds(budget, learn, ds, trials)
+    if training_end(budget, ds, trials, n_valid) - now >= step:
+        return None
+    spent = now - (budget.deadline - budget.seconds)
+    one_pass = len(learn.dls.train) * step + epoch_extra_s(budget, learn, ds, trials, n_valid)
+    need = (spent + one_pass + full_size_seconds(budget, ds, trials, n_valid)) / (1 - SLACK)
+    minutes = math.ceil(need / 30) / 2  # in half minutes
+    return (f"The {budget.seconds / 60:g} min budget was used up before training began: start-up and planning"
+            f"{' and the trials' if trials and trials.seconds else ''} took {spent:.0f} s on this machine, so only "
+            f"one step is trained; give at least {minutes:g} min for one pass over the training images.")
+
+
 def room(epochs: int) -> int:
     "The epochs a budgeted fit is started with: twice the estimate, so a faster pace can use the time."
     return 2 * epochs + 2

@@ -10,9 +10,9 @@ from seg.runs import Run
 from seg.util import hw
 
 # Seconds per training image per megapixel of training size, resnet34 U-Net, forward + backward,
-# validation included (bench/train_overhead.py, membrane and demo, 2-core CPU; README).
+# validation included (bench/train_overhead.py, membrane and demo, 2-core CPU; docs/benchmarks.md#speed).
 CPU_PACE = 27.0
-GPU_PACE = 0.02  # one modern GPU with mixed precision: about two orders faster; corrected by the first run
+GPU_PACE = 0.02  # one modern GPU, mixed precision: about three orders faster; corrected by the first run
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 loss and augmentation, with the time it should take. The Train page shows it before Start and the
 run records it (`config.json: plan`); `python -m seg train --budget MINUTES` makes the same plan.
 
-The rules come from measurements, not from the tutorial (README, "Defaults that learn"):
+The rules come from measurements, not from the tutorial (docs/training.md#defaults-and-why-they-are-not-the-tutorials):
 - from scratch, about ten passes over the data are what a U-Net needs to learn anything (3 epochs of
   the tutorial learned nothing on cracks; 10 epochs at 160 px reached Dice 0.6 there and 0.66 on the
   membrane set), so the image size is the largest at which `MIN_EPOCHS` fit in the time;
@@ -33,7 +33,7 @@ MIN_SIDE, MAX_SIDE = 64, 1024
 RARE = 0.10  # a foreground class under this share of the pixels is rare
 FINDER_MIN_PAIRS = 16  # fewer training pairs: lr_find's curve is noise; take the default
 FINDER_SHARE = 0.10  # the finder may take at most this share of the time
-SAFE_LR = 1e-3  # measured to learn from scratch on both benchmark sets (README)
+SAFE_LR = 1e-3  # learns from scratch on both sets (docs/training.md#defaults-and-why-they-are-not-the-tutorials)
 LR_RANGE = (3e-4, 3e-3)  # a finder's valley outside this is clipped: its curve is short on small data
 START_S = 20.0  # process start, imports, DataLoaders, first checkpoint: before the first batch
 EPOCH_S = 1.0  # per epoch outside the batches: validation set-up, checkpoint, samples

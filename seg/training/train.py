@@ -40,6 +40,7 @@ from seg.training.budget import (
     final_schedule,
     fit_budgeted,
     room,
+    too_short,
     training_end,
 )
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
@@ -49,7 +50,7 @@ from seg.training.precision import choose
 from seg.training.precision import reason as precision_reason
 from seg.training.prepare import prepare
 from seg.training.scores import full_size_scores
-from seg.training.trials import Stopped, run_trials
+from seg.training.trials import Outcome, Stopped, run_trials, skip
 from seg.util import one_line, write_json
 
 
@@ -174,7 +175,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    trials, schedule, guard = None, Schedule(ts.epochs, len(learn.dls.train)), None
+    trials, schedule, guard, short = None, Schedule(ts.epochs, len(learn.dls.train)), None, None
     with Heartbeat(log) if main else _nothing():
         try:
             if budget is not None and budget.trials and main and not num_distrib():
@@ -186,7 +187,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                         trials.learn
                 log.write("note", message=trials.reason)
             elif budget is not None and budget.trials:
-                log.write("note", message="No trials on several GPUs: the rule's plan trains as it is.")
+                said = "No trials on several GPUs: the rule's plan trains as it is."
+                if main:  # said in the folder as any run without trials says it
+                    skip(run.path, log, Outcome(None, None, [], said, 0.0), gpus=num_distrib())
+                log.write("note", message=said)
             if main:
                 write_json(run.config_path, config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs,
                                                       device, pretrained, continued, planned, used, argv, budget,
@@ -216,6 +220,9 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
                                  room(schedule.epochs), rescheduled,
                                  epoch_extra_s(budget, learn, ds, trials, len(valid_pairs)))
+                short = too_short(budget, learn, ds, trials, len(valid_pairs))
+                if short and main:
+                    log.write("note", message=short)
                 rescheduled(schedule.epochs)
             with learn.distrib_ctx() if num_distrib() else _nothing():
                 if budget is not None:
@@ -241,10 +248,13 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
                 planned = guard.planned_steps(guard.per_epoch(schedule.per_epoch))
-                message = (f"Ended at the time budget after {learn.train_iter} of {planned} steps; the best "
-                           "weights are in best.pth.")
+                kept = ("the best weights are in best.pth" if run.weights("best") else
+                        "its weights are in last.pth (no epoch ended, so no best.pth)")
+                message = (f"Ended at the time budget after {learn.train_iter} of {planned} steps; {kept}."
+                           + (f" {short}" if short else ""))
             elif budget is not None:
-                message = f"Completed {guard.epochs} epochs ({learn.train_iter} steps) in the time budget."
+                message = (f"Completed {guard.epochs} epochs ({learn.train_iter} steps) in the time budget."
+                           + (f" {short}" if short else ""))
             else:
                 message = f"Completed {ts.epochs} epochs."
         if main:  # a final status is written once the weights are: then the folder is complete

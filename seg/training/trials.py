@@ -4,11 +4,13 @@ turn, and scored on validation images at their own size, with the model in memor
 candidate goes on is seg/training/halving.py; `train()` runs `search()` before training proper.
 
 Every turn is a line of the run folder's `trials.jsonl` and a `trial` event; the outcome a `trials`
-event (winner, reasons) and a note."""
+event (winner, reasons) and a note. No trials (too little time for two candidates, too few validation
+images) is said there too: a `skipped` line in `trials.jsonl` and a `trials` event, with the reason."""
 
 from __future__ import annotations
 
 import gc
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -177,16 +179,26 @@ def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder: Path, log: EventLog,
-           rule: Candidate) -> Outcome:
+           rule: Candidate, spent: float = 0.0) -> Outcome:
     """Successive halving of `cands` in `seconds`, written to `folder/trials.jsonl` and as events. No trials
-    (an Outcome without a winner, and the reason) when fewer than two candidates fit the time."""
+    (an Outcome without a winner, and the reason) when fewer than two candidates fit the time: that too is
+    written (`skipped`), with the figures and the budget that would hold them (`spent`: the seconds of the
+    budget gone before the trials; they may take half the time left)."""
     start = time.monotonic()
     chosen = how_many(cands, trainer, seconds)
     if not chosen:
-        slow = trainer.min_seconds(rule)
-        return Outcome(None, None, [], f"No trials: {seconds:.0f} s of trials (a quarter of the budget) do not hold "
-                                       f"two candidates of {MIN_STEPS} steps each (about {slow:.0f} s each here); "
-                                       "the rule's plan trains as it is.", 0.0)
+        each = sorted(trainer.min_seconds(c) for c in cands)[:2]
+        needed = 2 * each[-1]  # a round of two equal turns, each long enough for the slower of the two quickest
+        minutes = math.ceil(max(needed / TRIAL_SHARE, spent + 2 * needed) / 30) / 2  # in half minutes
+        more = (f"a budget of about {minutes:g} min would allow them" if needed <= TRIAL_MAX_S else
+                f"trials take {TRIAL_MAX_S / 60:g} min at most, so no budget allows them here")
+        turns = (f"two candidates' first turns of {MIN_STEPS} steps each (the quickest take about "
+                 f"{' s and '.join(f'{x:.0f}' for x in each)} s here: {needed:.0f} s needed)")
+        head = (f"{seconds:.0f} s of trials (a quarter of the budget, at most half the time left) do not hold {turns}"
+                if seconds > 0 else f"start-up and planning left no time of the budget for {turns}")
+        reason = f"No trials: {head}; {more}. The rule's plan trains as it is."
+        return skip(folder, log, Outcome(None, None, [], reason, 0.0), seconds=round(max(0.0, seconds), 1),
+                    needed=round(needed, 1), budget_min=minutes if needed <= TRIAL_MAX_S else None)
     rows = EventLog(folder / "trials.jsonl")
     log.write("note", message=f"Trying {len(chosen)} candidates around the rule's plan for up to {seconds / 60:.1f} "
                               f"min, scored on validation images at their own size: "
@@ -205,6 +217,14 @@ def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder
               standings=[to_json(s) for s in standings])
     per_image = trainer.score_s.get(winner, 0.0) / max(1, len(trainer.images))
     return Outcome(winner, trainer.learners[winner], standings, reason, took, trainer.step_s.get(winner), per_image)
+
+
+def skip(folder: Path, log: EventLog, outcome: Outcome, **figures) -> Outcome:
+    """No trials, said in the run folder as trials would be: `trials.jsonl` holds one `skipped` line and a
+    `trials` event has status `skipped`, each with the reason and its figures (a watcher shows them)."""
+    EventLog(Path(folder) / "trials.jsonl").write("skipped", reason=outcome.reason, **figures)
+    log.write("trials", status="skipped", reason=outcome.reason, **figures)
+    return outcome
 
 
 def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log: EventLog,
@@ -235,8 +255,9 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
 
     images = scoring_images(dataset, valid_pairs)
     if len(images) < MIN_IMAGES:
-        return Outcome(None, None, [], f"No trials: {len(images)} validation image(s) cannot tell candidates apart "
-                                       f"(at least {MIN_IMAGES}); the rule's plan trains as it is.", 0.0)
+        return skip(run.path, log, Outcome(None, None, [], f"No trials: {len(images)} validation image(s) cannot "
+                                                           f"tell candidates apart (at least {MIN_IMAGES}); the "
+                                                           "rule's plan trains as it is.", 0.0), images=len(images))
     built: set = set()
     trainer = FastaiTrials(build, budget.pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
                            images, list(dataset.train_codes.names), ts.arch, typical, device,
@@ -251,5 +272,5 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
                        if trainer.min_seconds(Candidate(s, rule.lr, rule.loss)) <= seconds / 4), None)
         if anchor is not None and anchor != rule.size:
             cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions)]
-    return search(cands, trainer, seconds, run.path, log, rule)
+    return search(cands, trainer, seconds, run.path, log, rule, spent=time.time() - (budget.deadline - budget.seconds))
 
