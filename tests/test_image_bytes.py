@@ -51,18 +51,27 @@ def small_mask(path: Path) -> Path:
     return path
 
 
+# `seg inspect` run by a Python that writes its own peak RSS (VmHWM: its memory since its exec, in kB) when it
+# exits. Not the rusage of the child: Linux keeps in a child's ru_maxrss the RSS of the process it was forked
+# from, so a child of a test session holding torch and a trained model "peaked" at the session's 3.6 GB.
+PEAK = ("import atexit, os, runpy, sys\n"
+        "def peak():\n"
+        "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+        "    open(os.environ['SEGBOARD_PEAK_FILE'], 'w').write(line.split()[1])\n"
+        "atexit.register(peak)\n"
+        "sys.argv = ['seg', *sys.argv[1:]]\n"
+        "runpy.run_module('seg', run_name='__main__', alter_sys=True)\n")
+
+
 def inspect(folder: Path) -> tuple[dict, int]:
     "`python -m seg inspect FOLDER --json` in a process of its own: its summary and its peak RSS in bytes."
-    out = folder.parent / f"{folder.name}.json"
+    out, peak = folder.parent / f"{folder.name}.json", folder.parent / f"{folder.name}.peak"
     with out.open("wb") as f:
-        p = subprocess.Popen([sys.executable, "-m", "seg", "inspect", str(folder), "--json"], cwd=ROOT,
-                             stdout=f, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage, not every child's of the session
-        p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode()
-    p.stderr.close()
+        p = subprocess.run([sys.executable, "-c", PEAK, "inspect", str(folder), "--json"], cwd=ROOT, stdout=f,
+                           stderr=subprocess.PIPE, env={**os.environ, "SEGBOARD_PEAK_FILE": str(peak)})
+    err = p.stderr.decode()
     assert p.returncode in (0, 1), err
-    return json.loads(out.read_text()), usage.ru_maxrss * 1024
+    return json.loads(out.read_text()), int(peak.read_text()) * 1024
 
 
 def errors(summary: dict) -> dict[str, str]:
