@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +33,9 @@ os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-"
 # Nor does any test write into the project's workspace/: the session has a home of its own (tests that need a
 # fresh one take the `home` fixture).
 os.environ["SEGBOARD_HOME"] = tempfile.mkdtemp(prefix="segboard-test-home-")
+# Both go when the session ends (the machine's /tmp is shared: every session left two folders behind).
+for _made in (os.environ["SEGBOARD_LOCK_DIR"], os.environ["SEGBOARD_HOME"]):
+    atexit.register(shutil.rmtree, _made, True)
 
 
 @pytest.fixture(autouse=True)
