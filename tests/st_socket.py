@@ -45,19 +45,25 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
 
-    async def run(self, values: list | None = None, timeout: float = 60, page: str | None = None) -> Screen:
+    async def run(self, values: list | None = None, timeout: float = 60, page: str | None = None,
+                  query: str | None = None) -> Screen:
         """Run the script with widget `values` ([(proto or widget id, field, value)], for the widgets of a
-        previous screen), on `page` (its name in the address, e.g. "label"), and collect what it draws until
-        it finishes."""
+        previous screen), on `page` (its name in the address, e.g. "label") with the address's `query`
+        ("data=/some/folder"), and collect what it draws until it finishes."""
         msg = BackMsg()
         state = msg.rerun_script
         state.SetInParent()  # an empty rerun request is still one
         if page is not None:
             state.page_name = page
+        if query is not None:
+            state.query_string = query
         for proto, kind, value in values or ():
             w = state.widget_states.widgets.add()
             w.id = proto if isinstance(proto, str) else proto.id
-            setattr(w, kind, value)
+            if kind == "string_array_value":  # a segmented control or multiselect: the formatted options
+                w.string_array_value.data.extend(value)
+            else:
+                setattr(w, kind, value)
         await self.ws.send(msg.SerializeToString())
         screen = Screen()
         while True:

@@ -13,6 +13,7 @@ import time
 import urllib.parse
 import urllib.request
 
+import numpy as np
 import pytest
 from conftest import ROOT
 from makers import dataset
@@ -481,3 +482,43 @@ def test_a_read_only_viewer_computes_nothing_on_any_page(shared):
     assert len(list((shared["home"] / "runs").iterdir())) == 2  # no run started
     for page, (cpu, _) in used.items():
         assert cpu < 5.0, (page, used)  # drawing a page; a planner timing, a prediction or a ranking is far more
+
+
+def memory_kb(pid: int, field: str) -> int:
+    "A process's VmRSS (now) or VmHWM (its peak), in kB."
+    return int(next(x for x in open(f"/proc/{pid}/status") if x.startswith(field + ":")).split()[1])
+
+
+def test_a_viewer_typing_a_folder_of_bombs_leaves_the_servers_memory_alone(shared):
+    """Attack 4 as it was made: a read-only viewer names a folder of eight tiled zlib TIFFs of 18,900 x 18,900
+    (0.7 MB each, 714 MB decoded each) and the three of other types (float64, complex128); the server once
+    went from 351 to 2,581 MB in 8 s. Now every file is refused from its header, and the server's peak stays."""
+    from test_image_bytes import SIDE, small_mask, tiled_zeros
+    bombs = shared["root"] / "bombs"
+    one = tiled_zeros(shared["log"] / "one.tif", (SIDE, SIDE), np.uint16).read_bytes()
+    for i in range(8):
+        (bombs / "images").mkdir(parents=True, exist_ok=True)
+        (bombs / "images" / f"{i}.tif").write_bytes(one)
+        small_mask(bombs / "masks" / f"{i}.png")
+    for name, dtype in (("f64", np.float64), ("c128", np.complex128)):
+        tiled_zeros(bombs / "images" / f"{name}.tif", (SIDE, SIDE), dtype)
+        small_mask(bombs / "masks" / f"{name}.png")
+    env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_ROOTS": str(shared["root"]), "SEGBOARD_READ_ONLY": "1"}
+    with serve(shared["home"], shared["log"], env=env) as url:
+        async def visit():
+            async with Session(url) as s:
+                await sign_in(s, PASSWORD)
+                screen = await s.run(page="data")
+                folder = [(screen.widgets["Dataset"], "string_array_value", ["Folder on the server"])]
+                screen = await s.run(folder, page="data")
+                before = memory_kb(url.pid, "VmRSS")
+                folder.append((screen.widgets["Folder path on the server"], "string_value", str(bombs)))
+                screen = await s.run(folder, page="data", timeout=120)
+                return before, memory_kb(url.pid, "VmHWM"), screen
+        before, peak, screen = run_async(visit())
+        assert alive(url)
+    print(f"server RSS before the folder {before / 1024:.0f} MB, its peak after {peak / 1024:.0f} MB")
+    shown = screen.text()
+    assert "**10 error(s): training is blocked until they are fixed.**" in shown, shown
+    assert shown.count("past the decompression-bomb limit") == 5, shown  # the first five, named
+    assert peak - before < 300 * 1024, (before, peak)  # no file decoded: 2.2 GB more before
