@@ -6,6 +6,7 @@ from seg import runs
 from seg.data.codes import Codes
 from seg.data.images import ImageError, load_image
 from seg.data.overlay import Overlay
+from seg.data.report import Report
 from seg.labels.assist import UNMARKED, NoStrokes
 from seg.labels.store import LabelsError, key_of
 from seg.runs import RunError
@@ -40,7 +41,8 @@ if chosen == NEW:
 
 s = labelling.open_set(chosen)
 writable = not access.read_only()
-sources = s.sources(access.access())
+left_out = Report(s.source or s.path)
+sources = s.sources(access.access(), left_out)
 done = set(s.labelled())
 counts = st.empty()  # drawn again after a save further down, so the figures are never one save behind
 
@@ -54,6 +56,10 @@ def show_counts():
 
 
 show_counts()
+if left_out.warnings:  # links out of this viewer's folders: said, not silently missing
+    st.warning(f"{len(left_out.warnings)} file(s) of the source folder left out: "
+               + "  \n".join(f"{text.code(p.file)}: {text.md(p.problem)} **Fix:** {text.md(p.fix)}"
+                             for p in left_out.warnings[:5]))
 kind = f"Objects: {text.md(s.classes[1])}, one id each" if s.objects else f"Classes: {text.md(', '.join(s.classes))}"
 st.caption(f"{kind} · from {text.code(s.source or 'uploads')} · "
            f"{text.code(s.path)}")

@@ -14,6 +14,7 @@ from makers import MACHINE, dataset
 from streamlit.testing.v1 import AppTest
 
 from seg import Dataset
+from seg.data.report import Report
 from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.server import workspace
 from seg.server.sharing import AccessError, Sharing, describe, serve_address, typed_path
@@ -149,7 +150,9 @@ def test_a_link_out_of_the_roots_under_a_sets_folder_is_neither_shown_copied_nor
     (src / "linked.png").symlink_to(outside / "stolen" / "images" / "x1.png")
     s = LabelSet.create(workspace.labels_dir(), "slides", ["background", "cell"], source=src)
     viewer = Sharing(password="x", roots=(root,)).access()
-    assert sorted(f.name for f in s.sources(viewer)) == ["a.png", "b.png"]
+    said = Report(src)
+    assert sorted(f.name for f in s.sources(viewer, said)) == ["a.png", "b.png"]
+    assert [(p.file, p.level) for p in said.problems] == [("linked.png", "warning")]  # said once, for the page
     assert "linked.png" in [f.name for f in s.sources(MACHINE)]  # the command line has the machine
     with pytest.raises(LabelsError, match="outside the folders this app may read"):
         s.readable(src / "linked.png", viewer)

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from seg.data.codes import Codes
+from seg.data.report import Report
 from seg.util import atomic_write
 
 if TYPE_CHECKING:
@@ -120,13 +121,13 @@ class LabelSet:
     def _read_info(self) -> dict:
         return json.loads((self.path / "set.json").read_text(encoding="utf-8"))
 
-    def sources(self, access: Access) -> list[Path]:
+    def sources(self, access: Access, report: Report | None = None) -> list[Path]:
         """The images to label that `access` (the viewer's; the command line's `Access.machine()`) may read:
         those of the source folder (the images of its pairs where it is a dataset, else every image under it;
         links out of the viewer's folders and segboard's own folders left out, whatever folder the set was
-        made from), and images added to the set that are not in it (uploads: plain files, never links)."""
+        made from, each said in `report` when one is given), and images added to the set that are not in it
+        (uploads: plain files, never links)."""
         from seg.data.discovery import discover, image_files
-        from seg.data.report import Report
         found: list[Path] = []
         if self.source is not None and self.source.is_dir() and access.allows(self.source):
             from dataclasses import replace
@@ -134,9 +135,14 @@ class LabelSet:
             from seg.server.workspace import labels_dir
             # never the sets' own files (copies of their sources): a set made from the workspace lists the demo
             access = replace(access, private=(*access.private, self.path.resolve(), labels_dir().resolve()))
-            report = Report(self.source)
-            pairs = discover(self.source, report, access).pairs
-            found = [p.image for p in pairs] if pairs else image_files(self.source, report, access)
+            report = report if report is not None else Report(self.source)
+            as_dataset = Report(self.source)  # kept only where the folder is a dataset: each left-out file said once
+            pairs = discover(self.source, as_dataset, access).pairs
+            if pairs:
+                found = [p.image for p in pairs]
+                report.problems += as_dataset.problems
+            else:
+                found = image_files(self.source, report, access)
         keys = {key_of(f, self.source) for f in found}
         extra = [f for f in sorted((self.path / "images").iterdir())
                  if f.stem not in keys and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
