@@ -228,6 +228,9 @@ if fixes and writable:
                 b2.metric("Dice after", text.score(scores["after"]),
                           delta=f"{scores['after'] - scores['before']:+.3f}")
                 b3.metric("Images judged", scores["images"], help="Validation images nobody corrected")
+                if "No epoch beat the weights it continued from" in status.message:  # best.pth is the model before
+                    st.info("No epoch of the retrain beat the model it started from on these images, so it keeps "
+                            "that model's weights. Correct more images, or retrain for longer.")
 
         retrain_status()
 

@@ -66,6 +66,16 @@ def test_more_time_gives_a_larger_size_or_more_epochs(tmp_path):
     assert forever.budget_min is None and any("Until you stop it" in r for r in forever.reasons)
 
 
+def test_a_run_continuing_from_a_model_keeps_the_size_it_learned_at(tmp_path):
+    ds = Dataset.open(demo(tmp_path / "d", n=64, size=256), access=MACHINE)
+    chosen = plan(ds, 5, cpu(), pace=PACE)
+    kept = plan(ds, 5, cpu(), pace=PACE, size=(256, 256))
+    assert chosen.size != (256, 256) and kept.size == (256, 256)  # five minutes alone would choose a smaller one
+    assert kept.epochs < chosen.epochs  # the time buys fewer epochs at the larger size, and says so
+    assert kept.reasons[0].startswith("256 x 256 px (images 256 x 256): the size the model it continues from "
+                                      f"learned at, kept; {kept.epochs} epochs fit in 5 min.")
+
+
 def test_thin_structures_keep_their_pixels_even_when_time_is_short(tmp_path):
     ds = Dataset.open(lines(tmp_path / "cracks", n=40, size=(512, 512), width=3), access=MACHINE)
     p = plan(ds, 5, cpu(), pace=PACE)

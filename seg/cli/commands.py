@@ -94,7 +94,8 @@ def _planned(path, data, settings, args, given: dict | None = None):
         p = Plan.from_json(given)
     else:
         dataset = prepare(path, data, settings, args.codes)
-        p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed)
+        p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed,
+                      size=_size_of(args.from_run) if args.from_run else None)
     trials = not args.no_trials
     print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min"
           + ("; candidates around it are tried first" if trials else ""))
@@ -102,6 +103,16 @@ def _planned(path, data, settings, args, given: dict | None = None):
         print(f"  {reason}")
     sys.stdout.flush()
     return p.data_settings(data), p.train_settings(settings), Budget(p, STARTED + args.budget * 60, trials)
+
+
+def _size_of(from_run: str) -> tuple[int, int] | None:
+    "The training size of the run `--from` names (its folder or a weights file in it); None when unknown."
+    from seg.runs import Run
+    from seg.util import hw
+    folder = Path(from_run)
+    cfg = Run(folder.parent if folder.suffix == ".pth" else folder).config() or {}
+    size = cfg.get("data", {}).get("size")
+    return hw(size) if size else None
 
 
 def cmd_lr_find(args) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,12 +99,23 @@ class _Refusals:
 class Checkpoints(Callback):
     """last.pth after every epoch (and at a stop); best.pth when the monitored score improves. Written by
     a thread from a snapshot of the weights, so the next epoch does not wait for the disk. A write the
-    disk refuses ends the run `failed` with the reason; the files written before stay whole."""
+    disk refuses ends the run `failed` with the reason; the files written before stay whole.
+
+    `start`: for a run that continues from a model, that model's validation scores and weights (`Start`):
+    best.pth holds them from the first step, and only an epoch that beats them replaces it, so a retrain
+    never hands back weights that score worse on its validation images than those it started from."""
 
     order = 61
 
-    def __init__(self, run: Run, monitor: str = "dice"):
+    def __init__(self, run: Run, monitor: str = "dice", start: Start | None = None):
         self.folder, self.monitor, self.best, self.writer, self.error = run, monitor, None, None, None
+        self.start, self.beaten = start, False
+
+    def before_fit(self):
+        if self.start is not None:
+            self.wait()
+            self.writer = threading.Thread(target=self.write, args=(self.start.weights, True))
+            self.writer.start()
 
     def after_epoch(self):
         names = self.recorder.metric_names[1:-1]
@@ -111,10 +123,12 @@ class Checkpoints(Callback):
         value = values.get(self.monitor)
         key, higher = (self.monitor, True) if value is not None and value == value else ("valid_loss", False)
         value = values.get(key)
+        if self.best is None and self.start is not None:  # the bar: the weights it continues from
+            self.best = self.start.scores.get(key)
         better = value is not None and value == value and (
             self.best is None or (value > self.best if higher else value < self.best))
         if better:
-            self.best = value
+            self.best, self.beaten = value, True
         self.save(also_best=better)
 
     def after_batch(self):
@@ -161,6 +175,23 @@ class Checkpoints(Callback):
                 atomic_write(self.folder.path / "best.pth", write=lambda tmp: link_or_copy(last, tmp))
         except OSError as e:  # disk full, quota, size limit: no half file left, the reason kept for the status
             self.error = e
+
+
+@dataclass
+class Start:
+    "The model a run continues from, before its first step: validation scores (by metric name) and weights."
+
+    scores: dict[str, float]
+    weights: dict
+
+    @classmethod
+    def of(cls, learn) -> Start:
+        "Score `learn` on its validation images as it is now (at the training size, as every epoch is scored)."
+        values = learn.validate()
+        names = ["valid_loss", *(getattr(m, "name", str(m)) for m in learn.metrics)]
+        scores = {n: float(v) for n, v in zip(names, values) if v is not None and v == v}
+        model = getattr(learn.model, "module", learn.model)
+        return cls(scores, {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()})
 
 
 def save_state(state: dict, path: Path) -> None:

@@ -199,9 +199,12 @@ def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2
 
 
 def plan(dataset, budget_min: float | None, device, settings: TrainSettings | None = None,
-         valid_pct: float = 0.2, seed: int = 42, pace: Pace | float | None = None) -> Plan:
+         valid_pct: float = 0.2, seed: int = 42, pace: Pace | float | None = None,
+         size: tuple[int, int] | None = None) -> Plan:
     """The plan for `budget_min` minutes (None: until stopped). `pace`: the device's pace when already known
-    (a `Pace`, or seconds per training image per megapixel: tests, a second plan); else measured here."""
+    (a `Pace`, or seconds per training image per megapixel: tests, a second plan); else measured here. `size`:
+    the training size to keep, not choose (a run that continues from a model keeps the size it learned at:
+    its filters are tuned to that scale, and a retrain that changed it would undo what it continues)."""
     from seg.model.pretrained import choose_pretrained
     settings = settings or TrainSettings()
     facts = DataFacts.of(dataset, valid_pct, seed)
@@ -223,8 +226,8 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
     floor = floor_for_thin(facts)
     options = candidates(facts.typical)
     chosen = next((s for s in options if MIN_EPOCHS * epoch_s(s) + (finder_s(s, pace, bs) if find else 0)
-                   <= budget), options[-1])
-    thin = max(chosen) < floor
+                   <= budget), options[-1]) if size is None else tuple(size)
+    thin = size is None and max(chosen) < floor
     if thin:
         keep = [s for s in options if max(s) >= floor]
         chosen = keep[-1] if keep else options[0]
@@ -237,7 +240,10 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
     epochs = int(max(1, min(MAX_EPOCHS, (budget - finder) // epoch_s(chosen))))
     per_image = pace * chosen[0] * chosen[1] / 1e6
     h, w = facts.typical
-    if thin:
+    if size is not None:
+        reasons.append(f"{chosen[0]} x {chosen[1]} px (images {h} x {w}): the size the model it continues from "
+                       f"learned at, kept; {epochs} epochs fit in {minutes:g} min.")
+    elif thin:
         reasons.append(f"{chosen[0]} x {chosen[1]} px (images {h} x {w}): thin structures, about "
                        f"{facts.thinnest:.1f} px wide in the images, need that much to stay visible; only "
                        f"{epochs} epochs fit in {minutes:g} min there: more time gives a better model.")

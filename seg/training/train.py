@@ -43,7 +43,7 @@ from seg.training.budget import (
     too_short,
     training_end,
 )
-from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, StopOnRequest, WeightsNotSaved
+from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, Start, StopOnRequest, WeightsNotSaved
 from seg.training.lr_finder import planned_lr
 from seg.training.precision import apply as apply_precision
 from seg.training.precision import choose
@@ -170,6 +170,13 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         planned_format = bool(planned) and planned.get("precision") == ts.precision
         log.write("note", message=precision_reason(precision, ts.precision, timings, remembered, planned_format))
 
+    start = None
+    if continued and not num_distrib():  # the model it continues from, scored once: the bar for best.pth
+        start = Start.of(learn)
+        if main:
+            log.write("note", message=f"The weights it continues from score {bar(start)} on the validation "
+                                      "images: best.pth keeps them until an epoch beats them.")
+
     def on_signal(signum, frame):  # end after the current batch, weights saved
         stop.signalled = True
 
@@ -180,7 +187,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         try:
             if budget is not None and budget.trials and main and not num_distrib():
                 trials = run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log,
-                                    lambda: stop.signalled or run.stop_requested(), budget)
+                                    lambda: stop.signalled or run.stop_requested(), budget,
+                                    keep_size=from_run is not None)
                 if trials.winner is not None:
                     w = trials.winner
                     ds, ts, learn = replace(ds, size=w.size), replace(ts, lr=w.lr, loss=w.loss, find_lr=False), \
@@ -200,7 +208,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                                               f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
                 if continued:
                     log.write("note", message=f"Continuing from the weights in {continued}.")
-            learn.add_cbs([LogEvents(log), Checkpoints(run), Samples(run, dataset.train_codes)] if main else [])
+            learn.add_cbs([LogEvents(log), Checkpoints(run, start=start), Samples(run, dataset.train_codes)]
+                          if main else [])
             if ts.find_lr:
                 if main:
                     log.write("note", message="Finding a learning rate (lr_find) before the first epoch ...")
@@ -262,8 +271,17 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             refused = checkpoints.finish() if checkpoints else None
             if refused and status != "failed":
                 status, message = "failed", refused
+            elif checkpoints and checkpoints.start and not checkpoints.beaten and status != "failed":
+                message += (f" No epoch beat the weights it continued from ({bar(start)} on the validation "
+                            "images): best.pth holds them.")
             log.write("status", status=status, message=message)
     return status
+
+
+def bar(start: Start) -> str:
+    "The starting weights' score, as the notes say it."
+    dice = start.scores.get("dice")
+    return f"Dice {dice:.3f}" if dice is not None else f"validation loss {start.scores.get('valid_loss', 0):.3f}"
 
 
 def schedule_of(schedule: Schedule) -> dict:

@@ -228,10 +228,11 @@ def skip(folder: Path, log: EventLog, outcome: Outcome, **figures) -> Outcome:
 
 
 def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log: EventLog,
-               stopped: Callable[[], bool], budget) -> Outcome:
+               stopped: Callable[[], bool], budget, keep_size: bool = False) -> Outcome:
     """The trials of a planned run: candidates around the plan's rule (`learn`: the rule's learner, made to time
     the number formats; `make(data_settings, train_settings)` makes the others), in a quarter of the budget
-    at most (and half the time left)."""
+    at most (and half the time left). `keep_size`: every candidate at the rule's size (a run continuing from
+    a model keeps the size it learned at; the trials choose the learning rate and loss)."""
     from seg.training.planner import MIN_SIDE, sides
     from seg.training.planner import candidates as candidate_sizes
     from seg.training.precision import apply as apply_precision
@@ -241,6 +242,8 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
 
     def around(size: tuple[int, int]):
         "The training size at a share of `size`'s longer side."
+        if keep_size:
+            return lambda share: size
         return lambda share: sides(typical, min(top, max(MIN_SIDE, int(round(max(size) * share / 32)) * 32)))
 
     fractions = dataset.class_fractions()
