@@ -3,10 +3,9 @@
 (/compare?runs=a,b,c), so a link shares the comparison."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from seg.runs import compare, manage
+from seg.runs import charts, compare, manage
 from ui import frame, text, training
 
 frame.require_frame()
@@ -56,28 +55,13 @@ if best is not None:
 
 # -- Curves
 st.subheader("Curves")
-axis = st.segmented_control("Against", ["epoch", "minutes"], default="epoch", key="compare_axis",
+axis = st.segmented_control("Against", list(charts.AXES), default="epoch", key="compare_axis",
                             help="Minutes since each run started: trials and start-up included.") or "epoch"
 curves = [compare.curves(r) for r in runs]
+names = [text.plot_text(label, 40) for label in labels]  # the runs' titles are the user's: Plotly reads tags
 c1, c2 = st.columns(2)
-for col, title, keys, key in ((c1, "Loss per epoch (solid: validation, dotted: training)", ("valid_loss", "train_loss"),
-                               "compare_loss"),
-                              (c2, "Dice per epoch (validation, training size)", ("dice",), "compare_dice")):
-    fig = go.Figure()
-    for i, rows_ in enumerate(curves):
-        for k in keys:
-            fig.add_trace(go.Scatter(x=[r[axis] for r in rows_], y=[r[k] for r in rows_], mode="lines+markers",
-                                     name=text.plot_text(labels[i], 40) + ("" if k in ("valid_loss", "dice")
-                                                                           else " (train)"),
-                                     legendgroup=str(i), line=dict(dash="dot" if k == "train_loss" else "solid",
-                                                                   color=f"hsl({i * 360 // len(runs)},65%,45%)")))
-    fig.update_layout(title=title, xaxis_title=axis, height=360, margin=dict(t=40, b=40, l=40, r=10),
-                      legend=dict(orientation="h", y=-0.25))
-    if key == "compare_dice":
-        fig.update_yaxes(range=[0, 1])
-    else:  # one run's loss far above the others' (an early blow-up) would flatten them all
-        fig.update_yaxes(type="log")
-    col.plotly_chart(fig, key=key)
+c1.plotly_chart(charts.overlay(curves, names, "loss", axis), key="compare_loss")
+c2.plotly_chart(charts.overlay(curves, names, "dice", axis), key="compare_dice")
 
 # -- Settings
 st.subheader("Settings that differ")

@@ -14,7 +14,7 @@ import streamlit as st
 from seg import runs
 from seg.model.registry import BACKBONES, LOSSES
 from seg.model.settings import PRECISIONS, DataSettings, SettingsError, TrainSettings
-from seg.runs import manage
+from seg.runs import charts, manage
 from seg.training import planner
 from seg.training.pace import estimate
 from seg.util import duration
@@ -258,24 +258,10 @@ def live_charts():
     batches, epochs = run.batches(), run.epochs()
     c1, c2, c3 = st.columns(3)
     if batches:
-        fig = go.Figure(go.Scatter(x=[b["iteration"] for b in batches], y=[b["loss"] for b in batches],
-                                   mode="lines", name="batch loss"))
-        fig.update_layout(title="Training loss per batch", xaxis_title="iteration", height=300,
-                          margin=dict(t=40, b=40, l=40, r=10))
-        c1.plotly_chart(fig, key="batch_loss")
+        c1.plotly_chart(charts.batch_loss(batches), key="batch_loss")
     if epochs:
-        x = [e["epoch"] for e in epochs]
-        for col, title, keys, key in ((c2, "Loss per epoch", (("train_loss", "train"), ("valid_loss", "valid")),
-                                       "epoch_loss"),
-                                      (c3, "Validation scores (foreground)", (("dice", "Dice"), ("iou", "IoU")),
-                                       "epoch_scores")):
-            fig = go.Figure([go.Scatter(x=x, y=[e.get(k) for e in epochs], mode="lines+markers", name=name)
-                             for k, name in keys])
-            fig.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(t=40, b=40, l=40, r=10),
-                              xaxis=dict(dtick=1), legend=dict(orientation="h", y=-0.3))
-            if key == "epoch_scores":
-                fig.update_yaxes(range=[0, 1])
-            col.plotly_chart(fig, key=key)
+        c2.plotly_chart(charts.epoch_loss(epochs), key="epoch_loss")
+        c3.plotly_chart(charts.epoch_scores(epochs, title="Validation scores (foreground)"), key="epoch_scores")
         last, full = epochs[-1], run.full_size()
         m = st.columns(5)
         m[0].metric("Dice (foreground)", text.score(last.get("dice")),

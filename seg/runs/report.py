@@ -114,30 +114,19 @@ def _dataset(run: Run) -> str:
 
 
 def _curves(run: Run) -> str:
-    import plotly.graph_objects as go
+    """The run's charts (seg/runs/charts.py), each an interactive Plotly chart: its own inline script, which
+    `csp` allows by its hash. Plotly's script itself is in the page once (`build`)."""
     import plotly.io as pio
-    rows = compare.curves(run)
-    batches = run.batches()
-    figs = []
-    if rows:
-        x = [r["epoch"] for r in rows]
-        figs.append(go.Figure([go.Scatter(x=x, y=[r[k] for r in rows], mode="lines+markers", name=n)
-                               for k, n in (("train_loss", "train loss"), ("valid_loss", "valid loss"))],
-                              layout=dict(title="Loss per epoch", xaxis_title="epoch")))
-        figs.append(go.Figure([go.Scatter(x=x, y=[r[k] for r in rows], mode="lines+markers", name=n)
-                               for k, n in (("dice", "Dice"), ("iou", "IoU"))],
-                              layout=dict(title="Validation scores per epoch (training size)", xaxis_title="epoch",
-                                          yaxis_range=[0, 1])))
-    if batches:
-        figs.append(go.Figure(go.Scatter(x=[b["iteration"] for b in batches], y=[b["loss"] for b in batches],
-                                         mode="lines", name="batch loss"),
-                              layout=dict(title="Training loss per batch", xaxis_title="iteration")))
+
+    from seg.runs import charts  # Plotly loads for the report only, not with every import of this module
+    rows, batches = compare.curves(run), run.batches()
+    figs = ([charts.epoch_loss(rows, height=340, legend_below=False),
+             charts.epoch_scores(rows, height=340, legend_below=False)] if rows else [])
+    figs += [charts.batch_loss(batches, height=340)] if batches else []
     if not figs:
         return "<h2>Curves</h2><p>No epoch finished.</p>"
-    for f in figs:
-        f.update_layout(height=340, margin=dict(t=50, b=40, l=50, r=10), template="plotly_white")
-    for f in figs[:2]:
-        f.update_xaxes(dtick=1 if len(rows) <= 20 else None)
+    for f in figs:  # alone on a wide white page: room for the title, white like the page
+        f.update_layout(margin=dict(t=50, b=40, l=50, r=10), template="plotly_white")
     return "<h2>Curves</h2>\n" + "\n".join(
         f"<div class=chart>{pio.to_html(f, full_html=False, include_plotlyjs=False, config={'displaylogo': False})}"
         "</div>" for f in figs)
