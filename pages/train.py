@@ -13,7 +13,7 @@ import streamlit as st
 
 from seg import runs
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import PRECISIONS, DataSettings, SettingsError, TrainSettings
+from seg.model.settings import MAX_EPOCHS, PRECISIONS, DataSettings, SettingsError, TrainSettings
 from seg.runs import charts, manage
 from seg.training import planner
 from seg.training.pace import estimate
@@ -79,7 +79,7 @@ if budget != "manual" and choice and not read_only:
             st.markdown("\n".join(f"- {text.md(r)}" for r in plan.reasons))
 
 c1, c2 = st.columns(2)
-epochs = c1.slider("Epochs", 1, 200, key="epochs", on_change=state.to_manual,
+epochs = c1.slider("Epochs", 1, MAX_EPOCHS, key="epochs", on_change=state.to_manual,
                    help="Passes over the training images. From scratch on a CPU, 10 or more; see "
                         "docs/training.md#defaults-and-why-they-are-not-the-tutorials.")
 lr = c2.select_slider("Learning rate", state.LRS, key="lr", format_func=lambda v: f"{v:.0e}",

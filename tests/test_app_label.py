@@ -102,6 +102,49 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
     assert "Dice before" in metrics and "Dice after" in metrics and metrics["Images judged"] == str(len(valid) - 1)
 
 
+def test_the_retrain_s_command_line_reads_back_as_the_run_s_settings_left_to_the_planner(app, home, finished,
+                                                                                         monkeypatch):
+    """Retrain starts its run as the Train page does (`run_argv`): its command line reads back (`from_args`) as
+    the earlier run's backbone and objects, no ImageNet weights, the viewer's folders; from its weights,
+    planned for the minutes, no trials; every other setting the default, so what the earlier run's plan chose
+    (number format, loss, size ...) is the planner's to choose again."""
+    import json
+    from pathlib import Path
+
+    from seg import Dataset, runs
+    from seg.cli import parser
+    from seg.cli.options import from_args
+    from seg.model.settings import DataSettings, TrainSettings
+    name = finished.into(home, "20260101-120000-cells").name
+    cfg = json.loads((finished.run / "config.json").read_text())
+    _, valid = Dataset.open(finished.data, access=MACHINE).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    s = LabelSet.create(home / "labels", "demo-corrections", ["background", "cell"], source=finished.data)
+    s.save(valid[0].image, Dataset.open(finished.data, access=MACHINE).mask(valid[0]), "corrected", access=MACHINE,
+           run=name)
+    started = {}
+
+    def start(data, run_dir, options, device="cpu"):  # the process itself is tested above
+        started.update(data=data, options=options)
+        Path(run_dir).mkdir(parents=True)
+        return runs.Run(run_dir)
+
+    monkeypatch.setattr(runs, "start", start)
+    monkeypatch.setenv("SEGBOARD_ROOTS", str(finished.data))
+    app.run()
+    app.selectbox(key="label_set").set_value("demo-corrections").run()
+    app.number_input(key="retrain_minutes").set_value(1.5)
+    next(b for b in app.button if b.label == "Retrain").click().run()
+    assert not app.exception, app.exception
+    args = parser().parse_args(["train", str(started["data"]), "--run-dir", "RUN", *started["options"]])
+    data, train = from_args(args)
+    assert cfg["train"]["arch"] == "resnet18" != TrainSettings().arch and not cfg["objects"]
+    assert train == TrainSettings(arch="resnet18", pretrained=False)
+    assert data == DataSettings(objects=False, within=data.within)
+    assert {Path(w) for w in data.within} == {home.resolve(), finished.data.resolve()}  # the viewer's folders
+    assert Path(args.from_run) == home / "runs" / name and args.budget == 1.5 and args.no_trials and not args.plan
+    assert Path(args.data) == Path(app.session_state["label_retrained"]["data"])
+
+
 def test_label_next_orders_the_unlabelled_images_least_sure_first(app, home, finished, tmp_path):
     finished.into(home, "20260101-120000-cells")
     src = tmp_path / "next"

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, copy_run, demo
 
 from seg.cli import main
+from seg.model.settings import MAX_EPOCHS
 
 
 @dataclass
@@ -308,8 +309,9 @@ def good_data(d):
 
 
 for cid, options, says, app in [
-    ("zero_epochs", ("--epochs", "0"), "Epochs 0: use 1 to 1000", bounds("epochs", low=1)),
-    ("absurd_epochs", ("--epochs", "100000"), "Epochs 100000: use 1 to 1000", bounds("epochs", high=1000)),
+    ("zero_epochs", ("--epochs", "0"), f"Epochs 0: use 1 to {MAX_EPOCHS}", bounds("epochs", low=1)),
+    ("absurd_epochs", ("--epochs", "100000"), f"Epochs 100000: use 1 to {MAX_EPOCHS}",
+     bounds("epochs", high=MAX_EPOCHS)),
     ("negative_learning_rate", ("--lr", "-0.01"), "Learning rate -0.01", bounds("lr", low=1e-7)),
     ("absurd_learning_rate", ("--lr", "50"), "Learning rate 50", bounds("lr", high=1.0)),
     ("size_not_a_multiple_of_32", ("--size", "100"), "multiples of 32", sizes_multiple_of_32),

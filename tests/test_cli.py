@@ -151,3 +151,44 @@ def test_settings_and_the_command_line_round_trip():
         assert from_args(args) == (data, train)
     # and every field of both settings has its option (a new field without one fails the import)
     assert {o.field for o in OPTIONS} == {*DataSettings.__dataclass_fields__, *TrainSettings.__dataclass_fields__}
+
+
+def test_a_run_s_options_that_are_not_settings_round_trip():
+    "`run_argv` (every run the app starts) writes --from, --budget, --no-trials, --plan and --codes as parsed back."
+    from seg.cli import parser
+    from seg.cli.options import from_args, run_argv
+    from seg.model.settings import DataSettings, TrainSettings
+    data, train = DataSettings(objects=True, within=("/data/a b",)), TrainSettings(arch="resnet18", pretrained=False)
+    argv = run_argv(data, train, codes="background,cell", from_run=Path("/runs/a b"), budget=0.5,
+                    plan={"epochs": 7}, trials=False)
+    args = parser().parse_args(["train", "DATA", "--run-dir", "RUN", *argv])
+    assert from_args(args) == (data, train)
+    assert (args.from_run, args.budget, json.loads(args.plan), args.no_trials, args.codes) == \
+        ("/runs/a b", 0.5, {"epochs": 7}, True, "background,cell")
+    args = parser().parse_args(["train", "DATA", "--run-dir", "RUN", *run_argv(data, train, trials=False)])
+    assert (args.from_run, args.budget, args.plan, args.no_trials, args.codes) == (None, None, None, False, None)
+
+
+def test_under_a_budget_the_plan_s_fields_are_the_plan_s_though_every_field_is_written(capsys):
+    """`to_argv` writes every field; under --budget the plan still decides size, batch, augmentation, epochs,
+    learning rate, lr_find, loss and (asked for auto) the number format, and every other setting is kept: what
+    the command line says pins only what the planner plans around (seg/cli/options.py)."""
+    from dataclasses import replace
+
+    from seg.cli import parser
+    from seg.cli.commands import _planned
+    from seg.cli.options import from_args, run_argv
+    from seg.model.settings import DataSettings, TrainSettings
+    from seg.training.planner import Plan
+    plan = Plan(budget_min=5.0, size=(96, 128), bs=4, epochs=23, lr=2e-3, find_lr=True, loss="dice-ce", augment=True,
+                pretrained=False, seconds=250.0, seconds_per_image=0.01, device="cpu", precision="bf16-cl")
+    data = DataSettings(size=512, bs=32, augment=False, valid_pct=0.3, seed=7, workers=1, within=("/d",), objects=True)
+    train = TrainSettings(epochs=3, lr=0.1, arch="resnet18", pretrained=False, loss="ce")
+    for asked, used in (("auto", "bf16-cl"), ("fp32", "fp32")):
+        argv = run_argv(data, replace(train, precision=asked), budget=5, plan=plan.to_json(), trials=False)
+        args = parser().parse_args(["train", "DATA", "--run-dir", "RUN", *argv])
+        got_data, got_train, budget = _planned("DATA", *from_args(args), args, json.loads(args.plan))
+        assert got_data == replace(data, size=(96, 128), bs=4, augment=True)
+        assert got_train == replace(train, epochs=23, lr=2e-3, find_lr=True, loss="dice-ce", precision=used)
+        assert not budget.trials
+    assert "plan for 5 min" in capsys.readouterr().out

@@ -332,6 +332,18 @@ def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp
     assert code == 2 and "not the run's dataset" in err
 
 
+def test_a_retrain_keeps_what_the_run_s_weights_need_and_leaves_the_rest_to_the_planner():
+    "Its backbone and objects, no ImageNet weights; not what the run's plan and trials chose (format, loss, size)."
+    from seg.labels.corrections import retrain_settings
+    from seg.model.settings import DataSettings, TrainSettings
+    planned = {"data": {"size": [96, 128], "bs": 4, "augment": True, "seed": 7, "valid_pct": 0.3, "objects": None},
+               "train": {"arch": "resnet50", "epochs": 23, "lr": 2e-3, "loss": "ce", "precision": "bf16-cl",
+                         "pretrained": True, "weights": "/w/resnet50.pth", "find_lr": True}}
+    assert retrain_settings({**planned, "objects": {"interior": 1}}) == (
+        DataSettings(objects=True), TrainSettings(arch="resnet50", pretrained=False))
+    assert retrain_settings({**planned, "objects": None})[0] == DataSettings(objects=False)  # classes, as for_run
+
+
 def test_uploaded_images_join_a_set_without_overwriting_and_bad_ones_are_refused(tmp_path):
     import io
 

@@ -223,21 +223,20 @@ def corrections(s: LabelSet) -> dict[str, int]:
 
 def retrain(s: LabelSet, run_name: str, minutes: float):
     """A run from `run_name`'s weights on its dataset with the set's corrections (seg/labels/corrections.py),
-    planned for `minutes`; the dataset is written once per version of the set, under datasets/."""
+    planned for `minutes` without trials, started as the Train page starts runs (its settings:
+    `retrain_settings`); the dataset is written once per version of the set, under datasets/."""
     from seg import runs
-    from seg.labels.corrections import for_run
-    from ui.training import device
+    from seg.labels.corrections import for_run, retrain_settings
+    from ui.state import DataChoice
+    from ui.training import device, start_run
     access.require_writable("training")
     run = runs.Run(runs.runs_dir() / run_name)
     out = workspace.datasets_dir() / f"{s.path.name}-v{s.version}"
     if not out.exists():
         for_run(run.path, s, out, access.access())
-    cfg = run.config()
-    options = ["--from", str(run.path), "--budget", f"{minutes:g}", "--no-trials", "--no-pretrained",
-               "--arch", cfg["train"]["arch"], *(["--objects"] if cfg.get("objects") else [])]
-    for root in access.access().roots:
-        options += ["--within", str(root)]
-    new = runs.start(out, runs.runs_dir() / runs.new_name(out), options, device().kind)
+    data, train = retrain_settings(run.config())
+    new = start_run(DataChoice(out, "folder"), data, train, device().kind, trials=False, minutes=minutes,
+                    from_run=run.path)
     st.session_state["label_retrained"] = {"set": s.path.name, "before": run_name, "after": new.name,
                                            "data": str(out)}
     return new

@@ -3,14 +3,13 @@ stopping it, the learning-rate finder, and the planner's plan for a time budget.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
 
 from seg import runs
-from seg.cli.options import to_argv
+from seg.cli.options import run_argv
 from seg.model.device import Device, detect
 from seg.model.pretrained import choose_pretrained
 from seg.model.settings import DataSettings, TrainSettings
@@ -94,22 +93,23 @@ def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float
 # ---- runs -------------------------------------------------------------------------------------------
 
 def start_run(choice: DataChoice, data: DataSettings, train: TrainSettings, device_kind: str,
-              plan=None, trials: bool = True) -> runs.Run:
-    """Start `python -m seg train` in its own process with these settings; the run folder is under runs/.
-    With a plan, the run has its budget (`--budget`, the plan handed over: not timed again) and tries
-    candidates around it first unless `trials` is off. An uploaded dataset is kept first (it would go
-    with the session; the run needs its validation set)."""
+              plan=None, trials: bool = True, *, minutes: float | None = None, from_run: Path | None = None
+              ) -> runs.Run:
+    """Start `python -m seg train` in its own process with these settings, reading only this viewer's
+    folders; the run folder is under runs/. With a plan, the run has its budget (`--budget`, the plan
+    handed over: not timed again); with `minutes` and no plan, the run plans for them itself. A budgeted run
+    tries candidates around its plan first unless `trials` is off. `from_run`: the run whose weights it
+    starts from. An uploaded dataset is kept first (it would go with the session; the run needs its
+    validation set)."""
     require_writable("training")
     if train.weights:
         train = replace(train, weights=weights_file(train.weights))
     path = workspace.keep_dataset(choice.path) if choice.source == "upload" else choice.path
-    options = to_argv(confined(data), train)
     if plan is not None:
         from seg.training.planner import UNTIL_STOPPED_MIN
-        options += ["--budget", f"{plan.budget_min or UNTIL_STOPPED_MIN:g}", "--plan", json.dumps(plan.to_json())]
-        options += [] if trials else ["--no-trials"]
-    if choice.codes:
-        options += ["--codes", choice.codes]
+        minutes = plan.budget_min or UNTIL_STOPPED_MIN
+    options = run_argv(confined(data), train, codes=choice.codes, from_run=from_run, budget=minutes,
+                       plan=plan.to_json() if plan is not None else None, trials=trials)
     run_dir = runs.runs_dir() / runs.new_name(choice.path if choice.source != "demo" else Path("demo"))
     return runs.start(path, run_dir, options, device_kind)
 

@@ -31,7 +31,7 @@ import sys
 import time
 
 from seg.cli import commands as c
-from seg.cli.options import add_training_options
+from seg.cli.options import add_run_options, add_training_options
 from seg.model.settings import SettingsError
 from seg.runs import RunError
 
@@ -63,14 +63,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a U-Net; writes config, events, weights and samples to --run-dir")
     add_training_options(t)
     t.add_argument("--run-dir", required=True, metavar="RUNS/NAME", help="a new folder for this run")
-    t.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="start from an earlier run's weights")
-    t.add_argument("--budget", type=float, metavar="MINUTES",
-                   help="plan size, batch, epochs, learning rate, loss and augmentation for the data, this device "
-                        "and MINUTES of training (their options are then ignored); the plan is printed and recorded")
-    t.add_argument("--no-trials", action="store_true",
-                   help="with --budget: train the rule's plan as it is, without first trying candidates around it "
-                        "(image sizes, learning rates, the loss) for up to a quarter of the time")
-    t.add_argument("--plan", help=argparse.SUPPRESS)  # the app's plan (JSON), recorded in config.json
+    add_run_options(t)
     t.set_defaults(run=c.cmd_train)
     f = sub.add_parser("lr-find", help="fastai's learning-rate finder: curve and suggestions")
     add_training_options(f, train=False)

@@ -1,12 +1,27 @@
 """The one mapping between a run's settings (`DataSettings`, `TrainSettings`) and the command line of
 `python -m seg train` / `lr-find`: the options are declared from the settings' defaults, parsed back
 into settings, and written from settings when the app starts a run. A new setting is a field and one
-entry in OPTIONS; `tests/test_cli.py` checks the round trip over every field."""
+entry in OPTIONS; `tests/test_cli.py` checks the round trip over every field. A run's options that are
+not settings (`--from`, `--budget`, `--no-trials`, `--plan`) are declared and written here too
+(`add_run_options`, `run_argv`): every run the app starts gets its command line from `run_argv`.
+
+Under `--budget` the plan replaces size, batch, augmentation, epochs, learning rate, lr_find, the loss where a
+class is rare and, where `--precision` is auto, the number format, whatever the options say
+(`Plan.data_settings`, `Plan.train_settings`); every other setting (backbone, ImageNet weights, the loss
+where no class is rare, a number format asked for, split, seed, workers, objects, `--within`) is the
+planner's input, kept. `to_argv` writes every field, defaults too, and that pins nothing: a default
+written reads back as one left out (`from_args` cannot tell them apart; the planner sees settings, not
+options), and the command recorded in `launch.json` and `config.json` names each setting whatever a later
+version's defaults. What a budgeted run leaves to the planner is decided by the settings given: an earlier
+run's (its config.json) hold what its plan and trials chose, such as the exact number format, and would
+pin those (the Label page's retrain starts from the defaults: `seg.labels.corrections.retrain_settings`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from seg.model.registry import BACKBONES, LOSSES
 from seg.model.settings import PRECISIONS, DataSettings, TrainSettings
@@ -114,6 +129,37 @@ def to_argv(data: DataSettings, train: TrainSettings) -> list[str]:
                 argv += [o.flag, str(item)]
         elif v is not None:
             argv += [o.flag, repr(v) if isinstance(v, float) else str(v)]
+    return argv
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    "`train`'s options that are not settings: what a run starts from, its time budget, its trials, the app's plan."
+    parser.add_argument("--from", dest="from_run", metavar="RUN_DIR", help="start from an earlier run's weights")
+    parser.add_argument("--budget", type=float, metavar="MINUTES",
+                        help="plan size, batch, epochs, learning rate, loss and augmentation for the data, this device "
+                             "and MINUTES of training (their options are then ignored; --loss is kept unless a "
+                             "class is rare); the plan is printed and recorded")
+    parser.add_argument("--no-trials", action="store_true",
+                        help="with --budget: train the rule's plan as it is, without first trying candidates around "
+                             "it (image sizes, learning rates, the loss) for up to a quarter of the time")
+    parser.add_argument("--plan", help=argparse.SUPPRESS)  # the app's plan (JSON), recorded in config.json
+
+
+def run_argv(data: DataSettings, train: TrainSettings, *, codes: str | None = None, from_run: Path | str | None = None,
+             budget: float | None = None, plan: dict | None = None, trials: bool = True) -> list[str]:
+    """`python -m seg train`'s options for a run (DATA_DIR and --run-dir aside): the settings (`to_argv`), the
+    run whose weights it starts from, a `budget` in minutes and whether candidates are then tried first, the
+    plan already made (the app's, shown before the start: not made again; without one a budgeted run plans
+    itself), the class names typed."""
+    argv = to_argv(data, train)
+    if from_run is not None:
+        argv += ["--from", str(from_run)]
+    if budget is not None:
+        argv += ["--budget", f"{budget:g}", *([] if trials else ["--no-trials"])]
+    if plan is not None:
+        argv += ["--plan", json.dumps(plan)]
+    if codes:
+        argv += ["--codes", codes]
     return argv
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from seg.labels.store import LabelSet, key_of
+from seg.model.settings import DataSettings, TrainSettings
 from seg.server.sharing import Access
 
 
@@ -107,6 +108,16 @@ def for_run(run_dir: Path, labels: LabelSet, out: Path, access: Access) -> Corre
         done = corrected_dataset(dataset, train, valid, labels, out)
     (done.path / "held.txt").write_text("".join(f"{k}\n" for k in done.held), encoding="utf-8")
     return done
+
+
+def retrain_settings(config: dict) -> tuple[DataSettings, TrainSettings]:
+    """The settings of a retrain from the run whose config.json is `config` (with `--from` it, on the dataset
+    `for_run` wrote): what its weights need, its backbone and what its masks hold (read as `for_run` reads
+    them), without ImageNet weights (the run's replace them); every other field the default, for the
+    planner to choose under `--budget`. Not the run's own settings: they hold what its plan and trials
+    chose (the exact number format timed then, a loss), which would pin them (seg/cli/options.py)."""
+    return (DataSettings(objects=bool(config.get("objects"))),
+            TrainSettings(arch=config["train"]["arch"], pretrained=False))
 
 
 def before_after(before: Path, after: Path, corrected: Path) -> dict:

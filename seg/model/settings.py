@@ -11,6 +11,9 @@ from seg.model.registry import BACKBONES, LOSSES
 from seg.util import hw
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/precision.py
+# The most epochs a run may be given: what the settings accept, the Train page's slider reaches and the planner
+# plans (docs/bad-input.md quotes it). A budgeted run may still train past its plan's epochs to use its time.
+MAX_EPOCHS = 1000
 
 
 class SettingsError(ValueError):
@@ -74,8 +77,8 @@ class TrainSettings:
     precision: str = "auto"
 
     def check(self) -> None:
-        if self.epochs < 1 or self.epochs > 1000:
-            raise SettingsError(f"Epochs {self.epochs}: use 1 to 1000.")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise SettingsError(f"Epochs {self.epochs}: use 1 to {MAX_EPOCHS}.")
         if not 1e-7 <= self.lr <= 1.0:
             raise SettingsError(f"Learning rate {self.lr:g}: use a value between 1e-7 and 1, such as 1e-3.")
         if self.arch not in BACKBONES:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from seg.model.settings import DataSettings, TrainSettings
+from seg.model.settings import MAX_EPOCHS, DataSettings, TrainSettings
 from seg.training.lr_finder import PLANNED_STEPS
 from seg.training.pace import Pace
 
 BUDGETS = {"5 min": 5.0, "15 min": 15.0, "1 h": 60.0, "until I stop": None}
 UNTIL_STOPPED_MIN = 240.0  # "until I stop": a plan for 4 hours, stopped whenever the user likes
 MIN_EPOCHS = 10
-MAX_EPOCHS = 200
 THIN_PX = 1.5  # the thinnest structures' width after the resize, in pixels
 MIN_SIDE, MAX_SIDE = 64, 1024
 RARE = 0.10  # a foreground class under this share of the pixels is rare

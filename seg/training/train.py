@@ -27,7 +27,7 @@ from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
 from seg.model.precision import candidates
-from seg.model.pretrained import choose_pretrained
+from seg.model.pretrained import Pretrained, choose_pretrained
 from seg.model.settings import DataSettings, SettingsError, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run, RunError
 from seg.server import workspace
@@ -200,9 +200,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                     skip(run.path, log, Outcome(None, None, [], said, 0.0), gpus=num_distrib())
                 log.write("note", message=said)
             if main:
-                write_json(run.config_path, config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs,
-                                                      device, pretrained, continued, planned, used, argv, budget,
-                                                      trials))
+                write_json(run.config_path, config_of(
+                    data=ds, train=ts, dataset=dataset, train_pairs=train_pairs, valid_pairs=valid_pairs, codes=codes,
+                    class_weights=weights, device=device, pretrained=pretrained, precision=used, continued=continued,
+                    plan=planned, budget=budget, trials=trials, command=argv))
                 if ds.bs > len(train_pairs):
                     log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training "
                                               f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
@@ -289,15 +290,20 @@ def schedule_of(schedule: Schedule) -> dict:
     return {"epochs": schedule.epochs, "batches_per_epoch": schedule.per_epoch, "total_iterations": schedule.steps}
 
 
-def config_of(ds, ts, codes, weights, dataset, train_pairs, valid_pairs, device, pretrained, continued, planned,
-              used, argv, budget, trials) -> dict:
-    "config.json: written once, when training proper starts (after a planned run's trials)."
+def config_of(*, data: DataSettings, train: TrainSettings, dataset: Dataset, train_pairs: list, valid_pairs: list,
+              codes: list[str], class_weights: list[float], device: Device, pretrained: Pretrained, precision: dict,
+              continued: str | None, plan: dict | None, budget: Budget | None, trials: Outcome | None,
+              command: list[str] | None) -> dict:
+    """config.json: written once, when training proper starts (after a planned run's trials). Keywords only,
+    named as config.json names them where it does: a call cannot swap two of them. `continued`: the weights
+    file a `--from` run started from (`from`); `precision`: the format used and its timings."""
     out = {
-        "data": ds.to_json(), "train": ts.to_json(), "codes": codes, "class_weights": weights,
-        "loss_weights_used": ts.loss != "ce", "batch_size_used": ds.batch_size(len(train_pairs)),
+        "data": data.to_json(), "train": train.to_json(), "codes": codes, "class_weights": class_weights,
+        "loss_weights_used": train.loss != "ce", "batch_size_used": data.batch_size(len(train_pairs)),
         "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
-        "from": continued, "plan": planned, "precision": used, "versions": versions(), "command": argv or sys.argv,
+        "from": continued, "plan": plan, "precision": precision, "versions": versions(),
+        "command": command or sys.argv,
         "objects": dataset.objects.to_json() if dataset.objects else None,
         "labels": trained_on(dataset.root),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
