@@ -325,6 +325,14 @@ def test_the_corrections_command_writes_the_runs_dataset_with_them(finished, tmp
     assert result["corrected"] == [valid[0].image.stem] and len(result["held"]) == len(valid) - 1
     assert (tmp_path / "fixed" / "held.txt").read_text().split() == result["held"]
     assert len(list((tmp_path / "fixed" / "train" / "images").iterdir())) == len(train) + 1
+    code, out, _ = cli("corrections", finished.run, s.path, "--out", tmp_path / "words")
+    hint = out.split("Retrain: python -m seg ")[1].split()  # the retrain it prints runs as the Label page's does
+    assert code == 0 and hint[hint.index("--arch") + 1] == cfg["train"]["arch"] and "--no-pretrained" in hint
+    from seg.cli import parser
+    from seg.cli.options import from_args
+    from seg.labels.corrections import retrain_settings
+    args = parser().parse_args([x.replace("MINUTES", "5") for x in hint])
+    assert from_args(args) == retrain_settings(cfg) and args.from_run == str(finished.run)
     code, _, err = cli("corrections", finished.run, s.path, "--out", tmp_path / "fixed")
     assert code == 2 and "exists already" in err
     other = LabelSet.create(tmp_path / "labels", "elsewhere", ["background", "cell"], source=tmp_path)

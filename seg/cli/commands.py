@@ -223,9 +223,13 @@ def cmd_corrections(args) -> int:
         json.dump({"out": str(done.path), "corrected": done.corrected, "held": done.held}, sys.stdout, indent=2)
         print()
     else:
+        from seg.cli.options import to_argv
+        from seg.labels.corrections import retrain_settings
+        from seg.runs import Run
+        options = " ".join(to_argv(*retrain_settings(Run(args.run_dir).config()), changed=True))
         print(f"{done.path}: {len(done.corrected)} corrected images train, {len(done.held)} validation images nobody "
-              f"corrected are held out.\nRetrain: python -m seg train {done.path} --from {args.run_dir} --run-dir "
-              f"RUNS/NAME --budget MINUTES")
+              f"corrected are held out.\nRetrain: python -m seg train {done.path} --from {args.run_dir} {options} "
+              f"--run-dir RUNS/NAME --budget MINUTES")
     return 0
 
 

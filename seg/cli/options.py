@@ -111,11 +111,15 @@ def from_args(args: argparse.Namespace) -> tuple[DataSettings, TrainSettings]:
     return DataSettings(**values[DataSettings]), TrainSettings(**values[TrainSettings])
 
 
-def to_argv(data: DataSettings, train: TrainSettings) -> list[str]:
-    "The options that give these settings back (`from_args`); every field written, defaults too."
+def to_argv(data: DataSettings, train: TrainSettings, changed: bool = False) -> list[str]:
+    """The options that give these settings back (`from_args`); every field written, defaults too, or with
+    `changed` only the fields that differ from the defaults (a command line for people to read)."""
     argv: list[str] = []
+    defaults = {DataSettings: DataSettings(), TrainSettings: TrainSettings()}
     for o in OPTIONS:
         v = getattr(data if o.owner is DataSettings else train, o.field)
+        if changed and v == getattr(defaults[o.owner], o.field):
+            continue
         if o.kind == "switch" or (o.kind == "tristate" and v is not None):
             argv.append(o.flag if v else "--no-" + o.flag[2:])
         elif o.kind == "tristate":
