@@ -163,6 +163,9 @@ def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_p
     assert at.selectbox(key="shown_prediction").value == f"20260101-130000-{RUN}"
     assert {m.label for m in at.metric} >= {"Images", "Dice (foreground)", "Objects found"}
     assert len(at.image) == 2
+    from seg.prediction.exports import FORMATS
+    # every export is offered disabled (pressed anyway over the WebSocket: tests/test_e2e_attacks.py)
+    assert all(at.button(key=f"export_{name}").disabled for name in FORMATS)
     assert {p: p.stat().st_mtime_ns for p in home.rglob("*")} == before  # not a file changed or added
 
 
