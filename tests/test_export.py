@@ -1,6 +1,6 @@
 """The model for other tools: every format of seg/prediction/exports.py written and checked; a BioImage Model Zoo
-package that passes bioimageio.core's own test offline and whose test output is segboard's prediction; ONNX; the
-Predict page's buttons."""
+package that passes bioimageio.core's own test offline and whose test output is segboard's prediction; ONNX, and
+a failed ONNX check that keeps nothing; the Predict page's buttons."""
 
 import json
 from pathlib import Path
@@ -42,6 +42,7 @@ def test_every_format_writes_its_folder_and_says_its_check(exported, name):
     out, result = exported(name)
     assert result["format"] == name and Path(result["folder"]) == out.resolve()
     assert (out / fmt.main).is_file()
+    assert not list(out.glob("*.unchecked.*"))
     line = fmt.said(result)  # what the command prints without --json
     assert line.startswith(f"{fmt.label} in {out.resolve()} (") and "not " not in fmt.outcome(result)
 
@@ -94,6 +95,19 @@ def test_onnx_export_and_bad_output_folders(finished, tmp_path):
     assert (tmp_path / "onnx" / "codes.txt").read_text().split() == ["background", "cell"]
     rc, _, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "onnx")  # never over files
     assert rc == 2 and "not an empty folder" in err
+
+
+def test_a_failed_onnx_check_keeps_nothing(finished, tmp_path, monkeypatch):
+    "The message says the model was not kept: no model.onnx (nor any file) is left that could pass for a good one."
+    from seg.prediction import export
+    monkeypatch.setattr(export, "TOLERANCE", -1.0)  # every difference, even 0, fails the check
+    rc, said, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "new")
+    assert rc == 2 and "disagrees with PyTorch" in err and "it was not kept" in err
+    assert not (tmp_path / "new").exists()  # the folder the command made, removed with the model
+    (tmp_path / "empty").mkdir()  # a folder the user made stays, empty
+    rc, said, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "empty")
+    assert rc == 2 and "it was not kept" in err
+    assert (tmp_path / "empty").is_dir() and not list((tmp_path / "empty").iterdir())
 
 
 def test_the_predict_page_exports_every_format_checked(finished, home):
