@@ -13,7 +13,7 @@ import streamlit as st
 
 from seg.data.uploads import UploadError
 from seg.model.settings import SettingsError
-from seg.prediction import bundle
+from seg.prediction import bundle, exports
 from seg.prediction.measure import counts, size_distribution
 from ui import access, frame, labelling, predictions, text, training
 
@@ -37,29 +37,28 @@ run = trained[names.index(run_name)]
 if run.status().active:
     st.caption("This run is still training: its best weights so far are used.")
 
-# -- The model for other tools: Fiji (deepImageJ), ilastik, QuPath read the BioImage Model Zoo's format
-with st.expander("Use this model in Fiji, ilastik or QuPath"):
-    st.caption("A BioImage Model Zoo package: the model as TorchScript and ONNX, its input normalisation, a test image "
-               "and the output it must give, a cover and documentation. Checked with the bioimageio test before it is "
-               "offered (a minute or so).")
-    exported = st.session_state.get("exported", {}).get(run.name)
-    if st.button("Export as a BioImage Model Zoo package", key="export_bioimageio", disabled=access.read_only(),
-                 help="Not in a read-only app: exporting converts and tests the model on the server."
-                 if access.read_only() else None):
-        with st.spinner("Converting to TorchScript and ONNX, and testing the package ..."):
-            try:
-                exported = str(predictions.export_package(run))
-            except SettingsError as e:
-                st.error(text.md(e))
-            else:
-                st.session_state.setdefault("exported", {})[run.name] = exported
-    if exported:
-        test = predictions.export_result(exported)
-        st.success(f"Package tested: {test}. Unzip it anywhere, or import the zip in deepImageJ (Fiji), ilastik or "
-                   "QuPath.")
-        st.download_button("BioImage Model Zoo package (zip)", partial(predictions.package_zip, exported),
-                           on_click="ignore", file_name=f"{run.name}-bioimageio.zip", mime="application/zip",
-                           key="download_bioimageio")
+# -- The model for other tools: one section a format of seg/prediction/exports.py
+with st.expander("Use this model in other tools"):
+    for fmt in exports.FORMATS.values():
+        st.markdown(f"**{fmt.label}**")
+        st.caption(f"{fmt.a_label[0].upper()}{fmt.a_label[1:]}: {fmt.about}. Checked with {fmt.checked_with} "
+                   "before it is offered.")
+        exported = st.session_state.get("exported", {}).get((run.name, fmt.name))
+        if st.button(f"Export as {fmt.a_label}", key=f"export_{fmt.name}", disabled=access.read_only(),
+                     help="Not in a read-only app: exporting converts and tests the model on the server."
+                     if access.read_only() else None):
+            with st.spinner(f"{fmt.doing} ..."):
+                try:
+                    exported = predictions.export(run, fmt.name)
+                except SettingsError as e:
+                    st.error(text.md(e))
+                else:
+                    st.session_state.setdefault("exported", {})[(run.name, fmt.name)] = exported
+        if exported:
+            st.success(f"{fmt.label} exported ({fmt.outcome(exported)}). {fmt.zip_hint}")
+            st.download_button(f"{fmt.label} (zip)", partial(predictions.export_zip, exported["folder"]),
+                               on_click="ignore", file_name=f"{run.name}-{fmt.name}.zip", mime="application/zip",
+                               key=f"download_{fmt.name}")
 
 # -- What to predict (not in a read-only app: colleagues browse the predictions already made)
 SOURCES = {"valid": "Its validation images", "folder": "A folder on the server", "upload": "Upload images"}

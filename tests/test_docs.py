@@ -164,7 +164,8 @@ FIGURES = [
     ("python -m seg: predict --unit", "docs/cli.md#predict", "| `--unit U` | {} |"),
     ("python -m seg: predict --weights", "docs/cli.md#predict", "| `--weights best\\|last` | {} |"),
     ("python -m seg: label-next --bs", "docs/cli.md#label-next", "| `--bs N` | {} |"),
-    ("python -m seg: export --format", "docs/cli.md#export", "| `--format bioimageio\\|onnx` | {} |"),
+    ("seg.prediction.exports: '\\\\|'.join(FORMATS), DEFAULT", "docs/cli.md#export", "| `--format {}` | {} |"),
+    ("seg.prediction.exports: '\\\\|'.join(FORMATS)", "docs/cli.md", "`export RUN_DIR --format {} --out DIR"),
     ("python -m seg: export --license", "docs/cli.md#export", "| `--license ID` | {} |"),
     ("python -m seg: serve --port", "docs/cli.md", "`serve [--port {}]"),
     # sharing: the sign-in throttle, uploads, paths
@@ -332,3 +333,39 @@ def test_every_folder_of_the_workspace_is_in_where_files_go():
     missing = sorted(f for f in folders if f"`{f}/`" not in where)
     assert not missing, f"workspace folders not in the README's Where files go: {missing}"
     assert "SEGBOARD_LOCK_DIR" in where  # the locks, outside the workspace
+
+
+# -- the export formats: seg/prediction/exports.py is the one list ------------------------------------------------
+
+def test_the_export_formats_of_the_cli_the_page_and_the_docs_are_the_registry_s(finished, home):
+    """`seg export --format` offers the registry's formats (its help their one line, their options), the Predict
+    page a button for each, and docs/cli.md#export's table lists them, each with its one line and its check: a
+    format is one entry of seg/prediction/exports.py, and this fails until the page and the docs follow it."""
+    import argparse
+
+    from training import app_on
+
+    from seg.prediction.exports import DEFAULT, FORMATS, options
+    names = list(FORMATS)
+    # the CLI
+    export = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["export"]
+    fmt = next(a for a in export._actions if "--format" in a.option_strings)
+    assert list(fmt.choices) == names and fmt.default == DEFAULT
+    assert all(f"{f.name}: {f.a_label}, {f.about}" in fmt.help for f in FORMATS.values())
+    assert set(options()) <= {flag for a in export._actions for flag in a.option_strings}
+    # the page
+    finished.into(home)
+    at = app_on("predict", timeout=240)
+    assert not at.exception, at.exception
+    buttons = [b for b in at.button if (b.key or "").startswith("export_")]
+    assert [b.key for b in buttons] == [f"export_{n}" for n in names]
+    assert [b.label for b in buttons] == [f"Export as {f.a_label}" for f in FORMATS.values()]
+    # the docs: the table of formats, row by row
+    lines = section("docs/cli.md#export").splitlines()
+    start = lines.index("| format | what | checked with |") + 2  # the header, then its |---| line
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    rows = lines[start:end]
+    assert [re.match(r"\| `([\w-]+)` \|", r)[1] for r in rows] == names
+    assert rows == [f"| `{f.name}` | {f.a_label}: {f.about} | {f.checked_with} |" for f in FORMATS.values()]
+    prediction = re.sub(r"\s+", " ", words("prediction.md"))  # the page's section names each format
+    assert all(f"**{f.label}**" in prediction for f in FORMATS.values())

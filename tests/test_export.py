@@ -1,22 +1,50 @@
-"""The model for other tools: a BioImage Model Zoo package that passes bioimageio.core's own test offline and
-whose test output is segboard's prediction; ONNX; the Predict page's button."""
+"""The model for other tools: every format of seg/prediction/exports.py written and checked; a BioImage Model Zoo
+package that passes bioimageio.core's own test offline and whose test output is segboard's prediction; ONNX, and
+a failed ONNX check that keeps nothing; the Predict page's buttons."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from training import RUN, app_on, cli
 
+from seg.prediction.exports import FORMATS
+
 pytestmark = pytest.mark.slow  # converting and testing a model: 20 to 40 s each
 
 
 @pytest.fixture(scope="module")
-def package(finished, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "pkg"
-    rc, said, err = cli("export", finished.run, "--format", "bioimageio", "--out", out, "--author", "A. Tester",
-                        "--json")
-    assert rc == 0, err
-    return out, json.loads(said)
+def exported(finished, tmp_path_factory):
+    """Each format exported once by the CLI, when a test first asks: name -> (its folder, what --json printed).
+    Every format is given --author: a format ignores the options of others."""
+    done = {}
+
+    def export(name: str):
+        if name not in done:
+            out = tmp_path_factory.mktemp("export") / name
+            rc, said, err = cli("export", finished.run, "--format", name, "--out", out, "--author", "A. Tester",
+                                "--json")
+            assert rc == 0, err
+            done[name] = out, json.loads(said)
+        return done[name]
+    return export
+
+
+@pytest.fixture(scope="module")
+def package(exported):
+    return exported("bioimageio")
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_every_format_writes_its_folder_and_says_its_check(exported, name):
+    fmt = FORMATS[name]
+    out, result = exported(name)
+    assert result["format"] == name and Path(result["folder"]) == out.resolve()
+    assert (out / fmt.main).is_file()
+    assert not list(out.glob("*.unchecked.*"))
+    line = fmt.said(result)  # what the command prints without --json
+    assert line.startswith(f"{fmt.label} in {out.resolve()} (") and "not " not in fmt.outcome(result)
 
 
 def test_the_package_passes_the_bioimageio_test(package):
@@ -69,13 +97,29 @@ def test_onnx_export_and_bad_output_folders(finished, tmp_path):
     assert rc == 2 and "not an empty folder" in err
 
 
-def test_the_predict_page_exports_a_tested_package(finished, home):
+def test_a_failed_onnx_check_keeps_nothing(finished, tmp_path, monkeypatch):
+    "The message says the model was not kept: no model.onnx (nor any file) is left that could pass for a good one."
+    from seg.prediction import export
+    monkeypatch.setattr(export, "TOLERANCE", -1.0)  # every difference, even 0, fails the check
+    rc, said, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "new")
+    assert rc == 2 and "disagrees with PyTorch" in err and "it was not kept" in err
+    assert not (tmp_path / "new").exists()  # the folder the command made, removed with the model
+    (tmp_path / "empty").mkdir()  # a folder the user made stays, empty
+    rc, said, err = cli("export", finished.run, "--format", "onnx", "--out", tmp_path / "empty")
+    assert rc == 2 and "it was not kept" in err
+    assert (tmp_path / "empty").is_dir() and not list((tmp_path / "empty").iterdir())
+
+
+def test_the_predict_page_exports_every_format_checked(finished, home):
     finished.into(home)
     at = app_on("predict", timeout=240)
     assert not at.exception
-    at.button(key="export_bioimageio").click().run()
-    assert not at.exception and not at.error
-    assert any("Package tested: passed" in s.value for s in at.success)
-    made = list((home / "exports").glob(f"*-{RUN}-bioimageio/rdf.yaml"))
-    assert len(made) == 1
-    assert any(getattr(b, "label", "") == "BioImage Model Zoo package (zip)" for b in at.get("download_button"))
+    for name, fmt in FORMATS.items():
+        at.button(key=f"export_{name}").click().run()
+        assert not at.exception and not at.error
+        assert any(s.value.startswith(f"{fmt.label} exported (") for s in at.success)
+        made = list((home / "exports").glob(f"*-{RUN}-{name}/{fmt.main}"))
+        assert len(made) == 1, name
+        assert any(getattr(b, "label", "") == f"{fmt.label} (zip)" for b in at.get("download_button"))
+    assert any("bioimageio test: passed" in s.value for s in at.success)
+    assert any("largest logit difference from PyTorch" in s.value for s in at.success)

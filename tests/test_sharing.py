@@ -138,6 +138,9 @@ def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_p
         copy_run(root / sub, home / sub)
     monkeypatch.setenv("SEGBOARD_READ_ONLY", "1")
     monkeypatch.setenv("SEGBOARD_ROOTS", str(data.parent))
+    # the demo is written before anyone opens the app (`make run`), so the first page finds it whichever test ran
+    # first in this process (ui.datasets.demo_path is cached per process)
+    workspace.ensure_demo()
     before = {p: p.stat().st_mtime_ns for p in home.rglob("*")}
     at = app()
     at.run()
@@ -163,7 +166,11 @@ def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_p
     assert at.selectbox(key="shown_prediction").value == f"20260101-130000-{RUN}"
     assert {m.label for m in at.metric} >= {"Images", "Dice (foreground)", "Objects found"}
     assert len(at.image) == 2
-    assert {p: p.stat().st_mtime_ns for p in home.rglob("*")} == before  # not a file changed or added
+    from seg.prediction.exports import FORMATS
+    # every export is offered disabled (pressed anyway over the WebSocket: tests/test_e2e_attacks.py)
+    assert all(at.button(key=f"export_{name}").disabled for name in FORMATS)
+    after = {p: p.stat().st_mtime_ns for p in home.rglob("*")}
+    assert after == before, sorted(str(p) for p in set(after) | set(before) if after.get(p) != before.get(p))
 
 
 def test_predictions_are_listed_for_anyone_and_linked_by_address(home, trained):

@@ -47,34 +47,26 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     return out
 
 
-def export_package(run: runs.Run) -> Path:
-    """The run's model as a BioImage Model Zoo package (seg/prediction/bioimageio.py), tested, in a new folder
-    under exports/; returns that folder."""
-    from seg.prediction.bioimageio import export_bioimageio
-    require_writable("exporting a model (it converts and tests it on the server)")
-    out = _new(workspace.exports_dir(), f"{run.name}-bioimageio")
+def export(run: runs.Run, name: str) -> dict:
+    """The run's model in the format `name` (seg/prediction/exports.py), checked, in a new folder under exports/;
+    returns the writer's result (its "folder" and the check's outcome)."""
+    from seg.prediction.exports import FORMATS
     from seg.prediction.model import PredictError
     from seg.util import one_line
+    require_writable("exporting a model (it converts and tests it on the server)")
+    out = _new(workspace.exports_dir(), f"{run.name}-{name}")
     try:
-        export_bioimageio(run.path, out)
+        return FORMATS[name].write(run.path, out)
     except PredictError:
         raise
     except Exception as e:  # a converter's or the checker's own failure: said on the page, the app goes on
-        raise PredictError(f"The export of {run.name} failed: {one_line(e)}. The files written so far are in {out}.") \
-            from e
-    return out
+        kept = f" The files written so far are in {out}." if out.is_dir() and any(out.iterdir()) else ""
+        raise PredictError(f"The export of {run.name} failed: {one_line(e)}.{kept}") from e
 
 
-def export_result(folder: str) -> str:
-    "The package's bioimageio test in words, from its export.json."
-    from seg.util import read_json
-    test = read_json(Path(folder) / "export.json").get("test")
-    return "not tested (bioimageio.core is not installed)" if not test else f"{test['status']}, {test['checks']} checks"
-
-
-def package_zip(folder: str) -> bytes:
-    from seg.prediction.bioimageio import zip_package
-    return zip_package(Path(folder))
+def export_zip(folder: str) -> bytes:
+    from seg.prediction.exports import zip_folder
+    return zip_folder(Path(folder))
 
 
 def predictions(run: runs.Run) -> list[Path]:

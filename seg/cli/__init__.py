@@ -13,8 +13,8 @@
     python -m seg corrections RUN_DIR LABELS_SET --out DIR   the run's dataset with a labels set's corrections,
                                                for `train DIR --from RUN_DIR`
     python -m seg report RUN_DIR --out FILE.html    the run's report: one HTML file that opens offline
-    python -m seg export RUN_DIR --format bioimageio|onnx --out DIR   the model for other tools (BioImage Model Zoo
-                                               package: Fiji/deepImageJ, ilastik, QuPath; or ONNX)
+    python -m seg export RUN_DIR --format FORMAT --out DIR   the model for other tools, in a format of
+                                               seg/prediction/exports.py (a BioImage Model Zoo package, ONNX, ...)
     python -m seg rename RUN_DIR TITLE         give a run a title (its folder keeps its name)
     python -m seg note RUN_DIR TEXT            write a note about a run ('' clears it)
     python -m seg delete RUN_DIR --yes         delete a finished run, weights and all
@@ -117,15 +117,21 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--no-samples", action="store_true",
                    help="show the training's last sample sheet instead of predicting the validation images again")
     o.set_defaults(run=c.cmd_report)
-    x = sub.add_parser("export", help="the run's model for other tools: a BioImage Model Zoo package (Fiji with "
-                                      "deepImageJ, ilastik, QuPath, BiaPy) or ONNX")
+    from seg.prediction import exports
+    x = sub.add_parser("export", help="the run's model for other tools: "
+                                      + " or ".join(f.a_label for f in exports.FORMATS.values()))
     x.add_argument("run_dir", metavar="RUN_DIR")
-    x.add_argument("--format", choices=["bioimageio", "onnx"], default="bioimageio", help="(bioimageio)")
+    x.add_argument("--format", choices=tuple(exports.FORMATS), default=exports.DEFAULT,
+                   help="; ".join(f"{f.name}: {f.a_label}, {f.about}" for f in exports.FORMATS.values()).replace(
+                       "%", "%%") + f" ({exports.DEFAULT})")
     x.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     x.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
-    x.add_argument("--license", default="CC-BY-4.0", help="bioimageio: the model's licence, an SPDX id (CC-BY-4.0)")
-    x.add_argument("--author", action="append", help="bioimageio: an author's name (repeat for several)")
-    x.add_argument("--json", action="store_true", help="print what was written and the test's outcome as JSON")
+    for o, names in exports.options().values():  # the options of the formats that take them
+        x.add_argument(o.flag, dest=o.param, metavar=o.metavar, default=o.default,
+                       action="append" if o.repeat else "store",
+                       help=f"{', '.join(names)}: {o.help}".replace("%", "%%")
+                       + (f" ({o.default})" if o.default is not None else ""))
+    x.add_argument("--json", action="store_true", help="print what was written and the check's outcome as JSON")
     x.set_defaults(run=c.cmd_export)
     n = sub.add_parser("rename", help="give a run a title, shown beside its folder name (which stays)")
     n.add_argument("run_dir", metavar="RUN_DIR")

@@ -250,24 +250,16 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
+    "The run's model in the format chosen (seg/prediction/exports.py), with the options that format takes."
+    from seg.prediction.exports import FORMATS
+    fmt = FORMATS[args.format]
     run = _run(args.run_dir)
-    if args.format == "onnx":
-        from seg.prediction.export import export_folder
-        result = export_folder(run.path, args.out, which=args.weights)
-    else:
-        from seg.prediction.bioimageio import export_bioimageio
-        result = export_bioimageio(run.path, args.out, which=args.weights, license=args.license, authors=args.author)
+    result = fmt.write(run.path, args.out, which=args.weights, **{o.param: getattr(args, o.param) for o in fmt.options})
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
-    elif args.format == "onnx":
-        print(f"ONNX model in {result['folder']} (largest logit difference from PyTorch: {result['max_difference']})")
     else:
-        t = result["test"]
-        said = "not tested (bioimageio.core is not installed)" if t is None else \
-            f"bioimageio test: {t['status']} ({t['checks']} checks)"
-        print(f"BioImage Model Zoo package in {result['folder']} ({said}); open rdf.yaml with Fiji's deepImageJ, "
-              f"ilastik or QuPath, or zip the folder's files to upload")
+        print(fmt.said(result))
     return 0
 
 

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from seg.prediction.exports import LICENSE
 from seg.prediction.model import Model, PredictError
 from seg.util import write_json
 
 OPSET = 17
-LICENSE = "CC-BY-4.0"  # the zoo's usual licence for a model; --license changes it
 
 
 class WithSoftmax(torch.nn.Module):
@@ -214,16 +214,3 @@ def test(folder: Path) -> dict:
     failed = [f"{d.name}: {'; '.join(str(e.msg) for e in d.errors)}" for d in summary.details if d.status == "failed"]
     return {"passed": summary.status == "passed", "status": summary.status,
             "details": failed[:10], "checks": len(summary.details)}
-
-
-def zip_package(folder: Path) -> bytes:
-    "The package folder as the zoo's zip (rdf.yaml at the top)."
-    import io
-    import zipfile
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in sorted(Path(folder).iterdir()):
-            if f.is_file():
-                zf.write(f, f.name)
-    return buf.getvalue()
-

@@ -85,12 +85,23 @@ def new_folder(out) -> Path:
 
 def export_folder(run_dir, out, which: str = "best") -> dict:
     """`python -m seg export RUN --format onnx`: model.onnx (checked against PyTorch), codes.txt, config.json and
-    README.txt (the input's normalisation, how to run it) in `out`, a new or empty folder."""
+    README.txt (the input's normalisation, how to run it) in `out`, a new or empty folder. The model is written as
+    model.unchecked.onnx and named model.onnx once it passed its check; one that fails it, or whose writing fails,
+    is removed (and `out` too, when this made it and it is empty): nothing is left that looks like a good export."""
     out = new_folder(out)
     model = Model.load(run_dir, which)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, out / "model.onnx", check=False)
-    diff = agreement(model, out / "model.onnx")
+    unchecked = out / "model.unchecked.onnx"
+    try:
+        export_onnx(model, unchecked, check=False)
+        diff = agreement(model, unchecked)
+    except BaseException:
+        unchecked.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    unchecked.replace(out / "model.onnx")
     h, w = model.size
     (out / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
     (out / "config.json").write_text((Path(model.run) / "config.json").read_text(encoding="utf-8"), encoding="utf-8")
