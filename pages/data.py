@@ -9,8 +9,8 @@ import plotly.express as px
 import streamlit as st
 
 from seg.data.overlay import Overlay, draw_objects, hex_color
-from seg.data.uploads import UploadError
-from seg.model.settings import DataSettings, SettingsError
+from seg.errors import SettingsError, UploadError
+from seg.model.settings import DataSettings
 from ui import access, datasets, frame, labelling, state, text
 
 frame.require_frame()

@@ -4,12 +4,12 @@ import streamlit as st
 
 from seg import runs
 from seg.data.codes import Codes
-from seg.data.images import ImageError, load_image
+from seg.data.images import load_image
 from seg.data.overlay import Overlay
 from seg.data.report import Report
+from seg.errors import ImageError, LabelsError, RunError
 from seg.labels.assist import UNMARKED, NoStrokes
-from seg.labels.store import LabelsError, key_of
-from seg.runs import RunError
+from seg.labels.store import key_of
 from ui import access, frame, labelling, text
 from ui.editor import Change, Click, edit
 

@@ -11,8 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from seg.data.uploads import UploadError
-from seg.model.settings import SettingsError
+from seg.errors import SettingsError, UploadError
 from seg.prediction import bundle, exports
 from seg.prediction.measure import counts, size_distribution
 from ui import access, frame, labelling, predictions, text, training

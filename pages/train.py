@@ -12,8 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from seg import runs
+from seg.errors import RunError, SettingsError
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import MAX_EPOCHS, PRECISIONS, DataSettings, SettingsError, TrainSettings
+from seg.model.settings import MAX_EPOCHS, PRECISIONS, DataSettings, TrainSettings
 from seg.runs import charts, manage
 from seg.training import planner
 from seg.training.pace import estimate
@@ -63,7 +64,7 @@ if budget != "manual" and choice and not read_only:
         try:
             plan = training.plan(choice, budget, state.train_settings(),
                                  st.session_state.get("train_valid_pct", data_settings.valid_pct))
-        except (runs.RunError, SettingsError) as e:  # the device is busy: the timing waits for it
+        except (RunError, SettingsError) as e:  # the device is busy: the timing waits for it
             st.error(text.md(e))
     if plan:
         state.apply_plan(plan)
@@ -145,7 +146,7 @@ with st.expander("Learning-rate finder"):
         with st.spinner("Trying learning rates from 1e-7 to 10 ..."):
             try:
                 st.session_state["lr_found"] = training.find_lr(choice, data_settings, train_settings)
-            except (SettingsError, runs.RunError) as e:
+            except (SettingsError, RunError) as e:
                 st.error(text.md(e))
     found = st.session_state.get("lr_found")
     if found:
@@ -178,7 +179,7 @@ elif st.button("Start training", type="primary", disabled=bool(problem or busy o
     try:
         run = training.start_run(choice, data_settings, train_settings, device.kind, plan,
                                  trials=st.session_state.get("trials", True))
-    except (runs.RunError, SettingsError) as e:
+    except (RunError, SettingsError) as e:
         st.error(text.md(e))
     else:
         st.query_params["run"] = run.name
@@ -320,7 +321,7 @@ with st.expander("Title, note, report, delete"):
                      help="Stop the run first." if active else None):
             try:
                 training.delete_run(run)
-            except runs.RunError as e:
+            except RunError as e:
                 st.error(text.md(e))
             else:
                 st.query_params.pop("run", None)

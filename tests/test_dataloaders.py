@@ -8,7 +8,8 @@ import torch
 from makers import MACHINE, dataset
 
 from seg import Dataset
-from seg.data.dataloaders import DataSettings, ReadMask, SettingsError, augment_preview, dataloaders
+from seg.data.dataloaders import DataSettings, ReadMask, augment_preview, dataloaders
+from seg.errors import SettingsError
 
 
 @pytest.fixture(scope="module")

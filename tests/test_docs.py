@@ -202,7 +202,7 @@ def sci(x: float) -> str:
 
 def said(check) -> str:
     "The one line a refusal says."
-    from seg.model.settings import SettingsError
+    from seg.errors import SettingsError
     try:
         check()
     except SettingsError as e:

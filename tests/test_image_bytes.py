@@ -25,7 +25,8 @@ from conftest import ROOT
 from PIL import Image
 
 from seg.data import images
-from seg.data.images import MAX_DECODED_BYTES, DecodeBudget, ImageError, header, load_image, read
+from seg.data.images import MAX_DECODED_BYTES, DecodeBudget, header, load_image, read
+from seg.errors import ImageError
 
 GB = 10**9
 SIDE = 18900  # 357 million pixels: four times Pillow's limit, just under the old check's bound

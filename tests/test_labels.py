@@ -9,8 +9,9 @@ import pytest
 from makers import MACHINE, save, shapes
 
 from seg import Dataset
+from seg.errors import LabelsError
 from seg.labels.assist import UNMARKED, Assistant, NoStrokes, region_at
-from seg.labels.store import LabelsError, LabelSet
+from seg.labels.store import LabelSet
 
 
 def cells(rng, size=(96, 128)) -> tuple[np.ndarray, np.ndarray]:

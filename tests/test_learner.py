@@ -12,13 +12,14 @@ from training import demo
 
 from seg.data.dataloaders import dataloaders
 from seg.data.dataset import Dataset
+from seg.errors import SettingsError
 from seg.model.device import detect
 from seg.model.learner import learner
 from seg.model.losses import DiceCE, class_weights
 from seg.model.metrics import metrics
 from seg.model.pretrained import Pretrained, choose_pretrained
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.model.settings import DataSettings, TrainSettings
 
 
 def scores_for(pred_classes, targ, codes):

@@ -15,9 +15,10 @@ from PIL import Image
 from training import cli, seg
 
 from seg import Dataset
+from seg.errors import PredictError
 from seg.prediction.folder import Prediction
 from seg.prediction.inference import Predictor
-from seg.prediction.model import Model, PredictError
+from seg.prediction.model import Model
 from seg.prediction.output import predict
 
 

@@ -9,7 +9,8 @@ import time
 import pytest
 from training import RUN, app_on, cli
 
-from seg.runs import Run, RunError, list_runs
+from seg.errors import RunError
+from seg.runs import Run, list_runs
 from seg.runs.manage import DELETING, about, delete, label, set_about
 
 

@@ -15,9 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 from seg import Dataset
 from seg.data.report import Report
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.errors import AccessError, SettingsError
+from seg.model.settings import DataSettings, TrainSettings
 from seg.server import workspace
-from seg.server.sharing import AccessError, Sharing, describe, serve_address, typed_path
+from seg.server.sharing import Sharing, describe, serve_address, typed_path
 from seg.server.signin import LOCK_AFTER, LOCKOUT_S, Throttle
 
 # ---- paths as text ----------------------------------------------------------------------------------
@@ -117,8 +118,9 @@ def test_links_that_leave_the_roots_are_left_out_with_a_warning(home, tmp_path):
 def test_a_labels_set_made_from_the_workspace_lists_nothing_private(home):
     """Attack: a new labels set from the workspace folder itself listed other sessions' uploads and runs'
     samples, and the editor served their pixels to anyone who opened the set (read-only viewers too)."""
+    from seg.errors import LabelsError
     from seg.labels.queue import images_of
-    from seg.labels.store import LabelsError, LabelSet
+    from seg.labels.store import LabelSet
     other = workspace_with_others(home)
     victim = other / "images" / "secret-a.png"
     s = LabelSet.create(workspace.labels_dir(), "everything", ["background", "cell"], source=home)
@@ -138,7 +140,8 @@ def test_a_labels_set_made_from_the_workspace_lists_nothing_private(home):
 def test_a_link_out_of_the_roots_under_a_sets_folder_is_neither_shown_copied_nor_zipped(home, tmp_path):
     """Attack: an image in a source folder inside the roots, a link to a file outside them, was served to a
     read-only viewer, copied into the set by a save and handed out in the set's zip."""
-    from seg.labels.store import LabelsError, LabelSet
+    from seg.errors import LabelsError
+    from seg.labels.store import LabelSet
     from ui.labelling import zipped
     root, outside = tmp_path / "root", tmp_path / "outside"
     dataset(outside / "stolen", n=1, names=["x1"])

@@ -12,9 +12,10 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, cli, copy_run, demo, seg
 
+from seg.errors import AccessError
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
-from seg.server.sharing import AccessError, Sharing
+from seg.server.sharing import Sharing
 
 # ---- the rules --------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from makers import dataset
 from training import TINY, cli, demo, seg, start, wait_for
 
 from seg import runs
+from seg.errors import RunError
 from seg.runs import Run
 
 
@@ -137,7 +138,7 @@ def test_sigkill_is_seen_as_failed_and_frees_the_device(data, tmp_path):
     # naming the run, nothing written.
     rc, _, err = cli("train", data, "--run-dir", tmp_path / "second", *TINY)
     assert rc == 2 and "busy" in err and str(tmp_path / "r") in err and not (tmp_path / "second").exists()
-    with pytest.raises(runs.RunError, match="already training"):
+    with pytest.raises(RunError, match="already training"):
         runs.start(data, tmp_path / "third", TINY)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()

@@ -8,7 +8,8 @@ import pytest
 from makers import MACHINE, dataset
 
 from seg import Dataset
-from seg.data.uploads import UploadError, extract_zip
+from seg.data.uploads import extract_zip
+from seg.errors import UploadError
 
 
 def zipped(members: dict, **kw) -> io.BytesIO:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from seg.errors import AccessError
 from seg.model.settings import DataSettings
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
-from seg.server.sharing import Access, AccessError, Sharing
+from seg.server.sharing import Access, Sharing
 from seg.server.signin import LOCKOUT_S, Throttle
 from ui import upload_guard
 from ui.text import md

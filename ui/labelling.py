@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from seg.errors import LabelsError
 from seg.labels.assist import UNMARKED, Assistant
-from seg.labels.store import LabelsError, LabelSet
+from seg.labels.store import LabelSet
 from seg.server import workspace
 from seg.server.sharing import Access
 from ui import access
@@ -40,7 +41,7 @@ def create(name: str, classes: str, source: str, objects: bool = False) -> Label
 def create_from_form() -> None:
     """The new-set form's button (a callback: the set chooser, drawn above it, then opens the new set); what
     went wrong is kept for the page to show."""
-    from seg.model.settings import SettingsError
+    from seg.errors import SettingsError
     state = st.session_state
     try:
         made = create(state.get("new_set_name", ""), state.get("new_set_classes", ""), state.get("new_set_source", ""),

@@ -50,8 +50,8 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
 def export(run: runs.Run, name: str) -> dict:
     """The run's model in the format `name` (seg/prediction/exports.py), checked, in a new folder under exports/;
     returns the writer's result (its "folder" and the check's outcome)."""
+    from seg.errors import PredictError
     from seg.prediction.exports import FORMATS
-    from seg.prediction.model import PredictError
     from seg.util import one_line
     require_writable("exporting a model (it converts and tests it on the server)")
     out = _new(workspace.exports_dir(), f"{run.name}-{name}")

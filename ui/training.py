@@ -10,11 +10,12 @@ import streamlit as st
 
 from seg import runs
 from seg.cli.options import run_argv
+from seg.errors import AccessError
 from seg.model.device import Device, detect
 from seg.model.pretrained import choose_pretrained
 from seg.model.settings import DataSettings, TrainSettings
 from seg.server import workspace
-from seg.server.sharing import Access, AccessError
+from seg.server.sharing import Access
 from ui.access import access, alive, confined, require_writable, weights_file
 from ui.datasets import _open
 from ui.state import DataChoice

@@ -32,8 +32,7 @@ import time
 
 from seg.cli import commands as c
 from seg.cli.options import add_run_options, add_training_options
-from seg.model.settings import SettingsError
-from seg.runs import RunError
+from seg.errors import RunError, SettingsError
 
 STARTED = time.time()  # a --budget counts from here: start-up, planning and final scoring are the user's minutes
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from seg.cli import text
 from seg.cli.options import from_args
-from seg.model.settings import SettingsError
-from seg.runs import RunError
+from seg.errors import RunError, SettingsError
 from seg.util import PROJECT
 
 
@@ -207,8 +206,9 @@ def cmd_label_next(args) -> int:
 
 
 def cmd_corrections(args) -> int:
+    from seg.errors import LabelsError
     from seg.labels.corrections import for_run
-    from seg.labels.store import LabelsError, LabelSet
+    from seg.labels.store import LabelSet
     from seg.server.sharing import Access  # the command line reads the whole machine
     out = Path(args.out)
     if out.exists():

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seg.data.codes import MAX_CLASSES, Codes, CodesError
+from seg.data.codes import MAX_CLASSES, Codes
 from seg.data.discovery import Discovery
 from seg.data.images import load_mask
 from seg.data.masks import INVALID, Encoding, infer_encoding, key_color
 from seg.data.report import Report
+from seg.errors import CodesError
 from seg.objects.ids import Evidence, IdFacts, evidence, looks_like_objects, single_regions
 
 if TYPE_CHECKING:

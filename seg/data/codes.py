@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from seg.errors import CodesError
+
 MAX_CLASSES = 32
 
 # Overlay colours for classes 1.. (class 0, the background, is not drawn). Chosen to stay apart
@@ -21,12 +23,6 @@ PALETTE = [
     (0, 0, 0), (255, 64, 64), (64, 200, 255), (255, 210, 0), (80, 220, 100), (200, 90, 255),
     (255, 140, 0), (0, 255, 200), (255, 100, 200), (160, 255, 60), (120, 120, 255),
 ]
-
-
-class CodesError(Exception):
-    def __init__(self, problem: str, fix: str):
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
 
 
 def default_color(i: int) -> tuple[int, int, int]:

@@ -29,7 +29,8 @@ from seg.data.dataset import Dataset
 from seg.data.discovery import Pair
 from seg.data.images import is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
-from seg.model.settings import DataSettings, SettingsError
+from seg.errors import SettingsError
+from seg.model.settings import DataSettings
 from seg.objects.target import target, width_for
 
 __all__ = ["DataSettings", "SettingsError", "dataloaders", "augment_preview"]

@@ -18,9 +18,10 @@ import numpy as np
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
-from seg.data.images import DECODING, ImageError, header, is_lossy, load_image, load_mask, mode_note, read
+from seg.data.images import DECODING, header, is_lossy, load_image, load_mask, mode_note, read
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
+from seg.errors import ImageError
 from seg.objects.ids import IdFacts
 from seg.objects.ids import summary as objects_summary
 

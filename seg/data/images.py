@@ -24,6 +24,8 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageMode, UnidentifiedImageError
 
+from seg.errors import ImageError
+
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 LOSSY_EXTS = {".jpg", ".jpeg"}
 TIFF_EXTS = {".tif", ".tiff"}
@@ -35,12 +37,6 @@ MAX_DECODED_BYTES = 2**30  # 1 GiB: the most one image or mask may take decoded 
 
 # Files that operating systems and tools leave behind; never reported.
 JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-
-
-class ImageError(Exception):
-    def __init__(self, problem: str, fix: str):
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
 
 
 def is_image_name(path: Path) -> bool:

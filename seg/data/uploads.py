@@ -11,7 +11,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from seg.model.settings import SettingsError
+from seg.errors import UploadError
 
 # What the browser may send (the command line is not limited): one file, a zipped dataset or an image, is
 # checked by Streamlit against server.maxUploadSize in .streamlit/config.toml, which must say MAX_UPLOAD in MB;
@@ -23,10 +23,6 @@ MAX_FILES = 50_000
 MAX_EXPANDED = 8 * 2**30  # bytes, whatever the ratio
 MAX_RATIO = 200  # expanded / compressed, above this only small archives pass
 SMALL = 256 * 2**20  # an archive expanding to less than this may compress as well as it likes
-
-
-class UploadError(SettingsError):
-    "An upload refused or unreadable; the message says why and what to upload instead."
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:

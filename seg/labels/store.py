@@ -30,6 +30,7 @@ from PIL import Image
 
 from seg.data.codes import Codes
 from seg.data.report import Report
+from seg.errors import LabelsError
 from seg.util import atomic_write
 
 if TYPE_CHECKING:
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
 
 HOWS = ("drawn", "assisted", "corrected", "predicted", "imported")
 NAME = re.compile(r"^[\w][\w .-]{0,63}$")
-
-
-class LabelsError(Exception):
-    def __init__(self, problem: str, fix: str):
-        super().__init__(problem)
-        self.problem, self.fix = problem, fix
 
 
 @dataclass(frozen=True)
@@ -168,7 +163,8 @@ class LabelSet:
         (names added, "name: why" refused)."""
         from pathlib import PurePosixPath
 
-        from seg.data.images import ImageError, is_image_name, load_image
+        from seg.data.images import is_image_name, load_image
+        from seg.errors import ImageError
         added, refused = [], []
         with self._locked():
             taken = {f.stem.lower() for f in (self.path / "images").iterdir()} | {k.lower() for k in self.labelled()}
@@ -247,7 +243,8 @@ class LabelSet:
         the resolved file copied: a link out of the viewer's folders is never copied into the set)."""
         if how not in HOWS:
             raise ValueError(f"how: one of {HOWS}, not {how!r}")
-        from seg.data.images import ImageError, load_image
+        from seg.data.images import load_image
+        from seg.errors import ImageError
         key = key_of(Path(image).resolve(), self.source)
         image = self.readable(image, access)
         a = self.check(mask)

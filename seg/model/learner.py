@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 from fastai.vision.all import unet_learner
 
+from seg.errors import SettingsError
 from seg.model.device import Device
 from seg.model.metrics import metrics
 from seg.model.pretrained import Pretrained
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import SettingsError, TrainSettings
+from seg.model.settings import TrainSettings
 
 BODY = {"conv1": 0, "bn1": 1, "layer1": 4, "layer2": 5, "layer3": 6, "layer4": 7}  # torchvision resnet -> U-Net body
 

@@ -13,7 +13,8 @@ import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from seg.model.settings import PRECISIONS, SettingsError
+from seg.errors import SettingsError
+from seg.model.settings import PRECISIONS
 from seg.util import read_json, remember_json
 
 CHOICES = PRECISIONS  # what a user may ask for: auto, fp32, bf16, fp16, or an exact format

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from seg.errors import SettingsError
 from seg.model.registry import BACKBONES, LOSSES
 from seg.util import hw
 
@@ -14,10 +15,6 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  
 # The most epochs a run may be given: what the settings accept, the Train page's slider reaches and the planner
 # plans (docs/bad-input.md quotes it). A budgeted run may still train past its plan's epochs to use its time.
 MAX_EPOCHS = 1000
-
-
-class SettingsError(ValueError):
-    pass
 
 
 @dataclass

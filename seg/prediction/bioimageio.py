@@ -33,8 +33,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from seg.errors import PredictError
 from seg.prediction.exports import LICENSE
-from seg.prediction.model import Model, PredictError
+from seg.prediction.model import Model
 from seg.util import write_json
 
 OPSET = 17

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seg.prediction.model import Model, PredictError
+from seg.errors import PredictError
+from seg.prediction.model import Model
 
 OPSET = 17
 README = """model.onnx: a U-Net trained with segboard (run {run}; {arch} backbone, {n} classes: {codes}).

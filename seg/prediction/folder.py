@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seg.prediction.model import PredictError
+from seg.errors import PredictError
 
 
 class Prediction:

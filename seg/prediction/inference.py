@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from seg.data.images import ImageError, load_image
+from seg.data.images import load_image
+from seg.errors import ImageError
 from seg.model.device import Device, cpu, detect
 from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, timed, to_layout
 from seg.prediction.model import Model

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from skimage.measure import label, regionprops
 
-from seg.model.settings import SettingsError
+from seg.errors import SettingsError
 
 COLUMNS = ["image", "class", "object", "centroid_x", "centroid_y", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
            "area_px", "area", "equivalent_diameter", "perimeter", "major_axis", "minor_axis", "aspect_ratio",

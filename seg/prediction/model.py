@@ -9,13 +9,9 @@ from pathlib import Path
 
 import torch
 
-from seg.model.settings import SettingsError
+from seg.errors import PredictError
 from seg.runs import Run
 from seg.util import hw
-
-
-class PredictError(SettingsError):
-    "A run or an input cannot be used for prediction; the message says why and what to do."
 
 
 @dataclass

@@ -33,10 +33,11 @@ from seg.data.discovery import Pair, image_files
 from seg.data.images import IMAGE_EXTS, is_image_name
 from seg.data.overlay import Overlay
 from seg.data.report import Report
+from seg.errors import PredictError
 from seg.objects import scores as object_scores
 from seg.prediction import measure, scores
 from seg.prediction.inference import Predictor
-from seg.prediction.model import Model, PredictError
+from seg.prediction.model import Model
 from seg.prediction.objects import objects_split, save_ids, split_probabilities
 from seg.prediction.previews import preview, preview_objects
 from seg.runs import Run

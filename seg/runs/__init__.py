@@ -12,8 +12,9 @@
 The names most callers need are here: `from seg import runs; runs.Run(path)`.
 """
 
+from seg.errors import RunError
 from seg.runs.events import FINAL, HEARTBEAT_S, EventLog
-from seg.runs.folder import Run, RunError, Status, list_runs, new_name, pid_alive, runs_dir
+from seg.runs.folder import Run, Status, list_runs, new_name, pid_alive, runs_dir
 from seg.runs.launch import start, training_now
 from seg.runs.lock import DeviceLock, lock_dir
 

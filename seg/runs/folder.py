@@ -47,10 +47,6 @@ SILENT_END = ("The training process ended before it printed a word or wrote an e
               "again; if it ends the same way, run its command (launch.json's cmd) in a terminal to see why.")
 
 
-class RunError(RuntimeError):
-    "A run cannot start or be read; the message says why and what to do."
-
-
 def runs_dir() -> Path:
     return workspace.runs_dir()
 

@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from seg.errors import RunError
 from seg.runs.events import STARTING_S
-from seg.runs.folder import Run, RunError, runs_dir
+from seg.runs.folder import Run, runs_dir
 from seg.runs.lock import DeviceLock
 from seg.util import PROJECT
 

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from seg.runs.folder import RunError
+from seg.errors import RunError
 from seg.server import workspace
 
 

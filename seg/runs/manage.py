@@ -14,7 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
-from seg.runs.folder import Run, RunError
+from seg.errors import RunError
+from seg.runs.folder import Run
 from seg.util import read_json, write_json
 
 ABOUT = "about.json"

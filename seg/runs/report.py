@@ -205,7 +205,7 @@ def build(run_dir, samples: bool = True) -> str:
     run = Run(run_dir)
     run.poll()
     if not run.exists():
-        from seg.runs.folder import RunError
+        from seg.errors import RunError
         raise RunError(f"{run.path}: not a run folder (no config.json or events.jsonl).")
     sections = {"summary": _summary(run), "settings": _settings(run), "dataset": _dataset(run),
                 "curves": _curves(run), "scores": _scores(run),
@@ -242,7 +242,7 @@ def _sheet(run: Run) -> str:
 
 def write(run_dir, out, samples: bool = True) -> Path:
     "The report written to `out` (whole, or not at all): a new file, or an earlier report replaced."
-    from seg.runs.folder import RunError
+    from seg.errors import RunError
     out = Path(out).expanduser()
     if out.is_dir():
         raise RunError(f"--out {out} is a folder; give a file name such as {out / 'report.html'}.")

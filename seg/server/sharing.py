@@ -15,17 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seg.model.settings import SettingsError
+from seg.errors import AccessError
 from seg.server import workspace
 
 ENV_PASSWORD = "SEGBOARD_PASSWORD"
 ENV_READ_ONLY = "SEGBOARD_READ_ONLY"
 ENV_ROOTS = "SEGBOARD_ROOTS"  # folders separated by os.pathsep (":" on Linux)
 TRUE = ("1", "true", "yes", "on")
-
-
-class AccessError(SettingsError):
-    "Something the sharing settings forbid; the message says what and who can change it."
 
 
 MAX_PATH = 4096  # Linux's PATH_MAX, in bytes

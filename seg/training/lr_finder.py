@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.errors import SettingsError
+from seg.model.settings import DataSettings, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run
 from seg.util import json_safe
 

@@ -32,7 +32,8 @@ def split_seconds(dataset, n_valid: int) -> float:
 
 def object_scores(run, dataset, valid, predictor, log) -> None:
     "Score the best weights' objects on `valid` at their own size; tune and record the split (see above)."
-    from seg.data.images import ImageError, load_image
+    from seg.data.images import load_image
+    from seg.errors import ImageError
     from seg.prediction import scores
     codes = list(dataset.codes.names)  # background, the objects
     total = np.zeros((2, 2), np.int64)

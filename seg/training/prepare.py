@@ -4,7 +4,8 @@ written: the first thing to fix as a SettingsError."""
 from __future__ import annotations
 
 from seg.data.dataset import Dataset
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
+from seg.errors import SettingsError
+from seg.model.settings import DataSettings, TrainSettings
 from seg.server.sharing import Access
 
 

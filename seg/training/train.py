@@ -22,14 +22,15 @@ from fastai.torch_core import set_seed
 from seg import __version__
 from seg.data.dataloaders import dataloaders
 from seg.data.dataset import Dataset
+from seg.errors import RunError, SettingsError
 from seg.labels.store import trained_on
 from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
 from seg.model.precision import candidates
 from seg.model.pretrained import Pretrained, choose_pretrained
-from seg.model.settings import DataSettings, SettingsError, TrainSettings
-from seg.runs import DeviceLock, EventLog, Run, RunError
+from seg.model.settings import DataSettings, TrainSettings
+from seg.runs import DeviceLock, EventLog, Run
 from seg.server import workspace
 from seg.server.workspace import signature
 from seg.training.budget import (

@@ -165,7 +165,8 @@ def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first SCORE_IMAGES validation pairs that read, as (image, class-index mask) at their own size; for
     objects the target of the model's classes (interior, a boundary one pixel wide: telling touching objects
     apart at the images' own size is what the trials should reward)."""
-    from seg.data.images import ImageError, load_image
+    from seg.data.images import load_image
+    from seg.errors import ImageError
     from seg.objects.target import target
     out = []
     for pair in valid:
