@@ -32,7 +32,8 @@ def file_node(path: Path) -> str:
 
 
 def imports(path: Path):
-    "Every (dotted module name, line) the file imports, at any depth; `from seg.x import y` gives seg.x and seg.x.y."
+    """Every (dotted module name, line) the file imports, at any depth; `from seg.x import y` gives seg.x and seg.x.y
+    (y may be a module), `from seg import y` seg.y alone when y is a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     package = ".".join(("seg",) + path.relative_to(SEG).with_suffix("").parts)
     if path.name != "__init__.py":
@@ -48,9 +49,12 @@ def imports(path: Path):
                 module = ".".join(base + ([n.module] if n.module else []))
             else:
                 module = n.module or ""
-            yield module, n.lineno
-            for a in n.names:
-                yield f"{module}.{a.name}", n.lineno
+            named = [a.name for a in n.names if module != "seg" or (SEG / a.name).is_dir()
+                     or (SEG / f"{a.name}.py").is_file()]
+            if module != "seg" or len(named) < len(n.names):  # `from seg import run_report` is seg.run_report's
+                yield module, n.lineno
+            for name in named:
+                yield f"{module}.{name}", n.lineno
 
 
 def graph():

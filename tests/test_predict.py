@@ -71,20 +71,20 @@ def test_tiles_agree_with_the_whole_image(trained):
 
 
 def test_scores_by_hand():
-    from seg.prediction import scores
+    from seg.model import pixel_scores
     truth = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
     pred = np.array([[0, 1, 1, 1], [0, 2, 0, 0]])
-    m = scores.confusion(truth, pred, 4)
+    m = pixel_scores.confusion(truth, pred, 4)
     assert m.tolist() == [[2, 1, 0, 0], [1, 2, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
-    assert scores.dice(m, 1) == pytest.approx(2 * 2 / (3 + 3))
-    assert scores.iou(m, 2) == pytest.approx(1 / 2)
-    assert scores.recall(m, 1) == pytest.approx(2 / 3)
-    assert scores.accuracy(m) == pytest.approx(5 / 8)
-    s = scores.image_scores(m, ["bg", "a", "b", "never"])
+    assert pixel_scores.dice(m, 1) == pytest.approx(2 * 2 / (3 + 3))
+    assert pixel_scores.iou(m, 2) == pytest.approx(1 / 2)
+    assert pixel_scores.recall(m, 1) == pytest.approx(2 / 3)
+    assert pixel_scores.accuracy(m) == pytest.approx(5 / 8)
+    s = pixel_scores.image_scores(m, ["bg", "a", "b", "never"])
     assert np.isnan(s["per_class"]["never"]["dice"])  # absent from both: no score, and left out of the mean
     assert s["dice"] == pytest.approx((2 / 3 + 2 / 3) / 2)
     rows = [{"dice": 0.9}, {"dice": float("nan")}, {"dice": 0.1}]
-    assert [r["dice"] for r in scores.worst_first(rows)][:2] == [0.1, 0.9]
+    assert [r["dice"] for r in pixel_scores.worst_first(rows)][:2] == [0.1, 0.9]
 
 
 def test_measurements_of_known_shapes():

@@ -12,6 +12,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, cli, copy_run, demo, seg
 
+from seg.data.demo import ensure_demo
 from seg.errors import AccessError
 from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
@@ -141,7 +142,7 @@ def test_read_only_browses_and_changes_nothing(home, trained, monkeypatch, tmp_p
     monkeypatch.setenv("SEGBOARD_ROOTS", str(data.parent))
     # the demo is written before anyone opens the app (`make run`), so the first page finds it whichever test ran
     # first in this process (ui.datasets.demo_path is cached per process)
-    workspace.ensure_demo()
+    ensure_demo()
     before = {p: p.stat().st_mtime_ns for p in home.rglob("*")}
     at = app()
     at.run()

@@ -8,8 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from seg import Dataset, Pair
+from seg.data.demo import ensure_demo
+from seg.data.discovery import signature
 from seg.data.overlay import fit
-from seg.server import workspace
 from seg.server.sharing import Access
 from ui.access import access
 
@@ -17,7 +18,7 @@ from ui.access import access
 @st.cache_resource(show_spinner="Writing the demo dataset ...")
 def demo_path(objects: bool = False) -> Path:
     "The demo dataset; `objects`: its twin with one id per cell."
-    return workspace.ensure_demo(objects)
+    return ensure_demo(objects)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Reading and checking every file ...")
@@ -29,7 +30,7 @@ def open_dataset(path: Path, codes: str = "", objects: bool | None = None) -> Da
     """The dataset as this viewer may see it (`seen`: what it may read), read once and again only when a file
     under it changes. `objects`: the masks read as one id per object (True), classes (False), or decided."""
     a = access()
-    return _open(str(path), codes, objects, workspace.signature(path), repr(a), a)
+    return _open(str(path), codes, objects, signature(path), repr(a), a)
 
 
 @st.cache_data(max_entries=4000, show_spinner=False)

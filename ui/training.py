@@ -10,6 +10,7 @@ import streamlit as st
 
 from seg import runs
 from seg.cli.options import run_argv
+from seg.data.discovery import signature
 from seg.errors import AccessError
 from seg.model.device import Device, detect
 from seg.model.pretrained import choose_pretrained
@@ -87,7 +88,7 @@ def plan(choice: DataChoice, budget: str, train: TrainSettings, valid_pct: float
         weights = weights_file(train.weights or "") or ""
     except AccessError:  # said on the page under the box; the plan goes without it
         weights = ""
-    return _plan(str(choice.path), choice.codes, choice.settings.objects, workspace.signature(choice.path), repr(a),
+    return _plan(str(choice.path), choice.codes, choice.settings.objects, signature(choice.path), repr(a),
                  budget, train.arch, train.pretrained, weights, valid_pct, choice.settings.seed, a)
 
 
@@ -148,9 +149,9 @@ def save_about(run: runs.Run, title: str, note: str) -> None:
 
 
 def report_html(run: runs.Run) -> str:
-    """The run's report (seg/runs/report.py). In a read-only app without predicting the validation images
+    """The run's report (seg/run_report.py). In a read-only app without predicting the validation images
     again (that computes on the server): the training's last sample sheet instead."""
-    from seg.runs.report import build
+    from seg.run_report import build
     from ui.access import read_only
     return build(run.path, samples=not read_only())
 

@@ -243,8 +243,8 @@ def _run(path: str):
 
 
 def cmd_report(args) -> int:
-    from seg.runs import report
-    out = report.write(_run(args.run_dir).path, args.out, samples=not args.no_samples)
+    from seg import run_report
+    out = run_report.write(_run(args.run_dir).path, args.out, samples=not args.no_samples)
     print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB; opens offline in a browser)")
     return 0
 

@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from seg.server import workspace
+
 CODES = ("background", "cell")
 OBJECT_CODES = ("background", "objects: cell")  # codes.txt of the objects demo (seg/data/codes.py)
 
@@ -74,7 +76,7 @@ def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0, objects: 
     """Write `n` pairs as `images/NNN.png`, `masks/NNN.png` (0 = background, 1 = cell; with `objects` one
     id per cell) and `codes.txt`. They are written in a hidden folder beside `out` and renamed into place, so
     `out` is never half a demo: an interrupted write leaves nothing that `seg demo` would refuse, or that
-    `make demo` and `workspace.ensure_demo` (which write the demo while `codes.txt` is missing) would have to
+    `make demo` and `ensure_demo` (which write the demo while `codes.txt` is missing) would have to
     finish. Where `out` already holds files (a half-written demo of an older version), only the missing ones
     are added, `codes.txt` last: an existing file is never overwritten. `seg demo` refuses such a folder
     before calling this (seg/cli/commands.py)."""
@@ -106,3 +108,12 @@ def write_demo(out: Path, n: int = 64, size: int = 256, seed: int = 0, objects: 
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_demo(objects: bool = False) -> Path:
+    """The demo dataset, written on first use (about 5 s); a complete one is left as it is. `objects`: the
+    same images with one id per cell (demo-objects/)."""
+    d = workspace.demo_dir() if not objects else workspace.home() / "demo-objects"
+    if not (d / "codes.txt").exists():
+        write_demo(d, objects=objects)
+    return d

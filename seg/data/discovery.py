@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,3 +257,23 @@ def _images(files: list[Path], report: Report) -> list[Path]:
                        f"Convert it to one of {', '.join(sorted(IMAGE_EXTS))}, or move it out of the dataset.",
                        many=5)
     return images
+
+
+def signature(root: Path) -> str:
+    """Changes when a file under `root` is added, removed or changed; reads only names and stats, so
+    it is cheap enough to check on every page view."""
+    h = hashlib.sha256()
+    root = Path(root).expanduser()
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        seen += len(filenames)
+        if seen > MAX_FILES:  # `/` typed as the folder: discovery reports it, no need to stat it all
+            break
+        for f in sorted(filenames):
+            try:
+                st = os.stat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            h.update(f"{dirpath}/{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

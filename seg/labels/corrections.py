@@ -126,7 +126,7 @@ def before_after(before: Path, after: Path, corrected: Path) -> dict:
     corrections bought. {images, before, after} (Dice: the mean over foreground classes of all pixels)."""
     from seg.data.dataset import Dataset
     from seg.data.images import load_image
-    from seg.prediction import scores
+    from seg.model import pixel_scores
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
     data = Dataset.open(Path(corrected), access=Access.machine())  # segboard's own writing, under datasets/
@@ -140,6 +140,6 @@ def before_after(before: Path, after: Path, corrected: Path) -> dict:
         for pair, pred in zip(held, predictor.predict_many(load_image(p.image) for p in held)):
             mask = (pred > 0).astype(np.uint8) if model.objects else pred
             truth = data.mask(pair) if not data.objects else (data.ids(pair) > 0).astype(np.uint8)
-            total += scores.confusion(truth, mask, n)
-        out[name] = scores.headline(total)["dice"]
+            total += pixel_scores.confusion(truth, mask, n)
+        out[name] = pixel_scores.headline(total)["dice"]
     return out

@@ -6,6 +6,7 @@
 - precision number formats and memory layouts (float32, channels-last, bfloat16, float16) and their candidates
 - pretrained ImageNet weights for the backbone: a named file or the torch cache, never downloaded
 - losses    class weights and the losses (torch)
-- metrics   Dice, IoU and foreground accuracy from one confusion matrix (torch)
+- pixel_scores the formulas: a confusion matrix of pixel counts, Dice, IoU, accuracy per class and image (numpy)
+- metrics   Dice, IoU and foreground accuracy from one confusion matrix, with pixel_scores' formulas (torch)
 - learner   fastai's U-Net learner and the ImageNet weights (torch)
 """

@@ -1,13 +1,13 @@
 """The validation scores a run reports after each epoch: `dice`, `iou`, `fg_acc` and per class, all read off
 one confusion matrix gathered once per batch (across GPUs under DDP), with the formulas of
-seg/prediction/scores.py, so a run's Dice and the Predict page's mean the same thing."""
+seg/model/pixel_scores.py, so a run's Dice and the Predict page's mean the same thing."""
 
 from __future__ import annotations
 
 import torch
 from fastai.vision.all import Metric
 
-from seg.prediction import scores
+from seg.model import pixel_scores
 
 
 class Confusion:
@@ -28,10 +28,10 @@ class Confusion:
         self.m += counts.sum(0).double().cpu().view(self.n, self.n)
 
     def dice(self, c: int) -> float:
-        return scores.dice(self.m, c)
+        return pixel_scores.dice(self.m, c)
 
     def iou(self, c: int) -> float:
-        return scores.iou(self.m, c)
+        return pixel_scores.iou(self.m, c)
 
     def foreground_accuracy(self) -> float:
         fg = self.m[1:]
@@ -72,8 +72,8 @@ def metrics(codes: list[str]) -> list[Score]:
     on foreground pixels; then `dice_<class>` and `iou_<class>` for every class."""
     cm = Confusion(len(codes))
     out = [
-        Score("dice", cm, lambda c: scores.headline(c.m)["dice"], owner=True),
-        Score("iou", cm, lambda c: scores.headline(c.m)["iou"]),
+        Score("dice", cm, lambda c: pixel_scores.headline(c.m)["dice"], owner=True),
+        Score("iou", cm, lambda c: pixel_scores.headline(c.m)["iou"]),
         Score("fg_acc", cm, Confusion.foreground_accuracy),
     ]
     for k, name in enumerate(codes):

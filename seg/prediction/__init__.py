@@ -4,7 +4,6 @@
 - inference  batched and tiled prediction, in the number format fastest here (torch)
 - output     the prediction folder: masks, previews, metrics, measurements
 - folder     a prediction folder read back; the predictions made with a run
-- scores     Dice, IoU and confusion, per class and per image
 - measure    objects and their sizes (scikit-image)
 - previews   each image's preview sheet (truth, prediction, errors; objects in their own colours)
 - objects    a run on objects' prediction split into objects: instances/ (16-bit ids)

@@ -29,13 +29,14 @@ from PIL import Image
 from seg.data.classes import NO_CLASS
 from seg.data.codes import Codes
 from seg.data.dataset import Dataset
-from seg.data.discovery import Pair, image_files
+from seg.data.discovery import Pair, image_files, signature
 from seg.data.images import IMAGE_EXTS, is_image_name
 from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import PredictError
+from seg.model import pixel_scores
 from seg.objects import scores as object_scores
-from seg.prediction import measure, scores
+from seg.prediction import measure
 from seg.prediction.inference import Predictor
 from seg.prediction.model import Model
 from seg.prediction.objects import objects_split, save_ids, split_probabilities
@@ -124,7 +125,6 @@ def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inp
 
 def validation(run: Run) -> Inputs:
     "The run's own validation pairs, split as in training; a note when the dataset changed since."
-    from seg.server.workspace import signature
     cfg = run.config()
     root = Path(cfg.get("dataset", {}).get("root", ""))
     if not cfg or not root.is_dir():
@@ -218,9 +218,9 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
                 save_ids(out / "instances" / f"{item.name}.png", ids)
                 records[-1].update({"instances": f"instances/{item.name}.png", "objects": int(ids.max())})
             if truth is not None:
-                m = scores.confusion(truth, mask, len(codes))
+                m = pixel_scores.confusion(truth, mask, len(codes))
                 total += m
-                per_image.append({"image": item.name, "file": str(path), **scores.image_scores(m, codes)})
+                per_image.append({"image": item.name, "file": str(path), **pixel_scores.image_scores(m, codes)})
                 if objects:
                     per_image_objects.append({"image": item.name, **object_scores.image_scores(true_ids, ids)})
             if measure_objects:
@@ -239,14 +239,14 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if per_image:
-        headline = scores.headline(total)
+        headline = pixel_scores.headline(total)
         write_json(out / "metrics.json", {
             "codes": codes, "resolution": "each image's own size",
             "mean_dice": headline["dice"], "mean_iou": headline["iou"],
-            "pixel_accuracy": scores.accuracy(total),
-            "mean_image_dice": scores.nanmean(r["dice"] for r in per_image),
-            "per_class": scores.per_class(total, codes), "confusion": total.tolist(),
-            "per_image": scores.worst_first(per_image),
+            "pixel_accuracy": pixel_scores.accuracy(total),
+            "mean_image_dice": pixel_scores.nanmean(r["dice"] for r in per_image),
+            "per_class": pixel_scores.per_class(total, codes), "confusion": total.tolist(),
+            "per_image": pixel_scores.worst_first(per_image),
             **({"objects": {"split": split.to_json(), "summary": object_scores.summary(per_image_objects),
                             "per_image": sorted(per_image_objects, key=lambda r: (r["ap50"], r["image"]))}}
                if objects else {})})

@@ -6,8 +6,7 @@
 - lock    one run per device: an OS file lock the process holds for its life
 - manage  a run's title and note (about.json), and deleting a run, all or nothing
 - compare runs side by side: the settings that differ, curves, final scores, the best
-- charts  the curves drawn (Plotly figures, no Streamlit): for the Train and Compare pages and the report
-- report  one HTML file per run that opens offline
+- charts  the curves drawn (Plotly figures, no Streamlit): for the Train and Compare pages and the run report
 
 The names most callers need are here: `from seg import runs; runs.Run(path)`.
 """

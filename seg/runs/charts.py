@@ -2,7 +2,7 @@
 place for the three screens that draw them: the Train page (one run, live), the Compare page (runs overlaid)
 and the report (one run, in HTML). It knows nothing of Streamlit: it returns Plotly figures; a page hands one
 to `st.plotly_chart`, the report writes it into its HTML (`plotly.io.to_html`, each chart's script allowed by
-its hash: seg/runs/report.py).
+its hash: seg/run_report.py).
 
 Decided here, so that a chart says the same on every screen: the series and their names, the axes and their
 titles, Dice and IoU from 0 to 1, a tick at each epoch while there are few, the overlay's colour per run and

@@ -4,17 +4,20 @@ with the session) and the uploaded datasets a run was trained on (`datasets/`, k
 set lives there).
 
 `SEGBOARD_HOME` moves it all; the default is `workspace/` in the current folder, beside the app.
-Nothing here is ever written into a user's dataset folder."""
+Nothing here is ever written into a user's dataset folder.
+
+Below seg.data in the layers (tests/test_layers.py): this module says where things are kept, seg/server/sharing.py
+who may read them, and seg.data reads datasets through that `Access` (every reading function takes one). Writing
+the demo (`seg.data.demo.ensure_demo`) and a dataset folder's signature (`seg.data.discovery.signature`) are
+data's, so server imports nothing from data. (The other way round, server above data with a Protocol standing
+in for Access in data, would repeat Access's interface in data and still leave the demo in server.)"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from seg.data.demo import write_demo
-from seg.data.discovery import MAX_FILES
 from seg.util import link_or_copy
 
 
@@ -76,15 +79,6 @@ def private_dirs() -> tuple[Path, ...]:
                                        lock_dir(), home() / "cache", exports_dir()))
 
 
-def ensure_demo(objects: bool = False) -> Path:
-    """The demo dataset, written on first use (about 5 s); a complete one is left as it is. `objects`: the
-    same images with one id per cell (demo-objects/)."""
-    d = demo_dir() if not objects else home() / "demo-objects"
-    if not (d / "codes.txt").exists():
-        write_demo(d, objects=objects)
-    return d
-
-
 def keep_dataset(path: Path) -> Path:
     """An uploaded dataset a run is about to train on, copied out of its session's folder into
     `datasets/` (same name: the upload's content hash), so it outlives the session. Other paths are
@@ -101,23 +95,3 @@ def keep_dataset(path: Path) -> Path:
         tmp.rename(dest)
         (dest / ".complete").touch()
     return dest
-
-
-def signature(root: Path) -> str:
-    """Changes when a file under `root` is added, removed or changed; reads only names and stats, so
-    it is cheap enough to check on every page view."""
-    h = hashlib.sha256()
-    root = Path(root).expanduser()
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        seen += len(filenames)
-        if seen > MAX_FILES:  # `/` typed as the folder: discovery reports it, no need to stat it all
-            break
-        for f in sorted(filenames):
-            try:
-                st = os.stat(os.path.join(dirpath, f))
-            except OSError:
-                continue
-            h.update(f"{dirpath}/{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]

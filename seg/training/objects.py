@@ -34,7 +34,7 @@ def object_scores(run, dataset, valid, predictor, log) -> None:
     "Score the best weights' objects on `valid` at their own size; tune and record the split (see above)."
     from seg.data.images import load_image
     from seg.errors import ImageError
-    from seg.prediction import scores
+    from seg.model import pixel_scores
     codes = list(dataset.codes.names)  # background, the objects
     total = np.zeros((2, 2), np.int64)
     probs, truths, names, done = [], [], [], 0
@@ -47,14 +47,14 @@ def object_scores(run, dataset, valid, predictor, log) -> None:
         truth = dataset.ids(pair)
         if truth.shape != p.shape[1:]:
             continue
-        total += scores.confusion((truth > 0).astype(np.uint8), (p.argmax(0) > 0).astype(np.uint8), 2)
+        total += pixel_scores.confusion((truth > 0).astype(np.uint8), (p.argmax(0) > 0).astype(np.uint8), 2)
         done += 1
         if len(probs) < TUNE_IMAGES:
             probs.append(p.astype(np.float32))
             truths.append(truth)
             names.append(dataset.report.name(pair.image))
     log.write("scores", resolution="original", weights="best", images=done,
-              **json_safe(scores.headline(total)), per_class=json_safe(scores.per_class(total, codes)))
+              **json_safe(pixel_scores.headline(total)), per_class=json_safe(pixel_scores.per_class(total, codes)))
     if not probs:
         log.write("note", message="No validation image could be split into objects: no object scores.")
         return

@@ -16,7 +16,7 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     """The best weights on the validation images at their own size (what a user's masks will be), as a
     `scores` event: per-epoch scores are at the training size, where small objects look bigger. In the
     format the run trained in (its validation's): no second timing of formats at the end of a run."""
-    from seg.prediction import scores
+    from seg.model import pixel_scores
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
     try:
@@ -32,10 +32,10 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
             pair = next(p for p in valid if p.image == path)
             truth = dataset.mask(pair) if image is not None else None
             if truth is not None and truth.shape == mask.shape:
-                total += scores.confusion(truth, mask, n)
+                total += pixel_scores.confusion(truth, mask, n)
                 done += 1
     except Exception as e:  # scoring is a bonus: the run's weights and status do not depend on it
         log.write("note", message=f"Scores at the images' own size could not be computed: {one_line(e)}")
         return
-    log.write("scores", resolution="original", weights="best", images=done, **json_safe(scores.headline(total)),
-              per_class=json_safe(scores.per_class(total, model.codes)))
+    log.write("scores", resolution="original", weights="best", images=done, **json_safe(pixel_scores.headline(total)),
+              per_class=json_safe(pixel_scores.per_class(total, model.codes)))

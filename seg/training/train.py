@@ -22,6 +22,7 @@ from fastai.torch_core import set_seed
 from seg import __version__
 from seg.data.dataloaders import dataloaders
 from seg.data.dataset import Dataset
+from seg.data.discovery import signature
 from seg.errors import RunError, SettingsError
 from seg.labels.store import trained_on
 from seg.model.device import Device, detect
@@ -32,7 +33,6 @@ from seg.model.pretrained import Pretrained, choose_pretrained
 from seg.model.settings import DataSettings, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run
 from seg.server import workspace
-from seg.server.workspace import signature
 from seg.training.budget import (
     Budget,
     Deadline,

@@ -126,7 +126,7 @@ class FastaiTrials:
     def score(self, c: Candidate, learn) -> tuple[float | None, float | None, list[float]]:
         """Foreground Dice and soft Dice on the scoring images at their own size (mean over foreground classes),
         and each image's Dice (nan where an image has no foreground in truth or prediction)."""
-        from seg.prediction import scores
+        from seg.model import pixel_scores
         from seg.prediction.inference import Predictor
         from seg.prediction.model import Model
         n = len(self.codes)
@@ -141,19 +141,19 @@ class FastaiTrials:
             for (_, truth), probs in zip(self.images, predictor.probabilities_many([im for im, _ in self.images])):
                 if truth.shape != tuple(probs.shape[1:]):
                     continue
-                one = scores.confusion(truth, probs.argmax(0).numpy(), n)
+                one = pixel_scores.confusion(truth, probs.argmax(0).numpy(), n)
                 total += one
-                per_image.append(scores.headline(one)["dice"])
+                per_image.append(pixel_scores.headline(one)["dice"])
                 t = torch.from_numpy(truth.astype(np.int64))
-                for k in scores.foreground(n):
+                for k in pixel_scores.foreground(n):
                     hit = (t == k).float()
                     inter[k] += float((probs[k] * hit).sum())
                     mass[k] += float(probs[k].sum() + hit.sum())
         finally:
             learn.model.train()
-        fg = scores.foreground(n)
-        soft = scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
-        return scores.headline(total)["dice"], soft, per_image
+        fg = pixel_scores.foreground(n)
+        soft = pixel_scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
+        return pixel_scores.headline(total)["dice"], soft, per_image
 
 
 def fit_probe(learn, lr: float) -> None:

@@ -1,6 +1,8 @@
-"""Scores of a predicted mask against the truth: a confusion matrix of pixel counts, and Dice, IoU and
-accuracy read off it, per class and per image. The training metrics (`learner.Confusion`) read the same
-formulas, so a run's validation Dice and the Predict page's Dice mean the same thing.
+"""Pixel scores of a predicted mask against the truth: a confusion matrix of pixel counts, and Dice, IoU and
+accuracy read off it, per class and per image. The training metrics (seg/model/metrics.py: `Confusion`), the end
+of a run (seg/training/), prediction (seg/prediction/output.py) and labelling read the same formulas, so a run's
+validation Dice and the Predict page's Dice mean the same thing. Numpy only, and here in seg/model/, below
+training and prediction, so that each of them can import it.
 
 A class absent from both truth and prediction has no score (NaN), not 0 or 1: it says nothing about
 the model, and averages skip it.

@@ -1,5 +1,7 @@
 """A run's report: one self-contained HTML file that outlives the server (`python -m seg report RUN_DIR --out
-FILE`, and the Train page's download). Sections, each an element with its id:
+FILE`, and the Train page's download). It reads the run folder (seg/runs/) and predicts the validation images
+again (seg/prediction/), so it sits above both, a module of its own: runs stays below prediction. Sections, each
+an element with its id:
 
     summary    title, status, note, the final score
     settings   the settings and the plan with its reasons, the trials with the winner and why
@@ -25,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from seg.errors import RunError
 from seg.runs import compare
 from seg.runs.folder import Run
 from seg.runs.manage import about, title
@@ -205,7 +208,6 @@ def build(run_dir, samples: bool = True) -> str:
     run = Run(run_dir)
     run.poll()
     if not run.exists():
-        from seg.errors import RunError
         raise RunError(f"{run.path}: not a run folder (no config.json or events.jsonl).")
     sections = {"summary": _summary(run), "settings": _settings(run), "dataset": _dataset(run),
                 "curves": _curves(run), "scores": _scores(run),
@@ -242,7 +244,6 @@ def _sheet(run: Run) -> str:
 
 def write(run_dir, out, samples: bool = True) -> Path:
     "The report written to `out` (whole, or not at all): a new file, or an earlier report replaced."
-    from seg.errors import RunError
     out = Path(out).expanduser()
     if out.is_dir():
         raise RunError(f"--out {out} is a folder; give a file name such as {out / 'report.html'}.")
