@@ -122,7 +122,7 @@ def median_time(fn, rounds: int) -> tuple[float, list]:
 def formats(model: Model, batches: list[torch.Tensor], calibration: list[torch.Tensor], tmp: Path,
             rounds: int) -> list[dict]:
     "The bare forward in each number format and runtime: images/s and masks' agreement with float32."
-    from seg.model.precision import BF16_CL, FP32, FP32_CL, autocast, to_layout
+    from seg.model.number_formats import BF16_CL, FP32, FP32_CL, autocast, to_layout
     n = sum(len(x) for x in batches)
     rows, ref = [], None
     for p in (FP32, FP32_CL, BF16_CL):

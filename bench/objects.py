@@ -7,7 +7,7 @@ the watershed tuned at the run's end), the same images, split and time budget, f
                (8-connected) of the predicted foreground in each validation image
     objects:   the instance masks, `--objects`; objects = instances/ of the prediction
 
-Scored per validation image against the true ids (seg/objects/scores.py): AP at IoU 0.5, mean AP over
+Scored per validation image against the true ids (seg/objects/matching.py): AP at IoU 0.5, mean AP over
 0.5:0.95 (2018 Data Science Bowl), median count error |found - true| / true.
 
     python bench/objects.py DATA_DIR [DATA_DIR ...] --minutes 10
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import results  # noqa: E402
 
-from seg.objects.scores import image_scores, summary  # noqa: E402
+from seg.objects.matching import image_scores, summary  # noqa: E402
 
 
 def seg(*args) -> str:

@@ -33,7 +33,7 @@ from seg import Dataset  # noqa: E402
 from seg.model.device import detect  # noqa: E402
 from seg.runs import Run  # noqa: E402
 from seg.server.sharing import Access  # noqa: E402
-from seg.training.planner import START_S, DataFacts, candidates, time_per_image  # noqa: E402
+from seg.training.planner import START_S, DataFacts, sizes_to_try, time_per_image  # noqa: E402
 
 RECIPES = ("tutorial", "rule", "trials")
 
@@ -63,7 +63,7 @@ def tutorial_epochs(data: Path, minutes: float) -> tuple[int, tuple[int, int]]:
     "Epochs of the tutorial recipe (full size, batch 8) that fit the time, from a measured pace."
     ds = Dataset.open(data, access=Access.machine())
     facts = DataFacts.of(ds)
-    full = candidates(facts.typical)[0]
+    full = sizes_to_try(facts.typical)[0]
     per_image, _ = time_per_image(ds, detect(), "resnet34", full, min(8, facts.n_train), augment=False)
     epoch = per_image * (facts.n_train + facts.n_valid / 3) + 1
     return max(1, int((minutes * 60 - START_S) // epoch)), full

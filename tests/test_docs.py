@@ -122,7 +122,7 @@ FIGURES = [
     ("seg.training.lr_finder: STEPS", "docs/cli.md", "[--num-it {}]"),
     ("seg.training.lr_finder: STEPS", "docs/cli.md", "| `--num-it N` | {} |"),
     ("seg.model.losses: MAX_WEIGHT", "docs/training.md", "capped at {:g}"),
-    ("seg.model.precision: MARGIN", "docs/training.md", "at least {:.0%} faster"),
+    ("seg.model.number_formats: MARGIN", "docs/training.md", "at least {:.0%} faster"),
     ("seg.prediction.inference: AGREE", "docs/training.md", "on {:.1%} of those images' pixels"),
     ("seg.prediction.inference: AGREE", "docs/prediction.md", "on {:.1%} of those images' pixels"),
     ("seg.prediction.inference: TILE_MARGIN, words(OVERLAP)", "docs/prediction.md",

@@ -126,7 +126,7 @@ def test_weights_for_another_backbone_or_not_weights_at_all_are_refused(dls, tmp
 
 
 def test_formats_are_timed_in_alternating_rounds_and_the_best_time_counts():
-    from seg.model.precision import FP32, FP32_CL, ROUNDS, fastest, time_each
+    from seg.model.number_formats import FP32, FP32_CL, ROUNDS, fastest, time_each
     calls, slow_first = [], iter([9.0, 1.1, 1.0, 1.2])  # a slow spell hits the first timing only
     timings = time_each([FP32, FP32_CL], lambda p: calls.append(p.name) or next(slow_first))
     assert ROUNDS == 2 and calls == ["fp32", "fp32-cl", "fp32", "fp32-cl"]  # A B A B, not A A B B

@@ -8,8 +8,8 @@ import pytest
 from makers import discs, shapes
 
 from seg.objects.ids import IdFacts, evidence, explained_by_value, looks_like_objects, single_regions, summary
-from seg.objects.scores import image_scores, iou_matrix
-from seg.objects.scores import summary as score_summary
+from seg.objects.matching import image_scores, iou_matrix
+from seg.objects.matching import summary as score_summary
 from seg.objects.split import Split, instances, tune
 from seg.objects.target import BACKGROUND, BOUNDARY, INTERIOR, target, width_for
 

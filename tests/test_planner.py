@@ -14,7 +14,7 @@ from training import demo
 from seg import Dataset
 from seg.model.device import cpu
 from seg.model.settings import TrainSettings
-from seg.training.planner import MIN_EPOCHS, DataFacts, candidates, clip_lr, measure_pace, plan, thinnest
+from seg.training.planner import MIN_EPOCHS, DataFacts, clip_lr, measure_pace, plan, sizes_to_try, thinnest
 
 PACE = 20.0  # s per training image per megapixel: about this 2-core CPU's, so plans here look like real ones
 
@@ -41,10 +41,10 @@ def test_thinnest_structures_are_measured(tmp_path):
 
 
 def test_sizes_keep_the_images_aspect_in_multiples_of_32():
-    sizes = candidates((320, 480))
+    sizes = sizes_to_try((320, 480))
     assert sizes[0] == (320, 480) and sizes[-1][1] == 64
     assert all(h % 32 == 0 and w % 32 == 0 and w >= h for h, w in sizes)
-    assert candidates((100, 100))[0] == (96, 96)  # never larger than the images
+    assert sizes_to_try((100, 100))[0] == (96, 96)  # never larger than the images
 
 
 def test_facts_of_a_dataset(tmp_path):
@@ -96,8 +96,8 @@ def test_the_pace_is_measured_on_this_device(tmp_path):
     ds = Dataset.open(demo(tmp_path / "d", n=8, size=64), access=MACHINE)
     pace = measure_pace(ds, cpu(), "resnet18")
     assert 0 < pace.seconds < 1000 and math.isfinite(pace.seconds)
-    from seg.model.precision import BY_NAME, candidates, fastest
-    assert set(pace.timings) == {c.name for c in candidates("cpu", "auto")}  # each format timed ...
+    from seg.model.number_formats import BY_NAME, fastest, formats_for
+    assert set(pace.timings) == {c.name for c in formats_for("cpu", "auto")}  # each format timed ...
     assert pace.precision == fastest([BY_NAME[n] for n in pace.timings], pace.timings).name  # ... the fastest
     p = plan(ds, 5, cpu(), pace=pace)
     assert p.precision == pace.precision and p.train_settings().precision == pace.precision

@@ -277,7 +277,7 @@ def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
 
 
 def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained, tmp_path):
-    from seg.model.precision import BF16_CL, FP32, candidates, fastest
+    from seg.model.number_formats import BF16_CL, FP32, fastest, formats_for
     data, run = trained
     model = Model.load(run)
     images = [Dataset.open(data, access=MACHINE).read(p)[0] for p in Dataset.open(data, access=MACHINE).pairs[:4]]
@@ -285,7 +285,7 @@ def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained, tm
     cache = tmp_path / "formats.json"
     auto = Predictor(model, remember=cache)  # each candidate's forward timed on the first batch
     masks = list(auto.predict_many(images))
-    options = candidates("cpu", "auto")
+    options = formats_for("cpu", "auto")
     assert set(auto.timings) == {p.name for p in options} and auto.precision == fastest(options, auto.timings)
     assert np.mean([(a == b).mean() for a, b in zip(masks, exact)]) >= 0.995
     again = Predictor(model, remember=cache)  # the next prediction of this kind: remembered, not timed

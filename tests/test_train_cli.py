@@ -63,11 +63,11 @@ def test_run_folder_holds_config_events_weights_samples(finished):
 
 
 def test_the_number_format_is_timed_chosen_and_recorded(finished, data, tmp_path):
-    from seg.model.precision import BY_NAME, candidates, fastest
+    from seg.model.number_formats import BY_NAME, fastest, formats_for
     cfg = json.loads((finished.run / "config.json").read_text())
     used = cfg["precision"]
     timed = used["timings"]
-    assert used["requested"] == "auto" and set(timed) == {p.name for p in candidates("cpu", "auto")}
+    assert used["requested"] == "auto" and set(timed) == {p.name for p in formats_for("cpu", "auto")}
     assert used["name"] == fastest([BY_NAME[n] for n in timed], timed).name  # the fastest (float32 on a tie)
     events = [json.loads(x) for x in (finished.run / "events.jsonl").read_text().splitlines()]
     assert [e["name"] for e in events if e["type"] == "precision"] == [used["name"]]

@@ -25,7 +25,7 @@ def predicted(model, image: np.ndarray, objects: bool = False) -> np.ndarray:
     predictor = Predictor(model, bs=1)
     if objects:
         if model.objects:
-            from seg.prediction.objects import objects_split, split_probabilities
+            from seg.prediction.instances import objects_split, split_probabilities
             probs = next(predictor.probabilities_many([image]))
             return split_probabilities(probs, objects_split(model.run))[1].astype(np.uint16)
         return regions(predictor.predict(image) > 0)

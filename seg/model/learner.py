@@ -43,7 +43,7 @@ def load_backbone(learn, path: str) -> None:
 
 def learner(dls, settings: TrainSettings, device: Device, weights: list[float] | None = None,
             pretrained: Pretrained | None = None, cbs=None):
-    "A fastai U-Net learner on `dls`, in float32; seg/training/precision.py sets the number format a run uses."
+    "A fastai U-Net learner on `dls`, in float32; seg/training/format_choice.py sets the number format a run uses."
     pretrained = pretrained or Pretrained(False, "", "")
     learn = unet_learner(dls, BACKBONES[settings.arch].arch(), pretrained=False, normalize=False,
                          loss_func=LOSSES[settings.loss].build(weights, torch.device(dls.device).type),

@@ -11,7 +11,7 @@ from seg.errors import SettingsError
 from seg.model.registry import BACKBONES, LOSSES
 from seg.util import hw
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/precision.py
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/number_formats.py
 # The most epochs a run may be given: what the settings accept, the Train page's slider reaches and the planner
 # plans (docs/bad-input.md quotes it). A budgeted run may still train past its plan's epochs to use its time.
 MAX_EPOCHS = 1000
@@ -69,7 +69,7 @@ class TrainSettings:
     weights: str | None = None  # a torchvision ImageNet state dict file for the backbone
     loss: str = "dice-ce"
     find_lr: bool = False  # take the learning rate from lr_find's valley when the run starts (planner)
-    # number format and layout (seg/model/precision.py): auto times the candidates; fp32, bf16, fp16, or an
+    # number format and layout (seg/model/number_formats.py): auto times the candidates; fp32, bf16, fp16, or an
     # exact one (fp32-cl, bf16-cl, fp16-cl: what auto or a plan chose)
     precision: str = "auto"
 

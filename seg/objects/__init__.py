@@ -5,5 +5,5 @@ Nothing here imports torch: every function takes and returns numpy arrays.
              the share that touch another
 - target     the training target made from ids: background, object interior, boundary
 - split      a prediction's probabilities split into objects (seeded watershed), its two parameters tuned
-- scores     objects matched by IoU: AP at 0.5, mean AP over 0.5:0.95 (2018 Data Science Bowl), counts
+- matching   objects matched by IoU: AP at 0.5, mean AP over 0.5:0.95 (2018 Data Science Bowl), counts
 """

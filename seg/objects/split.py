@@ -21,7 +21,7 @@ import numpy as np
 from skimage.measure import label
 from skimage.segmentation import watershed
 
-from seg.objects.scores import consecutive, image_scores, summary
+from seg.objects.matching import consecutive, image_scores, summary
 from seg.objects.target import BACKGROUND, INTERIOR
 
 SEEDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -80,7 +80,7 @@ def _renumber(ids: np.ndarray) -> np.ndarray:
     return consecutive(ids)[0] if ids.size else ids.astype(np.int32)
 
 
-def candidates(truths: list[np.ndarray]) -> list[Split]:
+def split_grid(truths: list[np.ndarray]) -> list[Split]:
     "The splits `tune` tries: every seed threshold with a few minimum sizes scaled to the true objects."
     areas = np.concatenate([np.bincount(t.ravel())[1:] for t in truths if t.any()] or [np.zeros(0)])
     areas = areas[areas > 0]
@@ -95,7 +95,7 @@ def tune(probs: list[np.ndarray], truths: list[np.ndarray]) -> tuple[Split, dict
     if not probs:
         return Split(), summary([]), []
     rows, best = [], None
-    splits = candidates(truths)
+    splits = split_grid(truths)
     for seed in dict.fromkeys(c.seed for c in splits):
         grew = [grown(p, seed) for p in probs]  # the watershed once per seed; sizes only filter it
         for split in (c for c in splits if c.seed == seed):

@@ -6,7 +6,7 @@
 - folder     a prediction folder read back; the predictions made with a run
 - measure    objects and their sizes (scikit-image)
 - previews   each image's preview sheet (truth, prediction, errors; objects in their own colours)
-- objects    a run on objects' prediction split into objects: instances/ (16-bit ids)
+- instances  a run on objects' prediction split into objects: instances/ (16-bit ids)
 - bundle     the model as a download, with a fastai export and ONNX
 - exports    the formats a model is exported in, by name: one record each (the CLI, the Predict page, docs)
 - export     the model as ONNX, checked against PyTorch with ONNX Runtime

@@ -105,7 +105,7 @@ def bundle(run_dir, which: str = "best") -> bytes:
         zf.writestr("codes.txt", "\n".join(model.codes) + "\n")
         readme = README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes), h=h, w=w)
         if model.objects:
-            from seg.prediction.objects import objects_split
+            from seg.prediction.instances import objects_split
             split = objects_split(Path(run_dir))
             tuned = Path(run_dir) / "objects.json"
             zf.writestr("objects.json", tuned.read_text(encoding="utf-8") if tuned.is_file()

@@ -24,7 +24,17 @@ from PIL import Image
 from seg.data.images import load_image
 from seg.errors import ImageError
 from seg.model.device import Device, cpu, detect
-from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, timed, to_layout
+from seg.model.number_formats import (
+    FP32,
+    ROUNDS,
+    Precision,
+    autocast,
+    fastest,
+    formats_for,
+    processor,
+    timed,
+    to_layout,
+)
 from seg.prediction.model import Model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
@@ -64,7 +74,7 @@ def window(tile: int, overlap: int) -> np.ndarray:
 
 class Predictor:
     """Batched, tiled prediction with a loaded `Model` on the best device here, in the number format and
-    layout that is fastest there (seg/model/precision.py): the fastest of a timed forward pass of each
+    layout that is fastest there (seg/model/number_formats.py): the fastest of a timed forward pass of each
     candidate on the first batch (float32 unless another is clearly faster). A format other than float32
     is kept only if its masks agree with float32's on AGREE of the first batch's pixels; else float32,
     with a note."""
@@ -120,7 +130,7 @@ class Predictor:
         if isinstance(self.requested, Precision):
             self.precision = self.requested
             return
-        options = candidates(self.device.kind, self.requested)
+        options = formats_for(self.device.kind, self.requested)
         best = options[0]
         if len(options) > 1:
             sample = x[:2]

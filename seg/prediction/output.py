@@ -3,7 +3,7 @@ own validation set, written to an output folder. `python -m seg predict` and the
 `predict()` and read the folder back with `seg.prediction.folder.Prediction`.
 
     masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size
-    instances/<stem>.png a run on objects: one id per object (0 = background), 16-bit (seg/prediction/objects.py)
+    instances/<stem>.png a run on objects: one id per object (0 = background), 16-bit (seg/prediction/instances.py)
     previews/<stem>.png  image | truth | prediction | error map (image | prediction without truth)
     metrics.json         with truth: mean_dice, mean_iou, pixel_accuracy, per_class, confusion and
                          per_image (each image's dice, iou, pixel_accuracy, per_class), worst first; a run
@@ -35,11 +35,11 @@ from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import PredictError
 from seg.model import pixel_scores
-from seg.objects import scores as object_scores
+from seg.objects import matching
 from seg.prediction import measure
 from seg.prediction.inference import Predictor
+from seg.prediction.instances import objects_split, save_ids, split_probabilities
 from seg.prediction.model import Model
-from seg.prediction.objects import objects_split, save_ids, split_probabilities
 from seg.prediction.previews import preview, preview_objects
 from seg.runs import Run
 from seg.server import workspace
@@ -222,7 +222,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
                 total += m
                 per_image.append({"image": item.name, "file": str(path), **pixel_scores.image_scores(m, codes)})
                 if objects:
-                    per_image_objects.append({"image": item.name, **object_scores.image_scores(true_ids, ids)})
+                    per_image_objects.append({"image": item.name, **matching.image_scores(true_ids, ids)})
             if measure_objects:
                 tables.append(measure.objects_of_ids(ids, codes[1], image=item.name) if objects
                               else measure.objects(mask, codes, image=item.name))
@@ -247,7 +247,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
             "mean_image_dice": pixel_scores.nanmean(r["dice"] for r in per_image),
             "per_class": pixel_scores.per_class(total, codes), "confusion": total.tolist(),
             "per_image": pixel_scores.worst_first(per_image),
-            **({"objects": {"split": split.to_json(), "summary": object_scores.summary(per_image_objects),
+            **({"objects": {"split": split.to_json(), "summary": matching.summary(per_image_objects),
                             "per_image": sorted(per_image_objects, key=lambda r: (r["ap50"], r["image"]))}}
                if objects else {})})
     if measure_objects:

@@ -10,7 +10,7 @@
                    dice, soft_dice; or a round's end: kept), objects (a run on objects: the split and object
                    scores)
     objects.json   a run on objects: the split into objects tuned at the end and the object scores
-                   (seg/training/objects.py)
+                   (seg/training/split_tuning.py)
     trials.jsonl   a planned run's trials, one JSON object a line: turn (as the trial event), round (kept),
                    winner (candidate, standings); or one line, skipped (reason, and its figures: seconds,
                    needed, budget_min; or images; or gpus), when it tried none; seg/training/trials.py

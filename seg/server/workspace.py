@@ -61,7 +61,8 @@ def labels_dir() -> Path:
 
 
 def formats_file() -> Path:
-    "The number formats' timings per device, backbone, size and batch (seg/training/precision.py), kept between runs."
+    """The number formats' timings per device, backbone, size and batch (seg/training/format_choice.py), kept
+    between runs."""
     return home() / "cache" / "formats.json"
 
 

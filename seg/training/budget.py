@@ -199,7 +199,7 @@ class Budget:
     plan: object  # seg.training.planner.Plan
     deadline: float
     trials: bool = True
-    split_s: float = 0.0  # a run on objects: the end's tuning of the split (seg/training/objects.py)
+    split_s: float = 0.0  # a run on objects: the end's tuning of the split (seg/training/split_tuning.py)
 
     @property
     def seconds(self) -> float:

@@ -124,7 +124,7 @@ def sides(typical: tuple[int, int], longest: int) -> tuple[int, int]:
     return tuple(max(32, int(round(v * scale / 32)) * 32) for v in (h, w))
 
 
-def candidates(typical: tuple[int, int]) -> list[tuple[int, int]]:
+def sizes_to_try(typical: tuple[int, int]) -> list[tuple[int, int]]:
     "Training sizes to choose from, largest first: never larger than the images themselves."
     top = min(MAX_SIDE, max(MIN_SIDE, max(typical) // 32 * 32))
     out = []
@@ -147,12 +147,12 @@ def time_per_image(dataset, device, arch: str, size: tuple[int, int], bs: int, a
                    precision: str = "auto", batches: int = 2, remember: Path | None = None) -> tuple[float, Pace]:
     """Seconds per training image at `size` on `device`, and the pace it gives: loading a few real batches
     (augmented as training does), then training steps on one of them in each candidate number format
-    for `precision` (seg/training/precision.py); the fastest format counts."""
+    for `precision` (seg/training/format_choice.py); the fastest format counts."""
     import torch
 
     from seg.data.dataloaders import dataloaders
     from seg.model.learner import learner
-    from seg.training.precision import choose, step_time
+    from seg.training.format_choice import choose, step_time
     settings = DataSettings(size=size, bs=bs, augment=augment)
     dls = dataloaders(dataset, settings, device=torch.device(device.kind))
     learn = learner(dls, TrainSettings(arch=arch, pretrained=False), device, None, None)
@@ -185,7 +185,7 @@ def measure_pace(dataset, device, arch: str = "resnet34", valid_pct: float = 0.2
     device's lock meanwhile."""
     from seg.runs import DeviceLock
     facts = DataFacts.of(dataset, valid_pct, seed, sample=0)
-    ref = sides(facts.typical, min(128, max(candidates(facts.typical)[0])))
+    ref = sides(facts.typical, min(128, max(sizes_to_try(facts.typical)[0])))
     lock = DeviceLock(device.kind)  # one user of a device at a time: a run training now makes this wait
     lock.acquire(Path(dataset.root), what="the planner's timing")  # RunError, naming the run, when busy
     try:
@@ -223,7 +223,7 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
     budget = minutes * 60 - START_S
     find = facts.n_train >= FINDER_MIN_PAIRS
     floor = floor_for_thin(facts)
-    options = candidates(facts.typical)
+    options = sizes_to_try(facts.typical)
     chosen = next((s for s in options if MIN_EPOCHS * epoch_s(s) + (finder_s(s, pace, bs) if find else 0)
                    <= budget), options[-1]) if size is None else tuple(size)
     thin = size is None and max(chosen) < floor
@@ -270,7 +270,7 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
                        f"weights so far.")
     seconds = START_S + finder + epochs * epoch_s(chosen)
     if measured.timings:
-        from seg.model.precision import BY_NAME
+        from seg.model.number_formats import BY_NAME
         others = ", ".join(f"{k} {v:.3f} s" for k, v in measured.timings.items())
         reasons.append(f"Trains in {BY_NAME[measured.precision].label}: the fastest on this device of a few timed "
                        f"steps per image ({others}).")

@@ -28,7 +28,7 @@ from seg.labels.store import trained_on
 from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
-from seg.model.precision import candidates
+from seg.model.number_formats import formats_for
 from seg.model.pretrained import Pretrained, choose_pretrained
 from seg.model.settings import DataSettings, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run
@@ -45,12 +45,12 @@ from seg.training.budget import (
     training_end,
 )
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, Start, StopOnRequest, WeightsNotSaved
+from seg.training.final_scores import full_size_scores
+from seg.training.format_choice import apply as apply_precision
+from seg.training.format_choice import choose
+from seg.training.format_choice import reason as precision_reason
 from seg.training.lr_finder import planned_lr
-from seg.training.precision import apply as apply_precision
-from seg.training.precision import choose
-from seg.training.precision import reason as precision_reason
 from seg.training.prepare import prepare
-from seg.training.scores import full_size_scores
 from seg.training.trials import Outcome, Stopped, run_trials, skip
 from seg.util import one_line, write_json
 
@@ -112,11 +112,11 @@ def train(data, run_dir, data_settings: DataSettings | None = None, train_settin
         raise RunError(f"{run.path} already holds a run; choose a new --run-dir (nothing was changed).")
     dataset = prepare(data, data_settings, train_settings, codes)
     if budget is not None and dataset.objects is not None:  # the end tunes the split: within the budget too
-        from seg.training.objects import split_seconds
+        from seg.training.split_tuning import split_seconds
         budget = replace(budget, split_s=split_seconds(dataset, len(dataset.split(data_settings.valid_pct,
                                                                                   data_settings.seed)[1])))
     device = detect()
-    candidates(device.kind, train_settings.precision)  # a format this device cannot run: refused before any work
+    formats_for(device.kind, train_settings.precision)  # a format this device cannot run: refused before any work
     set_threads(device)
     main = rank_distrib() == 0
     if num_distrib() and device.kind == "cuda":
@@ -156,7 +156,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
 
     learn = make(ds, ts)
     if num_distrib():  # every process must train alike: no per-process timing, the first candidate
-        precision, timings, remembered = candidates(device.kind, ts.precision)[0], {}, False
+        precision, timings, remembered = formats_for(device.kind, ts.precision)[0], {}, False
     else:
         precision, timings, remembered = choose(learn, device.kind, ts.precision, remember=workspace.formats_file())
     apply_precision(learn, precision, device.kind)

@@ -234,12 +234,11 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
     the number formats; `make(data_settings, train_settings)` makes the others), in a quarter of the budget
     at most (and half the time left). `keep_size`: every candidate at the rule's size (a run continuing from
     a model keeps the size it learned at; the trials choose the learning rate and loss)."""
-    from seg.training.planner import MIN_SIDE, sides
-    from seg.training.planner import candidates as candidate_sizes
-    from seg.training.precision import apply as apply_precision
+    from seg.training.format_choice import apply as apply_precision
+    from seg.training.planner import MIN_SIDE, sides, sizes_to_try
     rule = Candidate(ds.hw, ts.lr, ts.loss)
     typical = dataset.typical_size() or ds.hw
-    top = max(candidate_sizes(typical)[0])
+    top = max(sizes_to_try(typical)[0])
 
     def around(size: tuple[int, int]):
         "The training size at a share of `size`'s longer side."
@@ -272,7 +271,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         # The rule's size and its neighbours are too slow for a turn (large images, little time): the rule
         # may be wrong exactly there (a few steps at full size learn nothing), so the candidates go around
         # the largest size at which two turns fit; the rule stays first, and is said to be too slow.
-        anchor = next((s for s in candidate_sizes(typical)
+        anchor = next((s for s in sizes_to_try(typical)
                        if trainer.min_seconds(Candidate(s, rule.lr, rule.loss)) <= seconds / 4), None)
         if anchor is not None and anchor != rule.size:
             cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions)]

@@ -3,7 +3,7 @@
 A CPU may run a U-Net faster in float32 with channels-last layout, or in bfloat16 (autocast) where the
 processor computes bfloat16 natively (AVX-512 BF16, AMX); a GPU in float16 or bfloat16. Which is
 fastest depends on the processor and the model, so `auto` times a few real steps of each candidate
-(seg/training/precision.py) and takes the fastest. Weights, loss and metrics stay float32 whatever is
+(seg/training/format_choice.py) and takes the fastest. Weights, loss and metrics stay float32 whatever is
 chosen: autocast computes the convolutions in the lower precision and keeps the parameters in float32.
 Cheap to import: torch is imported only by `autocast`."""
 
@@ -56,7 +56,7 @@ def cuda_bf16() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def candidates(device_kind: str, requested: str = "auto") -> list[Precision]:
+def formats_for(device_kind: str, requested: str = "auto") -> list[Precision]:
     """The formats to time for `requested` on this device (one: nothing to time). SettingsError for a
     format the device cannot run."""
     if requested not in CHOICES:
@@ -66,7 +66,7 @@ def candidates(device_kind: str, requested: str = "auto") -> list[Precision]:
         requested = {"fp32": "fp32", "fp32-cl": "fp32", "bf16-cl": "bf16", "fp16-cl": "fp16"}[requested]
         if requested == "fp32":
             return [exact]
-        candidates(device_kind, requested)  # raises when the device cannot run it
+        formats_for(device_kind, requested)  # raises when the device cannot run it
         return [exact]
     if device_kind == "cuda":
         if requested == "fp32":

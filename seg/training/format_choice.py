@@ -1,4 +1,4 @@
-"""The number format and memory layout a run trains in (seg/model/precision.py says what they are):
+"""The number format and memory layout a run trains in (seg/model/number_formats.py says what they are):
 applied to a fastai learner, and chosen by timing a few real training steps of each candidate on a
 batch of the user's own images, on this device."""
 
@@ -14,7 +14,17 @@ from fastai.callback.core import Callback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.torch_core import to_float
 
-from seg.model.precision import FP32, ROUNDS, Precision, autocast, candidates, fastest, processor, timed, to_layout
+from seg.model.number_formats import (
+    FP32,
+    ROUNDS,
+    Precision,
+    autocast,
+    fastest,
+    formats_for,
+    processor,
+    timed,
+    to_layout,
+)
 
 STEPS = 1  # timed steps per candidate, after one that warms up (caches, kernels chosen)
 TIMING_BATCH = 2  # images per timed step: the training size, a small batch (each step costs seconds on a CPU)
@@ -92,7 +102,7 @@ def choose(learn, device_kind: str, requested: str = "auto", batch=None, remembe
     training batches' order is untouched). `remember`: a file where the timings of a device, model, batch
     shape and candidates are kept, so the next run of the same kind reuses them instead of timing again
     (the speed is the device's, not the data's)."""
-    options = candidates(device_kind, requested)
+    options = formats_for(device_kind, requested)
     if len(options) == 1:
         return options[0], {}, False
     if batch is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seg.objects.scores import image_scores
+from seg.objects.matching import image_scores
 from seg.objects.split import instances, tune
 from seg.util import json_safe, write_json
 

@@ -1,5 +1,5 @@
 """The end of every run: its best weights scored on the validation images at their own size (what a user's
-masks will be), as a `scores` event; a run on objects also tunes its split (seg/training/objects.py)."""
+masks will be), as a `scores` event; a run on objects also tunes its split (seg/training/split_tuning.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
         model = Model.load(run.path, "best")
         predictor = Predictor(model, device=device, precision=precision or "auto", remember=workspace.formats_file())
         if dataset.objects is not None:  # Dice of the objects, and the split into objects tuned (objects.json)
-            from seg.training.objects import object_scores
+            from seg.training.split_tuning import object_scores
             return object_scores(run, dataset, valid, predictor, log)
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
