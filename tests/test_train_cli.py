@@ -73,8 +73,8 @@ def test_the_number_format_is_timed_chosen_and_recorded(finished, data, tmp_path
     assert [e["name"] for e in events if e["type"] == "precision"] == [used["name"]]
     assert any(e["type"] == "note" and "the fastest of a few steps timed" in e["message"] for e in events)
     # asked for: bfloat16 on this CPU trains (emulated where not native), weights float32 and plain
-    r = seg("train", data, "--run-dir", tmp_path / "bf16", "--epochs", 1, "--precision", "bf16", *TINY)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("train", data, "--run-dir", tmp_path / "bf16", "--epochs", 1, "--precision", "bf16", *TINY)
+    assert rc == 0, err
     cfg = json.loads((tmp_path / "bf16" / "config.json").read_text())
     assert cfg["precision"]["name"] == "bf16-cl" and cfg["precision"]["timings"] == {}
     state = torch.load(tmp_path / "bf16" / "last.pth", weights_only=True)
@@ -83,8 +83,8 @@ def test_the_number_format_is_timed_chosen_and_recorded(finished, data, tmp_path
                         if '"epoch"' in x][-1])
     assert 0 <= epoch["dice"] <= 1 and epoch["valid_loss"] == epoch["valid_loss"]
     # the same kind of run again on this device: the timings are remembered, not timed again
-    r = seg("train", data, "--run-dir", tmp_path / "again", "--epochs", 1, *TINY)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("train", data, "--run-dir", tmp_path / "again", "--epochs", 1, *TINY)
+    assert rc == 0, err
     again = json.loads((tmp_path / "again" / "config.json").read_text())["precision"]
     assert again["remembered"] and again["timings"] == timed and again["name"] == used["name"]
     rc, _, err = cli("train", data, "--run-dir", tmp_path / "fp16", "--precision", "fp16", *TINY)
@@ -203,8 +203,9 @@ def test_a_file_broken_during_training_fails_the_run_with_its_message(tmp_path):
 
 def test_from_continues_from_the_earlier_weights(data, finished, tmp_path):
     first = finished.run
-    r = seg("train", data, "--run-dir", tmp_path / "next", "--from", first, "--epochs", "1", "--lr", "1e-7", *TINY)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("train", data, "--run-dir", tmp_path / "next", "--from", first, "--epochs", "1", "--lr", "1e-7",
+                     *TINY)
+    assert rc == 0, err
     cfg = json.loads((tmp_path / "next" / "config.json").read_text())
     assert cfg["from"] == str(first / "best.pth")
     before = torch.load(first / "best.pth", weights_only=True)
@@ -243,8 +244,11 @@ def test_a_run_that_finds_its_learning_rate_first_trains_to_the_end(data, tmp_pa
     # lr_find is a fit of its own; fastai resets every callback's `run` after a fit, which once turned the
     # run folder of the stop, checkpoint and sample callbacks into True: every planned run with the finder
     # failed at its first batch ("'bool' object has no attribute 'stop_requested'")
-    r = seg("train", data, "--run-dir", tmp_path / "r", "--find-lr", "--epochs", "2", *TINY)
-    assert r.returncode == 0, r.stdout + r.stderr
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    rc, out, err = cli("train", data, "--run-dir", tmp_path / "r", "--find-lr", "--epochs", "2", *TINY)
+    assert rc == 0, out + err
+    # in this process: the run's own handlers (end after the batch) are gone again, Ctrl-C is as it was
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     run = Run(tmp_path / "r")
     run.poll()
     assert run.status().status == "completed", run.of_type("status")[-1]

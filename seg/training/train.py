@@ -181,10 +181,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     def on_signal(signum, frame):  # end after the current batch, weights saved
         stop.signalled = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     trials, schedule, guard, short = None, Schedule(ts.epochs, len(learn.dls.train)), None, None
-    with Heartbeat(log) if main else _nothing():
+    with _signals(on_signal), Heartbeat(log) if main else _nothing():
         try:
             if budget is not None and budget.trials and main and not num_distrib():
                 trials = run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log,
@@ -323,6 +321,23 @@ def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
         learn.fine_tune(ts.epochs - 1, base_lr=ts.lr, freeze_epochs=1)
     else:
         learn.fit_one_cycle(ts.epochs, ts.lr)
+
+
+class _signals:
+    """SIGTERM and SIGINT call `handler` while the run trains; the caller's handlers come back after it, so
+    train() called from Python (a notebook, the tests) leaves Ctrl-C as it found it."""
+
+    def __init__(self, handler):
+        self.handler, self.before = handler, {}
+
+    def __enter__(self):
+        self.before = {s: signal.signal(s, self.handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.before.items():
+            signal.signal(s, h)
+        return False
 
 
 class _nothing:
