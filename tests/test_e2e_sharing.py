@@ -2,15 +2,13 @@
 predictions in a read-only app, changing nothing; five viewers at once on a live run."""
 
 import json
-import os
-import signal
 import statistics
 import time
 
 import pytest
 from playwright.sync_api import expect
 from served import chromium, serve
-from training import TINY, cli, demo, seg
+from training import TINY, cli, demo, kill
 
 from seg import runs
 
@@ -31,15 +29,13 @@ def live(tmp_path_factory):
     home = tmp_path / "home"
     data = demo(tmp_path / "cells", n=12, size=96)
     done = home / "runs" / "20260101-120000-cells"
-    r = seg("train", data, "--run-dir", done, "--epochs", 1, *TINY)
-    assert r.returncode == 0, r.stderr
+    rc, _, err = cli("train", data, "--run-dir", done, "--epochs", 1, *TINY)
+    assert rc == 0, err
     rc, _, err = cli("predict", done, "--valid", "--out", home / "predictions" / "20260101-130000-cells", "--measure")
     assert rc == 0, err  # in this process: no second fastai import
     run = runs.start(data, home / "runs" / runs.new_name(data), ["--epochs", "500", *TINY])
     yield home, done, run
-    pid = json.loads((run.path / "launch.json").read_text())["pid"]
-    if runs.pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    kill(json.loads((run.path / "launch.json").read_text())["pid"])
 
 
 def progress(page) -> str:

@@ -3,9 +3,7 @@ a damaged weights file, the server restarted and the browser closed while a run 
 process killed with SIGKILL: tests/test_train_cli.py.)"""
 
 import json
-import os
 import resource
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from conftest import ROOT
 from playwright.sync_api import expect
 from served import chromium, serve
 from streamlit.testing.v1 import AppTest
-from training import TINY, copy_run, demo, seg, wait_for
+from training import TINY, copy_run, demo, kill, seg, wait_for
 
 from seg import runs
 from seg.runs import Run
@@ -133,6 +131,4 @@ def test_browser_closed_and_server_restarted_mid_run(tmp_path):
         for line in run.events_path.read_text().splitlines():
             json.loads(line)
     finally:
-        launch = json.loads((run.path / "launch.json").read_text())
-        if runs.pid_alive(launch["pid"]):
-            os.kill(launch["pid"], signal.SIGKILL)
+        kill(json.loads((run.path / "launch.json").read_text())["pid"])

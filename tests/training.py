@@ -56,13 +56,26 @@ def wait_for(run: Run, what, timeout=180.0):
     raise AssertionError(f"timed out; events: {run.events[-3:]}, status {run.status()}")
 
 
+def kill(pid: int, timeout: float = 30.0) -> None:
+    """SIGKILL a run's process and wait until it is gone and its device lock free. Both lag the kill: the process
+    turns zombie first and the kernel drops its file lock a moment later (a training started in this process
+    right after the kill was refused as "The CPU is busy", the holder a zombie, freed 0.05 s later)."""
+    from seg.runs import pid_alive
+    from seg.runs.lock import DeviceLock
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    end = time.time() + timeout
+    while pid_alive(pid) or (DeviceLock("cpu").busy() or {}).get("pid") == pid:
+        assert time.time() < end, f"pid {pid} or its device lock still there {timeout:g} s after SIGKILL"
+        time.sleep(0.05)
+
+
 def end_runs(root):
     "A failed test must not leave a 100-epoch run holding the device for the next ones."
     for launch in Path(root).glob("*/launch.json"):
-        try:
-            os.kill(json.loads(launch.read_text())["pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill(json.loads(launch.read_text())["pid"])
 
 
 RUN = "20260101-120000-demo"  # the shared run's folder name
