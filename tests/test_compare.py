@@ -6,7 +6,7 @@ from conftest import ROOT
 from playwright.sync_api import expect
 from served import chromium, screenshot, serve
 from streamlit.testing.v1 import AppTest
-from training import RUN, TINY, seg
+from training import RUN, TINY, cli
 
 from seg.runs import Run, compare
 from seg.runs.manage import set_about
@@ -23,8 +23,8 @@ def three(finished, tmp_path_factory):
     home = tmp_path_factory.mktemp("compare")
     finished.into(home)
     for name, extra in ((SECOND, ["--lr", "1e-3"]), (THIRD, ["--loss", "ce", "--size", "96", "--lr", "3e-3"])):
-        p = seg("train", finished.data, "--run-dir", home / "runs" / name, *TINY, "--epochs", "2", *extra)
-        assert p.returncode == 0, p.stdout + p.stderr
+        rc, out, err = cli("train", finished.data, "--run-dir", home / "runs" / name, *TINY, "--epochs", "2", *extra)
+        assert rc == 0, out + err
     set_about(Run(home / "runs" / SECOND), title="slower <b>lr</b>", note="tried 1e-3")
     return home
 

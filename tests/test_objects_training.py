@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from makers import MACHINE, disc_image, discs, save
-from training import copy_run, seg
+from training import cli, copy_run, seg
 
 from seg import Dataset
 from seg.data.dataloaders import dataloaders
@@ -45,9 +45,9 @@ def test_the_dataloaders_give_interior_and_boundary_at_the_training_size(nuclei)
 def objects_run(nuclei, tmp_path_factory):
     "A real tiny run on the touching discs: 2 epochs at 96 px, resnet18 (about a minute on 2 cores)."
     run = tmp_path_factory.mktemp("objects") / "20260102-120000-nuclei"
-    p = seg("train", nuclei, "--run-dir", run, "--epochs", "2", "--size", "96", "--bs", "4", "--arch", "resnet18",
-            "--no-augment", "--lr", "3e-3", "--no-pretrained")
-    assert p.returncode == 0, p.stderr
+    rc, _, err = cli("train", nuclei, "--run-dir", run, "--epochs", "2", "--size", "96", "--bs", "4", "--arch",
+                     "resnet18", "--no-augment", "--lr", "3e-3", "--no-pretrained")
+    assert rc == 0, err
     return run
 
 

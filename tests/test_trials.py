@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 from makers import MACHINE
 from streamlit.testing.v1 import AppTest
-from training import demo, seg
+from training import cli, demo, seg
 
 from seg.training.budget import NoValidation, Schedule
 from seg.training.halving import (
@@ -267,7 +267,8 @@ def test_a_schedule_holds_the_steps_that_fit_the_time():
 
 
 @pytest.mark.slow
-def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_page_shows_it(tmp_path, home):
+def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_page_shows_it(tmp_path, home,
+                                                                                          monkeypatch):
     """A 1-minute budget tries candidates, or, on a machine too slow (or too busy) for two first turns in its
     quarter minute, tries none and says so with its figures; either way it ends within its budget, and the
     Train page shows what config.json records."""
@@ -321,16 +322,18 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
         assert all(v.startswith("out after round") for v in table[table[""] != "won"][""])
         assert any("won with Dice" in c.value for c in at.caption)
 
-    # --no-trials: the rule's plan as it is, in its own number format (timed once, by the plan)
-    r = seg("train", data, "--run-dir", tmp_path / "rule", "--budget", "0.5", "--no-trials", "--arch", "resnet18",
-            "--no-pretrained")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.startswith("plan for 0.5 min: ") and "tried first" not in r.stdout
+    # --no-trials: the rule's plan as it is, in its own number format (timed once, by the plan); in this process,
+    # its budget counted from now as a fresh `python -m seg` counts it from its start
+    monkeypatch.setattr("seg.cli.STARTED", time.time())
+    rc, out, err = cli("train", data, "--run-dir", tmp_path / "rule", "--budget", "0.25", "--no-trials", "--arch",
+                       "resnet18", "--no-pretrained")
+    assert rc == 0, out + err
+    assert out.startswith("plan for 0.25 min: ") and "tried first" not in out
     cfg = json.loads((tmp_path / "rule" / "config.json").read_text())
     p = cfg["plan"]
     assert cfg["budget"]["trials"] is False and cfg["trials"] is None
     assert not (tmp_path / "rule" / "trials.jsonl").exists()
-    assert p["budget_min"] == 0.5 and cfg["data"]["size"] == p["size"] and cfg["train"]["lr"] == p["lr"]
+    assert p["budget_min"] == 0.25 and cfg["data"]["size"] == p["size"] and cfg["train"]["lr"] == p["lr"]
     assert cfg["precision"]["name"] == p["precision"] and cfg["precision"]["timings"] == {}  # the plan's, not re-timed
     events = [json.loads(line) for line in (tmp_path / "rule" / "events.jsonl").read_text().splitlines()]
     assert any("the fastest when the plan timed the formats" in e.get("message", "") for e in events)
@@ -339,9 +342,9 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
         assert 3e-4 <= lr["lr"] <= 3e-3
     scores = [e for e in events if e["type"] == "scores"]
     assert scores and scores[0]["resolution"] == "original" and scores[0]["images"] == 5
-    assert "at their own size" in r.stdout
-    r = seg("train", data, "--run-dir", tmp_path / "r2", "--budget", "0")
-    assert r.returncode == 2 and "--budget 0" in r.stderr and not (tmp_path / "r2").exists()
+    assert "at their own size" in out
+    rc, _, err = cli("train", data, "--run-dir", tmp_path / "r2", "--budget", "0")
+    assert rc == 2 and "--budget 0" in err and not (tmp_path / "r2").exists()
 
 
 def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
