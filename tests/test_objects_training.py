@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from makers import MACHINE, disc_image, discs, save
-from training import cli, copy_run, seg
+from training import cli, copy_run
 
 from seg import Dataset
 from seg.data.dataloaders import dataloaders
@@ -69,9 +69,9 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(objects_run, tmp_pa
     assert record["summary"]["ap50"] == max(c["ap50"] for c in record["candidates"])
     # prediction: the objects' masks, instances split by the tuned split, object scores, measurements
     out = tmp_path / "pred"
-    p = seg("predict", run, "--valid", "--out", out, "--measure")
-    assert p.returncode == 0, p.stderr
-    assert "objects found" in p.stdout and "of 40 true" in p.stdout
+    rc, stdout, err = cli("predict", run, "--valid", "--out", out, "--measure")
+    assert rc == 0, err
+    assert "objects found" in stdout and "of 40 true" in stdout
     meta = json.loads((out / "prediction.json").read_text())
     assert meta["codes"] == ["background", "object"] and meta["objects"]["split"] == record["split"]
     from PIL import Image

@@ -124,9 +124,9 @@ def _write_masks_sizes(out):
 def test_cli_predict_dataset_writes_the_contract(trained, tmp_path):
     data, run = trained
     out = tmp_path / "out"
-    r = seg("predict", run, data, "--out", out, "--measure", "--pixel-size", 0.25, "--json")
-    assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout)
+    rc, stdout, err = cli("predict", run, data, "--out", out, "--measure", "--pixel-size", 0.25, "--json")
+    assert rc == 0, err
+    summary = json.loads(stdout)
     assert summary["images"] == 12 and summary["failed"] == [] and 0.3 < summary["mean_dice"] <= 1
     sizes = _write_masks_sizes(out)
     assert len(sizes) == 12 and set(sizes.values()) == {(128, 128)}
@@ -204,9 +204,9 @@ def test_cli_predict_images_and_bad_files(trained, tmp_path):
 def test_validation_set_of_the_run(trained, tmp_path):
     data, run = trained
     cfg = json.loads((run / "config.json").read_text())
-    r = seg("predict", run, "--valid", "--out", tmp_path / "v", "--json")
-    assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout)
+    rc, stdout, err = cli("predict", run, "--valid", "--out", tmp_path / "v", "--json")
+    assert rc == 0, err
+    summary = json.loads(stdout)
     assert summary["images"] == cfg["dataset"]["valid"] == 2 and summary["notes"] == []
 
 
