@@ -7,7 +7,8 @@ import socket
 import time
 
 import pytest
-from training import RUN, app_on, cli
+from apps import open_app
+from training import RUN, cli
 
 from seg.errors import RunError
 from seg.runs import Run, list_runs
@@ -77,7 +78,7 @@ def test_the_cli_renames_notes_and_deletes(finished, home):
 def test_the_train_page_titles_notes_and_deletes_a_run(finished, home):
     path = finished.into(home)
     finished.into(home, "20260101-110000-older")
-    at = app_on("train")
+    at = open_app("train", run=RUN)
     assert not at.exception
     title = next(t for t in at.text_input if t.label == "Title")
     title.set_value("<img src=x onerror=alert(1)> baseline")
@@ -92,3 +93,44 @@ def test_the_train_page_titles_notes_and_deletes_a_run(finished, home):
     at.button(key="delete_run").click().run()
     assert not at.exception and not path.exists()
     assert at.selectbox(key="shown_run").value == "20260101-110000-older"
+
+
+def test_a_process_just_launched_is_starting_before_the_kernel_shows_its_argv(tmp_path, monkeypatch):
+    """Right after Popen returns, /proc/<pid>/cmdline of the new program may still be empty (19 of 300 reads
+    here, 270 of 300 with both cores busy): the app judged such a run `failed`, "ended before it printed a
+    word", and the Train page stopped following it while it trained (two browser tests' runs, under load).
+    40 launches read at once as the app reads them, and one read while the kernel shows no argv yet (as it
+    does during the exec: given here), are `starting`; a pid whose argv is another program's is not."""
+    import subprocess
+    import sys
+
+    from seg.runs import folder
+
+    def launch(run_dir, cmd) -> subprocess.Popen:
+        run_dir.mkdir()
+        (run_dir / "output.log").write_bytes(b"")  # as runs.start opens it: nothing printed yet
+        p = subprocess.Popen(cmd, start_new_session=True)
+        (run_dir / "launch.json").write_text(json.dumps({"pid": p.pid, "cmd": cmd, "host": socket.gethostname(),
+                                                        "started": time.time()}))
+        return p
+
+    cmd = [sys.executable, "-c", "import time; time.sleep(30)"]
+    seen = []
+    for i in range(40):
+        p = launch(tmp_path / f"r{i}", cmd)
+        try:
+            seen.append(Run(tmp_path / f"r{i}").status().status)
+        finally:
+            p.kill()
+            p.wait()
+    assert seen == ["starting"] * 40, seen
+    p = launch(tmp_path / "loading", cmd)
+    try:
+        assert Run(tmp_path / "loading").status().status == "starting"
+        monkeypatch.setattr(folder, "cmdline", lambda pid: [])  # the kernel between exec and the new argv
+        assert Run(tmp_path / "loading").status().status == "starting"
+        monkeypatch.setattr(folder, "cmdline", lambda pid: ["/usr/bin/vim", "notes.txt"])  # the pid now another's
+        assert Run(tmp_path / "loading").status().status == "failed"
+    finally:
+        p.kill()
+        p.wait()

@@ -241,12 +241,14 @@ class Run:
             return None
         if not pid_alive(launch["pid"]):
             return False
-        try:
-            argv = Path(f"/proc/{launch['pid']}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-        except OSError:  # no /proc (macOS): the pid alone
+        argv = cmdline(launch["pid"])
+        if argv is None:  # no /proc (macOS): the pid alone
             return True
         args = launch.get("cmd", [])[1:]  # after the interpreter, which a wrapper may have replaced
-        return not args or argv[-len(args):] == args
+        # no argv yet: the program is being loaded (Popen returns once exec began, before the kernel shows the
+        # new argv; 19 of 300 reads right after Popen here, 270 of 300 with both cores busy). It was judged
+        # "ended before it printed a word", and the Train page stopped following a run that went on training
+        return not args or not argv or argv[-len(args):] == args
 
     def _launch(self) -> dict:
         try:
@@ -316,6 +318,14 @@ def list_runs(root: Path | None = None) -> list[Run]:
     for r in runs:
         r.poll()
     return sorted(runs, key=lambda r: (r.status().started or r.path.stat().st_mtime), reverse=True)
+
+
+def cmdline(pid: int) -> list[str] | None:
+    "The argv the kernel shows for `pid` (empty while the program is being loaded); None without /proc."
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return None
 
 
 def pid_alive(pid: int) -> bool:
