@@ -38,6 +38,41 @@ for _made in (os.environ["SEGBOARD_LOCK_DIR"], os.environ["SEGBOARD_HOME"]):
     atexit.register(shutil.rmtree, _made, True)
 
 
+# The browser tests' fixtures, one of each a module (Playwright's sync API allows one at a time in a thread, so
+# a module's Chromium is closed before the next module's opens).
+@pytest.fixture(scope="module")
+def module_chromium():
+    "Debian's Chromium driven by Playwright, started once for the module's tests."
+    from served import chromium
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def browser(module_chromium):
+    """The module's Chromium for one test: the pages (contexts) the test opens are closed after it, so none
+    goes on polling a server that has gone while later tests run."""
+    before = set(module_chromium.contexts)
+    yield module_chromium
+    for context in module_chromium.contexts:
+        if context not in before:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def app_home(tmp_path_factory):
+    "The SEGBOARD_HOME of the module's served app (`server`)."
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, app_home):
+    "The app served on `app_home` for the module's tests: its address."
+    from served import serve
+    with serve(app_home, tmp_path_factory.mktemp("log")) as url:
+        yield url
+
+
 @pytest.fixture(autouse=True)
 def fresh_sign_in_counts():
     """The app counts wrong passwords for the whole server process (ui.access.throttle), and AppTest runs

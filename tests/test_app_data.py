@@ -4,6 +4,7 @@ import io
 import zipfile
 
 import pytest
+from apps import open_app
 from conftest import ROOT
 from makers import dataset
 from streamlit.testing.v1 import AppTest
@@ -11,10 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 @pytest.fixture
 def app(home):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app()
 
 
 def test_opens_on_the_demo_dataset(app):

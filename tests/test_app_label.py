@@ -3,6 +3,7 @@ and saved. (Drawing with the mouse in the editor is tested in Chromium: tests/te
 
 import numpy as np
 import pytest
+from apps import open_app
 from conftest import ROOT
 from makers import MACHINE, save
 from PIL import Image
@@ -15,11 +16,7 @@ from seg.labels.store import LabelSet
 
 @pytest.fixture
 def app(home):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/label.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("label")
 
 
 def test_a_set_made_from_a_folder_and_a_fill_accepted(app, home, tmp_path):

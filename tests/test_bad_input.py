@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from apps import open_app
 from makers import dataset, huge_png_header, palette_mask, save, shapes
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, copy_run, demo
@@ -359,10 +359,7 @@ def trained(finished):
 def app(home, trained=None) -> AppTest:
     if trained is not None and not (home / "runs" / RUN).exists():
         copy_run(trained, home / "runs" / RUN)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app()
 
 
 def test_the_corpus_is_large_enough():

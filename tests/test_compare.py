@@ -4,7 +4,7 @@ AppTest and, with three real runs, in Chromium (the selection in the address).""
 import pytest
 from conftest import ROOT
 from playwright.sync_api import expect
-from served import chromium, screenshot, serve
+from served import screenshot, serve
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, cli
 
@@ -77,8 +77,8 @@ def test_the_compare_page_takes_the_runs_from_the_address(three, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_three_runs_compared_in_the_browser(three, tmp_path):
-    with serve(three, tmp_path) as url, chromium() as browser:
+def test_three_runs_compared_in_the_browser(three, browser, tmp_path):
+    with serve(three, tmp_path) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

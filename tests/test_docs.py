@@ -343,7 +343,8 @@ def test_the_export_formats_of_the_cli_the_page_and_the_docs_are_the_registry_s(
     format is one entry of seg/prediction/exports.py, and this fails until the page and the docs follow it."""
     import argparse
 
-    from training import app_on
+    from apps import open_app
+    from training import RUN
 
     from seg.prediction.exports import DEFAULT, FORMATS, options
     names = list(FORMATS)
@@ -355,7 +356,7 @@ def test_the_export_formats_of_the_cli_the_page_and_the_docs_are_the_registry_s(
     assert set(options()) <= {flag for a in export._actions for flag in a.option_strings}
     # the page
     finished.into(home)
-    at = app_on("predict", timeout=240)
+    at = open_app("predict", run=RUN, timeout=240)
     assert not at.exception, at.exception
     buttons = [b for b in at.button if (b.key or "").startswith("export_")]
     assert [b.key for b in buttons] == [f"export_{n}" for n in names]

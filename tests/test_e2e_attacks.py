@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 from makers import dataset
 from playwright.sync_api import expect
-from served import chromium, free_port, serve
+from served import free_port, serve
 from st_socket import Session, component_event, sign_in
 from training import TINY, cli, copy_run
 
@@ -87,12 +87,6 @@ def shared(tmp_path_factory):
     LabelSet.create(home / "labels", "slides", ["background", "cell"], source=slides)
     return {"root": root, "home": home, "xss": xss, "run": run.name, "upload": upload, "sneaky": sneaky,
             "scratch": other, "log": top}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def watched(page, app_url):

@@ -6,27 +6,9 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from served import chromium, screenshot, serve
+from served import screenshot, serve
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    "The served app's SEGBOARD_HOME."
-    return tmp_path_factory.mktemp("home")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, home):
-    with serve(home, tmp_path_factory.mktemp("log")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def test_app_opens_on_the_demo_dataset_with_its_gallery(server, browser):
@@ -129,11 +111,11 @@ def test_train_on_the_demo_watch_reload_stop(server, browser):
     page.close()
 
 
-def test_predict_side_by_side_and_download_masks(server, browser, home, tmp_path, finished):
+def test_predict_side_by_side_and_download_masks(server, browser, app_home, tmp_path, finished):
     "A finished run, then the Predict page: validation images worst first beside the truth, the masks zip."
     import zipfile
 
-    name = finished.into(home, "20260101-120000-cells").name
+    name = finished.into(app_home, "20260101-120000-cells").name
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))

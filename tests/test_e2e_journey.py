@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from makers import save
 from playwright.sync_api import expect
-from served import chromium, screenshot, serve
+from served import screenshot
 
 from seg.labels.store import LabelSet
 
@@ -52,96 +52,90 @@ def saved(s: LabelSet, version: int, timeout: float = 60.0) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("home")
-
-
-def test_images_only_to_a_model_corrected_and_retrained(home, tmp_path):
+def test_images_only_to_a_model_corrected_and_retrained(server, app_home, browser, tmp_path):
     rng = np.random.default_rng(11)
     folder = tmp_path / "slides"
     centres = slides(folder, rng)
     errors = []
-    with serve(home, tmp_path) as server, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1300, "height": 1700})
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    page = browser.new_page(viewport={"width": 1300, "height": 1700})
+    page.on("pageerror", lambda e: errors.append(str(e)))
 
-        # -- a labels set from the folder of images
-        page.goto(f"{server}/label")
-        expect(page.get_by_role("heading", name="Label")).to_be_visible(timeout=90_000)
-        page.get_by_role("textbox", name="Name").fill("slides")
-        page.get_by_role("textbox", name=re.compile("Folder of images")).fill(str(folder))
-        page.get_by_role("button", name="Make the set").click()
-        canvas = page.locator("canvas.sb-canvas")
-        expect(canvas).to_be_visible(timeout=60_000)
-        s = LabelSet(home / "labels" / "slides")
+    # -- a labels set from the folder of images
+    page.goto(f"{server}/label")
+    expect(page.get_by_role("heading", name="Label")).to_be_visible(timeout=90_000)
+    page.get_by_role("textbox", name="Name").fill("slides")
+    page.get_by_role("textbox", name=re.compile("Folder of images")).fill(str(folder))
+    page.get_by_role("button", name="Make the set").click()
+    canvas = page.locator("canvas.sb-canvas")
+    expect(canvas).to_be_visible(timeout=60_000)
+    s = LabelSet(app_home / "labels" / "slides")
 
-        # -- five images labelled: the Object tool on each disc, then the next image
-        def label(i: int, version: int) -> int:
-            page.locator(".sb-tools button[data-tool='object']").click()
-            for x, y in centres[i]:
-                page.mouse.click(*at(canvas, x, y))
-                version += 1
-                saved(s, version)
-                expect(page.locator(".sb-status")).to_contain_text(f"Version {version}:", timeout=30_000)
-            return version
-
-        version = 0
-        for i in range(5):
-            expect(page.locator(".sb-status")).to_have_text("Not labelled yet", timeout=30_000)
-            page.wait_for_timeout(500)  # the image drawn and fitted
-            version = label(i, version)
-            page.get_by_role("button", name="Next").click()
-        assert s.labelled() == [f"slide{i}" for i in range(5)]
-        assert all(set(np.unique(s.mask(f"slide{i}"))) == {0, 1} for i in range(5))
-
-        # -- train on the set: chosen on the Data page, small and short on the Train page
-        page.goto(server)  # the Data page
-        page.get_by_text("A labels set", exact=True).click()
-        expect(page.get_by_text("Ready to train: 5 pairs")).to_be_visible(timeout=60_000)
-        page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
-        expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=30_000)
-        size = page.get_by_role("slider", name=re.compile("Image size"))
-        size.focus()
-        while size.get_attribute("aria-valuetext") != "96":
-            page.keyboard.press("ArrowLeft")
-            page.wait_for_timeout(300)
-        page.get_by_role("combobox", name=re.compile("Backbone")).click()
-        page.get_by_role("option", name="resnet18").click()
-        expect(page.get_by_role("combobox", name=re.compile("Backbone"))).to_have_value("resnet18", timeout=30_000)
-        page.get_by_role("button", name="Start training").click()
-        expect(page.locator(".stMarkdownBadge", has_text="completed")).to_be_visible(timeout=240_000)
-        first = next((home / "runs").iterdir()).name
-
-        # -- two unlabelled images started from the model's prediction and corrected (the discs clicked)
-        page.goto(f"{server}/label")
-        expect(canvas).to_be_visible(timeout=60_000)
-        for i in (5, 6):
-            page.get_by_role("combobox", name="Image").click()
-            page.get_by_role("option", name=f"slide{i}.png", exact=True).click()
-            page.get_by_role("button", name="Predict this image").click()
-            expect(page.locator(".sb-status")).to_contain_text(f"The prediction of {first}", timeout=60_000)
-            page.wait_for_timeout(500)
-            page.get_by_role("button", name="Clear", exact=True).click()  # what the model found, cleared ...
+    # -- five images labelled: the Object tool on each disc, then the next image
+    def label(i: int, version: int) -> int:
+        page.locator(".sb-tools button[data-tool='object']").click()
+        for x, y in centres[i]:
+            page.mouse.click(*at(canvas, x, y))
             version += 1
             saved(s, version)
-            version = label(i, version)  # ... and the discs themselves
-            assert s.corrected_from(f"slide{i}") == first
-        screenshot(page, "label-correct.png", full_page=True)
+            expect(page.locator(".sb-status")).to_contain_text(f"Version {version}:", timeout=30_000)
+        return version
 
-        # -- retrain from the model with the corrections; Dice on the images nobody corrected, before and after
-        expect(page.get_by_role("heading", name="Retrain with the corrections")).to_be_visible()
-        page.get_by_role("spinbutton", name="Minutes").fill("0.5")
-        page.keyboard.press("Enter")
-        page.get_by_role("button", name="Retrain").click()
-        expect(page.get_by_text("Watch it on the Train page")).to_be_visible(timeout=60_000)
-        expect(page.get_by_text("Dice after")).to_be_visible(timeout=300_000)  # no click: the page watches the run
-        page.wait_for_timeout(1000)
-        value = "[data-testid='stMetricValue']"
-        b, a = (float(page.locator("[data-testid='stMetric']", has_text=label).locator(value).inner_text())
-                for label in ("Dice before", "Dice after"))
-        print(f"Dice on the images nobody corrected: before {b:.3f}, after {a:.3f}")
-        # the score rises; on a busy machine the half minute may not be enough: then the retrain keeps the model
-        # it started from (never worse) and the page says so
-        assert a > b or (a == b and page.get_by_text("No epoch of the retrain beat the model").is_visible()), (b, a)
-        assert not errors, errors
+    version = 0
+    for i in range(5):
+        expect(page.locator(".sb-status")).to_have_text("Not labelled yet", timeout=30_000)
+        page.wait_for_timeout(500)  # the image drawn and fitted
+        version = label(i, version)
+        page.get_by_role("button", name="Next").click()
+    assert s.labelled() == [f"slide{i}" for i in range(5)]
+    assert all(set(np.unique(s.mask(f"slide{i}"))) == {0, 1} for i in range(5))
+
+    # -- train on the set: chosen on the Data page, small and short on the Train page
+    page.goto(server)  # the Data page
+    page.get_by_text("A labels set", exact=True).click()
+    expect(page.get_by_text("Ready to train: 5 pairs")).to_be_visible(timeout=60_000)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Train").click()
+    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=30_000)
+    size = page.get_by_role("slider", name=re.compile("Image size"))
+    size.focus()
+    while size.get_attribute("aria-valuetext") != "96":
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(300)
+    page.get_by_role("combobox", name=re.compile("Backbone")).click()
+    page.get_by_role("option", name="resnet18").click()
+    expect(page.get_by_role("combobox", name=re.compile("Backbone"))).to_have_value("resnet18", timeout=30_000)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.locator(".stMarkdownBadge", has_text="completed")).to_be_visible(timeout=240_000)
+    first = next((app_home / "runs").iterdir()).name
+
+    # -- two unlabelled images started from the model's prediction and corrected (the discs clicked)
+    page.goto(f"{server}/label")
+    expect(canvas).to_be_visible(timeout=60_000)
+    for i in (5, 6):
+        page.get_by_role("combobox", name="Image").click()
+        page.get_by_role("option", name=f"slide{i}.png", exact=True).click()
+        page.get_by_role("button", name="Predict this image").click()
+        expect(page.locator(".sb-status")).to_contain_text(f"The prediction of {first}", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name="Clear", exact=True).click()  # what the model found, cleared ...
+        version += 1
+        saved(s, version)
+        version = label(i, version)  # ... and the discs themselves
+        assert s.corrected_from(f"slide{i}") == first
+    screenshot(page, "label-correct.png", full_page=True)
+
+    # -- retrain from the model with the corrections; Dice on the images nobody corrected, before and after
+    expect(page.get_by_role("heading", name="Retrain with the corrections")).to_be_visible()
+    page.get_by_role("spinbutton", name="Minutes").fill("0.5")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Retrain").click()
+    expect(page.get_by_text("Watch it on the Train page")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Dice after")).to_be_visible(timeout=300_000)  # no click: the page watches the run
+    page.wait_for_timeout(1000)
+    value = "[data-testid='stMetricValue']"
+    b, a = (float(page.locator("[data-testid='stMetric']", has_text=label).locator(value).inner_text())
+            for label in ("Dice before", "Dice after"))
+    print(f"Dice on the images nobody corrected: before {b:.3f}, after {a:.3f}")
+    # the score rises; on a busy machine the half minute may not be enough: then the retrain keeps the model
+    # it started from (never worse) and the page says so
+    assert a > b or (a == b and page.get_by_text("No epoch of the retrain beat the model").is_visible()), (b, a)
+    assert not errors, errors

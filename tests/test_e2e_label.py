@@ -9,7 +9,7 @@ import pytest
 from makers import save
 from PIL import Image
 from playwright.sync_api import expect
-from served import chromium, screenshot, serve
+from served import screenshot
 
 from seg.labels.store import LabelSet
 
@@ -18,28 +18,11 @@ pytestmark = pytest.mark.e2e
 W, H = 160, 120
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("home")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, home):
-    with serve(home, tmp_path_factory.mktemp("log")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-def labels_set(home, tmp_path, name, classes=("background", "cell", "rod")) -> LabelSet:
+def labels_set(app_home, tmp_path, name, classes=("background", "cell", "rod")) -> LabelSet:
     rng = np.random.default_rng(0)
     image = np.clip(rng.normal(120, 10, (H, W, 3)), 0, 255).astype(np.uint8)
     save(tmp_path / name / "slide.png", image)
-    return LabelSet.create(home / "labels", name, list(classes), source=tmp_path / name)
+    return LabelSet.create(app_home / "labels", name, list(classes), source=tmp_path / name)
 
 
 def open_editor(browser, server, name, errors):
@@ -86,8 +69,8 @@ def saved(s: LabelSet, version: int, timeout=30.0) -> np.ndarray:
     raise AssertionError(f"version {version} never saved (at {s.mask_version('slide')})")
 
 
-def test_strokes_drawn_with_the_mouse_are_saved_as_exact_class_values(server, browser, home, tmp_path):
-    s = labels_set(home, tmp_path, "drawn")
+def test_strokes_drawn_with_the_mouse_are_saved_as_exact_class_values(server, browser, app_home, tmp_path):
+    s = labels_set(app_home, tmp_path, "drawn")
     errors = []
     page, canvas = open_editor(browser, server, "drawn", errors)
     page.locator(".sb-legend button[data-class='1']").click()  # "cell"
@@ -119,8 +102,8 @@ def test_strokes_drawn_with_the_mouse_are_saved_as_exact_class_values(server, br
     page.close()
 
 
-def test_two_people_on_one_image_lose_nothing_and_class_names_stay_text(server, browser, home, tmp_path):
-    s = labels_set(home, tmp_path, "shared", ("background", "<img src=x onerror=alert(1)>cell"))
+def test_two_people_on_one_image_lose_nothing_and_class_names_stay_text(server, browser, app_home, tmp_path):
+    s = labels_set(app_home, tmp_path, "shared", ("background", "<img src=x onerror=alert(1)>cell"))
     errors, dialogs = [], []
     first, canvas1 = open_editor(browser, server, "shared", errors)
     second, canvas2 = open_editor(browser, server, "shared", errors)  # a page of its own: another session
@@ -142,11 +125,11 @@ def test_two_people_on_one_image_lose_nothing_and_class_names_stay_text(server, 
     second.close()
 
 
-def test_a_models_prediction_corrected_is_saved_with_its_run(server, browser, home, tmp_path, finished):
-    name = finished.into(home, "20260101-120000-cells").name
+def test_a_models_prediction_corrected_is_saved_with_its_run(server, browser, app_home, tmp_path, finished):
+    name = finished.into(app_home, "20260101-120000-cells").name
     image = Image.open(sorted((finished.data / "images").iterdir())[0]).convert("RGB").resize((W, H))
     save(tmp_path / "fromrun" / "slide.png", np.asarray(image))
-    s = LabelSet.create(home / "labels", "fromrun", ["background", "cell"], source=tmp_path / "fromrun")
+    s = LabelSet.create(app_home / "labels", "fromrun", ["background", "cell"], source=tmp_path / "fromrun")
     errors = []
     page, canvas = open_editor(browser, server, "fromrun", errors)
     page.get_by_role("button", name="Predict this image").click()
@@ -161,13 +144,13 @@ def test_a_models_prediction_corrected_is_saved_with_its_run(server, browser, ho
     page.close()
 
 
-def test_the_object_tool_takes_the_object_under_the_click(server, browser, home, tmp_path):
+def test_the_object_tool_takes_the_object_under_the_click(server, browser, app_home, tmp_path):
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:H, 0:W]
     disc = (yy - 60) ** 2 + (xx - 80) ** 2 <= 20 ** 2
     image = np.clip(np.where(disc, 220, 110) + rng.normal(0, 8, (H, W)), 0, 255).astype(np.uint8)
     save(tmp_path / "objects" / "slide.png", np.repeat(image[..., None], 3, -1))
-    s = LabelSet.create(home / "labels", "objects", ["background", "cell"], source=tmp_path / "objects")
+    s = LabelSet.create(app_home / "labels", "objects", ["background", "cell"], source=tmp_path / "objects")
     errors = []
     page, canvas = open_editor(browser, server, "objects", errors)
     page.locator(".sb-tools button[data-tool='object']").click()
@@ -183,13 +166,13 @@ def test_the_object_tool_takes_the_object_under_the_click(server, browser, home,
     page.close()
 
 
-def test_strokes_then_fill_then_accept(server, browser, home, tmp_path):
+def test_strokes_then_fill_then_accept(server, browser, app_home, tmp_path):
     rng = np.random.default_rng(2)
     yy, xx = np.mgrid[0:H, 0:W]
     disc = ((yy - 60) ** 2 + (xx - 50) ** 2 <= 22 ** 2) | ((yy - 50) ** 2 + (xx - 120) ** 2 <= 15 ** 2)
     image = np.clip(np.where(disc, 210, 100) + rng.normal(0, 10, (H, W)), 0, 255).astype(np.uint8)
     save(tmp_path / "assist" / "slide.png", np.repeat(image[..., None], 3, -1))
-    s = LabelSet.create(home / "labels", "assist", ["background", "cell"], source=tmp_path / "assist")
+    s = LabelSet.create(app_home / "labels", "assist", ["background", "cell"], source=tmp_path / "assist")
     errors = []
     page, _ = open_editor(browser, server, "assist", errors)
     page.get_by_text("Strokes, then fill").click()
@@ -212,13 +195,13 @@ def test_strokes_then_fill_then_accept(server, browser, home, tmp_path):
     page.close()
 
 
-def test_in_a_set_of_objects_each_object_takes_an_id_of_its_own(server, browser, home, tmp_path):
+def test_in_a_set_of_objects_each_object_takes_an_id_of_its_own(server, browser, app_home, tmp_path):
     rng = np.random.default_rng(3)
     yy, xx = np.mgrid[0:H, 0:W]
     disc = (yy - 90) ** 2 + (xx - 130) ** 2 <= 16 ** 2
     image = np.clip(np.where(disc, 220, 100) + rng.normal(0, 8, (H, W)), 0, 255).astype(np.uint8)
     save(tmp_path / "nuclei" / "slide.png", np.repeat(image[..., None], 3, -1))
-    s = LabelSet.create(home / "labels", "nuclei", ["background", "nucleus"], source=tmp_path / "nuclei",
+    s = LabelSet.create(app_home / "labels", "nuclei", ["background", "nucleus"], source=tmp_path / "nuclei",
                         objects=True)
     errors = []
     page, canvas = open_editor(browser, server, "nuclei", errors)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from playwright.sync_api import expect
-from served import chromium, serve
+from served import serve
 from training import TINY, cli, demo, kill
 
 from seg import runs
@@ -42,11 +42,11 @@ def progress(page) -> str:
     return page.locator("[data-testid='stProgress']").first.inner_text(timeout=30_000)
 
 
-def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_path):
+def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, browser, tmp_path):
     home, done, run = live
     kept = snapshot(done) | snapshot(home / "predictions")
     env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_READ_ONLY": "1"}
-    with chromium() as browser, serve(home, tmp_path, env=env, keep_runs=True) as url:
+    with serve(home, tmp_path, env=env, keep_runs=True) as url:
         page = browser.new_page(viewport={"width": 1300, "height": 1400})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -97,11 +97,11 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, tmp_pa
 UPDATES = 5  # progress changes each viewer must see
 
 
-def test_five_viewers_on_a_live_run(live, tmp_path, capsys):
+def test_five_viewers_on_a_live_run(live, browser, tmp_path, capsys):
     """Five browsers at once on a live run: each view keeps moving (until each has seen UPDATES changes of the
     progress, however long that takes on this machine), no errors. Prints how fast."""
     home, _, run = live
-    with chromium() as browser, serve(home, tmp_path, keep_runs=True) as url:
+    with serve(home, tmp_path, keep_runs=True) as url:
         run.poll()
         t = [b["t"] for b in run.batches()][-50:]  # the run's pace before the five opened
         alone = f"{(len(t) - 1) / (t[-1] - t[0]):.2f}" if len(t) > 1 and t[-1] > t[0] else "not measured"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training import RUN, app_on, cli
+from apps import open_app
+from training import RUN, cli
 
 from seg.prediction.exports import FORMATS
 
@@ -112,7 +113,7 @@ def test_a_failed_onnx_check_keeps_nothing(finished, tmp_path, monkeypatch):
 
 def test_the_predict_page_exports_every_format_checked(finished, home):
     finished.into(home)
-    at = app_on("predict", timeout=240)
+    at = open_app("predict", run=RUN, timeout=240)
     assert not at.exception
     for name, fmt in FORMATS.items():
         at.button(key=f"export_{name}").click().run()

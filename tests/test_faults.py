@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import ROOT
 from playwright.sync_api import expect
-from served import chromium, serve
+from served import serve
 from streamlit.testing.v1 import AppTest
 from training import TINY, cli, copy_run, demo, kill, wait_for
 
@@ -93,37 +93,36 @@ def goes_on(run: Run, timeout: float = 60) -> bool:
 
 
 @pytest.mark.e2e
-def test_browser_closed_and_server_restarted_mid_run(tmp_path):
+def test_browser_closed_and_server_restarted_mid_run(browser, tmp_path):
     "The run goes on without its viewer and its server; a new server shows it live and can stop it."
     home = tmp_path / "home"
     data = demo(tmp_path / "demo", n=10)
     run = runs.start(data, home / "runs" / runs.new_name(data), ["--epochs", "200", *TINY])  # as the app does
     try:
         wait_for(run, lambda r: r.batches())
-        with chromium() as browser:
-            with serve(home, tmp_path, keep_runs=True) as url:
-                page = browser.new_page(viewport={"width": 1300, "height": 1200})
-                page.goto(f"{url}/train?run={run.name}")
-                expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=90_000)
-                expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=30_000)
-                page.close()  # the browser goes away mid-run
-                assert goes_on(run)
-            # the server is gone too: the run is not
-            assert goes_on(run) and run.status().status == "running"
-            with serve(home, tmp_path, keep_runs=True) as url:  # a restart: a new server, the same workspace
-                page = browser.new_page(viewport={"width": 1300, "height": 1200})
-                errors = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"{url}/train")
-                expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=90_000)
-                first = progress_text(page)
-                deadline = time.time() + 60
-                while progress_text(page) == first and time.time() < deadline:
-                    page.wait_for_timeout(500)
-                assert progress_text(page) != first  # re-attached: the live view moves on its own
-                page.get_by_role("button", name="Stop").click()
-                expect(page.locator(".stMarkdownBadge", has_text="stopped")).to_be_visible(timeout=90_000)
-                assert not errors, errors
+        with serve(home, tmp_path, keep_runs=True) as url:
+            page = browser.new_page(viewport={"width": 1300, "height": 1200})
+            page.goto(f"{url}/train?run={run.name}")
+            expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=90_000)
+            expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=30_000)
+            page.close()  # the browser goes away mid-run
+            assert goes_on(run)
+        # the server is gone too: the run is not
+        assert goes_on(run) and run.status().status == "running"
+        with serve(home, tmp_path, keep_runs=True) as url:  # a restart: a new server, the same workspace
+            page = browser.new_page(viewport={"width": 1300, "height": 1200})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{url}/train")
+            expect(page.locator(".stMarkdownBadge", has_text="running")).to_be_visible(timeout=90_000)
+            first = progress_text(page)
+            deadline = time.time() + 60
+            while progress_text(page) == first and time.time() < deadline:
+                page.wait_for_timeout(500)
+            assert progress_text(page) != first  # re-attached: the live view moves on its own
+            page.get_by_role("button", name="Stop").click()
+            expect(page.locator(".stMarkdownBadge", has_text="stopped")).to_be_visible(timeout=90_000)
+            assert not errors, errors
         run.poll()
         assert run.status().status == "stopped"
         assert torch.load(run.path / "last.pth", weights_only=True)

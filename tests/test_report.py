@@ -6,9 +6,10 @@ import hashlib
 import re
 
 import pytest
+from apps import open_app
 from playwright.sync_api import expect
-from served import chromium, screenshot
-from training import app_on, cli
+from served import screenshot
+from training import RUN, cli
 
 from seg.runs import Run
 from seg.runs.manage import set_about
@@ -59,47 +60,46 @@ def test_the_report_runs_only_its_own_scripts(report):
 
 
 @pytest.mark.e2e
-def test_the_report_opens_offline_in_chromium(report):
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        requests, errors = [], []
-        page.on("request", lambda r: requests.append(r.url))
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(report.as_uri())
-        for section in SECTIONS:
-            expect(page.locator(f"section#{section}")).to_be_visible()
-        # three interactive charts drawn by the Plotly inside the file: loss, scores, batch loss
-        expect(page.locator("#curves .js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
-        assert page.locator("#curves .js-plotly-plot").count() == 3
-        expect(page.locator("#curves g.trace.scatter").first).to_be_visible()
-        # scores per class, the validation images worst first (the session's run has 2), the versions
-        expect(page.locator("#scores td", has_text="cell").first).to_be_visible()
-        assert page.locator("#samples figure img").count() == 2
-        assert page.locator("#samples figcaption").first.inner_text().split("Dice ")[1] <= \
-            page.locator("#samples figcaption").nth(1).inner_text().split("Dice ")[1]
-        expect(page.locator("#versions td", has_text="fastai")).to_be_visible()
-        # the title and note are text: no element made of them, no script ran
-        expect(page.locator("h1")).to_have_text(EVIL)
-        assert page.locator("#summary h1 *, #summary .note *, #summary img").count() == 0
-        assert page.title() == f"{EVIL}: segboard report"  # no script set it to 'pwned'
-        assert all(u.startswith(("file:", "data:")) for u in requests), requests
-        screenshot(page.locator("#curves"), "report.png")
-        # the chart's own "Download plot as png" (drawn through a blob: image, which the policy allows)
-        page.locator("#curves .js-plotly-plot").first.hover()
-        with page.expect_download() as png:
-            page.locator("#curves .modebar-btn[data-title^='Download plot']").first.click()
-        assert png.value.suggested_filename.endswith(".png")
-        assert not errors, errors  # a Content-Security-Policy refusal would be a console error
-        # and the policy holds: a script the report did not carry does not run
-        assert page.evaluate("""() => { const s = document.createElement('script'); s.textContent =
-            "document.title = 'ran'"; document.body.append(s); return document.title }""") != "ran"
-        assert errors and "Content Security Policy" in errors[0], errors
+def test_the_report_opens_offline_in_chromium(report, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(report.as_uri())
+    for section in SECTIONS:
+        expect(page.locator(f"section#{section}")).to_be_visible()
+    # three interactive charts drawn by the Plotly inside the file: loss, scores, batch loss
+    expect(page.locator("#curves .js-plotly-plot .main-svg").first).to_be_visible(timeout=30_000)
+    assert page.locator("#curves .js-plotly-plot").count() == 3
+    expect(page.locator("#curves g.trace.scatter").first).to_be_visible()
+    # scores per class, the validation images worst first (the session's run has 2), the versions
+    expect(page.locator("#scores td", has_text="cell").first).to_be_visible()
+    assert page.locator("#samples figure img").count() == 2
+    assert page.locator("#samples figcaption").first.inner_text().split("Dice ")[1] <= \
+        page.locator("#samples figcaption").nth(1).inner_text().split("Dice ")[1]
+    expect(page.locator("#versions td", has_text="fastai")).to_be_visible()
+    # the title and note are text: no element made of them, no script ran
+    expect(page.locator("h1")).to_have_text(EVIL)
+    assert page.locator("#summary h1 *, #summary .note *, #summary img").count() == 0
+    assert page.title() == f"{EVIL}: segboard report"  # no script set it to 'pwned'
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    screenshot(page.locator("#curves"), "report.png")
+    # the chart's own "Download plot as png" (drawn through a blob: image, which the policy allows)
+    page.locator("#curves .js-plotly-plot").first.hover()
+    with page.expect_download() as png:
+        page.locator("#curves .modebar-btn[data-title^='Download plot']").first.click()
+    assert png.value.suggested_filename.endswith(".png")
+    assert not errors, errors  # a Content-Security-Policy refusal would be a console error
+    # and the policy holds: a script the report did not carry does not run
+    assert page.evaluate("""() => { const s = document.createElement('script'); s.textContent =
+        "document.title = 'ran'"; document.body.append(s); return document.title }""") != "ran"
+    assert errors and "Content Security Policy" in errors[0], errors
 
 
 def test_the_train_page_offers_the_report(finished, home):
     finished.into(home)
-    at = app_on("train")
+    at = open_app("train", run=RUN)
     assert not at.exception
     assert any(getattr(b, "label", "") == "Report (HTML, opens offline)"
                for b in at.get("download_button")), [e.type for e in at.get("download_button")]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from apps import open_app
 from conftest import ROOT
 from makers import MACHINE, dataset
 from streamlit.testing.v1 import AppTest
@@ -353,10 +354,7 @@ def test_the_server_takes_x_forwarded_for_from_a_proxy_on_this_machine_only(monk
 def app(env=None, monkeypatch=None) -> AppTest:
     for k, v in (env or {}).items():
         monkeypatch.setenv(k, v)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_app()
 
 
 def test_read_only_offers_no_weights_box_and_plans_nothing(home, monkeypatch):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from apps import open_app
 from streamlit.testing.v1 import AppTest
 from training import RUN, TINY, cli, copy_run, demo, seg
 
@@ -90,10 +90,7 @@ def test_an_uploaded_dataset_a_run_trains_on_is_kept(home, tmp_path):
 # ---- the pages --------------------------------------------------------------------------------------
 
 def app(secrets=None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for k, v in (secrets or {}).items():
-        at.secrets[k] = v
-    return at
+    return open_app(secrets=secrets, started=False)
 
 
 def test_the_password_guards_every_page(home):

@@ -212,7 +212,8 @@ def test_no_trials_is_said_in_the_run_folder_with_its_figures(tmp_path):
 
 
 def test_the_train_page_says_why_no_trials_ran(finished, home):
-    from training import app_on
+    from apps import open_app
+    from training import RUN
 
     from seg.runs import EventLog
     from ui.text import md
@@ -220,7 +221,7 @@ def test_the_train_page_says_why_no_trials_ran(finished, home):
     reason = "No trials: 15 s of trials do not hold two candidates' first turns of 8 steps each."
     EventLog(run / "events.jsonl").write("trials", status="skipped", reason=reason, seconds=15.0, needed=40.0,
                                          budget_min=3.0)
-    at = app_on("train")
+    at = open_app("train", run=RUN)
     assert not at.exception, at.exception
     assert any(m.value.startswith("**Trials**: none") for m in at.markdown)
     assert any(c.value == md(reason) for c in at.caption)  # as written: Markdown escaped

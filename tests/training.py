@@ -112,16 +112,6 @@ def copy_run(src, dst) -> Path:
     return Path(shutil.copytree(src, dst, copy_function=copy))
 
 
-def app_on(page: str, run: str = RUN, timeout: float = 120):
-    """The app in AppTest on `pages/<page>.py` with `?run=<run>` (the run copied into the test's home first),
-    run once; the caller checks it ran without an exception."""
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
-    at.switch_page(f"pages/{page}.py")
-    at.query_params["run"] = run
-    return at.run()
-
-
 def train_finished(root: Path) -> Finished:
     data = demo(root / "demo", n=12, size=128)
     run = root / "runs" / RUN
