@@ -88,7 +88,7 @@ def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, ho
         after.poll()
         if not after.status().active:
             break
-        time.sleep(2)
+        time.sleep(0.5)
     assert after.status().status == "completed", (home / "runs" / done["after"] / "output.log").read_text()[-3000:]
     assert after.config()["from"] and after.config()["labels"] is None  # the corrected copy of the dataset
     data = Dataset.open(done["data"], access=MACHINE)
