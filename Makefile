@@ -2,7 +2,7 @@
 #   make run    set up .venv, write the demo dataset, start the app: on this machine only, or on the network
 #               when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1 chooses); prints the address colleagues open
 #   make test   set up .venv with the dev tools (and Chromium), lint, run every test (what CI runs)
-#   make test-fast   lint and the tests without a browser or over 30 s
+#   make test-fast   lint and the tests without a browser or over 10 s (under 4 minutes)
 #   make screenshots the docs' screenshots, from the browser tests (tests write no tracked file otherwise)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -44,7 +44,7 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev chromium lint
 	$(BIN)/python -m pytest -q --durations=25
 
-# The tests without a browser and without the slow ones (a few minutes): for the edit-test loop.
+# The tests without a browser and without the slow ones (under 4 minutes): for the edit-test loop.
 test-fast: $(VENV)/.dev lint
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 

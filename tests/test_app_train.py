@@ -66,6 +66,7 @@ def test_settings_are_checked_and_estimated(train_page):
     assert at.session_state["data"].settings.size == 64
 
 
+@pytest.mark.slow
 def test_start_watch_stop(train_page, home):
     at = train_page
     at.select_slider(key="train_size").set_value(64).run()

@@ -235,6 +235,7 @@ class _Exploit:
         return (open, (self.path, "w"))
 
 
+@pytest.mark.slow  # two clean interpreters, one importing fastai
 def test_python_api_and_bundle_for_fastai_users(trained, tmp_path):
     import io
     import zipfile

@@ -258,6 +258,7 @@ def test_serve_says_password_set_and_the_app_asks_for_it(tmp_path):
     assert "Password" not in after.widgets and "Wrong password" not in after.text()  # and this one lets in
 
 
+@pytest.mark.slow
 def test_predicting_while_a_run_trains(home, trained):
     "One device, two users: a prediction in the app while another run trains; both go on, neither fails."
     from training import end_runs, wait_for

@@ -298,6 +298,7 @@ def test_lr_find_writes_curve_and_suggestions(data, tmp_path):
     assert rc == 2 and "at least 20" in err
 
 
+@pytest.mark.slow
 def test_the_same_command_under_accelerate_launch(data, tmp_path):
     "The single-process path of `accelerate launch` on the CPU (fastai's multi-process path needs CUDA)."
     import shutil
