@@ -10,7 +10,7 @@ import streamlit as st
 
 from seg.data.overlay import Overlay, draw_objects, hex_color
 from seg.errors import SettingsError, UploadError
-from seg.model.settings import DataSettings
+from seg.model.settings import PERCENTILES, SCALINGS, DataSettings
 from ui import access, datasets, frame, labelling, state, text
 
 frame.require_frame()
@@ -94,6 +94,17 @@ c3.metric("Train / valid", f"{summary['split']['train']} / {summary['split']['va
           help="Split given by the folders" if summary["split"]["kind"] == "folder"
           else f"Random {settings.valid_pct:.0%} split, seed {settings.seed}")
 st.caption(f"Layout: {text.md(summary['layout'] or 'not recognised')} · {text.code(path)}")
+counts = {int(k): v for k, v in summary["channels"].items()}
+channel_names = summary["channel_names"]
+if not summary["as_rgb"]:  # fluorescence and other images that are not 8-bit RGB: the model sees their channels
+    depths = " or ".join(f"{b}-bit" for b in sorted(summary["bit_depths"], key=int))
+    st.caption(f"Images: {', '.join(f'{n} channel(s) in {k}' for n, k in sorted(counts.items()))}, {depths}"
+               + (f" · channels {text.md(', '.join(channel_names))}" if channel_names else ""))
+
+
+def channel_label(i: int) -> str:
+    return f"{i + 1}" + (f": {channel_names[i]}" if i < len(channel_names) and channel_names[i] else "")
+
 found = summary["objects"]
 if found:  # read as objects: how many, how big, how many touch (what splitting them is for)
     o1, o2, o3, o4 = st.columns(4)
@@ -153,6 +164,12 @@ else:
 
 # -- Gallery
 st.subheader("Gallery")
+view = None  # the composite of every channel (8-bit RGB as it is), or one channel in gray
+if not summary["as_rgb"]:
+    view = st.segmented_control("Show", [None, *range(min(counts))], key="channel_view",
+                                format_func=lambda v: "All channels" if v is None else f"Channel {channel_label(v)}",
+                                help="All channels: each in its colour (red, green, blue, gray, cyan, magenta, "
+                                     "yellow), as Fiji's composites; one channel: in gray, stretched to its range.")
 g1, g2, g3 = st.columns([2, 1, 1])
 alpha = g1.slider("Mask opacity", 0.0, 1.0, 0.45, 0.05, key="alpha")
 per_page = g2.selectbox("Per page", [12, 24, 48], key="per_page")
@@ -167,10 +184,10 @@ shown = dataset.pairs[(page - 1) * per_page: page * per_page]
 cols = st.columns(6)
 for i, pair in enumerate(shown):
     if dataset.objects:  # each object in its own colour, outlined: touching ones visibly apart
-        image, ids = datasets.object_thumbnail(dataset, pair, 192)
+        image, ids = datasets.object_thumbnail(dataset, pair, 192, view)
         drawn = draw_objects(image, ids, alpha)
     else:
-        image, mask = datasets.thumbnail(dataset, pair, 192)
+        image, mask = datasets.thumbnail(dataset, pair, 192, view)
         drawn = overlay(image, mask)
     cols[i % 6].image(drawn, caption=text.md(report.name(pair.image)), width="stretch")
 
@@ -181,11 +198,11 @@ pick = st.selectbox("Pair", range(len(names)), format_func=names.__getitem__, ke
 pair = dataset.pairs[pick]
 a, b, c = st.columns(3)
 if dataset.objects:
-    image, ids = datasets.object_thumbnail(dataset, pair, 768)
+    image, ids = datasets.object_thumbnail(dataset, pair, 768, view)
     drawn, alone = draw_objects(image, ids, alpha), draw_objects(np.zeros_like(image), ids, 1.0)
     what = f"{int(len(np.unique(ids)) - 1)} objects"
 else:
-    image, mask = datasets.thumbnail(dataset, pair, 768)
+    image, mask = datasets.thumbnail(dataset, pair, 768, view)
     drawn, alone, what = overlay(image, mask), overlay.colorize(mask), "mask"
 a.image(image, caption=f"image: {text.md(report.name(pair.image))}", width="stretch")
 b.image(drawn, caption="overlay", width="stretch")
@@ -202,10 +219,31 @@ settings.valid_pct = s3.slider("Validation fraction", 0.05, 0.5, settings.valid_
                                disabled=folder_split, help="The folders give the split" if folder_split else None)
 settings.augment = s4.toggle("Augmentation", settings.augment, key="augment",
                              help="Flips, rotation, zoom, lighting, applied to image and mask together")
+if summary["as_rgb"]:
+    settings.channels = "all"  # 8-bit RGB as it is (a choice made for another dataset does not carry over)
+else:
+    c1, c2 = st.columns([3, 2])
+    every = list(range(min(counts)))
+    before = settings.pick if settings.pick is not None and max(settings.pick, default=0) < min(counts) else None
+    picked = c1.multiselect("Channels the model sees, in this order", every, format_func=channel_label,
+                            default=list(before) if before is not None else every if len(counts) == 1 else [],
+                            key="channels", help="Leave out a channel that tells nothing about the masks; the "
+                                                 "order is the order chosen. Prediction reads the same channels.")
+    settings.channels = "all" if picked == every and len(counts) == 1 else ",".join(str(i + 1) for i in picked)
+    SCALED = {"dataset": "the training images' percentiles", "image": "each image's own percentiles"}
+    settings.scaling = c2.radio("Scale each channel between", SCALINGS, format_func=SCALED.get, key="scaling",
+                                index=SCALINGS.index(settings.scaling),
+                                help=f"Each channel goes to 0..1 between its {PERCENTILES[0]:g} and "
+                                     f"{PERCENTILES[1]:g} percentiles. The training images' (the default) keeps a dim "
+                                     "image dimmer than a bright one, as measured; each image's own suits images "
+                                     "whose exposure differs for no reason.")
+    if not picked:
+        st.warning(f"The images have {' or '.join(map(str, sorted(counts)))} channels: choose the ones the model "
+                   "sees (at most as many as the image with fewest).")
 n_train = summary["split"]["train"]
 if settings.bs > n_train:
     st.caption(f"The training split holds {n_train} pairs: batches will hold {settings.batch_size(n_train)}.")
-if dataset.ok:
+if dataset.ok and (summary["as_rgb"] or picked):
     state.choose(state.DataChoice(path, source, codes, settings))
 if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:", disabled=access.read_only(),
              help="Not in a read-only app: it computes on the server." if access.read_only() else None):

@@ -127,7 +127,7 @@ if mode == "Draw":
                                 "drawing from nothing.")
         if m2.button("Predict this image", icon=":material/auto_fix_high:", width="stretch"):
             with st.spinner("Predicting ..."):
-                labelling.start_from(s, key, run, image)
+                labelling.start_from(s, key, run, path)
     start = labelling.started(s, key)
     mask = start[1] if start else s.mask(key)
     record = s.record(key)["history"]

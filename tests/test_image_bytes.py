@@ -190,9 +190,12 @@ def test_complex_tiffs_are_refused_whatever_their_size(tmp_path):
         read(p)
 
 
-def test_a_stack_is_refused_from_its_header_as_before(tmp_path):
-    p = tiled_zeros(tmp_path / "stack.tif", (4000, 40000, 12), np.uint8)  # 1.9 GB of 12 channels
-    with pytest.raises(ImageError, match=r"The TIFF has \(4000, 40000, 12\) values: a stack"):
+def test_many_channels_past_the_limits_are_refused_from_the_header(tmp_path):
+    p = tiled_zeros(tmp_path / "twelve.tif", (4000, 40000, 12), np.uint8)  # 1.9 GB of 12 channels
+    with pytest.raises(ImageError, match=r"40000 x 4000 pixels is past the decompression-bomb limit"):
+        header(p)
+    p = tiled_zeros(tmp_path / "twenty.tif", (4000, 40000, 20), np.uint8)  # 3.2 GB of 20 channels
+    with pytest.raises(ImageError, match=r"The TIFF has 20 channels .*more than the 16"):
         header(p)
 
 

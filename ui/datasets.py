@@ -33,25 +33,34 @@ def open_dataset(path: Path, codes: str = "", objects: bool | None = None) -> Da
     return _open(str(path), codes, objects, signature(path), repr(a), a)
 
 
+def shown(path: Path, channel: int | None = None):
+    """The image as a person sees it: 8-bit RGB, many channels as a composite (seg/data/images.py), or with
+    `channel` that channel alone in gray, stretched between its 0.1 and 99.9 percentiles."""
+    from seg.data.channels import raw_channels
+    from seg.data.images import as_rgb, load_image
+    if channel is None:
+        return load_image(path)
+    return as_rgb(raw_channels(path)[..., channel])
+
+
 @st.cache_data(max_entries=4000, show_spinner=False)
-def _thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
-    return fit(*_dataset.read(_pair), side)
+def _thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int, channel: int | None):
+    return fit(shown(_pair.image, channel), _dataset.mask(_pair), side)
 
 
-def thumbnail(dataset: Dataset, pair: Pair, side: int):
-    """An image and its class-index mask shrunk to `side`. Cached by file, modification time and
+def thumbnail(dataset: Dataset, pair: Pair, side: int, channel: int | None = None):
+    """An image (`shown`) and its class-index mask shrunk to `side`. Cached by file, modification time and
     mask encoding, so paging back is instant and an edited file is read again."""
     stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
-    return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side)
+    return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side, channel)
 
 
 @st.cache_data(max_entries=4000, show_spinner=False)
-def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int):
-    from seg.data.images import load_image
-    return fit(load_image(_pair.image), _dataset.ids(_pair), side)
+def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int, channel: int | None):
+    return fit(shown(_pair.image, channel), _dataset.ids(_pair), side)
 
 
-def object_thumbnail(dataset: Dataset, pair: Pair, side: int):
+def object_thumbnail(dataset: Dataset, pair: Pair, side: int, channel: int | None = None):
     "An image and its id map (one id per object) shrunk to `side`, for a dataset read as objects; cached as above."
     stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
-    return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side)
+    return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side, channel)

@@ -146,13 +146,16 @@ def models_for(s: LabelSet) -> list:
     return out
 
 
-def start_from(s: LabelSet, key: str, run, image: np.ndarray) -> None:
-    "The run's prediction of the image, to correct: the editor takes it (saved only once changed)."
+def start_from(s: LabelSet, key: str, run, path: Path) -> None:
+    """The run's prediction of the image at `path` (read as the run's model takes it: its channels), to correct:
+    the editor takes it (saved only once changed)."""
     from seg.labels.start import predicted
     from ui.predictions import model
     access.require_writable("predicting an image")
+    m = model(run)
+    image = m.input.load(s.readable(path, access.access()))  # checked again as it is read
     st.session_state.setdefault("label_start", {})[(str(s.path), key)] = \
-        (run.name, predicted(model(run), image, objects=s.objects))
+        (run.name, predicted(m, image, objects=s.objects))
     renew(s, key)
 
 
@@ -194,7 +197,6 @@ def correct(run, image: str) -> None:
     set tied to that dataset (`<dataset>-corrections`, made on first use with the run's classes)."""
     import re
 
-    from seg.data.images import load_image
     from seg.labels.start import mask_classes
     from seg.labels.store import key_of
     access.require_writable("correcting a prediction")
@@ -210,7 +212,7 @@ def correct(run, image: str) -> None:
     st.session_state["label_set"] = s.path.name
     st.session_state[f"label_at:{s.path.name}"] = at
     st.session_state["label_mode"] = "Draw"
-    start_from(s, key, run, load_image(s.readable(image, access.access())))
+    start_from(s, key, run, Path(image))
 
 
 def corrections(s: LabelSet) -> dict[str, int]:

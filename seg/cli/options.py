@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import PRECISIONS, DataSettings, TrainSettings
+from seg.model.settings import PERCENTILES, PRECISIONS, SCALINGS, DataSettings, TrainSettings
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ OPTIONS = (
     Option("objects", DataSettings, "--objects", "masks hold one id per object (instance masks; two-class masks: "
            "each connected region one object): objects are counted and split where they touch; --no-objects reads "
            "mask values as classes; neither: decided from codes.txt and the masks", kind="tristate"),
+    Option("channels", DataSettings, "--channels", "the image channels the model sees, in order, numbered from 1 "
+           "(2,1), or all; 8-bit gray and RGB images with all train as RGB"),
+    Option("scaling", DataSettings, "--scaling", "how channels that are not 8-bit RGB are scaled to 0..1: between "
+           f"the training images' {PERCENTILES[0]:g} and {PERCENTILES[1]:g} percentiles (dataset) or each image's "
+           "own (image)", choices=SCALINGS),
     Option("find_lr", TrainSettings, "--find-lr", "take the learning rate from lr_find's valley at the start",
            kind="flag"),
 )

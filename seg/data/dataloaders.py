@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from fastai.vision.all import (
     DataBlock,
     ImageBlock,
@@ -20,14 +21,17 @@ from fastai.vision.all import (
     PILMask,
     Resize,
     ResizeMethod,
+    TensorImage,
+    TransformBlock,
     aug_transforms,
     imagenet_stats,
 )
 
+from seg.data.channels import MEAN, STD, Input, resize_channels
 from seg.data.classes import ids_of
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair
-from seg.data.images import is_lossy, load_image, load_mask
+from seg.data.images import composite, is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
 from seg.errors import SettingsError
 from seg.model.settings import DataSettings
@@ -56,6 +60,19 @@ class ReadImage:
         return PILImage.create(load_image(pair.image))
 
 
+class ReadChannels:
+    """An image of many channels (seg/data/channels.py) as a TensorImage (C, h, w) at the training size: fastai's
+    Resize takes only Pillow images, so it is resized here as prediction resizes (`resize_channels`), and given in
+    0..255 since the batch's IntToFloatTensor (the masks') divides every TensorImage by 255."""
+
+    def __init__(self, input: Input, hw: tuple[int, int]):
+        self.input, self.hw = input, hw
+
+    def __call__(self, pair: Pair) -> TensorImage:
+        a = resize_channels(self.input.load(pair.image), self.hw)
+        return TensorImage(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) * 255)
+
+
 class ReadMask:
     def __init__(self, encoding: Encoding):
         self.encoding = encoding
@@ -76,13 +93,14 @@ class ReadTarget:
         return PILMask.create(target(ids, width_for(ids.shape, self.hw)))
 
 
-def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettings) -> DataBlock:
+def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettings, input: Input) -> DataBlock:
     "The items are the `n_train` training pairs followed by the `n_valid` validation pairs."
-    batch_tfms = [*(Augment().transforms() if settings.augment else []), Normalize.from_stats(*imagenet_stats)]
+    stats = imagenet_stats if input.rgb else ([MEAN] * input.n_in, [STD] * input.n_in)
+    batch_tfms = [*(Augment().transforms() if settings.augment else []), Normalize.from_stats(*stats)]
     objects = dataset.objects
     return DataBlock(
-        blocks=(ImageBlock, MaskBlock(list(dataset.train_codes.names))),
-        get_x=ReadImage(),
+        blocks=(ImageBlock if input.rgb else TransformBlock(), MaskBlock(list(dataset.train_codes.names))),
+        get_x=ReadImage() if input.rgb else ReadChannels(input, settings.hw),
         get_y=ReadTarget(objects.regions, settings.hw) if objects else ReadMask(dataset.encoding),
         splitter=IndexSplitter(list(range(n_train, n_train + n_valid))),
         item_tfms=Resize(settings.hw, method=ResizeMethod.Squish),
@@ -90,26 +108,31 @@ def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettin
     )
 
 
-def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=None):
-    "fastai DataLoaders over the dataset's usable pairs. Raises SettingsError for bad data or settings."
+def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=None, input: Input | None = None):
+    """fastai DataLoaders over the dataset's usable pairs, `dls.input` what the model sees of each image (planned
+    from the settings' channels and scaling when not given). Raises SettingsError for bad data or settings."""
     settings = settings or DataSettings()
     settings.check()
     if not dataset.ok:
         raise SettingsError(f"The dataset in {dataset.root} cannot be trained on: {dataset.first_error()}")
     train, valid = dataset.split(settings.valid_pct, settings.seed)
-    dls = datablock(dataset, len(train), len(valid), settings).dataloaders(
+    input = input or dataset.input_plan(train, settings.pick, settings.scaling)
+    dls = datablock(dataset, len(train), len(valid), settings, input).dataloaders(
         train + valid, bs=settings.batch_size(len(train)), num_workers=settings.workers, device=device,
         seed=settings.seed, shuffle=True)
     dls.vocab = list(dataset.train_codes.names)  # what unet_learner reads for the number of classes
+    dls.input = input
     return dls
 
 
 def to_uint8_images(x) -> list[np.ndarray]:
-    "A decoded batch of TensorImage (B, 3, H, W) in 0..1 or 0..255 as uint8 (H, W, 3) arrays."
+    """A decoded batch of TensorImage (B, C, H, W) in 0..1 or 0..255 as uint8 RGB (H, W, 3) arrays: RGB as it is,
+    other channel counts as a composite (seg/data/images.py)."""
     a = x.detach().cpu().float().numpy()
     if a.max() <= 1.0 + 1e-6:
         a = a * 255
-    return [np.clip(im.transpose(1, 2, 0), 0, 255).astype(np.uint8) for im in a]
+    images = [np.clip(im.transpose(1, 2, 0), 0, 255) for im in a]
+    return [im.astype(np.uint8) if im.shape[-1] == 3 else composite(im / 255, stretch=False) for im in images]
 
 
 def augment_preview(dataset: Dataset, pair: Pair, settings: DataSettings | None = None,
@@ -118,7 +141,9 @@ def augment_preview(dataset: Dataset, pair: Pair, settings: DataSettings | None 
     at the training size."""
     settings = settings or DataSettings()
     settings.check()
-    block = datablock(dataset, n, 1, DataSettings(**{**settings.to_json(), "augment": True}))
+    train, _ = dataset.split(settings.valid_pct, settings.seed)
+    block = datablock(dataset, n, 1, DataSettings(**{**settings.to_json(), "augment": True}),
+                      dataset.input_plan(train, settings.pick, settings.scaling))
     dls = block.dataloaders([pair] * (n + 1), bs=n, num_workers=0, seed=settings.seed, device="cpu")
     xb, yb = dls.train.one_batch()
     xd, yd = dls.train.decode((xb, yb))

@@ -18,7 +18,17 @@ import numpy as np
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
-from seg.data.images import DECODING, header, is_lossy, load_image, load_mask, mode_note, read
+from seg.data.images import (
+    DECODING,
+    channels_of,
+    header,
+    is_lossy,
+    load_image,
+    load_mask,
+    mode_note,
+    read,
+    tiff_channel_names,
+)
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
 from seg.errors import ImageError
@@ -51,7 +61,9 @@ class Scan:
 
     pair: Pair
     size: tuple[int, int] = (0, 0)  # (width, height)
-    channels: int = 0
+    channels: int = 0  # values a pixel the model may see (alpha left out)
+    dtype: str = ""  # the image's number type (uint8, uint16, float32 ...)
+    mode: str = ""  # Pillow's name for its layout (L, RGB, P ...), or C<n> for n channels (seg/data/images.py)
     image_note: str | None = None
     mask_kind: str = ""
     mask_lossy: bool = False
@@ -95,7 +107,8 @@ def _image_facts(s: Scan) -> None:
     "The image's size, channels and note (its pixels are dropped on return)."
     a, mode = read(s.pair.image)
     s.size = (a.shape[1], a.shape[0])
-    s.channels = 1 if a.ndim == 2 else a.shape[-1]
+    s.channels = channels_of(a, mode).shape[-1] if mode != "P" else 3
+    s.dtype, s.mode = str(a.dtype), mode
     s.image_note = mode_note(a, mode)
 
 
@@ -170,6 +183,28 @@ class Dataset:
         chosen = None if pairs is None else set(pairs)
         sizes = Counter((s.size[1], s.size[0]) for s in self.usable if chosen is None or s.pair in chosen)
         return sizes.most_common(1)[0][0] if sizes else None
+
+    def as_rgb(self) -> bool:
+        "Whether every usable image is 8-bit gray, RGB(A) or palette: the model then sees 8-bit RGB, as always."
+        from seg.data.channels import is_rgb_image
+        return all(is_rgb_image(np.dtype(s.dtype), s.mode) for s in self.usable)
+
+    def channel_names(self) -> list[str]:
+        "The channels' names of the first usable image that names them (an OME-TIFF), or []."
+        for s in self.usable:
+            if s.pair.image.suffix.lower() in (".tif", ".tiff"):
+                names = tiff_channel_names(s.pair.image)
+                if any(names) and len(names) == s.channels:
+                    return names
+        return []
+
+    def input_plan(self, train: list[Pair], pick=None, scaling: str = "dataset"):
+        """What the model sees of each image (seg/data/channels.py): today's 8-bit RGB when every image is one,
+        else their channels scaled by the training images' percentiles (`train`). SettingsError when the images
+        disagree on their channels and none are picked."""
+        from seg.data.channels import plan
+        return plan([(s.pair.image, s.channels, np.dtype(s.dtype), s.mode) for s in self.usable],
+                    [p.image for p in train], pick, scaling, self.channel_names())
 
     def read(self, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
         "An image (uint8 RGB) and its mask as class indices (uint8)."
@@ -250,6 +285,9 @@ class Dataset:
             "class_fractions": self.class_fractions(),
             "image_sizes": dict(sizes.most_common()),
             "channels": dict(Counter(str(s.channels) for s in self.usable)),
+            "channel_names": self.channel_names(),
+            "bit_depths": dict(Counter(str(np.dtype(s.dtype).itemsize * 8) for s in self.usable if s.dtype)),
+            "as_rgb": self.as_rgb(),
             "objects": self.objects_summary(),
             "ok": self.ok,
             "errors": [p.as_dict() for p in self.report.errors],

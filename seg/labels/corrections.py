@@ -125,7 +125,6 @@ def before_after(before: Path, after: Path, corrected: Path) -> dict:
     validation images nobody corrected (`corrected/valid/`), each at its own size, the same truth: what the
     corrections bought. {images, before, after} (Dice: the mean over foreground classes of all pixels)."""
     from seg.data.dataset import Dataset
-    from seg.data.images import load_image
     from seg.model import pixel_scores
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
@@ -137,7 +136,7 @@ def before_after(before: Path, after: Path, corrected: Path) -> dict:
         n = len(model.mask_codes)
         total = np.zeros((n, n), np.int64)
         predictor = Predictor(model)
-        for pair, pred in zip(held, predictor.predict_many(load_image(p.image) for p in held)):
+        for pair, pred in zip(held, predictor.predict_many(model.input.load(p.image) for p in held)):
             mask = (pred > 0).astype(np.uint8) if model.objects else pred
             truth = data.mask(pair) if not data.objects else (data.ids(pair) > 0).astype(np.uint8)
             total += pixel_scores.confusion(truth, mask, n)

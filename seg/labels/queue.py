@@ -57,7 +57,6 @@ def images_of(path: Path, access: Access) -> list[Path]:
 def rank(run_dir: Path, images: list[Path], which: str = "best", bs: int = 4,
          ) -> tuple[list[Ranked], list[tuple[Path, str]]]:
     "The images, most uncertain first; and those that could not be read, with the reason."
-    from seg.data.images import load_image
     from seg.errors import ImageError
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
@@ -69,7 +68,7 @@ def rank(run_dir: Path, images: list[Path], which: str = "best", bs: int = 4,
     def read():
         for f in images:
             try:
-                a = load_image(f)
+                a = model.input.load(f)
             except (ImageError, OSError) as e:
                 failed.append((f, getattr(e, "problem", str(e))))
                 continue

@@ -18,7 +18,8 @@ def fits(config: dict, classes: list[str]) -> bool:
 
 
 def predicted(model, image: np.ndarray, objects: bool = False) -> np.ndarray:
-    """The model's mask of `image` (RGB, uint8) as class indices; a run on objects: every object's pixels are 1,
+    """The model's mask of `image` (as `model.input.load` gives it: uint8 RGB for most) as class indices; a run
+    on objects: every object's pixels are 1,
     or with `objects` (a set of objects) one id per object (uint16), split as the run splits them (its tuned
     objects.json). A run on classes gives a set of objects its connected regions."""
     from seg.prediction.inference import Predictor

@@ -32,11 +32,27 @@ def load_backbone(learn, path: str) -> None:
         top, _, rest = key.partition(".")
         if top in BODY:
             body[f"{BODY[top]}.{rest}"] = value
+    first = learn.model[0][0].weight
+    if "0.weight" in body and body["0.weight"].ndim == 4 and body["0.weight"].shape[1] != first.shape[1]:
+        body["0.weight"] = first_layer(body["0.weight"], first.shape[1])
     try:
         learn.model[0].load_state_dict(body, strict=True)
     except RuntimeError as e:
         raise SettingsError(f"Weights file {path} does not fit a {learn.arch.__name__} backbone: "
                             f"{str(e).splitlines()[0]}") from None
+
+
+def first_layer(rgb: torch.Tensor, n_in: int) -> torch.Tensor:
+    """ImageNet's first convolution (out, 3, k, k) for `n_in` input channels, as fastai adapts it
+    (`fastai.vision.learner._load_pretrained_weights`): one channel takes the sum, two the first two times 1.5,
+    more keep RGB's three and start the others at zero."""
+    if n_in == 1:
+        return rgb.sum(dim=1, keepdim=True)
+    if n_in == 2:
+        return rgb[:, :2] * 1.5
+    out = torch.zeros(rgb.shape[0], n_in, *rgb.shape[2:], dtype=rgb.dtype)
+    out[:, :3] = rgb[:, :3]
+    return out
 
 
 # ---- learner --------------------------------------------------------------------------------------
@@ -45,7 +61,8 @@ def learner(dls, settings: TrainSettings, device: Device, weights: list[float] |
             pretrained: Pretrained | None = None, cbs=None):
     "A fastai U-Net learner on `dls`, in float32; seg/training/format_choice.py sets the number format a run uses."
     pretrained = pretrained or Pretrained(False, "", "")
-    learn = unet_learner(dls, BACKBONES[settings.arch].arch(), pretrained=False, normalize=False,
+    n_in = dls.input.n_in if hasattr(dls, "input") else 3  # the image's channels (seg/data/channels.py)
+    learn = unet_learner(dls, BACKBONES[settings.arch].arch(), pretrained=False, normalize=False, n_in=n_in,
                          loss_func=LOSSES[settings.loss].build(weights, torch.device(dls.device).type),
                          metrics=metrics(list(dls.vocab)), cbs=cbs)
     if pretrained.used:

@@ -15,6 +15,10 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  
 # The most epochs a run may be given: what the settings accept, the Train page's slider reaches and the planner
 # plans (docs/bad-input.md quotes it). A budgeted run may still train past its plan's epochs to use its time.
 MAX_EPOCHS = 1000
+# How an image's channels are scaled to 0..1 when they are not 8-bit RGB (seg/data/channels.py): between the
+# training images' percentiles (the default: intensities keep their meaning across images) or each image's own.
+SCALINGS = ("dataset", "image")
+PERCENTILES = (0.1, 99.9)  # each channel's low and high values, 0 and 1 once scaled (clipped)
 
 
 @dataclass
@@ -31,6 +35,11 @@ class DataSettings:
     # What the masks hold: True one id per object (instance masks; two-class masks: each connected region
     # one object), False classes, None decided from codes.txt and the masks (seg/objects/ids.py).
     objects: bool | None = None
+    # The channels the model sees, in order, numbered from 1 as Fiji does ("2,1"), or "all" (every channel, when
+    # all images have as many); and how they are scaled (SCALINGS). 8-bit gray and RGB images with "all" train as
+    # 8-bit RGB with ImageNet's statistics whatever the scaling.
+    channels: str = "all"
+    scaling: str = "dataset"
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -48,6 +57,24 @@ class DataSettings:
             raise SettingsError(f"Validation fraction {self.valid_pct}: use a value between 0 and 1, such as 0.2.")
         if self.workers < 0:
             raise SettingsError(f"Workers {self.workers}: use 0 (no worker processes) or more.")
+        if self.scaling not in SCALINGS:
+            raise SettingsError(f"Scaling {self.scaling!r}: use {' or '.join(SCALINGS)}.")
+        self.pick  # noqa: B018 (raises for a bad --channels)
+
+    @property
+    def pick(self) -> tuple[int, ...] | None:
+        """The chosen channels as 0-based indices in order, or None for all."""
+        text = str(self.channels).strip().lower().replace(" ", "")
+        if text in ("", "all"):
+            return None
+        try:
+            items = [int(t) for t in text.split(",")]
+        except ValueError:
+            raise SettingsError(f"Channels {self.channels!r}: give channel numbers separated by commas, such as "
+                                f"2,1 (1 is the first), or all.") from None
+        if min(items) < 1 or len(set(items)) != len(items):
+            raise SettingsError(f"Channels {self.channels!r}: each channel once, numbered from 1, such as 2,1.")
+        return tuple(i - 1 for i in items)
 
     def batch_size(self, n_train: int) -> int:
         "The batch size used: never more than the training pairs (fastai would give no batch at all)."

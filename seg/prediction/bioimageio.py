@@ -53,17 +53,27 @@ class WithSoftmax(torch.nn.Module):
 
 
 def _test_image(model: Model) -> tuple[np.ndarray, str]:
-    "(H, W, 3) uint8 at the training size: the run's first validation image, else a generated one."
-    from seg.prediction.inference import load_image, resize
+    """The package's test input at the training size, (H, W, C): uint8 RGB for an RGB model, else the image's raw
+    channels (float32, in their own values: the package's preprocessing scales them); the run's first validation
+    image, else a generated one."""
+    from seg.data.channels import raw_channels, resize_channels
+    from seg.data.images import load_image
+    from seg.prediction.inference import resize
     from seg.prediction.output import validation
     from seg.runs import Run
     try:
         items = validation(Run(model.run)).items
-        image = load_image(items[0].image)
-        return resize(image, model.size), f"the run's validation image {items[0].name}"
+        if model.input.rgb:
+            return resize(load_image(items[0].image), model.size), f"the run's validation image {items[0].name}"
+        raw = raw_channels(items[0].image)[..., list(model.input.pick)].astype(np.float32)
+        return resize_channels(raw, model.size), f"the run's validation image {items[0].name}"
     except Exception:  # the dataset moved or is unreadable: a package still needs a test image
         rng = np.random.default_rng(0)
-        return rng.integers(0, 256, (*model.size, 3), dtype=np.uint8), "random pixels (the run's dataset is gone)"
+        if model.input.rgb:
+            return rng.integers(0, 256, (*model.size, 3), dtype=np.uint8), "random pixels (the run's dataset is gone)"
+        low, high = np.asarray(model.input.low or [0.0]), np.asarray(model.input.high or [1.0])
+        values = low + rng.random((*model.size, model.input.n_in)) * (high - low)
+        return values.astype(np.float32), "random values (the run's dataset is gone)"
 
 
 def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE, authors: list[str] | None = None,
@@ -86,15 +96,17 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
     h, w = model.size
     net = WithSoftmax(model.module.cpu().eval().to(memory_format=torch.contiguous_format)).eval()
     image, source = _test_image(model)
-    x = np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))  # (1, 3, H, W), 0..255
-    with torch.no_grad():  # normalised as segboard predicts; rdf.yaml's preprocessing does the same on 0..255
-        y = net(_to_batch([image])).numpy().astype(np.float32)
+    x = np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))  # (1, C, H, W) as the file holds it
+    prepared = image if model.input.rgb else model.input.prepare(image, source)
+    with torch.no_grad():  # normalised as segboard predicts; rdf.yaml's preprocessing does the same on x
+        y = net(_to_batch([prepared])).numpy().astype(np.float32)
+    shown = model.input.show(prepared)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         np.save(tmp / "test_input.npy", x)
         np.save(tmp / "test_output.npy", y)
-        example = torch.zeros(1, 3, h, w)
+        example = torch.zeros(1, model.input.n_in, h, w)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on fastai's size checks: the size is fixed here
             torch.jit.trace(net, example).save(str(tmp / "weights.torchscript"))
@@ -102,7 +114,7 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
                               output_names=["probabilities"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}})
         overlay = Overlay(Codes.given(model.mask_codes if not model.objects else model.codes), 0.55)
-        Image.fromarray(side_by_side([image, overlay(image, y[0].argmax(0).astype(np.uint8))])).save(tmp / "cover.png")
+        Image.fromarray(side_by_side([shown, overlay(shown, y[0].argmax(0).astype(np.uint8))])).save(tmp / "cover.png")
         (tmp / "README.md").write_text(_readme(model, cfg, source, full), encoding="utf-8")
         (tmp / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
@@ -121,17 +133,28 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
 def _description(model: Model, folder: Path, license: str, authors: list[str], full: dict | None):
     from bioimageio.spec.model import v0_5 as m
 
+    from seg.data.channels import MEAN, STD
     from seg.prediction.inference import IMAGENET_MEAN, IMAGENET_STD
     h, w = model.size
     name = _name(f"segboard U-Net {model.arch} - {' '.join(model.codes[1:])}")
+    seen = model.input
+    if seen.rgb:
+        channels, described, values = ("red", "green", "blue"), "RGB image, values 0..255", (0.0, 255.0)
+        preprocessing = [m.FixedZeroMeanUnitVarianceDescr(kwargs=m.FixedZeroMeanUnitVarianceAlongAxisKwargs(
+            axis=m.AxisId("channel"), mean=[v * 255 for v in IMAGENET_MEAN], std=[v * 255 for v in IMAGENET_STD]))]
+    else:
+        channels = [_identifier(n, i + 1) if n else f"channel{i + 1}"
+                    for i, n in zip(seen.pick, seen.names or [""] * len(seen.pick))]
+        described, values = f"{seen.n_in} channel(s) in their own values (scaled in preprocessing)", (None, None)
+        preprocessing = [_scaling(m, seen), m.ClipDescr(kwargs=m.ClipKwargs(min=0.0, max=1.0)),
+                         m.FixedZeroMeanUnitVarianceDescr(kwargs=m.FixedZeroMeanUnitVarianceKwargs(mean=MEAN, std=STD))]
     image_in = m.InputTensorDescr(
-        id=m.TensorId("image"), description="RGB image, values 0..255, at the training size",
-        axes=[m.BatchAxis(), m.ChannelAxis(channel_names=[m.Identifier(c) for c in ("red", "green", "blue")]),
+        id=m.TensorId("image"), description=f"{described}, at the training size",
+        axes=[m.BatchAxis(), m.ChannelAxis(channel_names=[m.Identifier(c) for c in channels]),
               m.SpaceInputAxis(id=m.AxisId("y"), size=h), m.SpaceInputAxis(id=m.AxisId("x"), size=w)],
         test_tensor=m.FileDescr(source=folder / "test_input.npy"),
-        data=m.IntervalOrRatioDataDescr(type="float32", range=(0.0, 255.0)),
-        preprocessing=[m.FixedZeroMeanUnitVarianceDescr(kwargs=m.FixedZeroMeanUnitVarianceAlongAxisKwargs(
-            axis=m.AxisId("channel"), mean=[v * 255 for v in IMAGENET_MEAN], std=[v * 255 for v in IMAGENET_STD]))])
+        data=m.IntervalOrRatioDataDescr(type="float32", range=values),
+        preprocessing=preprocessing)
     probs_out = m.OutputTensorDescr(
         id=m.TensorId("probabilities"), description="class probabilities; the class of a pixel is the largest",
         axes=[m.BatchAxis(), m.ChannelAxis(channel_names=[m.Identifier(_identifier(c, i))
@@ -160,6 +183,18 @@ def _description(model: Model, folder: Path, license: str, authors: list[str], f
     )
 
 
+def _scaling(m, seen):
+    """The package's step from raw channel values to 0..1 as segboard scales them: the training images'
+    percentiles as a linear map per channel, or each image's own percentiles (`scale_range` per sample)."""
+    from seg.model.settings import PERCENTILES
+    if seen.scaling == "dataset":
+        gain = [1 / max(hi - lo, 1e-12) for lo, hi in zip(seen.low, seen.high)]
+        return m.ScaleLinearDescr(kwargs=m.ScaleLinearAlongAxisKwargs(
+            axis=m.AxisId("channel"), gain=gain, offset=[-lo * g for lo, g in zip(seen.low, gain)]))
+    return m.ScaleRangeDescr(kwargs=m.ScaleRangeKwargs(axes=[m.AxisId("y"), m.AxisId("x")],
+                                                       min_percentile=PERCENTILES[0], max_percentile=PERCENTILES[1]))
+
+
 def _name(text: str) -> str:
     "The spec's name: letters, digits and _+- () only (a class name may hold anything), at most 128."
     import re
@@ -177,10 +212,11 @@ def _readme(model: Model, cfg: dict, source: str, full: dict | None) -> str:
              f"A fastai U-Net with a {model.arch} backbone, {len(model.codes)} classes:", ""]
     lines += [f"- channel {i}: {c}" for i, c in enumerate(model.codes)]
     lines += ["", "## Input and output", "",
-              f"- input `image`: RGB, values 0..255 (float32), {h} x {w} pixels (height x width). The training "
+              f"- input `image`: {'RGB, values 0..255' if model.input.rgb else model.input.describe()} (float32), "
+              f"{h} x {w} pixels (height x width). The training "
               "squeezed each image to this size; resize an image to it, or tile a larger one at the training scale.",
               "- preprocessing: per channel, minus the ImageNet mean and over its standard deviation, both times 255 "
-              "(in rdf.yaml).",
+              "(in rdf.yaml)." if model.input.rgb else f"- preprocessing (in rdf.yaml): {model.input.recipe()}.",
               "- output `probabilities`: one channel per class, summing to 1; the class of a pixel is the channel "
               "with the largest probability.", ""]
     if model.objects:

@@ -4,7 +4,8 @@
     config.json   the run's settings, classes and versions
     codes.txt     class names, one a line (class index = line number - 1)
     export.pkl    a fastai export, for `load_learner`: built on fastai's own blocks only, so it loads
-                  without segboard installed (it is a pickle: load only files you trust)
+                  without segboard installed (it is a pickle: load only files you trust); for models of 8-bit
+                  RGB only (fastai's image block reads nothing else)
     model.onnx    the U-Net as ONNX (checked against PyTorch), for ONNX Runtime, OpenVINO and other tools
     objects.json  a run on objects: how its three classes (background, interior, boundary) become objects
                   (the seeded watershed's two parameters, tuned at the run's end) and the scores they had
@@ -29,29 +30,35 @@ if TYPE_CHECKING:  # torch: imported when a bundle is built, not for a zip of ma
 
 
 README = """A U-Net trained with segboard ({arch} backbone, {n} classes: {codes}).
-Images are squeezed to {h} x {w} pixels (height x width), scaled to 0..1 and normalised with the
-ImageNet mean and standard deviation; the output has one channel per class (argmax = class index).
-
-With fastai (no segboard needed):
-    from fastai.vision.all import load_learner
-    learn = load_learner("export.pkl")          # a pickle: load only files you trust
-    mask, _, probs = learn.predict("image.png") # mask at {h} x {w}
-
+Images are squeezed to {h} x {w} pixels (height x width) and given as {recipe}; the output has one
+channel per class (argmax = class index).
+{fastai}
 With plain PyTorch and fastai's model code:
     import torch
     from fastai.vision.all import create_unet_model, {arch}
-    model = create_unet_model({arch}, {n}, ({h}, {w}), pretrained=False)
+    model = create_unet_model({arch}, {n}, ({h}, {w}), pretrained=False, n_in={c})
     model.load_state_dict(torch.load("model.pth", weights_only=True))
 
 With ONNX Runtime (or any ONNX tool; no PyTorch needed):
     import numpy as np, onnxruntime as ort
     session = ort.InferenceSession("model.onnx")
-    x = ...  # float32 (N, 3, {h}, {w}): RGB / 255, minus (0.485, 0.456, 0.406), over (0.229, 0.224, 0.225)
+    x = ...  # float32 (N, {c}, {h}, {w}), prepared as above
     logits = session.run(["logits"], {{"image": x}})[0]
     mask = logits.argmax(1)                     # class index per pixel, at {h} x {w}
 
 With segboard: python -m seg predict RUN_DIR IMAGES --out OUT (RUN_DIR holds config.json and model.pth
 renamed best.pth), which also tiles large images and returns masks at each image's size.
+"""
+
+FASTAI = """
+With fastai (no segboard needed):
+    from fastai.vision.all import load_learner
+    learn = load_learner("export.pkl")          # a pickle: load only files you trust
+    mask, _, probs = learn.predict("image.png") # mask at {h} x {w}
+"""
+NO_FASTAI = """
+No export.pkl: fastai's image block reads 8-bit RGB only, and this model sees {c} channel(s). Load
+model.pth or model.onnx and prepare images as above.
 """
 
 OBJECTS = """
@@ -103,7 +110,9 @@ def bundle(run_dir, which: str = "best") -> bytes:
         zf.write(model.weights, "model.pth")
         zf.writestr("config.json", json.dumps(cfg, indent=2))
         zf.writestr("codes.txt", "\n".join(model.codes) + "\n")
-        readme = README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes), h=h, w=w)
+        c, rgb = model.input.n_in, model.input.rgb
+        readme = README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes), h=h, w=w, c=c,
+                               recipe=model.input.recipe(), fastai=(FASTAI if rgb else NO_FASTAI).format(h=h, w=w, c=c))
         if model.objects:
             from seg.prediction.instances import objects_split
             split = objects_split(Path(run_dir))
@@ -112,18 +121,20 @@ def bundle(run_dir, which: str = "best") -> bytes:
                         else json.dumps({"split": split.to_json(), "tuned": False}, indent=2))
             readme += OBJECTS.format(name=model.codes[1], seed=split.seed, min_size=split.min_size)
         zf.writestr("README.txt", readme)
-        export = Path(tmp) / "export.pkl"
-        fastai_export(model, export)
-        zf.write(export, "export.pkl")
+        if rgb:
+            export = Path(tmp) / "export.pkl"
+            fastai_export(model, export)
+            zf.write(export, "export.pkl")
         from seg.prediction.export import export_onnx
         zf.write(export_onnx(model, Path(tmp) / "model.onnx"), "model.onnx")
     return buf.getvalue()
 
 
-def zip_folder(folder: Path, pattern: str = "*.png") -> bytes:
-    "The files of `folder` matching `pattern` in a zip (the masks download)."
+def zip_folder(*folders: Path, pattern: str = "*.png") -> bytes:
+    "The files of each folder matching `pattern` in a zip, under the folder's name (the masks download)."
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for f in sorted(Path(folder).glob(pattern)):
-            zf.write(f, f"{Path(folder).name}/{f.name}")
+        for folder in folders:
+            for f in sorted(Path(folder).glob(pattern)):
+                zf.write(f, f"{Path(folder).name}/{f.name}")
     return buf.getvalue()

@@ -1,10 +1,10 @@
 """A run's model for other tools: ONNX (ONNX Runtime, OpenVINO, and the tools built on them).
 
 The file holds the plain U-Net (`nn.Module`, float32, the training layout): input `image`, a batch of
-images (N, 3, H, W) at the training size, scaled to 0..1 and normalised with the ImageNet mean and
-standard deviation as in training; output `logits` (N, classes, H, W), whose argmax over the classes is
-the mask. The batch size may vary; the height and width are the training size's. Every export is
-checked: ONNX Runtime (when installed) must give PyTorch's logits on a test batch."""
+images (N, C, H, W) at the training size prepared as in training (`Input.recipe`: RGB scaled to 0..1 and
+normalised with the ImageNet mean and standard deviation); output `logits` (N, classes, H, W), whose
+argmax over the classes is the mask. The batch size may vary; the height and width are the training size's.
+Every export is checked: ONNX Runtime (when installed) must give PyTorch's logits on a test batch."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from seg.prediction.model import Model
 OPSET = 17
 README = """model.onnx: a U-Net trained with segboard (run {run}; {arch} backbone, {n} classes: {codes}).
 
-Input `image`: float32 (N, 3, {h}, {w}), RGB / 255, minus (0.485, 0.456, 0.406), over (0.229, 0.224, 0.225) per
-channel: images squeezed to {h} x {w} pixels (height x width) as in training. Output `logits` (N, {n}, {h}, {w}):
+Input `image`: float32 (N, {c}, {h}, {w}), {recipe}: images squeezed to {h} x {w} pixels (height x width) as in
+training. Output `logits` (N, {n}, {h}, {w}):
 the class of a pixel is the argmax over the classes (codes.txt: class index = line number - 1).
 
     import numpy as np, onnxruntime as ort
@@ -38,7 +38,7 @@ def export_onnx(model: Model, path: Path, check: bool = True) -> Path:
     "Write the model as ONNX to `path`, and check it against PyTorch when ONNX Runtime is installed."
     path = Path(path)
     net = model.module.cpu().eval().to(memory_format=torch.contiguous_format)
-    example = torch.zeros(1, 3, *model.size)
+    example = torch.zeros(1, model.input.n_in, *model.size)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on fastai's size checks: the size is fixed here
         torch.onnx.export(net, (example,), str(path), input_names=["image"], output_names=["logits"],
@@ -54,6 +54,8 @@ def test_batch(model: Model, n: int = 2, seed: int = 0) -> torch.Tensor:
     from seg.prediction.inference import _to_batch
     rng = np.random.default_rng(seed)
     h, w = model.size
+    if not model.input.rgb:
+        return _to_batch([rng.random((h, w, model.input.n_in), dtype=np.float32) for _ in range(n)])
     return _to_batch([rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)])
 
 
@@ -107,6 +109,7 @@ def export_folder(run_dir, out, which: str = "best") -> dict:
     (out / "codes.txt").write_text("\n".join(model.codes) + "\n", encoding="utf-8")
     (out / "config.json").write_text((Path(model.run) / "config.json").read_text(encoding="utf-8"), encoding="utf-8")
     (out / "README.txt").write_text(README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes),
-                                                  h=h, w=w, run=Path(model.run).name), encoding="utf-8")
+                                                  h=h, w=w, run=Path(model.run).name, c=model.input.n_in,
+                                                  recipe=model.input.recipe()), encoding="utf-8")
     return {"format": "onnx", "folder": str(out), "model": str(out / "model.onnx"), "run": str(model.run),
             "weights": str(model.weights), "max_difference": diff}

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from seg.data.images import load_image
+from seg.data.channels import Input, resize_channels
 from seg.errors import ImageError
 from seg.model.device import Device, cpu, detect
 from seg.model.number_formats import (
@@ -45,16 +45,24 @@ OVERLAP = 0.25  # of a tile's side shared with its neighbour
 
 
 def _to_batch(images: list[np.ndarray]) -> torch.Tensor:
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255)
+    """A normalised batch (B, C, H, W) of what `Input.load` gives: uint8 RGB as fastai's tutorial normalises it,
+    prepared channels (float32 in 0..1) as seg/data/channels.py does."""
+    a = np.stack(images)
+    if a.dtype != np.uint8:
+        return Input.normalise(torch.from_numpy(a).permute(0, 3, 1, 2).float())
+    x = torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    "Bilinear resize to (height, width), as fastai's Resize(method=Squish) does for images."
+    """Bilinear resize to (height, width), as training resized: fastai's Resize(method=Squish) for uint8 RGB,
+    `resize_channels` for prepared channels."""
     if image.shape[:2] == tuple(size):
         return image
+    if image.dtype != np.uint8:
+        return resize_channels(image, size)
     return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
 
 
@@ -231,12 +239,13 @@ class Predictor:
 
     # -- files
     def predict_files(self, paths: list[Path], workers: int = 2, probabilities: bool = False) -> Iterator[tuple]:
-        """(path, image, mask) per file in order; a file that cannot be read gives (path, None, ImageError)
+        """(path, image, mask) per file in order, the image as the model takes it (`Input.load`; `Input.show` for
+        a person); a file that cannot be read gives (path, None, ImageError)
         and the others go on. Files are read in threads while the model runs. `probabilities`: the class
         probabilities (C, H, W) at the image's size in place of the mask."""
         def read(p):
             try:
-                return load_image(p)
+                return self.model.input.load(p)
             except ImageError as e:
                 return e
 

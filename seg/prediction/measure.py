@@ -15,6 +15,9 @@ Columns (`measurements.csv`, a contract read by scripts outside the project):
     circularity                    4 pi area / perimeter^2, 1 for a disc, less for ragged shapes
     touches_border                 the object is cut by the image edge: its size is a lower bound
     unit                           "px" or the unit given (um, nm, mm ...)
+    mean_<channel>                 the object's mean value in each channel of the image file as stored (not
+    integrated_<channel>           the model's scaling), and its sum over the object's pixels; <channel> is red,
+                                   green, blue for RGB, gray for one channel, ch1, ch2 ... for others
 """
 
 from __future__ import annotations
@@ -39,25 +42,36 @@ def check_pixel_size(pixel_size: float | None) -> None:
                          f"(for example 0.65 for 0.65 um per pixel).")
 
 
-def objects(mask: np.ndarray, codes: list[str], image: str = "", skip: tuple[int, ...] = (0,)) -> pd.DataFrame:
-    "One row per object of every class but `skip` (the background), sizes in pixels."
+def objects(mask: np.ndarray, codes: list[str], image: str = "", skip: tuple[int, ...] = (0,),
+            intensity: tuple[np.ndarray, list[str]] | None = None) -> pd.DataFrame:
+    """One row per object of every class but `skip` (the background), sizes in pixels; `intensity`: the image's
+    channels (H, W, C) as stored and their names, for each object's mean and integrated value per channel."""
     rows = []
     for k, name in enumerate(codes):
         if k not in skip:
-            rows += _rows(label(mask == k, connectivity=2), name, image)
-    return pd.DataFrame(rows, columns=COLUMNS)
+            rows += _rows(label(mask == k, connectivity=2), name, image, intensity)
+    return pd.DataFrame(rows, columns=_columns(intensity))
 
 
-def objects_of_ids(ids: np.ndarray, name: str, image: str = "") -> pd.DataFrame:
+def objects_of_ids(ids: np.ndarray, name: str, image: str = "",
+                   intensity: tuple[np.ndarray, list[str]] | None = None) -> pd.DataFrame:
     """One row per object of an id map (a run on objects: touching objects apart), numbered as in the
-    id map written to instances/ (`object` is the id there)."""
-    return pd.DataFrame(_rows(ids, name, image), columns=COLUMNS)
+    id map written to instances/ (`object` is the id there); `intensity` as for `objects`."""
+    return pd.DataFrame(_rows(ids, name, image, intensity), columns=_columns(intensity))
 
 
-def _rows(labels: np.ndarray, name: str, image: str) -> list[dict]:
+def _columns(intensity) -> list[str]:
+    names = intensity[1] if intensity is not None else []
+    return COLUMNS + [f"{kind}_{n}" for n in names for kind in ("mean", "integrated")]
+
+
+def _rows(labels: np.ndarray, name: str, image: str, intensity=None) -> list[dict]:
     h, w = labels.shape
     rows = []
-    for r in regionprops(labels):
+    values = None
+    if intensity is not None and intensity[0].shape[:2] == labels.shape:
+        values = intensity[0].astype(np.float64)
+    for r in regionprops(labels, intensity_image=values):
         y0, x0, y1, x1 = r.bbox
         major, minor = float(r.axis_major_length), float(r.axis_minor_length)
         perimeter = float(r.perimeter)
@@ -73,13 +87,20 @@ def _rows(labels: np.ndarray, name: str, image: str) -> list[dict]:
             "touches_border": bool(x0 == 0 or y0 == 0 or x1 == w or y1 == h),
             "unit": "px",
         })
+        if values is not None:
+            means = np.atleast_1d(r.intensity_mean)
+            for n, m in zip(intensity[1], means):
+                rows[-1][f"mean_{n}"] = float(m)
+                rows[-1][f"integrated_{n}"] = float(m) * int(r.area)
     return rows
 
 
 def combine(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    "Many images' objects in one table (the columns even when there is no object at all)."
+    """Many images' objects in one table (the columns even when there is no object at all; an intensity column
+    that one image lacks is empty there)."""
+    columns = list(dict.fromkeys(c for t in tables for c in t.columns)) or COLUMNS
     tables = [t for t in tables if not t.empty]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
 def in_units(table: pd.DataFrame, pixel_size: float | None, unit: str = "um") -> pd.DataFrame:

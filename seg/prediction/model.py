@@ -4,11 +4,12 @@ unpickled into code (fastai's `load_learner` unpickles a whole Learner: a crafte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from seg.data.channels import Input
 from seg.errors import PredictError
 from seg.runs import Run
 from seg.util import hw
@@ -27,6 +28,7 @@ class Model:
     run: Path
     trained: dict | None = None  # config.json's `precision` and `device`: how and where it trained
     objects: dict | None = None  # a run on objects: config.json's `objects` (name, source, ids)
+    input: Input = field(default_factory=Input)  # what it sees of an image (config.json's `input`)
 
     @property
     def mask_codes(self) -> list[str]:
@@ -50,11 +52,12 @@ class Model:
                                f"first epoch.")
         codes, arch = list(cfg["codes"]), cfg["train"]["arch"]
         size = hw(cfg["data"]["size"])
-        module = create_unet_model(backbone(arch).arch(), len(codes), size, pretrained=False)
+        seen = Input.from_json(cfg.get("input"))
+        module = create_unet_model(backbone(arch).arch(), len(codes), size, pretrained=False, n_in=seen.n_in)
         module.load_state_dict(read_state(weights, arch))
         return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path,
                    {"precision": cfg.get("precision"), "device": cfg.get("device", {}).get("kind")},
-                   cfg.get("objects"))
+                   cfg.get("objects"), seen)
 
 
 def read_state(path: Path, arch: str = "") -> dict:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seg.data.channels import named_channels
 from seg.data.classes import NO_CLASS
 from seg.data.codes import Codes
 from seg.data.dataset import Dataset
@@ -46,7 +47,8 @@ from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
-OUTPUTS = ("masks", "instances", "previews", "metrics.json", "measurements.csv", "prediction.json")
+OUTPUTS = ("masks", "instances", "previews", "rois", "labels", "metrics.json", "measurements.csv",
+           "prediction.json")
 
 
 @dataclass
@@ -170,10 +172,11 @@ def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
 
 
 def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
-            unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False, progress=None,
-            model: Model | None = None, access: Access) -> dict:
+            rois: bool = False, unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False,
+            progress=None, model: Model | None = None, access: Access) -> dict:
     """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`; `access`: what
-    the app's viewer may read of a path. Returns prediction.json's content. Raises PredictError before
+    the app's viewer may read of a path; `rois`: each image's objects for Fiji, QuPath and napari
+    (seg/prediction/rois.py). Returns prediction.json's content. Raises PredictError before
     writing anything for bad input."""
     measure.check_pixel_size(pixel_size)
     model = model or Model.load(run_dir, which)
@@ -207,6 +210,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
                 truth = None
             true_ids = src.dataset.ids(item.pair) if objects and truth is not None else None
             Image.fromarray(mask).save(out / "masks" / f"{item.name}.png")
+            image = model.input.show(image)  # what a person sees: channels as a composite
             shown = preview_objects(image, ids, true_ids if truth is not None else None) if objects \
                 else preview(image, mask, truth, overlay)
             Image.fromarray(shown).save(out / "previews" / f"{item.name}.png")
@@ -223,15 +227,21 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
                 per_image.append({"image": item.name, "file": str(path), **pixel_scores.image_scores(m, codes)})
                 if objects:
                     per_image_objects.append({"image": item.name, **matching.image_scores(true_ids, ids)})
-            if measure_objects:
-                tables.append(measure.objects_of_ids(ids, codes[1], image=item.name) if objects
-                              else measure.objects(mask, codes, image=item.name))
+            if rois:  # the objects as ImageJ ROIs, QuPath GeoJSON and a label image (seg/prediction/rois.py)
+                from seg.prediction import rois as outlines
+                found = outlines.objects_of(mask, codes, ids if objects else None)
+                records[-1].update(outlines.write(out, item.name, found, [overlay.codes.display_color(k)
+                                                                          for k in range(1, len(codes))]))
+            if measure_objects:  # sizes, shapes, and intensities in the file's own values
+                values = named_channels(path)
+                tables.append(measure.objects_of_ids(ids, codes[1], image=item.name, intensity=values) if objects
+                              else measure.objects(mask, codes, image=item.name, intensity=values))
         if progress:
             progress(i + 1, len(src.items))
     meta = {
         "run": str(model.run), "weights": str(model.weights), "codes": codes, "input": str(src.root),
         "source": src.source, "images": records, "failed": failed, "notes": src.notes + predictor.notes,
-        "measured": measure_objects, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
+        "measured": measure_objects, "rois": rois, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
         "device": predictor.device.label, "seconds": round(time.time() - started, 2),
         "precision": predictor.precision.label if predictor.precision else None,
         "precision_timings": predictor.timings,

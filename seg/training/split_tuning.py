@@ -32,7 +32,6 @@ def split_seconds(dataset, n_valid: int) -> float:
 
 def object_scores(run, dataset, valid, predictor, log) -> None:
     "Score the best weights' objects on `valid` at their own size; tune and record the split (see above)."
-    from seg.data.images import load_image
     from seg.errors import ImageError
     from seg.model import pixel_scores
     codes = list(dataset.codes.names)  # background, the objects
@@ -40,7 +39,7 @@ def object_scores(run, dataset, valid, predictor, log) -> None:
     probs, truths, names, done = [], [], [], 0
     for pair in valid:
         try:
-            image = load_image(pair.image)
+            image = predictor.model.input.load(pair.image)
         except (ImageError, OSError):
             continue
         p = next(predictor.probabilities_many([image])).numpy()

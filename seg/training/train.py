@@ -20,6 +20,7 @@ from fastai.distributed import num_distrib, rank_distrib
 from fastai.torch_core import set_seed
 
 from seg import __version__
+from seg.data.channels import Input
 from seg.data.dataloaders import dataloaders
 from seg.data.dataset import Dataset
 from seg.data.discovery import signature
@@ -77,8 +78,8 @@ def width_height(hw: tuple[int, int] | None) -> list[int] | None:
     return [hw[1], hw[0]] if hw else None
 
 
-def load_from(learn, source: Path, codes: list[str]) -> str:
-    "Continue from an earlier run's weights: the same classes and backbone, or a clear refusal."
+def load_from(learn, source: Path, codes: list[str], seen: Input | None = None) -> str:
+    "Continue from an earlier run's weights: the same classes, backbone and input channels, or a clear refusal."
     earlier = Run(source)
     weights = earlier.weights("best") or earlier.weights("last")
     if not weights:
@@ -90,6 +91,10 @@ def load_from(learn, source: Path, codes: list[str]) -> str:
     arch = cfg.get("train", {}).get("arch")
     if arch and arch != learn.arch.__name__:
         raise SettingsError(f"--from {source}: that run used the {arch} backbone; pass --arch {arch}.")
+    before = Input.from_json(cfg.get("input") if cfg else None)
+    if seen is not None and before.n_in != seen.n_in:
+        raise SettingsError(f"--from {source}: that run's model saw {before.describe()}; this one would see "
+                            f"{seen.describe()}. Pick the same channels (--channels) or train without --from.")
     state = torch.load(weights, map_location="cpu", weights_only=True)
     learn.model.load_state_dict(state)
     return str(weights)
@@ -138,6 +143,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
     codes = list(dataset.train_codes.names)  # for objects: background, interior, boundary
     weights = class_weights(list(dataset.train_fractions(ds.hw).values()))
+    seen = dataset.input_plan(train_pairs, ds.pick, ds.scaling)  # what the model sees of each image, measured once
     pretrained = choose_pretrained(ts)
     stop = StopOnRequest(run)
     continued = None
@@ -146,12 +152,12 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         "A learner for these settings, from the seed's initial weights (or --from's), in float32."
         nonlocal continued
         set_seed(d.seed)
-        learn = learner(dataloaders(dataset, d, device=torch.device(device.kind)), t, device, weights, pretrained,
-                        cbs=[stop])
+        learn = learner(dataloaders(dataset, d, device=torch.device(device.kind), input=seen), t, device, weights,
+                        pretrained, cbs=[stop])
         if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
             learn.remove_cb(ProgressCallback)
         if from_run:
-            continued = load_from(learn, Path(from_run), codes)
+            continued = load_from(learn, Path(from_run), codes, seen)
         return learn
 
     learn = make(ds, ts)
@@ -201,6 +207,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if main:
                 write_json(run.config_path, config_of(
                     data=ds, train=ts, dataset=dataset, train_pairs=train_pairs, valid_pairs=valid_pairs, codes=codes,
+                    input=seen,
                     class_weights=weights, device=device, pretrained=pretrained, precision=used, continued=continued,
                     plan=planned, budget=budget, trials=trials, command=argv))
                 if ds.bs > len(train_pairs):
@@ -290,14 +297,16 @@ def schedule_of(schedule: Schedule) -> dict:
 
 
 def config_of(*, data: DataSettings, train: TrainSettings, dataset: Dataset, train_pairs: list, valid_pairs: list,
-              codes: list[str], class_weights: list[float], device: Device, pretrained: Pretrained, precision: dict,
+              codes: list[str], input: Input, class_weights: list[float], device: Device, pretrained: Pretrained,
+              precision: dict,
               continued: str | None, plan: dict | None, budget: Budget | None, trials: Outcome | None,
               command: list[str] | None) -> dict:
     """config.json: written once, when training proper starts (after a planned run's trials). Keywords only,
     named as config.json names them where it does: a call cannot swap two of them. `continued`: the weights
     file a `--from` run started from (`from`); `precision`: the format used and its timings."""
     out = {
-        "data": data.to_json(), "train": train.to_json(), "codes": codes, "class_weights": class_weights,
+        "data": data.to_json(), "train": train.to_json(), "codes": codes, "input": input.to_json(),
+        "class_weights": class_weights,
         "loss_weights_used": train.loss != "ce", "batch_size_used": data.batch_size(len(train_pairs)),
         "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
         "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},

@@ -131,7 +131,7 @@ class FastaiTrials:
         from seg.prediction.model import Model
         n = len(self.codes)
         scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1])
-        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path())
+        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path(), input=learn.dls.input)
         learn.model.eval()
         try:
             predictor = Predictor(model, device=self.device, precision=self.precision)
@@ -161,17 +161,16 @@ def fit_probe(learn, lr: float) -> None:
     learn.fit(1, lr / 25, cbs=[StepsPerEpoch(PROBE_STEPS), NoValidation()])
 
 
-def scoring_images(dataset, valid) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The first SCORE_IMAGES validation pairs that read, as (image, class-index mask) at their own size; for
-    objects the target of the model's classes (interior, a boundary one pixel wide: telling touching objects
-    apart at the images' own size is what the trials should reward)."""
-    from seg.data.images import load_image
+def scoring_images(dataset, valid, seen) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first SCORE_IMAGES validation pairs that read, as (image as the model takes it (`seen`, an Input),
+    class-index mask) at their own size; for objects the target of the model's classes (interior, a boundary one
+    pixel wide: telling touching objects apart at the images' own size is what the trials should reward)."""
     from seg.errors import ImageError
     from seg.objects.target import target
     out = []
     for pair in valid:
         try:
-            out.append((load_image(pair.image), target(dataset.ids(pair)) if dataset.objects else dataset.mask(pair)))
+            out.append((seen.load(pair.image), target(dataset.ids(pair)) if dataset.objects else dataset.mask(pair)))
         except (ImageError, OSError, ValueError):
             continue
         if len(out) == SCORE_IMAGES:
@@ -256,7 +255,9 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         made = make(replace(ds, size=c.size), replace(ts, lr=c.lr, loss=c.loss))
         return apply_precision(made, precision, device.kind)
 
-    images = scoring_images(dataset, valid_pairs)
+    seen = learn.dls.input if learn is not None else dataset.input_plan(
+        dataset.split(ds.valid_pct, ds.seed)[0], ds.pick, ds.scaling)
+    images = scoring_images(dataset, valid_pairs, seen)
     if len(images) < MIN_IMAGES:
         return skip(run.path, log, Outcome(None, None, [], f"No trials: {len(images)} validation image(s) cannot "
                                                            f"tell candidates apart (at least {MIN_IMAGES}); the "
