@@ -234,6 +234,13 @@ c1.download_button("Masks (zip of PNGs)", partial(bundle.zip_folder, pred.path /
 c2.download_button("Measurements (CSV)", table.to_csv(index=False) if table is not None else "", on_click="ignore",
                    file_name=f"{pred.path.name}-measurements.csv", mime="text/csv", key="download_measurements",
                    disabled=table is None)
+if (pred.path / "labels").is_dir():  # predictions made before ROIs were written have none
+    c1.download_button("Objects for Fiji, QuPath, napari (zip)",
+                       partial(bundle.zip_folder, pred.path / "rois", pred.path / "labels", pattern="*"),
+                       on_click="ignore", file_name=f"{pred.path.name}-objects.zip", mime="application/zip",
+                       key="download_rois", help="Per image: an ImageJ ROI set (rois/NAME.zip: drag it onto Fiji), "
+                                                 "a QuPath GeoJSON (rois/NAME.geojson: drag it onto the image) and a "
+                                                 "label image (labels/NAME.tif) for napari.")
 c3.download_button("Model bundle (zip)", partial(bundle.bundle, run.path), on_click="ignore",
                    file_name=f"{run.name}-model.zip", mime="application/zip", key="download_model",
                    help="State dict, config and classes, a fastai export for load_learner, and ONNX.")

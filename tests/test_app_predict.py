@@ -45,7 +45,11 @@ def test_validation_set_side_by_side_scores_objects_downloads(page, home):
     assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(p.name for p in (out / "previews").iterdir())
     assert (out / "metrics.json").exists() and (out / "measurements.csv").exists()
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Masks (zip of PNGs)", "Measurements (CSV)", "Model bundle (zip)"]
+    assert labels == ["Masks (zip of PNGs)", "Objects for Fiji, QuPath, napari (zip)", "Measurements (CSV)",
+                      "Model bundle (zip)"]
+    stems = sorted(p.stem for p in (out / "masks").iterdir())
+    assert sorted(p.stem for p in (out / "labels").iterdir()) == stems  # a label image each, ROIs where objects are
+    assert {p.name for p in (out / "rois").glob("*.geojson")} == {f"{s}.geojson" for s in stems}
     # a pixel size turns the sizes into micrometres without predicting again
     tables = [d.value for d in at.dataframe]
     objects = next(t for t in tables if "area_px" in t.columns)

@@ -37,13 +37,14 @@ def _new(parent: Path, name: str) -> Path:
 
 def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     """Predict the run's validation set ("valid") or a folder into a new folder under predictions/,
-    measuring every object; returns that folder."""
+    measuring every object and writing them for Fiji, QuPath and napari; returns that folder."""
     from seg.prediction.output import predict as run_prediction
     from seg.prediction.output import validation
     require_writable("predicting")
     source = validation(run) if what == "valid" else allowed(folder)
     out = _new(workspace.predictions_dir(), run.name)
-    run_prediction(run.path, source, out, measure_objects=True, model=model(run), progress=progress, access=access())
+    run_prediction(run.path, source, out, measure_objects=True, rois=True, model=model(run), progress=progress,
+                   access=access())
     return out
 
 

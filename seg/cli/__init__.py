@@ -84,6 +84,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--valid", action="store_true", help="the run's own validation pairs instead of INPUT")
     q.add_argument("--out", required=True, metavar="OUT_DIR", help="a new or empty folder (or --overwrite)")
     q.add_argument("--measure", action="store_true", help="write measurements.csv: objects, sizes, shapes")
+    q.add_argument("--rois", action="store_true", help="write each image's objects for Fiji (rois/NAME.zip, ImageJ "
+                   "ROIs), QuPath (rois/NAME.geojson) and napari (labels/NAME.tif)")
     q.add_argument("--pixel-size", type=float, help="width of one pixel in --unit; sizes in pixels without it")
     q.add_argument("--unit", default="um", help="unit of --pixel-size (um)")
     q.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
