@@ -110,9 +110,10 @@ def options() -> dict[str, tuple[Option, list[str]]]:
 
 def zip_folder(folder: Path) -> bytes:
     "An export's folder as a zip, its files at the top (the zoo's package format: rdf.yaml at the top)."
+    from seg.prediction.bundle import compression
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(Path(folder).iterdir()):
             if f.is_file():
-                zf.write(f, f.name)
+                zf.write(f, f.name, compress_type=compression(f.name))
     return buf.getvalue()
