@@ -63,3 +63,22 @@ def recall_per_channel(masks: list[np.ndarray], owners: list[np.ndarray], channe
             found[c] += (mask[mine] > 0).sum()
             total[c] += mine.sum()
     return list(found / np.maximum(total, 1))
+
+
+def write_stacks(folder: Path, stacks: int = 3, depth: int = 6, size: int = 64, channels: int = 1,
+                 seed: int = 0) -> list[np.ndarray]:
+    """`stacks` Z-stacks in folder/images (16-bit TIFF, axes ZYX, or ZCYX with `channels` > 1) with mask stacks of
+    the same depth in folder/masks (8-bit TIFF, ZYX); returns each stack's image array."""
+    rng = np.random.default_rng(seed)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(stacks):
+        slices = [sample(channels, size, rng) for _ in range(depth)]
+        image = np.stack([im if channels > 1 else im[0] for im, _ in slices])
+        masks = np.stack([(owner >= 0).astype(np.uint8) for _, owner in slices])
+        tifffile.imwrite(folder / "images" / f"stack_{i}.tif", image,
+                         metadata={"axes": "ZCYX" if channels > 1 else "ZYX"})
+        tifffile.imwrite(folder / "masks" / f"stack_{i}.tif", masks, metadata={"axes": "ZYX"})
+        out.append(image)
+    return out

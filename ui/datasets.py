@@ -11,6 +11,7 @@ from seg import Dataset, Pair
 from seg.data.demo import ensure_demo
 from seg.data.discovery import signature
 from seg.data.overlay import fit
+from seg.data.stacks import labelled
 from seg.server.sharing import Access
 from ui.access import access
 
@@ -51,7 +52,7 @@ def _thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int, channel: int
 def thumbnail(dataset: Dataset, pair: Pair, side: int, channel: int | None = None):
     """An image (`shown`) and its class-index mask shrunk to `side`. Cached by file, modification time and
     mask encoding, so paging back is instant and an edited file is read again."""
-    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
+    stamp = "|".join(f"{labelled(f, str(f))}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))  # a slice
     return _thumbnail(dataset, pair, f"{stamp}|{dataset.encoding.to_json()}", side, channel)
 
 
@@ -62,5 +63,5 @@ def _object_thumbnail(_dataset: Dataset, _pair: Pair, key: str, side: int, chann
 
 def object_thumbnail(dataset: Dataset, pair: Pair, side: int, channel: int | None = None):
     "An image and its id map (one id per object) shrunk to `side`, for a dataset read as objects; cached as above."
-    stamp = "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))
+    stamp = "|".join(f"{labelled(f, str(f))}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))  # a slice
     return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side, channel)

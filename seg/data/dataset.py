@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from seg.data import stacks
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
@@ -141,6 +142,7 @@ class Dataset:
         root = Path(root).expanduser()
         report = Report(root)
         d = discover(root, report, access)
+        d.pairs = stacks.expand(d.pairs, report)  # a stack with a mask stack: one pair a slice
         user_codes = given_codes(codes, d, report)
         declared = bool(objects_wanted(objects, user_codes))
         # each scan reports to its own Report, merged in file order: the same report every time
@@ -220,12 +222,16 @@ class Dataset:
         return ids_of(load_mask(pair.mask).values, self.objects.regions)
 
     def split(self, valid_pct: float = 0.2, seed: int = 42) -> tuple[list[Pair], list[Pair]]:
-        "(train, valid): the folders' split when there is one, else a seeded random one."
+        """(train, valid): the folders' split when there is one, else a seeded random one of the files: a stack's
+        slices stay together (neighbouring slices are nearly one image: split apart, validation would score
+        what training saw)."""
         pairs = self.pairs
         if self.discovery.split == "folder":
             return [p for p in pairs if not p.valid], [p for p in pairs if p.valid]
-        train, valid = split_indices(len(pairs), valid_pct, seed)
-        return [pairs[i] for i in train], [pairs[i] for i in valid]
+        files = list(dict.fromkeys(str(p.image) for p in pairs))  # a plain file's pairs: one each, as before
+        train, valid = split_indices(len(files), valid_pct, seed)
+        into_valid = {files[i] for i in valid}
+        return [p for p in pairs if str(p.image) not in into_valid], [p for p in pairs if str(p.image) in into_valid]
 
     @property
     def train_codes(self) -> Codes | None:

@@ -24,6 +24,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageMode, UnidentifiedImageError
 
+from seg.data import stacks
 from seg.errors import ImageError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -106,13 +107,13 @@ class Header:
         return self
 
 
-def _tiff_layout(series) -> tuple[tuple[int, ...], int | None]:
+def _tiff_layout(axes: str, shape: tuple) -> tuple[tuple[int, ...], int | None]:
     """The first series' shape as (H, W) or (H, W, C) once its length-1 axes are dropped, and where its channel
     axis lies in the squeezed shape (None: one channel). Named axes are followed: S (samples) and C (channels)
     are channels; Z and T make a stack, refused. Unnamed ones (tifffile's Q or I: a plain array was saved) are
     guessed: a third axis of at most MAX_CHANNELS values is channels, the last one when it is small (as
     numpy's (H, W, C)), else the first (planar); a third of more than MAX_CHANNELS values is a stack."""
-    kept = [(a, int(n)) for a, n in zip(series.axes, series.shape) if n != 1]
+    kept = [(a, int(n)) for a, n in zip(axes, shape) if n != 1]
     shape, axes = tuple(n for _, n in kept), "".join(a for a, _ in kept)
     if len(shape) == 2:
         return shape, None
@@ -137,7 +138,8 @@ def _tiff_layout(series) -> tuple[tuple[int, ...], int | None]:
                      f"Save one 2-D image per file of at most {MAX_CHANNELS} channels.")
 
 
-def _tiff_header(tif: tifffile.TiffFile) -> Header:
+def _tiff_header(tif: tifffile.TiffFile, z: int | None = None) -> Header:
+    """The header of the TIFF's first series, or of its slice `z` where it is a stack (seg/data/stacks.py)."""
     if len(tif.series) == 0:
         raise ImageError("The TIFF holds no image.", "Re-export the file.")
     series = tif.series[0]
@@ -145,8 +147,32 @@ def _tiff_header(tif: tifffile.TiffFile) -> Header:
         raise ImageError("Not a readable image (a TIFF of no known number type).",
                          "Remove the file or re-export it as PNG.")
     dtype = np.dtype(series.dtype)
-    nbytes = int(np.prod(series.shape, dtype=object)) * dtype.itemsize
-    shape, axis = _tiff_layout(series)
+    axes, dims = series.axes, tuple(int(n) for n in series.shape)
+    try:
+        stack = stacks.layout(series)
+    except ValueError as e:
+        raise ImageError(f"The TIFF is {e}, not one 2-D image or one stack.",
+                         "Save one stack (Z or T) per file (ImageJ: Image > Hyperstacks > Reduce "
+                         "Dimensionality).") from None
+    if stack is None and z is not None:
+        raise ImageError(f"The TIFF is not a stack (shape {dims}, axes {axes}): it has no slice {z}.",
+                         "Read it as one image.")
+    if stack is not None:
+        axis, depth, _ = stack
+        if z is None:
+            raise ImageError(f"The TIFF is a stack of {depth} slices (shape {dims}, axes {axes}), not one 2-D image.",
+                             "Give it a mask stack of the same depth (each slice is then a pair), or save one 2-D "
+                             "image per file (ImageJ: Image > Stacks > Stack to Images).")
+        if depth > stacks.MAX_SLICES:
+            raise ImageError(f"The TIFF is a stack of {depth:,} slices, more than the {stacks.MAX_SLICES:,} a stack "
+                             "may have.", "Split the stack into several files.")
+        if not 0 <= z < depth:
+            raise ImageError(f"The stack has {depth} slices: no slice {z}.", "Give a slice from 0 to "
+                                                                            f"{depth - 1}.")
+        keep = [i for i, a in enumerate(axes) if a != axis]
+        axes, dims = "".join(axes[i] for i in keep), tuple(dims[i] for i in keep)
+    nbytes = int(np.prod(dims, dtype=object)) * dtype.itemsize
+    shape, axis = _tiff_layout(axes, dims)
     if axis is None:
         return Header(shape[1], shape[0], 1, dtype, nbytes)
     h, w = (s for i, s in enumerate(shape) if i != axis)
@@ -187,9 +213,12 @@ def _pil_header(im: Image.Image) -> Header:
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
+    z = stacks.z_of(path)
     with tifffile.TiffFile(path) as tif:
-        h = _tiff_header(tif).check()
-        a = np.squeeze(tif.series[0].asarray())
+        h = _tiff_header(tif, z).check()
+        series = tif.series[0]
+        # a stack's slice: only its pages (one a channel), decoded
+        a = np.squeeze(series.asarray() if z is None else stacks.read_slice(series, z, MAX_DECODED_BYTES))
     if a.ndim == 3 and h.planar:
         a = np.moveaxis(a, 0, -1)  # planar (C, H, W) to (H, W, C)
     return a, tiff_mode(a, h.alpha, h.rgb)
@@ -247,11 +276,11 @@ def _reading(path: Path):
 def header(path: Path) -> Header:
     """What the file decodes to, from its header alone; ImageError as `read` gives it for a file it refuses
     (complex, past the pixel or byte limit, a TIFF stack, unreadable)."""
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a Slice stays one
     with _reading(path):
         if path.suffix.lower() in TIFF_EXTS:
             with tifffile.TiffFile(path) as tif:
-                return _tiff_header(tif).check()
+                return _tiff_header(tif, stacks.z_of(path)).check()
         with Image.open(path) as im:
             return _pil_header(im).check()
 
@@ -259,7 +288,7 @@ def header(path: Path) -> Header:
 def read(path: Path) -> tuple[np.ndarray, str]:
     """The file's pixels as stored, and Pillow's name for its mode (L, P, RGB, RGBA, I;16 ...); the header
     is checked (`Header.check`) before anything is decoded."""
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a Slice stays one
     with _reading(path):
         if path.suffix.lower() in TIFF_EXTS:
             return _read_tiff(path)

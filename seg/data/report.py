@@ -58,14 +58,16 @@ class Report:
         self.problems.append(Problem(name, problem, fix, NOTE))
 
     def name(self, file) -> str:
-        "A path relative to the dataset root, the way the user sees their folder."
+        """A path relative to the dataset root, the way the user sees their folder; a stack's slice with its
+        index, `stack.tif[z=12]`."""
+        from seg.data.stacks import labelled
         p = Path(file)
         if p == self.root:
             return str(p)
         try:
-            return p.relative_to(self.root).as_posix()
+            return labelled(file, p.relative_to(self.root).as_posix())
         except ValueError:
-            return str(p)
+            return labelled(file, str(p))
 
     def of(self, level: str) -> list[Problem]:
         return [p for p in self.problems if p.level == level]

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seg.data import stacks
 from seg.data.channels import named_channels
 from seg.data.classes import NO_CLASS
 from seg.data.codes import Codes
@@ -47,7 +48,7 @@ from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
-OUTPUTS = ("masks", "instances", "previews", "rois", "labels", "metrics.json", "measurements.csv",
+OUTPUTS = ("masks", "instances", "previews", "rois", "labels", "stacks", "metrics.json", "measurements.csv",
            "prediction.json")
 
 
@@ -70,15 +71,26 @@ class Inputs:
 
 
 def _names(paths: list[Path], root: Path) -> list[str]:
-    "Each file's stem; where two share one, the folders under `root` are added: a/x.png -> a_x."
-    stems = Counter(p.stem for p in paths)
+    """Each file's stem; where two files share one, the folders under `root` are added: a/x.png -> a_x. A stack's
+    slice adds its index: cells.tif's slice 12 is cells[z=12]."""
+    stems = Counter(Path(f).stem for f in dict.fromkeys(str(p) for p in paths))  # a stack's slices: one file
     out = []
     for p in paths:
         if stems[p.stem] == 1:
-            out.append(p.stem)
+            name = p.stem
         else:
             rel = p.relative_to(root) if p.is_relative_to(root) else Path(p.parent.name) / p.name
-            out.append("_".join(rel.with_suffix("").parts))
+            name = "_".join(rel.with_suffix("").parts)
+        out.append(stacks.labelled(p, name))
+    return out
+
+
+def _slices(files: list[Path]) -> list[Path]:
+    "The files, a TIFF stack as its slices (seg/data/stacks.py)."
+    out: list[Path] = []
+    for f in files:
+        n = stacks.depth(f)
+        out += [stacks.Slice(f, z) for z in range(n)] if n else [f]
     return out
 
 
@@ -103,7 +115,8 @@ def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inp
         if not is_image_name(path):
             raise PredictError(f"{path}: not an image file this tool reads; use one of "
                                f"{', '.join(sorted(IMAGE_EXTS))}.")
-        return Inputs([Item(path.stem, path)], "file", path.parent)
+        files = _slices([path])
+        return Inputs([Item(n, f) for n, f in zip(_names(files, path.parent), files)], "file", path.parent)
     dataset = Dataset.open(path, codes=codes, access=access, objects=objects)
     if dataset.scans:  # pairs found, readable or not: a dataset, never its masks taken for images
         if dataset.codes is not None and len(dataset.codes) != len(codes):
@@ -122,6 +135,7 @@ def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inp
     files = image_files(path, Report(path), access)
     if not files:
         raise PredictError(f"{path}: no image files in it ({', '.join(sorted(IMAGE_EXTS))}).")
+    files = _slices(files)
     return Inputs([Item(n, f) for n, f in zip(_names(files, path), files)], "folder", path)
 
 
@@ -143,6 +157,32 @@ def validation(run: Run) -> Inputs:
         inputs.notes.append(f"Files in {root} changed since the run was trained: the validation split may "
                             f"differ from the one it was scored on.")
     return inputs
+
+
+def stack_masks(out: Path, records: list[dict], objects: bool) -> list[dict]:
+    """For each stack predicted, its slices' masks as one stack of the stack's depth, stacks/<stem>.tif (Z, H, W),
+    and for a run on objects its slices' ids, stacks/<stem>_instances.tif (objects are per slice: an id in one
+    slice is not the same object in the next). The slices' own files stay (the Predict page shows them)."""
+    import tifffile
+    by_stack: dict[str, list[dict]] = {}
+    for r in records:
+        if "z" in r:
+            by_stack.setdefault(r["image"], []).append(r)
+    made = []
+    for image, slices in by_stack.items():
+        slices.sort(key=lambda r: r["z"])
+        stem = slices[0]["name"].rsplit("[z=", 1)[0]
+        (out / "stacks").mkdir(exist_ok=True)
+        masks = np.stack([np.asarray(Image.open(out / r["mask"])) for r in slices])
+        tifffile.imwrite(out / "stacks" / f"{stem}.tif", masks, metadata={"axes": "ZYX"}, compression="zlib")
+        entry = {"image": image, "slices": len(slices), "masks": f"stacks/{stem}.tif"}
+        if objects:
+            ids = np.stack([np.asarray(Image.open(out / r["instances"])) for r in slices])
+            tifffile.imwrite(out / "stacks" / f"{stem}_instances.tif", ids, metadata={"axes": "ZYX"},
+                             compression="zlib")
+            entry["instances"] = f"stacks/{stem}_instances.tif"
+        made.append(entry)
+    return made
 
 
 # ---- the output folder ------------------------------------------------------------------------------
@@ -214,7 +254,8 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
             shown = preview_objects(image, ids, true_ids if truth is not None else None) if objects \
                 else preview(image, mask, truth, overlay)
             Image.fromarray(shown).save(out / "previews" / f"{item.name}.png")
-            records.append({"name": item.name, "image": str(path), "mask": f"masks/{item.name}.png",
+            records.append({"name": item.name, "image": str(path), **({"z": path.z} if stacks.z_of(path) is not None
+                                                                         else {}), "mask": f"masks/{item.name}.png",
                             "preview": f"previews/{item.name}.png", "width": mask.shape[1], "height": mask.shape[0],
                             "tiled": predictor.needs_tiles(*mask.shape),
                             "truth": str(item.pair.mask) if truth is not None else None})
@@ -262,5 +303,6 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
                if objects else {})})
     if measure_objects:
         measure.in_units(measure.combine(tables), pixel_size, unit).to_csv(out / "measurements.csv", index=False)
+    meta["stacks"] = stack_masks(out, records, objects)
     write_json(out / "prediction.json", meta)
     return meta

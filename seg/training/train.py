@@ -69,8 +69,9 @@ def fingerprint(dataset: Dataset, train, valid) -> dict:
             "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions(),
             "typical_size": width_height(dataset.typical_size(train)),
             # which images judged the run (paths under the root): a retrain with corrections keeps them apart
-            "valid_images": [str(p.image.relative_to(dataset.root)) if p.image.is_relative_to(dataset.root)
-                             else str(p.image) for p in valid]}
+            "valid_images": list(dict.fromkeys(  # a stack's slices: its file once
+                str(p.image.relative_to(dataset.root)) if p.image.is_relative_to(dataset.root) else str(p.image)
+                for p in valid))}
 
 
 def width_height(hw: tuple[int, int] | None) -> list[int] | None:
