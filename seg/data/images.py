@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import struct
 import threading
 import warnings
 from collections import deque
@@ -270,6 +271,12 @@ def _reading(path: Path):
         raise ImageError("Permission denied.", "Make the file readable (chmod a+r).") from None
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(f"The file is corrupt or truncated ({e}).",
+                         "Re-export the file or copy it again from its source.") from None
+    except (IndexError, KeyError, TypeError, ZeroDivisionError, RuntimeError, AssertionError, MemoryError,
+            OverflowError, struct.error) as e:
+        # what the decoders raise on a damaged file (found by flipping bytes of stacks, tests/test_stacks.py):
+        # a file that cannot be decoded is a problem in the report, never a crash of the page
+        raise ImageError(f"The file is corrupt: its decoder failed ({type(e).__name__}: {str(e)[:120]}).",
                          "Re-export the file or copy it again from its source.") from None
 
 

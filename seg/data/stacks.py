@@ -98,8 +98,8 @@ def depth(path: Path) -> int | None:
     try:
         with tifffile.TiffFile(path) as tif:
             found = layout(tif.series[0]) if tif.series else None
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError):
-        return None  # read as a plain image, which says what is wrong
+    except Exception:  # a damaged file: read as a plain image, whose reading says what is wrong
+        return None
     return found[1] if found else None
 
 
@@ -134,7 +134,15 @@ def read_slice(series, z: int, limit: int) -> np.ndarray:
     from seg.errors import ImageError
     axis, _, dims = layout(series)
     if len(series.pages) >= int(np.prod(dims)):
-        return series.asarray(key=pages(series, z))
+        keys = pages(series, z)
+        plane = int(np.prod([int(n) for a, n in zip(series.axes, series.shape) if a in "YXS"], dtype=object))
+        for k in keys:  # each page must be a plane of the series' size: a damaged one may claim far more
+            page = series.pages[k]
+            if page is None or int(np.prod(page.shape, dtype=object)) != plane:
+                raise ImageError(f"The stack's page {k} is {getattr(page, 'shape', None)}, not a plane of the stack "
+                                 f"({plane:,} values): the file is damaged.",
+                                 "Re-export the stack or copy it again from its source.")
+        return series.asarray(key=keys)
     total = int(np.prod([int(n) for n in series.shape], dtype=object)) * np.dtype(series.dtype).itemsize
     if total > limit:
         raise ImageError(f"The stack keeps its {dims[0]} slices in fewer pages, so a slice means decoding all "
