@@ -167,7 +167,9 @@ st.subheader("Gallery")
 view = None  # the composite of every channel (8-bit RGB as it is), or one channel in gray
 if not summary["as_rgb"]:
     view = st.segmented_control("Show", [None, *range(min(counts))], key="channel_view",
-                                format_func=lambda v: "All channels" if v is None else f"Channel {channel_label(v)}",
+                                # a segment's label is Markdown: a channel's name (the file's) shown as written
+                                format_func=lambda v: "All channels" if v is None else
+                                f"Channel {text.md(channel_label(v))}",
                                 help="All channels: each in its colour (red, green, blue, gray, cyan, magenta, "
                                      "yellow), as Fiji's composites; one channel: in gray, stretched to its range.")
 g1, g2, g3 = st.columns([2, 1, 1])

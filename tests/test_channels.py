@@ -108,6 +108,21 @@ def test_the_data_page_shows_channels_composite_or_one_and_the_choice_reaches_th
     composite = [i.proto for i in app.image]
     app.segmented_control(key="channel_view").set_value(1).run()  # GFP alone, in gray
     assert not app.exception and len(app.image) == len(composite)
+
+
+def test_channel_names_from_a_file_are_text_on_the_data_page(home, tmp_path):
+    "An OME-TIFF's channel names are the file's words: in a segment label (Markdown) they fetch and link nothing."
+    from apps import open_app
+    hostile = ["![x](http://203.0.113.9/x.png)", "[a](javascript:alert(1))", "<b>bold</b>"]
+    write(tmp_path / "cells", 3, n=2, names=hostile)
+    app = open_app()
+    app.segmented_control(key="source").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(tmp_path / "cells")).run()
+    assert not app.exception
+    import re
+    labels = [o.content for o in app.segmented_control(key="channel_view").proto.options]
+    assert len(labels) == 4 and all(re.search(r"(?<!\\)[\[\]<>]", x) is None for x in labels), labels  # escaped
+    assert "(http://203.0.113.9/x.png)" in labels[1]  # the name itself still there to read
     app.multiselect(key="channels").set_value([2, 0]).run()
     app.radio(key="scaling").set_value("image").run()
     chosen = app.session_state["data"].settings
