@@ -12,7 +12,9 @@ from training import TINY, cli
 
 from seg.data.channels import Input, plan, raw_channels
 from seg.data.dataset import Dataset
-from seg.data.images import MAX_CHANNELS, header, load_image, read, tiff_channel_names
+from seg.data.images import header, load_image, read
+from seg.data.tiff import MAX_CHANNELS
+from seg.data.tiff import channel_names as tiff_channel_names
 from seg.errors import ImageError, SettingsError
 from seg.model.settings import DataSettings
 from seg.server.sharing import Access

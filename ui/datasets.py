@@ -38,7 +38,8 @@ def shown(path: Path, channel: int | None = None):
     """The image as a person sees it: 8-bit RGB, many channels as a composite (seg/data/images.py), or with
     `channel` that channel alone in gray, stretched between its 0.1 and 99.9 percentiles."""
     from seg.data.channels import raw_channels
-    from seg.data.images import as_rgb, load_image
+    from seg.data.display import as_rgb
+    from seg.data.images import load_image
     if channel is None:
         return load_image(path)
     return as_rgb(raw_channels(path)[..., channel])

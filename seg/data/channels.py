@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seg.data.images import CHANNEL_COLOURS, channels_of, composite, load_image, read
+from seg.data.display import CHANNEL_COLOURS, channels_of, composite
+from seg.data.images import load_image, read
 from seg.errors import ImageError, SettingsError
 from seg.model.settings import PERCENTILES, SCALINGS
 
@@ -34,10 +35,7 @@ RGB_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"}  # 8-bit ones 
 
 def raw_channels(path: Path) -> np.ndarray:
     "The image's channels (H, W, C) in their own values and number type, alpha dropped; ImageError as `read`."
-    a, mode = read(path)
-    if mode == "P":
-        return load_image(path)
-    return channels_of(a, mode)
+    return named_channels(path)[0]
 
 
 def named_channels(path: Path) -> tuple[np.ndarray, list[str]]:
@@ -79,9 +77,9 @@ class Input:
     # -- images
     def load(self, path: Path) -> np.ndarray:
         """What the model takes of the file: uint8 RGB (H, W, 3) for rgb, else float32 (H, W, n_in) in 0..1."""
-        return load_image(path) if self.rgb else self.prepare(raw_channels(path), path)
+        return load_image(path) if self.rgb else self.prepare(raw_channels(path))
 
-    def prepare(self, channels: np.ndarray, path: Path | str = "") -> np.ndarray:
+    def prepare(self, channels: np.ndarray) -> np.ndarray:
         "float32 (H, W, n_in) in 0..1 from an image's channels (H, W, C) in their own values."
         if channels.ndim == 2:
             channels = channels[..., None]

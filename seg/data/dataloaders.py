@@ -31,7 +31,8 @@ from seg.data.channels import MEAN, STD, Input, resize_channels
 from seg.data.classes import ids_of
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair
-from seg.data.images import composite, is_lossy, load_image, load_mask
+from seg.data.display import composite
+from seg.data.images import is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
 from seg.errors import SettingsError
 from seg.model.settings import DataSettings

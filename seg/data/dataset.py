@@ -19,19 +19,11 @@ from seg.data import stacks
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
-from seg.data.images import (
-    DECODING,
-    channels_of,
-    header,
-    is_lossy,
-    load_image,
-    load_mask,
-    mode_note,
-    read,
-    tiff_channel_names,
-)
+from seg.data.display import channels_of, mode_note
+from seg.data.images import DECODING, header, is_lossy, load_image, load_mask, read
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
+from seg.data.tiff import channel_names as tiff_channel_names
 from seg.errors import ImageError
 from seg.objects.ids import IdFacts
 from seg.objects.ids import summary as objects_summary

@@ -25,7 +25,8 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageMode, UnidentifiedImageError
 
-from seg.data import stacks
+from seg.data import stacks, tiff
+from seg.data.display import as_rgb, bit_depth
 from seg.errors import ImageError
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -35,12 +36,6 @@ TIFF_EXTS = {".tif", ".tiff"}
 # between one and two times the limit would only repeat it in the server log.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-# The most channels one image may have (fluorescence panels reach 8 to 12; a TIFF with more unnamed planes is a
-# stack). docs/data.md quotes it.
-MAX_CHANNELS = 16
-# The colour each channel of a many-channel image is shown in, as Fiji's composites: red, green, blue, gray,
-# cyan, magenta, yellow, then again.
-CHANNEL_COLOURS = ((1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 1), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 MAX_DECODED_BYTES = 2**30  # 1 GiB: the most one image or mask may take decoded (pixels x channels x bytes a value)
 
 # Files that operating systems and tools leave behind; never reported.
@@ -108,37 +103,6 @@ class Header:
         return self
 
 
-def _tiff_layout(axes: str, shape: tuple) -> tuple[tuple[int, ...], int | None]:
-    """The first series' shape as (H, W) or (H, W, C) once its length-1 axes are dropped, and where its channel
-    axis lies in the squeezed shape (None: one channel). Named axes are followed: S (samples) and C (channels)
-    are channels; Z and T make a stack, refused. Unnamed ones (tifffile's Q or I: a plain array was saved) are
-    guessed: a third axis of at most MAX_CHANNELS values is channels, the last one when it is small (as
-    numpy's (H, W, C)), else the first (planar); a third of more than MAX_CHANNELS values is a stack."""
-    kept = [(a, int(n)) for a, n in zip(axes, shape) if n != 1]
-    shape, axes = tuple(n for _, n in kept), "".join(a for a, _ in kept)
-    if len(shape) == 2:
-        return shape, None
-    if len(shape) != 3:
-        raise ImageError(f"The TIFF has shape {shape} (axes {axes}), not a 2-D image of one or more channels.",
-                         "Save one 2-D image per file, its channels in it (axes YX, CYX or YXC).")
-    named = [i for i, a in enumerate(axes) if a in "SC"]
-    if len(named) == 1 and shape[named[0]] > MAX_CHANNELS:
-        raise ImageError(f"The TIFF has {shape[named[0]]} channels (shape {shape}, axes {axes}): more than the "
-                         f"{MAX_CHANNELS} an image may have.", f"Save at most {MAX_CHANNELS} channels per file.")
-    if len(named) == 1:
-        return shape, named[0]
-    if any(a in "ZT" for a in axes):
-        raise ImageError(f"The TIFF is a stack of {shape} values (axes {axes}), not one 2-D image.",
-                         "Save one 2-D image per file (ImageJ: Image > Stacks > Stack to Images).")
-    first, last = shape[0] <= MAX_CHANNELS, shape[-1] <= MAX_CHANNELS
-    if last and (shape[-1] <= 4 or not first):
-        return shape, 2
-    if first:
-        return shape, 0
-    raise ImageError(f"The TIFF has {shape} values: a stack, or more than {MAX_CHANNELS} channels, not one image.",
-                     f"Save one 2-D image per file of at most {MAX_CHANNELS} channels.")
-
-
 def _tiff_header(tif: tifffile.TiffFile, z: int | None = None) -> Header:
     """The header of the TIFF's first series, or of its slice `z` where it is a stack (seg/data/stacks.py)."""
     if len(tif.series) == 0:
@@ -173,34 +137,12 @@ def _tiff_header(tif: tifffile.TiffFile, z: int | None = None) -> Header:
         keep = [i for i, a in enumerate(axes) if a != axis]
         axes, dims = "".join(axes[i] for i in keep), tuple(dims[i] for i in keep)
     nbytes = int(np.prod(dims, dtype=object)) * dtype.itemsize
-    shape, axis = _tiff_layout(axes, dims)
+    shape, axis = tiff.layout(axes, dims)
     if axis is None:
         return Header(shape[1], shape[0], 1, dtype, nbytes)
     h, w = (s for i, s in enumerate(shape) if i != axis)
     rgb = int(getattr(series.keyframe, "photometric", 0)) == 2  # tifffile.PHOTOMETRIC.RGB
-    return Header(w, h, shape[axis], dtype, nbytes, planar=axis == 0, alpha=_tiff_alpha(series), rgb=rgb)
-
-
-def _tiff_alpha(series) -> bool:
-    "Whether the last sample is alpha, as the TIFF's ExtraSamples tag says (only then: never guessed)."
-    extra = getattr(series.keyframe, "extrasamples", ()) or ()
-    return bool(extra) and int(extra[-1]) in (1, 2)  # associated or unassociated alpha
-
-
-def tiff_channel_names(path: Path) -> list[str]:
-    "The channels' names an OME-TIFF gives (OME-XML's Channel Name), or []."
-    import xml.etree.ElementTree as ET
-    try:
-        with tifffile.TiffFile(path) as tif:
-            xml = tif.ome_metadata if tif.is_ome else None
-        if not xml:
-            return []
-        root = ET.fromstring(xml)
-    except (tifffile.TiffFileError, ET.ParseError, OSError, ValueError):
-        return []
-    image = next((el for el in root.iter() if el.tag.endswith("}Image") or el.tag == "Image"), None)
-    channels = [el for el in (image.iter() if image is not None else []) if el.tag.endswith("Channel")]
-    return [str(el.get("Name") or "") for el in channels]
+    return Header(w, h, shape[axis], dtype, nbytes, planar=axis == 0, alpha=tiff.alpha(series), rgb=rgb)
 
 
 def _pil_header(im: Image.Image) -> Header:
@@ -222,21 +164,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
         a = np.squeeze(series.asarray() if z is None else stacks.read_slice(series, z, MAX_DECODED_BYTES))
     if a.ndim == 3 and h.planar:
         a = np.moveaxis(a, 0, -1)  # planar (C, H, W) to (H, W, C)
-    return a, tiff_mode(a, h.alpha, h.rgb)
-
-
-def tiff_mode(a: np.ndarray, alpha: bool, rgb: bool = False) -> str:
-    """Pillow's name for the layout where one fits (L, LA, RGB, RGBA: any depth, which the array holds), else
-    `C<n>` for n channels each as much the image as the others (fluorescence): never gray + alpha unless the
-    file says alpha; three channels are RGB when the file says so or they are 8-bit."""
-    n = 1 if a.ndim == 2 else a.shape[-1]
-    if n == 1:
-        return "L"
-    if alpha and n in (2, 4):
-        return {2: "LA", 4: "RGBA"}[n]
-    if n == 3 and (rgb or a.dtype == np.uint8):
-        return "RGB"
-    return f"C{n}"
+    return a, tiff.mode(a, h.alpha, h.rgb)
 
 
 def _read_pil(path: Path) -> tuple[np.ndarray, str]:
@@ -334,56 +262,6 @@ class DecodeBudget:
 DECODING = DecodeBudget(MAX_DECODED_BYTES)  # one for the whole process: every viewer's datasets together
 
 
-def bit_depth(a: np.ndarray) -> int:
-    return 1 if a.dtype == bool else a.dtype.itemsize * 8
-
-
-def to_uint8(a: np.ndarray) -> np.ndarray:
-    """8-bit values; deeper images are contrast-stretched between their 0.1 and 99.9 percentiles,
-    since 12-bit microscopy data in a 16-bit file would otherwise look black."""
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == bool:
-        return a.astype(np.uint8) * 255
-    a = a.astype(np.float32)
-    lo, hi = np.percentile(a, (0.1, 99.9))
-    if hi <= lo:
-        hi = lo + 1
-    return (np.clip((a - lo) / (hi - lo), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def as_rgb(a: np.ndarray, mode: str = "") -> np.ndarray:
-    """8-bit RGB (H, W, 3) from any of the layouts `read` returns but palette ones: alpha dropped, gray repeated,
-    an image of C<n> channels shown as a composite (`composite`)."""
-    if mode.startswith("C"):
-        return composite(channels_of(a, mode))
-    a = to_uint8(a)
-    if a.ndim == 2:
-        return np.repeat(a[..., None], 3, axis=2)
-    if a.shape[-1] == 1 or a.shape[-1] == 2:  # L or LA: drop alpha
-        return np.repeat(a[..., :1], 3, axis=2)
-    return np.ascontiguousarray(a[..., :3])
-
-
-def channels_of(a: np.ndarray, mode: str) -> np.ndarray:
-    "The image's channels (H, W, C) in their own values, alpha dropped (LA, RGBA)."
-    a = a[..., None] if a.ndim == 2 else a
-    return a[..., :-1] if mode in ("LA", "RGBA") else a
-
-
-def composite(channels: np.ndarray, colours=CHANNEL_COLOURS, stretch: bool = True) -> np.ndarray:
-    """8-bit RGB of channels (H, W, C) added in their colours (CHANNEL_COLOURS), one channel gray. `stretch`:
-    each channel between its own 0.1 and 99.9 percentiles first (as `to_uint8`); else they are already 0..1."""
-    h, w, n = channels.shape
-    out = np.zeros((h, w, 3), np.float32)
-    for i in range(n):
-        c = channels[..., i]
-        c = to_uint8(c).astype(np.float32) / 255 if stretch else np.clip(c, 0, 1).astype(np.float32)
-        colour = (1, 1, 1) if n == 1 else colours[i % len(colours)]
-        out += c[..., None] * np.asarray(colour, np.float32)
-    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
 def load_image(path: Path) -> np.ndarray:
     "The image as a person sees it and an RGB model takes it: uint8 RGB, (H, W, 3)."
     a, mode = read(path)
@@ -391,21 +269,6 @@ def load_image(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     return as_rgb(a, mode)
-
-
-def mode_note(a: np.ndarray, mode: str) -> str | None:
-    "A note for images that are converted on the way to the model, or None."
-    if mode == "P":
-        return "palette image, converted to RGB"
-    if mode.startswith("C"):
-        return f"{mode[1:]} channels of {bit_depth(a)} bits"
-    if mode in ("RGBA", "LA"):
-        return f"{mode} image: the alpha channel is ignored"
-    if bit_depth(a) > 8:
-        return f"{bit_depth(a)}-bit image"
-    if a.ndim == 2 or mode in ("L", "1"):
-        return "grayscale image, repeated into 3 channels"
-    return None
 
 
 @dataclass

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seg.data.tiff import MAX_CHANNELS
+
 MAX_SLICES = 2000  # slices one stack may have (each is a pair to scan and train on)
 _PathType = type(Path())
 
@@ -64,7 +66,6 @@ def labelled(path, text: str) -> str:
 def layout(series) -> tuple[str, int, list[int]] | None:
     """Where a series is a stack: (its stack axis, the depth, the sizes of the page axes), else None. Raises
     ValueError for a stack of more than one stack axis (Z and T both)."""
-    from seg.data.images import MAX_CHANNELS
     axes, shape = series.axes, [int(n) for n in series.shape]
     kept = [(a, n) for a, n in zip(axes, shape) if n != 1]
     stacked = [a for a, n in kept if a in "ZT"]

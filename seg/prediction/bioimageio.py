@@ -97,7 +97,7 @@ def export_bioimageio(run_dir, out, which: str = "best", license: str = LICENSE,
     net = WithSoftmax(model.module.cpu().eval().to(memory_format=torch.contiguous_format)).eval()
     image, source = _test_image(model)
     x = np.ascontiguousarray(image.transpose(2, 0, 1)[None].astype(np.float32))  # (1, C, H, W) as the file holds it
-    prepared = image if model.input.rgb else model.input.prepare(image, source)
+    prepared = image if model.input.rgb else model.input.prepare(image)
     with torch.no_grad():  # normalised as segboard predicts; rdf.yaml's preprocessing does the same on x
         y = net(_to_batch([prepared])).numpy().astype(np.float32)
     shown = model.input.show(prepared)
