@@ -126,3 +126,25 @@ def disc_image(rng, ids: np.ndarray) -> np.ndarray:
     inner = ndimage.minimum_filter(ids, 3) == ndimage.maximum_filter(ids, 3)
     level = np.where(ids > 0, np.where(inner, 190, 110), 40) + rng.integers(-15, 15, ids.shape)
     return np.repeat(np.clip(level, 0, 255).astype(np.uint8)[..., None], 3, 2)
+
+
+def tiled_discs(path: Path, h: int, w: int, tile: int = 512, mask: bool = False, seed: int = 0,
+                channels: int = 1) -> Path:
+    """A tiled TIFF of `h` x `w` written tile by tile (memory: a tile): bright discs 80 px across on a 200 px grid over
+    a noisy background (noise keeps zlib honest: it stores about as many bytes as a real image), or their mask (0/1)."""
+    rng = np.random.default_rng(seed)
+
+    def tiles():
+        for ty in range(0, h, tile):
+            for tx in range(0, w, tile):
+                yy, xx = np.mgrid[ty:ty + tile, tx:tx + tile]
+                inside = ((yy % 200 - 100) ** 2 + (xx % 200 - 100) ** 2) < 40 ** 2
+                a = inside.astype(np.uint8) if mask else (inside * 120 + 60 + rng.integers(0, 60, inside.shape)).astype(
+                    np.uint8)
+                yield np.repeat(a[..., None], channels, -1) if channels > 1 else a
+
+    shape = (h, w, channels) if channels > 1 else (h, w)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, tiles(), shape=shape, dtype=np.uint8, tile=(tile, tile), compression="zlib",
+                     compressionargs={"level": 1})
+    return path

@@ -2,6 +2,12 @@
 
 - discovery    image/mask pairs in the layouts people use
 - images       reading image files of every format, safely
+- tiff         how a TIFF lays out its values: channels, alpha, OME names
+- stacks       TIFF stacks read as 2-D slices; `Slice`, a part of a file
+- large        images past Pillow's limit read by regions from a tiled TIFF; bombs refused
+- regions      a large image with its mask as pairs of regions
+- channels     what the model sees of an image: RGB, or chosen channels scaled by percentiles
+- display      an image as a person sees it: 8-bit, RGB, composites
 - masks        mask encodings: values, colours, palettes -> class indices
 - codes        class names and colours (codes.txt)
 - report       problems, each naming its file and the fix

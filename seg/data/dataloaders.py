@@ -3,10 +3,16 @@ augmentation applied to image and mask together, and the images exactly as train
 
 The item readers are module-level classes holding plain data, so they pickle into spawned worker
 processes (Windows, macOS, `accelerate launch`) as well as forked ones.
+
+A dataset with large images (their regions: seg/data/regions.py) trains on crops of the training size at the images'
+own pixels, never shrunk whole: each training pair is a few `Crop` items, each drawing a new random window every
+time it is read (the image's reader draws it, the mask's reads the same one); each validation pair is up to
+VALID_CROPS fixed windows spread over it.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +40,7 @@ from seg.data.discovery import Pair
 from seg.data.display import composite
 from seg.data.images import is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
+from seg.data.stacks import Slice, box_of
 from seg.errors import SettingsError
 from seg.model.settings import DataSettings
 from seg.objects.target import target, width_for
@@ -56,9 +63,72 @@ class Augment:
                               max_zoom=self.zoom, max_lighting=self.lighting, max_warp=self.warp)
 
 
+MAX_CROPS = 16  # crops of a training region an epoch (a 2048 x 2048 region holds 64 of 256 x 256)
+VALID_CROPS = 4  # fixed crops a validation region is scored on
+
+
+class Crop:
+    """A window of the training size in a pair's image (its region, or the whole file): `draw()` picks a new random
+    one (or, `fixed`, keeps the one given) and gives the pair of that window (`Slice` paths with a box)."""
+
+    def __init__(self, pair: Pair, hw: tuple[int, int], fixed: tuple[int, int] | None = None):
+        self.pair, self.hw, self.fixed = pair, tuple(hw), fixed
+        self.drawn: Pair | None = None
+
+    @property
+    def area(self) -> tuple[int, int, int, int]:
+        return box_of(self.pair.image) or (0, 0, *self.hw)
+
+    def window(self, y: int, x: int) -> Pair:
+        y0, x0, h, w = self.area
+        box = (y0 + y, x0 + x, min(self.hw[0], h), min(self.hw[1], w))
+        return Pair(Slice(self.pair.image, box=box), Slice(self.pair.mask, box=box), self.pair.valid)
+
+    def draw(self) -> Pair:
+        _, _, h, w = self.area
+        y, x = self.fixed or (random.randint(0, max(0, h - self.hw[0])), random.randint(0, max(0, w - self.hw[1])))
+        self.drawn = self.window(y, x)
+        return self.drawn
+
+    def __repr__(self):
+        return f"Crop({self.pair.image!r}, {self.hw}, fixed={self.fixed})"
+
+
+def crops(pairs: list[Pair], hw: tuple[int, int], valid: bool) -> list:
+    """The items of `pairs` in a dataset of large images: a region holds (its area / the crop's, at most MAX_CROPS)
+    random crops of `hw` an epoch when training, up to VALID_CROPS fixed ones spread over it when validating; a
+    pair that is a whole file is itself (read whole and resized, as in any dataset)."""
+    out: list = []
+    for p in pairs:
+        box = box_of(p.image)
+        if box is None:
+            out.append(p)
+            continue
+        h, w = box[2:]
+        if not valid:
+            n = min(MAX_CROPS, max(1, round(h * w / (hw[0] * hw[1]))))
+            out += [Crop(p, hw) for _ in range(n)]
+            continue
+        ys = sorted({round(v) for v in np.linspace(0, max(0, h - hw[0]), max(1, min(2, h // hw[0])))})
+        xs = sorted({round(v) for v in np.linspace(0, max(0, w - hw[1]), max(1, min(2, w // hw[1])))})
+        out += [Crop(p, hw, (y, x)) for y in ys for x in xs][:VALID_CROPS]
+    return out
+
+
+def _drawn(item) -> Pair:
+    "The pair an item reads: a Crop's window (drawn by the image's reader, which fastai calls before the mask's)."
+    if isinstance(item, Crop):
+        return item.drawn or item.draw()
+    return item
+
+
+def _draw(item) -> Pair:
+    return item.draw() if isinstance(item, Crop) else item
+
+
 class ReadImage:
-    def __call__(self, pair: Pair) -> PILImage:
-        return PILImage.create(load_image(pair.image))
+    def __call__(self, item) -> PILImage:
+        return PILImage.create(load_image(_draw(item).image))
 
 
 class ReadChannels:
@@ -69,8 +139,8 @@ class ReadChannels:
     def __init__(self, input: Input, hw: tuple[int, int]):
         self.input, self.hw = input, hw
 
-    def __call__(self, pair: Pair) -> TensorImage:
-        a = resize_channels(self.input.load(pair.image), self.hw)
+    def __call__(self, item) -> TensorImage:
+        a = resize_channels(self.input.load(_draw(item).image), self.hw)
         return TensorImage(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) * 255)
 
 
@@ -78,7 +148,8 @@ class ReadMask:
     def __init__(self, encoding: Encoding):
         self.encoding = encoding
 
-    def __call__(self, pair: Pair) -> PILMask:
+    def __call__(self, item) -> PILMask:
+        pair = _drawn(item)
         return PILMask.create(self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask)))
 
 
@@ -89,8 +160,8 @@ class ReadTarget:
     def __init__(self, regions: bool, hw: tuple[int, int]):
         self.regions, self.hw = regions, hw
 
-    def __call__(self, pair: Pair) -> PILMask:
-        ids = ids_of(load_mask(pair.mask).values, self.regions)
+    def __call__(self, item) -> PILMask:
+        ids = ids_of(load_mask(_drawn(item).mask).values, self.regions)
         return PILMask.create(target(ids, width_for(ids.shape, self.hw)))
 
 
@@ -118,6 +189,8 @@ def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=N
         raise SettingsError(f"The dataset in {dataset.root} cannot be trained on: {dataset.first_error()}")
     train, valid = dataset.split(settings.valid_pct, settings.seed)
     input = input or dataset.input_plan(train, settings.pick, settings.scaling)
+    if dataset.crops:  # large images: crops of the training size at their own pixels
+        train, valid = crops(train, settings.hw, False), crops(valid, settings.hw, True)
     dls = datablock(dataset, len(train), len(valid), settings, input).dataloaders(
         train + valid, bs=settings.batch_size(len(train)), num_workers=settings.workers, device=device,
         seed=settings.seed, shuffle=True)

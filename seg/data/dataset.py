@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seg.data import stacks
+from seg.data import regions, stacks
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
 from seg.data.discovery import Discovery, Pair, discover
@@ -135,6 +135,7 @@ class Dataset:
         report = Report(root)
         d = discover(root, report, access)
         d.pairs = stacks.expand(d.pairs, report)  # a stack with a mask stack: one pair a slice
+        d.pairs = regions.expand(d.pairs, report)  # a large image with its mask: one pair a region
         user_codes = given_codes(codes, d, report)
         declared = bool(objects_wanted(objects, user_codes))
         # each scan reports to its own Report, merged in file order: the same report every time
@@ -172,8 +173,18 @@ class Dataset:
         errors = self.report.errors
         return str(errors[0]) if errors else f"{len(self.pairs)} usable pair(s): at least 2 are needed."
 
+    @property
+    def crops(self) -> bool:
+        """Whether it holds large images (their regions: seg/data/regions.py), so that training takes crops of the
+        training size at the images' own pixels (seg/data/dataloaders.py) and prediction does not scale them."""
+        return any(stacks.box_of(p.image) is not None for p in self.pairs)
+
     def typical_size(self, pairs: list[Pair] | None = None) -> tuple[int, int] | None:
-        "(height, width) of the commonest image size among the usable pairs (those in `pairs`, if given)."
+        """(height, width) of the commonest image size among the usable pairs (those in `pairs`, if given); None for
+        a dataset of large images, which is seen at its own pixels (`crops`): config.json's `typical_size` is then
+        null and prediction does not scale (seg/prediction/model.py)."""
+        if self.crops:
+            return None
         chosen = None if pairs is None else set(pairs)
         sizes = Counter((s.size[1], s.size[0]) for s in self.usable if chosen is None or s.pair in chosen)
         return sizes.most_common(1)[0][0] if sizes else None
@@ -216,14 +227,18 @@ class Dataset:
     def split(self, valid_pct: float = 0.2, seed: int = 42) -> tuple[list[Pair], list[Pair]]:
         """(train, valid): the folders' split when there is one, else a seeded random one of the files: a stack's
         slices stay together (neighbouring slices are nearly one image: split apart, validation would score
-        what training saw)."""
+        what training saw); a large image's regions are split as images (they share only their edges)."""
         pairs = self.pairs
         if self.discovery.split == "folder":
             return [p for p in pairs if not p.valid], [p for p in pairs if p.valid]
-        files = list(dict.fromkeys(str(p.image) for p in pairs))  # a plain file's pairs: one each, as before
+
+        def group(p: Pair) -> str:  # a plain file's pairs: one each, as before
+            return str(p.image) if stacks.box_of(p.image) is None else stacks.labelled(p.image, str(p.image))
+
+        files = list(dict.fromkeys(group(p) for p in pairs))
         train, valid = split_indices(len(files), valid_pct, seed)
         into_valid = {files[i] for i in valid}
-        return [p for p in pairs if str(p.image) not in into_valid], [p for p in pairs if str(p.image) in into_valid]
+        return [p for p in pairs if group(p) not in into_valid], [p for p in pairs if group(p) in into_valid]
 
     @property
     def train_codes(self) -> Codes | None:

@@ -13,6 +13,7 @@ threads of the process (`Dataset.open` reads in threads).
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import struct
 import threading
@@ -25,7 +26,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageMode, UnidentifiedImageError
 
-from seg.data import stacks, tiff
+from seg.data import large, stacks, tiff
 from seg.data.display import as_rgb, bit_depth
 from seg.errors import ImageError
 
@@ -63,7 +64,24 @@ def _too_big(size: str, nbytes: int | None = None) -> ImageError:
     decoded = f" ({nbytes:,} bytes decoded)" if nbytes is not None else ""
     return ImageError(
         f"{size} is past the decompression-bomb limit of {max_pixels():,} pixels{decoded}.",
-        "Crop or downscale the image, or split it into tiles.")
+        "Save it as a tiled TIFF, read by regions (docs/data.md: Large images), or crop or downscale it.")
+
+
+def is_large(path) -> bool:
+    """Whether a whole file (not a part) is a TIFF whose header puts it past Pillow's limit or MAX_DECODED_BYTES:
+    one for the tiled path (which may still refuse it)."""
+    if Path(path).suffix.lower() not in TIFF_EXTS or stacks.part_of(path):
+        return False
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series or stacks.layout(tif.series[0]) is not None:
+                return False
+            series = tif.series[0]
+            shape, axis = tiff.layout(series.axes, tuple(int(n) for n in series.shape))
+    except Exception:  # unreadable or damaged: the plain reader says what is wrong
+        return False
+    pixels = math.prod(s for i, s in enumerate(shape) if i != axis)
+    return pixels > max_pixels() or math.prod(shape) * np.dtype(series.dtype).itemsize > MAX_DECODED_BYTES
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,19 @@ def _pil_header(im: Image.Image) -> Header:
     return Header(im.width, im.height, channels, dtype, im.width * im.height * channels * dtype.itemsize)
 
 
+def _region_header(path: Path) -> Header:
+    "The header of a large image's region (seg/data/large.py): its size, the image's channels."
+    image, (_, _, h, w) = large.Large.open(path), stacks.box_of(path)
+    return Header(w, h, image.channels, image.dtype, h * w * image.channels * image.dtype.itemsize,
+                  alpha=image.alpha, rgb=image.rgb).check()
+
+
+def _read_region(path: Path) -> tuple[np.ndarray, str]:
+    image, h = large.Large.open(path), _region_header(path)
+    a = image.region(*stacks.box_of(path))
+    return a, tiff.mode(a, h.alpha, h.rgb)
+
+
 def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
     z = stacks.z_of(path)
     with tifffile.TiffFile(path) as tif:
@@ -213,6 +244,8 @@ def header(path: Path) -> Header:
     (complex, past the pixel or byte limit, a TIFF stack, unreadable)."""
     path = path if isinstance(path, Path) else Path(path)  # a Slice stays one
     with _reading(path):
+        if stacks.box_of(path) is not None:
+            return _region_header(path)
         if path.suffix.lower() in TIFF_EXTS:
             with tifffile.TiffFile(path) as tif:
                 return _tiff_header(tif, stacks.z_of(path)).check()
@@ -225,6 +258,8 @@ def read(path: Path) -> tuple[np.ndarray, str]:
     is checked (`Header.check`) before anything is decoded."""
     path = path if isinstance(path, Path) else Path(path)  # a Slice stays one
     with _reading(path):
+        if stacks.box_of(path) is not None:
+            return _read_region(path)
         if path.suffix.lower() in TIFF_EXTS:
             return _read_tiff(path)
         return _read_pil(path)

@@ -22,34 +22,39 @@ _PathType = type(Path())
 
 
 class Slice(_PathType):
-    """A stack file's path (every file operation opens the stack) with `z`, the slice it stands for. Equal only
-    to the same file's same slice; a path derived from it (`parent`, `resolve()`) is a plain path's."""
+    """A part of a file: a stack file's path (every file operation opens the stack) with `z`, the slice it stands for,
+    or a large image's path with `box`, the region (y, x, h, w) it stands for (seg/data/large.py). Equal only to the
+    same file's same part; a path derived from it (`parent`, `resolve()`) is a plain path's."""
 
     z: int | None = None
+    box: tuple[int, int, int, int] | None = None
 
-    def __new__(cls, path, z: int | None = None):
+    def __new__(cls, path, z: int | None = None, box: tuple[int, int, int, int] | None = None):
         self = super().__new__(cls, os.fspath(path))
         self.z = z
+        self.box = None if box is None else tuple(int(v) for v in box)
         return self
 
     def __eq__(self, other):
-        return super().__eq__(other) and getattr(other, "z", None) == self.z
+        return (super().__eq__(other) and getattr(other, "z", None) == self.z
+                and getattr(other, "box", None) == self.box)
 
     def __hash__(self):
-        return hash((super().__hash__(), self.z))
+        return hash((super().__hash__(), self.z, self.box))
 
     def __lt__(self, other):
-        return (str(self), self.z or 0) < (str(other), getattr(other, "z", None) or 0)
+        return ((str(self), self.z or 0, self.box or ()) <
+                (str(other), getattr(other, "z", None) or 0, getattr(other, "box", None) or ()))
 
     def __repr__(self):
-        return f"Slice({str(self)!r}, z={self.z})"
+        return f"Slice({str(self)!r}, z={self.z}, box={self.box})"
 
-    def __reduce__(self):  # pickled into DataLoader workers with its slice
-        return Slice, (str(self), self.z)
+    def __reduce__(self):  # pickled into DataLoader workers with its part
+        return Slice, (str(self), self.z, self.box)
 
     @property
     def label(self) -> str:
-        return f"{self.name}[z={self.z}]"
+        return labelled(self, self.name)
 
 
 def z_of(path) -> int | None:
@@ -57,9 +62,21 @@ def z_of(path) -> int | None:
     return getattr(path, "z", None)
 
 
+def box_of(path) -> tuple[int, int, int, int] | None:
+    "The region (y, x, h, w) a path stands for, or None for a whole file."
+    return getattr(path, "box", None)
+
+
+def part_of(path) -> bool:
+    "Whether a path stands for part of its file (a slice or a region)."
+    return z_of(path) is not None or box_of(path) is not None
+
+
 def labelled(path, text: str) -> str:
-    "`text` (a file's name or path as shown) with the slice, `[z=12]`, where `path` is a Slice."
-    z = z_of(path)
+    "`text` (a file's name or path as shown) with the part, `[z=12]` or `[y=0,x=2048]`, where `path` is a Slice."
+    z, box = z_of(path), box_of(path)
+    if box is not None:
+        text = f"{text}[y={box[0]},x={box[1]}]"
     return text if z is None else f"{text}[z={z}]"
 
 
@@ -94,7 +111,7 @@ def pages(series, z: int) -> list[int]:
 def depth(path: Path) -> int | None:
     "The number of slices of a TIFF stack, or None when the file is not a readable stack."
     import tifffile
-    if Path(path).suffix.lower() not in (".tif", ".tiff") or z_of(path) is not None:
+    if Path(path).suffix.lower() not in (".tif", ".tiff") or part_of(path):
         return None
     try:
         with tifffile.TiffFile(path) as tif:

@@ -3,6 +3,7 @@
 - model      a run's model loaded safely (weights_only: a weights file is never unpickled into code)
 - inference  batched and tiled prediction, in the number format fastest here (torch)
 - output     the prediction folder: masks, previews, metrics, measurements
+- large      an image read by regions predicted by tiles into a tiled mask
 - folder     a prediction folder read back; the predictions made with a run
 - measure    objects and their sizes (scikit-image)
 - previews   each image's preview sheet (truth, prediction, errors; objects in their own colours)

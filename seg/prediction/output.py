@@ -2,7 +2,9 @@
 own validation set, written to an output folder. `python -m seg predict` and the Predict page both call
 `predict()` and read the folder back with `seg.prediction.folder.Prediction`.
 
-    masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size
+    masks/<stem>.png     class indices (0 = first class), 8-bit, at the image's own size; an image read by
+                         regions (seg/data/large.py) gets masks/<stem>.tif, tiled, written by tiles
+                         (seg/prediction/large.py), its preview an overview, no objects
     instances/<stem>.png a run on objects: one id per object (0 = background), 16-bit (seg/prediction/instances.py)
     previews/<stem>.png  image | truth | prediction | error map (image | prediction without truth)
     metrics.json         with truth: mean_dice, mean_iou, pixel_accuracy, per_class, confusion and
@@ -32,7 +34,7 @@ from seg.data.classes import NO_CLASS
 from seg.data.codes import Codes
 from seg.data.dataset import Dataset
 from seg.data.discovery import Pair, image_files, signature
-from seg.data.images import IMAGE_EXTS, is_image_name
+from seg.data.images import IMAGE_EXTS, is_image_name, is_large
 from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import PredictError
@@ -159,6 +161,27 @@ def validation(run: Run) -> Inputs:
     return inputs
 
 
+def _predict_large(predictor: Predictor, item: Item, out: Path, overlay: Overlay, failed: list, notes: list) -> dict:
+    """An image read by regions predicted by tiles into masks/<stem>.tif; its preview is an overview of image and mask.
+    Its objects are not found (they would need the whole mask in memory): a note says so."""
+    from seg.errors import ImageError
+    from seg.prediction.large import overview_image, predict_large
+    try:
+        result = predict_large(predictor, item.image, out / "masks" / f"{item.name}.tif")
+        overview = overview_image(item.image, predictor.model.input)
+    except ImageError as e:
+        failed.append({"image": str(item.image), "problem": e.problem, "fix": e.fix})
+        return None
+    mask = result.overview[:overview.shape[0], :overview.shape[1]]
+    Image.fromarray(preview(overview, mask, None, overlay)).save(out / "previews" / f"{item.name}.png")
+    notes.append(f"{item.name}: {result.width:,} x {result.height:,} pixels, read by regions and predicted in "
+                 f"{result.tiles:,} tiles; its mask is masks/{item.name}.tif (tiled). Objects are not counted or "
+                 "measured in an image this large.")
+    return {"name": item.name, "image": str(item.image), "mask": f"masks/{item.name}.tif",
+            "preview": f"previews/{item.name}.png", "width": result.width, "height": result.height, "tiled": True,
+            "large": True, "class_pixels": dict(zip(predictor.model.mask_codes, result.class_pixels)), "truth": None}
+
+
 def stack_masks(out: Path, records: list[dict], objects: bool) -> list[dict]:
     """For each stack predicted, its slices' masks as one stack of the stack's depth, stacks/<stem>.tif (Z, H, W),
     and for a run on objects its slices' ids, stacks/<stem>_instances.tif (objects are per slice: an id in one
@@ -234,8 +257,14 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
     total = np.zeros((len(codes),) * 2, np.int64)
     per_image, per_image_objects, tables, records, failed = [], [], [], [], []
     items = {it.image: it for it in src.items}
-    paths = [it.image for it in src.items]
-    for i, (path, image, mask) in enumerate(predictor.predict_files(paths, probabilities=objects)):
+    large = [it for it in src.items if is_large(it.image)]  # read by regions, predicted by tiles
+    for i, item in enumerate(large):
+        record = _predict_large(predictor, item, out, overlay, failed, src.notes)
+        records += [record] if record else []
+        if progress:
+            progress(i + 1, len(src.items))
+    paths = [it.image for it in src.items if it not in large]
+    for i, (path, image, mask) in enumerate(predictor.predict_files(paths, probabilities=objects), len(large)):
         item = items[path]
         if image is None:
             failed.append({"image": str(path), "problem": mask.problem, "fix": mask.fix})

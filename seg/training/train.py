@@ -211,9 +211,11 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                     input=seen,
                     class_weights=weights, device=device, pretrained=pretrained, precision=used, continued=continued,
                     plan=planned, budget=budget, trials=trials, command=argv))
-                if ds.bs > len(train_pairs):
-                    log.write("note", message=f"Batch size {ds.bs} is more than the {len(train_pairs)} training "
-                                              f"pairs: batches hold {ds.batch_size(len(train_pairs))}.")
+                n_items = len(learn.dls.train_ds)  # the training pairs, or the crops of large images an epoch
+                if ds.bs > n_items:
+                    log.write("note", message=f"Batch size {ds.bs} is more than the {n_items} training "
+                                              f"{'crops' if dataset.crops else 'pairs'}: batches hold "
+                                              f"{ds.batch_size(n_items)}.")
                 if continued:
                     log.write("note", message=f"Continuing from the weights in {continued}.")
             learn.add_cbs([LogEvents(log), Checkpoints(run, start=start), Samples(run, dataset.train_codes)]

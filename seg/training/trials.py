@@ -130,7 +130,7 @@ class FastaiTrials:
         from seg.prediction.inference import Predictor
         from seg.prediction.model import Model
         n = len(self.codes)
-        scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1])
+        scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1]) if self.typical else (1.0, 1.0)
         model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path(), input=learn.dls.input)
         learn.model.eval()
         try:
@@ -264,7 +264,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
                                                            "rule's plan trains as it is.", 0.0), images=len(images))
     built: set = set()
     trainer = FastaiTrials(build, budget.pace, ds.batch_size(len(dataset.split(ds.valid_pct, ds.seed)[0])),
-                           images, list(dataset.train_codes.names), ts.arch, typical, device,
+                           images, list(dataset.train_codes.names), ts.arch, None if dataset.crops else typical, device,
                            precision, stopped)
     left = budget.deadline - time.time()
     seconds = min(TRIAL_MAX_S, TRIAL_SHARE * budget.seconds, 0.5 * left)
