@@ -8,10 +8,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from seg.data.discovery import Pair
 from seg.data.overlay import Overlay, draw_objects, hex_color
+from seg.data.stacks import Slice, box_of
 from seg.errors import SettingsError, UploadError
 from seg.model.settings import PERCENTILES, SCALINGS, DataSettings
-from ui import access, datasets, frame, labelling, state, text
+from ui import access, datasets, frame, labelling, state, text, zoom
 
 frame.require_frame()
 st.title("Data")
@@ -209,6 +211,15 @@ else:
 a.image(image, caption=f"image: {text.md(report.name(pair.image))}", width="stretch")
 b.image(drawn, caption="overlay", width="stretch")
 c.image(alone, caption=f"{what}: {text.md(report.name(pair.mask))}", width="stretch")
+if box_of(pair.image) is not None:  # a region of a large image: the whole, and a window at its own pixels
+    def window_mask(box, pair=pair):
+        part = Pair(Slice(pair.image, box=box), Slice(pair.mask, box=box))
+        return (dataset.ids(part) > 0).astype(np.uint8) if dataset.objects else dataset.mask(part)
+
+    st.caption(f"{text.md(pair.image.name)} is read by regions: training takes crops of the training size from them "
+               "at the image's own pixels.")
+    zoom.large(pair.image, window_mask, overlay, key=f"data_zoom_{pick}", start=box_of(pair.image)[:2],
+               region=box_of(pair.image))
 
 # -- What training will see
 st.subheader("Training data")

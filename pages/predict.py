@@ -11,10 +11,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from seg.errors import SettingsError, UploadError
+from seg.errors import AccessError, SettingsError, UploadError
 from seg.prediction import bundle, exports
 from seg.prediction.measure import counts, size_distribution
-from ui import access, frame, labelling, predictions, text, training
+from ui import access, frame, labelling, predictions, text, training, zoom
 
 frame.require_frame()
 st.title("Predict")
@@ -188,6 +188,15 @@ for r in images[(page - 1) * PER_PAGE: page * PER_PAGE]:
         dice += f" · {r['objects']} objects"
     st.image(str(pred.path / r["preview"]), caption=f"{text.md(r['name'])} ({r['width']} x {r['height']}"
              f"{', in tiles' if r['tiled'] else ''}){dice}")
+    if r.get("large"):  # read by regions: its overview above; a window at its own pixels here
+        with st.expander("Zoom to its own pixels", icon=":material/zoom_in:"):
+            try:
+                source, mask = access.allowed(r["image"]), predictions.output_file(pred, r["mask"])
+            except AccessError as e:
+                st.caption(f"The image cannot be read here: {text.md(str(e))}")
+            else:
+                zoom.large(source, partial(predictions.mask_window, mask), predictions.overlay(pred),
+                           key=f"zoom:{r['name']}")
     if correctable(r["image"]) and st.button("Correct this mask", key=f"correct:{r['name']}", icon=":material/brush:",
                                              help="Open it on the Label page, started from this model's "
                                                   "prediction, to fix it and retrain with it"):

@@ -221,3 +221,45 @@ def test_a_20000_pixel_square_is_predicted_with_memory_bounded_by_the_tiles(tmp_
         page = tif.pages[0]
         assert page.is_tiled and page.shape == (20000, 20000)
         assert (page.asarray()[::997, ::997] < 3).all()
+
+
+def test_the_data_page_shows_a_large_image_whole_and_a_window_at_its_own_pixels(home, tmp_path, small_limit):
+    from apps import open_app
+    root = _large_pair(tmp_path / "slides")
+    app = open_app()
+    app.segmented_control(key="source").set_value("folder").run()
+    app.text_input(key="folder").set_value(str(root)).run()
+    assert not app.exception, app.exception
+    assert app.metric[0].value == "4"  # four regions
+    assert any("read by regions" in c.value for c in app.caption)
+    images = len(app.image)
+    app.selectbox(key="close").set_value(3).run()  # the last region: the window starts there
+    start = app.slider(key="data_zoom_3_x").value, app.slider(key="data_zoom_3_y").value
+    assert start == (200, 400)  # 700 - 500, 900 - 500
+    app.slider(key="data_zoom_3_x").set_value(100).run()
+    assert not app.exception and len(app.image) == images
+    shown = [i for i in app.image if "its own pixels" in str(i.proto)]
+    assert shown and "x 100 to 600, y 400 to 900" in str(shown[0].proto)  # a window of 500: √ the pixel limit
+
+
+def test_the_predict_page_zooms_into_a_large_prediction_and_refuses_a_tampered_one(home, finished, tmp_path,
+                                                                                   small_limit):
+    from apps import open_app
+    finished.into(home)
+    tiled_discs(tmp_path / "in" / "slide.tif", 560, 610, tile=128)
+    at = open_app("predict")
+    at.segmented_control(key="predict_source").set_value("folder").run()
+    at.text_input(key="predict_folder").set_value(str(tmp_path / "in")).run()
+    at.button(key="predict").click().run()
+    assert not at.exception, at.exception
+    assert at.slider(key="zoom:slide_x").max == 610 - 500 and at.slider(key="zoom:slide_y").max == 560 - 500
+    at.slider(key="zoom:slide_y").set_value(50).run()
+    assert not at.exception and any("y 50 to 550" in str(i.proto) for i in at.image)
+    out = next((home / "predictions").iterdir())
+    meta = json.loads((out / "prediction.json").read_text())
+    for name in ["../../../../etc/passwd", str(tmp_path / "in" / "slide.tif"), "masks/nothing.tif"]:
+        meta["images"][0]["mask"] = name  # prediction.json is a file: a name out of the folder is never read
+        (out / "prediction.json").write_text(json.dumps(meta))
+        at.run()
+        assert not at.exception, at.exception
+        assert any("is not a file of the prediction" in c.value for c in at.caption), name

@@ -88,3 +88,27 @@ def measurements(path: str, pixel_size: float | None, unit: str):
     from seg.prediction.measure import in_units
     table = Prediction(path).measurements()
     return None if table is None else in_units(table, pixel_size, unit)
+
+
+def output_file(pred, name: str) -> Path:
+    """A file a prediction folder's prediction.json names (masks/NAME.tif), confined to that folder: AccessError for
+    a name that leads out of it (prediction.json is a file on disk; its names are not trusted)."""
+    from seg.errors import AccessError
+    folder = Path(pred.path).resolve()
+    path = (folder / str(name)).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        raise AccessError(f"{name} is not a file of the prediction {folder.name}.")
+    return path
+
+
+def mask_window(mask: Path, box):
+    "Class indices of a box of a large prediction's tiled mask (only its tiles decoded)."
+    from seg.data.large import Large
+    return Large.open(mask).region(*box)
+
+
+def overlay(pred):
+    "The prediction's classes drawn over an image in their colours."
+    from seg.data.codes import Codes
+    from seg.data.overlay import Overlay
+    return Overlay(Codes.given(pred.codes), 0.55)
