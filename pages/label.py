@@ -1,16 +1,17 @@
 """Label: masks for images that have none, drawn by hand or with help; saved in the workspace on each change."""
 
+import numpy as np
 import streamlit as st
 
 from seg import runs
 from seg.data.codes import Codes
-from seg.data.images import load_image
+from seg.data.images import is_large, load_image
 from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import ImageError, LabelsError, RunError
 from seg.labels.assist import UNMARKED, NoStrokes
 from seg.labels.store import key_of
-from ui import access, frame, labelling, text
+from ui import access, frame, labelling, text, zoom
 from ui.editor import Change, Click, edit
 
 frame.require_frame()
@@ -104,7 +105,15 @@ st.session_state[f"label_at:{chosen}"] = position
 path = sources[position]
 key = keys[path]
 try:
-    image = load_image(s.readable(path, access.access()))  # checked again as it is read: a file may be a link now
+    readable = s.readable(path, access.access())  # checked again as it is read: a file may be a link now
+    if is_large(readable):  # read by regions (seg/data/large.py): shown whole and at its own pixels, not edited
+        st.info(f"{text.code(path.name)} is past the size an image may have whole and is read by regions: the mask "
+                "editor does not open it yet. Its whole and a window at its own pixels are below; label crops of it "
+                "saved as images of their own, or label it in QuPath and bring the mask as a tiled TIFF.")
+        zoom.large(readable, lambda box: np.zeros(box[2:], np.uint8), Overlay(Codes(tuple(s.classes))),
+                   key=f"label_zoom:{key}")
+        st.stop()
+    image = load_image(readable)
 except (ImageError, LabelsError) as e:
     st.error(f"{text.code(path.name)}: {text.md(e.problem)} **Fix:** {text.md(e.fix)}")
     st.stop()

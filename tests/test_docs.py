@@ -189,6 +189,15 @@ FIGURES = [
     ("seg.data.uploads: MAX_EXPANDED / 2**30, MAX_RATIO, SMALL / 2**20", "docs/data.md",
      "an expanded size over {:g} GiB or out of proportion to the archive (over {}x and over {:g} MiB)"),
     ("seg.server.scratch: STALE_S / 60", "docs/data.md", "{:g} minutes after the tab was last connected"),
+    ("seg.data.large: REGION, REGION", "docs/data.md", "pairs of regions of up to {:,} x {:,} pixels, named"),
+    ("seg.data.large: MAX_LARGE_PIXELS", "docs/data.md", "more than **{:,} pixels** (about"),
+    ("seg.data.large: MAX_SEGMENT_BYTES", "docs/data.md", "a tile or strip that decodes to more than **{:,} bytes**"),
+    ("seg.data.large: MAX_FREE_BYTES, MAX_RATIO", "docs/data.md", "more than {:,} bytes decoded from fewer than 1/{}"),
+    ("seg.data.dataloaders: MAX_CROPS, VALID_CROPS", "docs/data.md",
+     "as many an epoch as fit in the region, at most {}), and scores validation on up to {} fixed crops"),
+    ("seg.prediction.large: TILE, TILE", "docs/prediction.md", "tiled in {} x {} tiles"),
+    ("ui.zoom: WINDOW, WINDOW", "docs/data.md", "a window of {} x {} at its own pixels"),
+    ("test_large: GROWTH_LIMIT_MIB", "docs/data.md", "peak memory growing by less than {} MiB"),
     ("seg.server.sharing: MAX_PATH, MAX_NAME", "docs/sharing.md", "at most {:,} bytes, {} per name"),
 ]
 

@@ -192,8 +192,8 @@ from seg.prediction.output import predict
 from seg.server.sharing import Access
 run, image, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 model = dataclasses.replace(Model.load(run), scale=(1 / 32, 1 / 32))  # as a run trained on 2,048 px images at 64 px
-warm = out.parent / "warm.tif"  # the same path on a part first: torch's and the allocator's own memory
-tifffile.imwrite(warm, Large.open(image).region(0, 0, 2048, 2048), tile=(512, 512), compression="zlib")
+warm = out.parent / "warm.tif"  # the same path on a part of 3 tiles a side first: torch's own memory, full batches
+tifffile.imwrite(warm, Large.open(image).region(0, 0, 6144, 6144), tile=(512, 512), compression="zlib")
 predict_large(Predictor(model), warm, out.parent / "warm_mask.tif")
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.time()
@@ -263,3 +263,34 @@ def test_the_predict_page_zooms_into_a_large_prediction_and_refuses_a_tampered_o
         at.run()
         assert not at.exception, at.exception
         assert any("is not a file of the prediction" in c.value for c in at.caption), name
+
+
+def test_the_overview_comes_from_the_files_own_pyramid_where_it_has_one(tmp_path):
+    a = RNG.integers(0, 255, (2048, 1536, 3), np.uint8)
+    path = tmp_path / "pyramid.ome.tif"
+    with tifffile.TiffWriter(path) as tif:  # as a slide scanner writes: the image, then sub-resolutions
+        tif.write(a, subifds=2, tile=(256, 256), photometric="rgb", metadata={"axes": "YXS"})
+        tif.write(a[::2, ::2], subfiletype=1, tile=(256, 256), photometric="rgb")
+        marked = a[::4, ::4].copy()
+        marked[:] = 7  # a level unlike the image: the overview must be read from it
+        tif.write(marked, subfiletype=1, tile=(256, 256), photometric="rgb")
+    image = Large.open(path)
+    assert (image.height, image.width) == (2048, 1536)
+    assert (image.overview(400) == 7).all() and image.overview(400).shape == (256, 192, 3)  # level 2: 512 x 384, /2
+    assert image.overview(600).shape[:2] == (512, 384) and (image.overview(600) != 7).any()  # level 1
+
+
+def test_the_label_page_shows_a_large_image_whole_and_at_its_own_pixels_without_opening_the_editor(
+        home, tmp_path, small_limit):
+    from apps import open_app
+    tiled_discs(tmp_path / "slides" / "a-slide.tif", 900, 700, tile=128)
+    app = open_app("label")
+    app.text_input[0].set_value("slides")
+    app.text_input[1].set_value("background, cell")
+    app.text_input[2].set_value(str(tmp_path / "slides"))
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert "read by regions: the mask editor does not open it yet" in app.info[0].value
+    assert app.slider(key="label_zoom:a-slide_y").max == 900 - 500
+    app.slider(key="label_zoom:a-slide_y").set_value(400).run()
+    assert not app.exception and any("y 400 to 900" in str(i.proto) for i in app.image)

@@ -36,6 +36,7 @@ MAX_SEGMENT_BYTES = 64 * 2**20  # the most one tile or strip may decode to
 MAX_RATIO = 500  # decoded bytes / stored bytes of the whole image, past MAX_FREE_BYTES decoded
 MAX_FREE_BYTES = 2**30  # decoded bytes a large image may have however well it compresses: as much as any image
 REGION = 2048  # the side of the regions a large pair is cut into
+OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overview may decode to
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,15 @@ class Large:
         return out[..., 0] if self.channels == 1 else out
 
     def overview(self, side: int = 1024) -> np.ndarray:
-        """The whole image at most `side` pixels on its long side, each pixel the mean of the block it stands for,
-        read a band of regions at a time (memory: one band)."""
+        """The whole image at most `side` pixels on its long side, each pixel the mean of the block it stands for:
+        from the file's own pyramid where it has one (a slide scanner's, an OME-TIFF's sub-resolutions) of at least
+        `side` pixels and at most OVERVIEW_BYTES, else from the image read a band of regions at a time."""
+        level = self._level(side)
+        if level is not None:
+            step = max(1, math.ceil(max(level.shape[:2]) / side))
+            out = _block_mean(level.astype(np.float32).reshape(*level.shape[:2], self.channels), step)
+            out = out.astype(self.dtype) if self.dtype.kind in "iu" else out
+            return out[..., 0] if self.channels == 1 else out
         step = max(1, math.ceil(max(self.height, self.width) / side))
         oh, ow = math.ceil(self.height / step), math.ceil(self.width / step)
         out = np.zeros((oh, ow, self.channels), np.float32)
@@ -143,6 +151,23 @@ class Large:
                 out[y // step:(y + h + step - 1) // step, x // step:(x + w + step - 1) // step] = _block_mean(a, step)
         out = out.astype(self.dtype) if self.dtype.kind in "iu" else out
         return out[..., 0] if self.channels == 1 else out
+
+
+    def _level(self, side: int) -> np.ndarray | None:
+        "The smallest level of the file's pyramid with a long side of at least `side`, decoded as (H, W[, C])."
+        try:
+            with tifffile.TiffFile(self.path) as tif:
+                for level in reversed(tif.series[0].levels[1:]):
+                    shape, axis = tiff.layout(level.axes, tuple(int(n) for n in level.shape))
+                    hw = [n for i, n in enumerate(shape) if i != axis]
+                    nbytes = math.prod(shape) * self.dtype.itemsize
+                    if max(hw) >= side and nbytes <= OVERVIEW_BYTES and (axis is None) == (self.channels == 1):
+                        a = level.asarray()
+                        a = a.reshape(shape)
+                        return np.moveaxis(a, axis, -1) if axis == 0 and len(shape) == 3 else a
+        except (ImageError, tifffile.TiffFileError, ValueError, IndexError, KeyError, TypeError, OSError):
+            return None  # read it from the image itself
+        return None
 
 
 def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
