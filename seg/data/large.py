@@ -20,7 +20,9 @@ shows them, training takes random crops of the training size from them at their 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +38,28 @@ MAX_SEGMENT_BYTES = 64 * 2**20  # the most one tile or strip may decode to
 MAX_RATIO = 500  # decoded bytes / stored bytes of the whole image, past MAX_FREE_BYTES decoded
 MAX_FREE_BYTES = 2**30  # decoded bytes a large image may have however well it compresses: as much as any image
 REGION = 2048  # the side of the regions a large pair is cut into
+# Compressions whose tiles decode to the size the TIFF's header gives (JPEG once its frame is checked, `_jpeg_frame`):
+# none, LZW, JPEG, deflate, PackBits, LZMA, Zstandard. Others (WebP, JPEG XL, JPEG 2000, PNG tiles) carry their own
+# size in each tile, which their decoders follow whatever the header says: a 34-byte tile could decode to 480 MB.
+COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000}
+JPEG = {7}
+# What the decoders and tifffile's parsing raise on a damaged file (found by attacking the reader); each is ImageError
+DAMAGED = (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError,
+           ZeroDivisionError, RuntimeError, AssertionError, MemoryError, OverflowError, struct.error)
+
+
+@contextlib.contextmanager
+def _guarded(path):
+    "A damaged file's failures as ImageError naming what to do."
+    try:
+        yield
+    except ImageError:
+        raise
+    except PermissionError:
+        raise ImageError("Permission denied.", "Make the file readable (chmod a+r).") from None
+    except DAMAGED as e:
+        raise ImageError(f"The TIFF could not be read by regions: it is damaged ({type(e).__name__}: {str(e)[:120]}).",
+                         "Re-export the file or copy it again from its source.") from None
 OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overview may decode to
 
 
@@ -64,6 +88,11 @@ class Large:
     @classmethod
     def open(cls, path: Path) -> Large:
         "The image's layout from its header (ImageError where the tiled path refuses it); nothing is decoded."
+        with _guarded(path):
+            return cls._open(Path(path))
+
+    @classmethod
+    def _open(cls, path: Path) -> Large:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
                 raise ImageError("The TIFF holds no image.", "Re-export the file.")
@@ -98,9 +127,16 @@ class Large:
                 if len(p.dataoffsets) != math.prod(k.chunked) or len(p.databytecounts) != len(p.dataoffsets):
                     raise ImageError("The TIFF's tile table does not match its size: the file is damaged.",
                                      "Re-export the file.")
+                if int(k.compression) not in COMPRESSIONS:
+                    raise ImageError(f"{w:,} x {h:,} pixels compressed as {k.compression!s}, whose tiles say their own "
+                                     "size: read by regions only uncompressed or with LZW, deflate (zlib), JPEG, "
+                                     "PackBits, LZMA or Zstandard.",
+                                     "Save it as a tiled TIFF with zlib or JPEG compression (bfconvert -compression "
+                                     "zlib, or Fiji's OME-TIFF export).")
                 stored += sum(int(n) for n in p.databytecounts)
             large = cls(Path(path), h, w, channels, np.dtype(series.dtype), planes, tiff.alpha(series),
                         int(getattr(series.keyframe, "photometric", 0)) == 2)
+        stored = min(stored, path.stat().st_size)  # byte counts may lie: the file holds no more than itself
         if large.dtype.kind == "c":
             raise ImageError(f"The file holds complex numbers ({large.dtype}; {w:,} x {h:,} pixels): no image or mask "
                              "is complex.", "Save the magnitude (or the real part) as an 8-, 16- or 32-bit image.")
@@ -121,9 +157,10 @@ class Large:
         """Pixels [y, y + h) x [x, x + w) as stored: (h, w), or (h, w, C) for several channels; only the segments
         the region overlaps are decoded. The region must lie in the image (ValueError)."""
         if not (0 <= y and 0 <= x and h > 0 and w > 0 and y + h <= self.height and x + w <= self.width):
-            raise ValueError(f"region {(y, x, h, w)} outside {self.height} x {self.width}")
+            raise ImageError(f"The region {w} x {h} at x {x}, y {y} is outside the image ({self.width:,} x "
+                             f"{self.height:,} pixels).", "Give a region inside the image.")
         out = np.zeros((h, w, self.channels), self.dtype)
-        with tifffile.TiffFile(self.path) as tif:
+        with _guarded(self.path), tifffile.TiffFile(self.path) as tif:
             pages = tif.series[0].pages
             for c, k in enumerate(self.pages):
                 _paste(pages[k], tif.filehandle, out, y, x, c if len(self.pages) > 1 else None)
@@ -132,7 +169,12 @@ class Large:
     def overview(self, side: int = 1024) -> np.ndarray:
         """The whole image at most `side` pixels on its long side, each pixel the mean of the block it stands for:
         from the file's own pyramid where it has one (a slide scanner's, an OME-TIFF's sub-resolutions) of at least
-        `side` pixels and at most OVERVIEW_BYTES, else from the image read a band of regions at a time."""
+        `side` pixels, at most OVERVIEW_BYTES and the image's shape, else from the image read a band of regions at a
+        time. ImageError for a damaged file."""
+        with _guarded(self.path):
+            return self._overview(side)
+
+    def _overview(self, side: int) -> np.ndarray:
         level = self._level(side)
         if level is not None:
             step = max(1, math.ceil(max(level.shape[:2]) / side))
@@ -161,13 +203,35 @@ class Large:
                     shape, axis = tiff.layout(level.axes, tuple(int(n) for n in level.shape))
                     hw = [n for i, n in enumerate(shape) if i != axis]
                     nbytes = math.prod(shape) * self.dtype.itemsize
-                    if max(hw) >= side and nbytes <= OVERVIEW_BYTES and (axis is None) == (self.channels == 1):
+                    same = abs(hw[0] / hw[1] - self.height / self.width) <= 0.02 * self.height / self.width
+                    if max(hw) >= side and nbytes <= OVERVIEW_BYTES and same and (axis is None) == (self.channels == 1):
                         a = level.asarray()
                         a = a.reshape(shape)
                         return np.moveaxis(a, axis, -1) if axis == 0 and len(shape) == 3 else a
-        except (ImageError, tifffile.TiffFileError, ValueError, IndexError, KeyError, TypeError, OSError):
-            return None  # read it from the image itself
+        except (ImageError, *DAMAGED):
+            return None  # a damaged or odd level: read the overview from the image itself
         return None
+
+
+def _jpeg_frame(data: bytes) -> tuple[int, int] | None:
+    "(height, width) in a JPEG stream's frame header (SOF), read before it is decoded; None where it has none."
+    if data[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(data)
+    while i + 9 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return struct.unpack(">HH", data[i + 5:i + 9])
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+    return None
 
 
 def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
@@ -204,6 +268,12 @@ def _paste(page, fh, out: np.ndarray, y: int, x: int, channel: int | None) -> No
                     with fh.lock:
                         fh.seek(offset)
                         data = fh.read(count)
+                if data and key.compression in JPEG:
+                    frame = _jpeg_frame(data)
+                    if frame is None or frame[0] > th or frame[1] > tw:
+                        raise ImageError(f"A JPEG tile says it is {frame[1] if frame else '?'} x "
+                                         f"{frame[0] if frame else '?'} pixels in tiles of {tw} x {th}: the file is "
+                                         "damaged or hostile, and was not decoded.", "Re-export the file.")
                 segment, _, _ = decode(data, index, **args)
                 if segment is None:  # an empty (sparse) tile: the fill value, 0
                     continue
