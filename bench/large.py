@@ -31,7 +31,7 @@ import results  # noqa: E402  (bench/results.py: where the tables go)
 from makers import tiled_discs  # noqa: E402
 
 CHILD = """
-import dataclasses, json, resource, sys, time
+import dataclasses, json, sys, time
 from pathlib import Path
 import tifffile
 from seg.data.large import Large
@@ -40,16 +40,20 @@ from seg.prediction.large import predict_large
 from seg.prediction.model import Model
 from seg.prediction.output import predict
 from seg.server.sharing import Access
+from PIL import Image
 run, image, out, scale = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+Image.MAX_IMAGE_PIXELS = int(sys.argv[5])  # the part of 2,048 pixels a side takes the large path too
 model = dataclasses.replace(Model.load(run), scale=(scale, scale))
 warm, big = out.parent / "warm.tif", Large.open(image)  # a part of three tiles a side: full batches
 side = min(big.height, big.width, int(3 * model.size[0] / scale))
 tifffile.imwrite(warm, big.region(0, 0, side, side), tile=(512, 512), compression="zlib")
 predict_large(Predictor(model), warm, out.parent / "warm_mask.tif")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak():  # VmHWM, in KiB: this process's own peak
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+before = peak()
 start = time.time()
 meta = predict(run, image, out, model=model, access=Access.machine())
-print(json.dumps({"before": before, "after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+print(json.dumps({"before": before, "after": peak(),
                   "seconds": time.time() - start, "notes": meta["notes"], "device": meta["device"],
                   "precision": meta["precision"]}))
 """
@@ -65,10 +69,11 @@ def train(tmp: Path) -> Path:
     return run
 
 
-def row(run: Path, image: Path, scale: float, tmp: Path) -> dict:
+def row(run: Path, image: Path, scale: float, tmp: Path, limit: int) -> dict:
     out = tmp / f"out-{image.stem}-{scale:g}"
     out.mkdir()
-    done = subprocess.run([sys.executable, "-c", CHILD, str(run), str(image), str(out / "p"), str(scale)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", CHILD, str(run), str(image), str(out / "p"), str(scale), str(limit)],
+                          cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
@@ -87,7 +92,7 @@ def main() -> None:
         part = tiled_discs(tmp / "part" / "part.tif", 2048, 2048, seed=1)
         rows = []
         for image, side, scale in [(big, args.side, 1 / 8), (part, 2048, 1.0)]:
-            got = row(run, image, scale, tmp)
+            got = row(run, image, scale, tmp, min(89_478_485, side * side - 1))
             pixels = side * side
             tiles = re.search(r"predicted in ([\d,]+) tiles", " ".join(got["notes"])).group(1)
             rows.append(f"| {side:,} x {side:,} gray (whole: {pixels / 2**20:,.0f} MiB; {3 * pixels / 2**20:,.0f} MiB "

@@ -15,7 +15,7 @@ import tifffile
 from makers import tiled_discs
 from PIL import Image
 
-from seg.data.dataloaders import MAX_CROPS, Crop, dataloaders
+from seg.data.dataloaders import MAX_CROPS, VALID_CROPS, Crop, dataloaders, scored
 from seg.data.dataset import Dataset
 from seg.data.images import is_large, read
 from seg.data.large import MAX_FREE_BYTES, MAX_LARGE_PIXELS, MAX_SEGMENT_BYTES, Large
@@ -143,6 +143,25 @@ def test_a_large_pair_is_pairs_of_regions_trained_from_crops_at_its_own_pixels(t
         assert c.pair.image.box[0] <= box[0] and box[0] + S <= sum(c.pair.image.box[0::2])
     xb, yb = dls.one_batch()
     assert tuple(xb.shape[-2:]) == (S, S) and tuple(yb.shape[-2:]) == (S, S)
+    judged = scored(d, valid, (S, S))  # scored at its own pixels on the fixed crops, not whole regions of tiles
+    (y0, x0, h, w), = {p.image.box for p in valid}
+    assert len(judged) == VALID_CROPS and all(p.image.box[2:] == (S, S) for p in judged)
+    assert {p.image.box[:2] for p in judged} == {(y0, x0), (y0, x0 + w - S), (y0 + h - S, x0), (y0 + h - S, x0 + w - S)}
+
+
+def test_a_run_on_a_large_pair_trains_from_crops_and_is_scored_on_them(tmp_path, small_limit):
+    from training import TINY, cli
+
+    from seg.runs import Run
+    root = _large_pair(tmp_path / "data")
+    rc, out, err = cli("train", root, "--run-dir", tmp_path / "run", "--epochs", 1, "--valid-pct", 0.25, *TINY)
+    assert rc == 0, out + err
+    run = Run(tmp_path / "run")
+    run.poll()
+    cfg = run.config()
+    assert cfg["dataset"]["typical_size"] is None and cfg["dataset"]["valid_images"] == ["images/slide.tif"]
+    scores = next(e for e in run.events if e["type"] == "scores")
+    assert scores["images"] == VALID_CROPS and 0 <= scores["dice"] <= 1
 
 
 def test_a_large_image_whose_mask_differs_is_left_out_with_the_fix(tmp_path, small_limit):
@@ -181,7 +200,7 @@ def test_a_large_image_predicted_by_tiles_is_the_whole_images_prediction(tmp_pat
 
 
 CHILD = """
-import dataclasses, json, resource, sys, time
+import dataclasses, json, sys, time
 from pathlib import Path
 import tifffile
 from seg.data.large import Large
@@ -195,11 +214,12 @@ model = dataclasses.replace(Model.load(run), scale=(1 / 32, 1 / 32))  # as a run
 warm = out.parent / "warm.tif"  # the same path on a part of 3 tiles a side first: torch's own memory, full batches
 tifffile.imwrite(warm, Large.open(image).region(0, 0, 6144, 6144), tile=(512, 512), compression="zlib")
 predict_large(Predictor(model), warm, out.parent / "warm_mask.tif")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak():  # VmHWM, in KiB: this process's own peak (ru_maxrss keeps the forking parent's across exec)
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+before = peak()
 start = time.time()
 meta = predict(run, image, out, model=model, access=Access.machine())
-print(json.dumps({"before": before, "after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "seconds": time.time() - start, "meta": meta}))
+print(json.dumps({"before": before, "after": peak(), "seconds": time.time() - start, "meta": meta}))
 """
 GROWTH_LIMIT_MIB = 256  # docs/data.md quotes it: what predicting may add to the process's peak memory
 
@@ -294,3 +314,22 @@ def test_the_label_page_shows_a_large_image_whole_and_at_its_own_pixels_without_
     assert app.slider(key="label_zoom:a-slide_y").max == 900 - 500
     app.slider(key="label_zoom:a-slide_y").set_value(400).run()
     assert not app.exception and any("y 400 to 900" in str(i.proto) for i in app.image)
+
+
+def test_a_large_image_scaled_by_its_own_percentiles_is_scaled_by_the_whole_images_not_each_tiles(tmp_path):
+    from seg.data.channels import Input, percentiles
+    from seg.prediction.large import whole_image_scaling
+    a = np.zeros((1200, 1000, 2), np.uint16)
+    a[..., 0] = 100  # a dim background, two bright squares in different channels
+    a[100:300, 100:300, 0], a[800:900, 500:900, 1] = 4000, 9000
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, np.moveaxis(a, -1, 0), tile=(256, 256), compression="zlib", metadata={"axes": "CYX"})
+    image = Large.open(path)
+    seen = Input(kind="channels", pick=(1, 0), scaling="image")
+    fixed = whole_image_scaling(seen, image)
+    assert fixed.scaling == "dataset" and fixed.pick == (1, 0)
+    overview = image.overview(1024)
+    assert fixed.low == pytest.approx([percentiles(overview[..., i].astype(np.float32))[0] for i in (1, 0)])
+    assert fixed.high == pytest.approx([percentiles(overview[..., i].astype(np.float32))[1] for i in (1, 0)])
+    background = fixed.prepare(image.region(0, 600, 100, 100))  # a tile of background stays dark, not stretched
+    assert float(background.max()) < 0.05 and whole_image_scaling(Input(), image) == Input()

@@ -115,6 +115,14 @@ def crops(pairs: list[Pair], hw: tuple[int, int], valid: bool) -> list:
     return out
 
 
+def scored(dataset: Dataset, valid: list[Pair], hw: tuple[int, int]) -> list[Pair]:
+    """The validation pairs a run is scored on at the images' own pixels: `valid`, or for a dataset of large images
+    the windows of its fixed validation crops (whole regions of 2,048 pixels would take minutes of tiles each)."""
+    if not dataset.crops:
+        return valid
+    return [c.draw() if isinstance(c, Crop) else c for c in crops(valid, hw, True)]
+
+
 def _drawn(item) -> Pair:
     "The pair an item reads: a Crop's window (drawn by the image's reader, which fastai calls before the mask's)."
     if isinstance(item, Crop):

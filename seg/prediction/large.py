@@ -13,7 +13,7 @@ tiles is complete. At scale 1 the mask is the one `Predictor.predict` gives for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from seg.data import tiff
-from seg.data.channels import Input
+from seg.data.channels import Input, percentiles
 from seg.data.display import as_rgb
 from seg.data.large import Large
 from seg.data.stacks import Slice
@@ -63,12 +63,13 @@ def predict_large(predictor: Predictor, path: Path, out: Path, side: int = 1024)
     C = len(predictor.model.codes)
     step = overview_step(H, W, side)
     result = LargeResult(H, W, [0] * n, np.zeros((math.ceil(H / step), math.ceil(W / step)), np.uint8), step)
+    seen = whole_image_scaling(predictor.model.input, image)
 
     def tile(y: int, x: int) -> np.ndarray:
         "The scaled tile at (y, x): its native region read and prepared, resized to the tile."
         y0, x0 = math.floor(y / sh), math.floor(x / sw)
         y1, x1 = min(H, math.ceil((y + th) / sh)), min(W, math.ceil((x + tw) / sw))
-        region = predictor.model.input.load(Slice(path, box=(y0, x0, y1 - y0, x1 - x0)))
+        region = seen.load(Slice(path, box=(y0, x0, y1 - y0, x1 - x0)))
         return resize(region, (th, tw))
 
     def scaled_rows():
@@ -135,6 +136,18 @@ def predict_large(predictor: Predictor, path: Path, out: Path, side: int = 1024)
     tifffile.imwrite(out, tiles_of_mask(), shape=(H, W), dtype=np.uint8, tile=(TILE, TILE), compression="zlib",
                      metadata={"axes": "YX"})
     return result
+
+
+def whole_image_scaling(seen: Input, image: Large) -> Input:
+    """What the model sees of a large image's tiles: as of any image, but where each image is scaled by its own
+    percentiles (scaling "image"), by the whole image's (measured on its overview), never each tile's own: a tile of
+    background would otherwise be stretched into noise."""
+    if seen.rgb or seen.scaling != "image":
+        return seen
+    a = image.overview(1024)
+    a = a[..., None] if a.ndim == 2 else a
+    lows, highs = zip(*(percentiles(a[..., i].astype(np.float32)) for i in seen.pick))
+    return replace(seen, scaling="dataset", low=tuple(lows), high=tuple(highs))
 
 
 def overview_image(path: Path, seen: Input, side: int = 1024) -> np.ndarray:

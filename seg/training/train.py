@@ -21,7 +21,7 @@ from fastai.torch_core import set_seed
 
 from seg import __version__
 from seg.data.channels import Input
-from seg.data.dataloaders import dataloaders
+from seg.data.dataloaders import dataloaders, scored
 from seg.data.dataset import Dataset
 from seg.data.discovery import signature
 from seg.errors import RunError, SettingsError
@@ -142,6 +142,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     log = EventLog(run.events_path)
     set_seed(ds.seed)  # the same seed gives the same split, initial weights and batches
     train_pairs, valid_pairs = dataset.split(ds.valid_pct, ds.seed)
+    judged = scored(dataset, valid_pairs, ds.hw)  # what is scored at the images' own pixels (large: crops)
     codes = list(dataset.train_codes.names)  # for objects: background, interior, boundary
     weights = class_weights(list(dataset.train_fractions(ds.hw).values()))
     seen = dataset.input_plan(train_pairs, ds.pick, ds.scaling)  # what the model sees of each image, measured once
@@ -192,7 +193,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
     with _signals(on_signal), Heartbeat(log) if main else _nothing():
         try:
             if budget is not None and budget.trials and main and not num_distrib():
-                trials = run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log,
+                trials = run_trials(run, dataset, device, ds, ts, learn, make, precision, judged, log,
                                     lambda: stop.signalled or run.stop_requested(), budget,
                                     keep_size=from_run is not None)
                 if trials.winner is not None:
@@ -227,7 +228,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             if num_distrib():  # fastai's DistributedTrainer reads `model.device`, which a plain module lacks
                 learn.model.device = torch.device(device.kind)
             if budget is not None:
-                schedule = final_schedule(budget, learn, ds, trials, len(valid_pairs))
+                schedule = final_schedule(budget, learn, ds, trials, len(judged))
 
                 def rescheduled(epochs: int, steps: int | None = None) -> None:  # the bar follows the run's pace
                     if main:
@@ -236,10 +237,10 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                         log.write("status", status="running", message=f"Training on {device.label}",
                                   plan={**plan, "total_iterations": steps or plan["total_iterations"]})
 
-                guard = Deadline(training_end(budget, ds, trials, len(valid_pairs)), schedule.epochs,
+                guard = Deadline(training_end(budget, ds, trials, len(judged)), schedule.epochs,
                                  room(schedule.epochs), rescheduled,
-                                 epoch_extra_s(budget, learn, ds, trials, len(valid_pairs)))
-                short = too_short(budget, learn, ds, trials, len(valid_pairs))
+                                 epoch_extra_s(budget, learn, ds, trials, len(judged)))
+                short = too_short(budget, learn, ds, trials, len(judged))
                 if short and main:
                     log.write("note", message=short)
                 rescheduled(schedule.epochs)
@@ -262,7 +263,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
             stopped = stop.signalled or run.stop_requested()
             status = "stopped" if stopped else "completed"
             if main:
-                full_size_scores(run, dataset, valid_pairs, device, log, precision)
+                full_size_scores(run, dataset, scored(dataset, valid_pairs, ds.hw), device, log, precision)
             if stopped:
                 message = "Stopped on request; the best weights so far are in best.pth."
             elif guard is not None and guard.hit:
