@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11:
-#   make run    set up .venv, write the demo dataset, start the app: on this machine only, or on the network
-#               when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1 chooses); prints the address colleagues open
+#   make run    set up .venv, write the demo dataset, fetch ImageNet weights (once), start the app: on this
+#               machine only, or on the network when a password is set (ADDRESS=0.0.0.0 or 127.0.0.1
+#               chooses); prints the address colleagues open
 #   make test   set up .venv with the dev tools (and Chromium), lint, run every test (what CI runs)
 #   make test-fast   lint and the tests without a browser or over 10 s (under 4 minutes)
 #   make screenshots the docs' screenshots, from the browser tests (tests write no tracked file otherwise)
@@ -11,7 +12,7 @@ PORT   ?= 8501
 ADDRESS ?=
 HOME_DIR ?= $(or $(SEGBOARD_HOME),workspace)
 
-.PHONY: run test test-fast lint demo chromium clean screenshots
+.PHONY: run test test-fast lint demo weights chromium clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +29,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 demo: $(VENV)/.app
 	@test -f $(HOME_DIR)/demo/codes.txt || $(BIN)/python -m seg demo $(HOME_DIR)/demo
 
-run: $(VENV)/.app demo
+# ImageNet weights into the torch cache, once (nothing is downloaded while a run trains); offline, a sentence says
+# that runs start from scratch and how to bring the files, and the app starts anyway.
+weights: $(VENV)/.app
+	-@$(BIN)/python -m seg weights
+
+run: $(VENV)/.app demo weights
 	SEGBOARD_HOME=$(HOME_DIR) $(BIN)/python -m seg serve --port $(PORT) $(if $(ADDRESS),--address $(ADDRESS))
 
 # Debian's chromium for the browser tests (Playwright cannot download its own browsers here).

@@ -132,15 +132,14 @@ def tiled_discs(path: Path, h: int, w: int, tile: int = 512, mask: bool = False,
                 channels: int = 1) -> Path:
     """A tiled TIFF of `h` x `w` written tile by tile (memory: a tile): bright discs 80 px across on a 200 px grid over
     a noisy background (noise keeps zlib honest: it stores about as many bytes as a real image), or their mask (0/1)."""
-    rng = np.random.default_rng(seed)
+    noise = np.random.default_rng(seed).integers(0, 60, (tile, tile)).astype(np.uint8)  # one tile's, for every tile
 
     def tiles():
         for ty in range(0, h, tile):
             for tx in range(0, w, tile):
-                yy, xx = np.mgrid[ty:ty + tile, tx:tx + tile]
+                yy, xx = np.ogrid[ty:ty + tile, tx:tx + tile]
                 inside = ((yy % 200 - 100) ** 2 + (xx % 200 - 100) ** 2) < 40 ** 2
-                a = inside.astype(np.uint8) if mask else (inside * 120 + 60 + rng.integers(0, 60, inside.shape)).astype(
-                    np.uint8)
+                a = inside.astype(np.uint8) if mask else (inside.astype(np.uint8) * 120 + 60 + noise)
                 yield np.repeat(a[..., None], channels, -1) if channels > 1 else a
 
     shape = (h, w, channels) if channels > 1 else (h, w)

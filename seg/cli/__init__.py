@@ -18,6 +18,7 @@
     python -m seg rename RUN_DIR TITLE         give a run a title (its folder keeps its name)
     python -m seg note RUN_DIR TEXT            write a note about a run ('' clears it)
     python -m seg delete RUN_DIR --yes         delete a finished run, weights and all
+    python -m seg weights [--arch A ...]       fetch the backbones' ImageNet weights into the torch cache, checked
     python -m seg share [--port 8501]          the addresses colleagues open, and how the app is shared
     python -m seg serve [--port 8501] [--address A]   start the app: this machine only unless a password is set
 
@@ -33,6 +34,8 @@ import time
 from seg.cli import commands as c
 from seg.cli.options import add_run_options, add_training_options
 from seg.errors import RunError, SettingsError
+from seg.model.fetch import BASE_URL
+from seg.model.registry import BACKBONES
 
 STARTED = time.time()  # a --budget counts from here: start-up, planning and final scoring are the user's minutes
 
@@ -146,6 +149,11 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("run_dir", metavar="RUN_DIR")
     n.add_argument("--yes", action="store_true", help="delete without asking (needed without a terminal)")
     n.set_defaults(run=c.cmd_delete)
+    w = sub.add_parser("weights", help="fetch the backbones' ImageNet weights into the torch cache, checked (once, at "
+                                        "set-up: `make run` does; a run never downloads)")
+    w.add_argument("--arch", nargs="+", choices=list(BACKBONES), help="only these backbones (default: every one)")
+    w.add_argument("--url", default=BASE_URL, help="where the files are (a mirror; default: torchvision's own)")
+    w.set_defaults(run=c.cmd_weights)
     for name, run, what in (
             ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
                                    "folders)"),

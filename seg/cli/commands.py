@@ -293,6 +293,15 @@ def cmd_delete(args) -> int:
     return 0
 
 
+def cmd_weights(args) -> int:
+    "Fetch the ImageNet weights; 1 (with a sentence each) when some could not be fetched: runs then start from scratch."
+    from seg.model.fetch import fetch
+    results = fetch(args.arch, args.url, progress=lambda line: print(line, flush=True))
+    for r in results:
+        print(r.message)
+    return 0 if all(r.state != "failed" for r in results) else 1
+
+
 def _secrets_file(args) -> Path:
     "The secrets file `--secrets` names (default: the project's .streamlit/secrets.toml), absolute."
     if args.secrets is None:

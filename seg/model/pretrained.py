@@ -1,12 +1,14 @@
 """Where a run's backbone starts: ImageNet weights from a file the user names, else from the torch cache,
-else from scratch, said in a sentence. Never downloads. Cheap to import (no torch): the Train page and the
-planner read it before anything trains; seg/model/learner.py loads the weights."""
+else from scratch, said in a sentence. Never downloads (`python -m seg weights` does, at set-up:
+seg/model/fetch.py). Cheap to import (no torch): the Train page and the planner read it before anything trains;
+seg/model/learner.py loads the weights."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from seg.model.fetch import bring
 from seg.model.registry import BACKBONES, torch_hub
 from seg.model.settings import TrainSettings
 
@@ -30,4 +32,6 @@ def choose_pretrained(settings: TrainSettings) -> Pretrained:
         return Pretrained(True, str(cached), f"Backbone starts from the ImageNet weights in the torch cache: {cached}")
     return Pretrained(False, "", f"No ImageNet weights for {settings.arch} in the torch cache "
                                  f"({torch_hub() / 'checkpoints'}) and none named: training from "
-                                 f"scratch, which needs more epochs. Name a weights file to start from ImageNet.")
+                                 f"scratch, which needs more epochs. To start from ImageNet, run `python -m seg "
+                                 f"weights` where the network allows, or "
+                                 f"{bring(BACKBONES[settings.arch], torch_hub() / 'checkpoints')}.")
