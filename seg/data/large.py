@@ -38,6 +38,7 @@ MAX_SEGMENT_BYTES = 64 * 2**20  # the most one tile or strip may decode to
 MAX_RATIO = 500  # decoded bytes / stored bytes of the whole image, past MAX_FREE_BYTES decoded
 MAX_FREE_BYTES = 2**30  # decoded bytes a large image may have however well it compresses: as much as any image
 REGION = 2048  # the side of the regions a large pair is cut into
+OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overview may decode to
 # Compressions whose tiles decode to the size the TIFF's header gives (JPEG once its frame is checked, `_jpeg_frame`):
 # none, LZW, JPEG, deflate, PackBits, LZMA, Zstandard. Others (WebP, JPEG XL, JPEG 2000, PNG tiles) carry their own
 # size in each tile, which their decoders follow whatever the header says: a 34-byte tile could decode to 480 MB.
@@ -60,7 +61,6 @@ def _guarded(path):
     except DAMAGED as e:
         raise ImageError(f"The TIFF could not be read by regions: it is damaged ({type(e).__name__}: {str(e)[:120]}).",
                          "Re-export the file or copy it again from its source.") from None
-OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overview may decode to
 
 
 @dataclass(frozen=True)
