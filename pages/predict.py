@@ -237,9 +237,10 @@ if split:
     st.download_button("Objects (zip of 16-bit PNGs)", partial(bundle.zip_folder, pred.path / "instances"),
                        on_click="ignore", file_name=f"{pred.path.name}-instances.zip", mime="application/zip",
                        key="download_instances", help="One 16-bit PNG per image: 0 background, one id per object.")
-c1.download_button("Masks (zip of PNGs)", partial(bundle.zip_folder, pred.path / "masks"), on_click="ignore",
-                   file_name=f"{pred.path.name}-masks.zip", mime="application/zip", key="download_masks",
-                   help="One 8-bit PNG per image, the image's size; pixel value = class index.")
+c1.download_button("Masks (zip of PNGs)", partial(bundle.zip_folder, pred.path / "masks", pattern=("*.png", "*.tif")),
+                   on_click="ignore", file_name=f"{pred.path.name}-masks.zip", mime="application/zip",
+                   key="download_masks", help="One 8-bit PNG per image, the image's size; pixel value = class index "
+                                              "(an image read by regions: a tiled TIFF).")
 c2.download_button("Measurements (CSV)", table.to_csv(index=False) if table is not None else "", on_click="ignore",
                    file_name=f"{pred.path.name}-measurements.csv", mime="text/csv", key="download_measurements",
                    disabled=table is None)

@@ -3,9 +3,11 @@ trained on from crops at their own pixels, and predicted by tiles into a tiled m
 not the image (a 20,000 x 20,000 image, measured in a subprocess)."""
 
 import dataclasses
+import io
 import json
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from seg.data.large import MAX_FREE_BYTES, MAX_LARGE_PIXELS, MAX_SEGMENT_BYTES, 
 from seg.data.stacks import Slice
 from seg.errors import ImageError
 from seg.model.settings import DataSettings
+from seg.prediction.bundle import zip_folder
 from seg.server.sharing import Access
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +281,8 @@ def test_the_predict_page_zooms_into_a_large_prediction_and_refuses_a_tampered_o
     at.slider(key="zoom:slide_y").set_value(50).run()
     assert not at.exception and any("y 50 to 550" in str(i.proto) for i in at.image)
     out = next((home / "predictions").iterdir())
+    masks = zipfile.ZipFile(io.BytesIO(zip_folder(out / "masks", pattern=("*.png", "*.tif"))))
+    assert masks.namelist() == ["masks/slide.tif"]  # the masks download holds the large image's tiled mask
     meta = json.loads((out / "prediction.json").read_text())
     for name in ["../../../../etc/passwd", str(tmp_path / "in" / "slide.tif"), "masks/nothing.tif"]:
         meta["images"][0]["mask"] = name  # prediction.json is a file: a name out of the folder is never read

@@ -141,11 +141,13 @@ def bundle(run_dir, which: str = "best") -> bytes:
     return buf.getvalue()
 
 
-def zip_folder(*folders: Path, pattern: str = "*.png") -> bytes:
-    "The files of each folder matching `pattern` in a zip, under the folder's name (the masks download)."
+def zip_folder(*folders: Path, pattern: str | tuple[str, ...] = "*.png") -> bytes:
+    """The files of each folder matching `pattern` (or any of several) in a zip, under the folder's name (the masks
+    download)."""
     buf = io.BytesIO()
+    patterns = (pattern,) if isinstance(pattern, str) else pattern
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for folder in folders:
-            for f in sorted(Path(folder).glob(pattern)):
+            for f in sorted({f for p in patterns for f in Path(folder).glob(p)}):
                 zf.write(f, f"{Path(folder).name}/{f.name}", compress_type=compression(f.name))
     return buf.getvalue()
