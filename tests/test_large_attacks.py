@@ -311,3 +311,23 @@ def test_hostile_tile_headers_are_image_errors_through_read_and_header(tmp_path,
                 reader(Slice(path, box=box))
             except ImageError:
                 pass
+
+
+def test_a_jpeg_tiff_read_whole_whose_frames_claim_more_than_their_tiles_is_not_decoded(tmp_path):
+    """The same JPEG tiles claiming 20,000 x 20,000 frames, in a TIFF small enough to be read whole (the ordinary
+    reader, seg/data/images.py): refused from the tiles' first bytes, before the decoder allocates the claim."""
+    path = tmp_path / "jpeg-small.tif"
+    tifffile.imwrite(path, iter([_jpeg_claiming(20000)] * 9), shape=(300, 350), dtype=np.uint8, tile=(128, 128),
+                     compression="jpeg")
+    script = CHILD.replace("Image.MAX_IMAGE_PIXELS = 250_000", "").replace(
+        "read(Slice(path, box=(0, 0, 8, 8)))", "Image.new('L', (8, 8))").replace(
+        "read(Slice(path, box=(300, 300, 8, 8)))", "read(path)")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("ImageError") and "says it is 20000 x 20000" in lines[0], lines
+    assert int(lines[-1]) < 50, f"peak memory grew by {lines[-1]} MiB"
+    good = tmp_path / "jpeg-good.tif"  # an honest JPEG-tiled TIFF still reads
+    tifffile.imwrite(good, np.full((300, 350), 90, np.uint8), tile=(128, 128), compression="jpeg")
+    assert abs(int(read(good)[0].mean()) - 90) <= 2

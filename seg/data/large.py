@@ -213,6 +213,27 @@ class Large:
         return None
 
 
+def check_jpeg_frames(pages, fh) -> None:
+    """For JPEG-compressed pages read whole (seg/data/images.py): ImageError when a tile's or strip's frame says it
+    is larger than the segment, read from each segment's first bytes before anything is decoded (a decoder follows
+    the frame: a 10 kB file of tiles claiming 20,000 x 20,000 would take 381 MiB a tile)."""
+    for page in pages:
+        key = getattr(page, "keyframe", None)
+        if key is None or key.compression not in JPEG:
+            continue
+        th, tw = (key.tilelength, key.tilewidth) if key.is_tiled else (key.rowsperstrip, key.imagewidth)
+        for offset, count in zip(page.dataoffsets, page.databytecounts):
+            if not count:
+                continue
+            with fh.lock:
+                fh.seek(int(offset))
+                head = fh.read(min(int(count), 4096))
+            frame = _jpeg_frame(head)
+            if frame is not None and (frame[0] > th or frame[1] > tw):
+                raise ImageError(f"A JPEG tile says it is {frame[1]} x {frame[0]} pixels in tiles of {tw} x {th}: the "
+                                 "file is damaged or hostile, and was not decoded.", "Re-export the file.")
+
+
 def _jpeg_frame(data: bytes) -> tuple[int, int] | None:
     "(height, width) in a JPEG stream's frame header (SOF), read before it is decoded; None where it has none."
     if data[:2] != b"\xff\xd8":
