@@ -1,5 +1,5 @@
 """Images and masks are refused by their decoded bytes before they are decoded, and the threads reading a
-dataset decode at most about MAX_DECODED_BYTES at once (seg/data/images.py: `header`, `DECODING`).
+dataset decode at most about MAX_DECODED_BYTES at once (seg/data/images.py: `header`; seg/data/decoding.py: `DECODING`).
 
 The attack these tests replay: three tiled zlib TIFFs of 18,900 x 18,900 zeros (10 MB of files; uint16,
 float64, complex128) took `python -m seg inspect` to 5.5 GB of memory before they were refused, and a
@@ -25,7 +25,8 @@ from conftest import ROOT
 from PIL import Image
 
 from seg.data import images
-from seg.data.images import MAX_DECODED_BYTES, DecodeBudget, header, load_image, read
+from seg.data.decoding import DecodeBudget
+from seg.data.images import MAX_DECODED_BYTES, header, load_image, read
 from seg.errors import ImageError
 
 GB = 10**9

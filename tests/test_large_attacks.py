@@ -170,17 +170,16 @@ def test_a_damaged_pyramid_level_leaves_the_overview_to_the_image(tmp_path):
     assert overview.shape == (256, 192, 3)
 
 
-def test_a_large_image_that_fails_to_open_is_a_failed_image_of_the_prediction(tmp_path, small_limit):
-    """Predicting a folder holding a large image with TileLength 0: output._predict_large turns only ImageError into
-    an entry of `failed`; Large.open's ZeroDivisionError (tifffile's `chunked`) escapes and ends the whole
-    prediction (the Predict page's `predict` catches SettingsError only). No model is needed: Large.open fails
-    first."""
-    from seg.prediction.output import _predict_large
+def test_a_large_image_that_fails_to_open_is_a_failed_image_of_the_prediction(tmp_path, small_limit, finished):
+    """Predicting a folder holding a large image with TileLength 0: Large.open's ZeroDivisionError (tifffile's
+    `chunked`) once escaped and ended the whole prediction (the Predict page's `predict` catches SettingsError only);
+    it is an entry of `failed`, and the prediction goes on."""
+    from seg.prediction.output import predict
     path = tiled_discs(tmp_path / "in" / "slide.tif", 600, 700, tile=128)
     _overwrite(path, "TileLength", 0)
-    failed, notes = [], []
-    record = _predict_large(None, SimpleNamespace(image=path, name="slide"), tmp_path / "out", None, failed, notes)
-    assert record is None and failed and failed[0]["image"] == str(path)
+    meta = predict(finished.run, path, tmp_path / "out", access=Access.machine())
+    failed = meta["failed"]
+    assert not meta["images"] and failed and failed[0]["image"] == str(path)
 
 
 def test_byte_counts_that_lie_do_not_get_a_bomb_past_the_ratio_check(tmp_path):

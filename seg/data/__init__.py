@@ -2,6 +2,7 @@
 
 - discovery    image/mask pairs in the layouts people use
 - images       reading image files of every format, safely
+- decoding     the bytes of decoded pixels the reading threads hold at once
 - tiff         how a TIFF lays out its values: channels, alpha, OME names
 - stacks       TIFF stacks read as 2-D slices; `Slice`, a part of a file
 - large        images past Pillow's limit read by regions from a tiled TIFF; bombs refused

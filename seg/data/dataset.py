@@ -18,9 +18,10 @@ import numpy as np
 from seg.data import regions, stacks
 from seg.data.classes import Objects, decide_classes, decide_objects, given_codes, ids_of, objects_wanted
 from seg.data.codes import Codes
+from seg.data.decoding import DECODING
 from seg.data.discovery import Discovery, Pair, discover
 from seg.data.display import channels_of, mode_note
-from seg.data.images import DECODING, header, is_lossy, load_image, load_mask, read
+from seg.data.images import header, is_lossy, load_image, load_mask, read
 from seg.data.masks import Encoding, histogram
 from seg.data.report import Report
 from seg.data.tiff import channel_names as tiff_channel_names

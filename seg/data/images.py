@@ -6,8 +6,8 @@ problem and the fix for the dataset report.
 
 Every file is refused before its pixels are decoded when its header says they would be past Pillow's
 pixel limit or take more than MAX_DECODED_BYTES, or that they are complex numbers (`header`): a few MB of
-compressed zeros would otherwise take gigabytes. `DECODING` bounds the bytes decoded at once by all
-threads of the process (`Dataset.open` reads in threads).
+compressed zeros would otherwise take gigabytes. `DECODING` (seg/data/decoding.py) bounds the bytes decoded at
+once by all threads of the process (`Dataset.open` reads in threads).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import struct
-import threading
 import warnings
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,8 +232,7 @@ def _reading(path: Path):
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(f"The file is corrupt or truncated ({e}).",
                          "Re-export the file or copy it again from its source.") from None
-    except (IndexError, KeyError, TypeError, ZeroDivisionError, RuntimeError, AssertionError, MemoryError,
-            OverflowError, struct.error) as e:
+    except large.DECODER_ERRORS as e:
         # what the decoders raise on a damaged file (found by flipping bytes of stacks, tests/test_stacks.py):
         # a file that cannot be decoded is a problem in the report, never a crash of the page
         raise ImageError(f"The file is corrupt: its decoder failed ({type(e).__name__}: {str(e)[:120]}).",
@@ -267,38 +263,6 @@ def read(path: Path) -> tuple[np.ndarray, str]:
         if path.suffix.lower() in TIFF_EXTS:
             return _read_tiff(path)
         return _read_pil(path)
-
-
-class DecodeBudget:
-    """The bytes of decoded pixels that threads hold at once, first come first served: a thread holds a
-    file's decoded size (from `header`) while it decodes and uses it. A hold past the total is cut to it
-    (that file is then read alone)."""
-
-    def __init__(self, total: int):
-        self.total = self.free = total
-        self._turns: deque = deque()
-        self._cond = threading.Condition()
-
-    @contextlib.contextmanager
-    def hold(self, nbytes: int):
-        n, turn = min(max(int(nbytes), 0), self.total), object()
-        with self._cond:
-            self._turns.append(turn)
-            try:
-                self._cond.wait_for(lambda: self._turns[0] is turn and self.free >= n)
-            finally:
-                self._turns.remove(turn)
-                self._cond.notify_all()
-            self.free -= n
-        try:
-            yield
-        finally:
-            with self._cond:
-                self.free += n
-                self._cond.notify_all()
-
-
-DECODING = DecodeBudget(MAX_DECODED_BYTES)  # one for the whole process: every viewer's datasets together
 
 
 def load_image(path: Path) -> np.ndarray:

@@ -44,9 +44,12 @@ OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overv
 # size in each tile, which their decoders follow whatever the header says: a 34-byte tile could decode to 480 MB.
 COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000}
 JPEG = {7}
-# What the decoders and tifffile's parsing raise on a damaged file (found by attacking the reader); each is ImageError
-DAMAGED = (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError, AttributeError,
-           ZeroDivisionError, RuntimeError, AssertionError, MemoryError, OverflowError, struct.error)
+# What the decoders raise on a damaged file besides OSError and ValueError (found by flipping bytes of stacks and by
+# attacking this reader); seg/data/images.py's reader turns the same into ImageError
+DECODER_ERRORS = (IndexError, KeyError, TypeError, ZeroDivisionError, RuntimeError, AssertionError, MemoryError,
+                  OverflowError, struct.error)
+DAMAGED = (tifffile.TiffFileError, OSError, ValueError, AttributeError, *DECODER_ERRORS)  # AttributeError: a page
+# whose tags tifffile could not parse
 
 
 @contextlib.contextmanager

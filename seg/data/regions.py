@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import tifffile
-
 from seg.data import stacks
 from seg.data.images import MAX_DECODED_BYTES, is_large, max_pixels
 from seg.data.large import REGION, Large, boxes
@@ -17,12 +15,6 @@ def side(image: Large) -> int:
     "The regions' side: REGION, or less where a region would be past the pixel or byte limit of one image."
     per_pixel = image.channels * image.dtype.itemsize
     return min(REGION, math.isqrt(max_pixels()), math.isqrt(MAX_DECODED_BYTES // per_pixel))
-
-
-def _refusal(e: Exception, fix: str) -> tuple[str, str]:
-    if isinstance(e, ImageError):
-        return e.problem, e.fix
-    return f"Not a readable large image ({type(e).__name__}: {str(e)[:120]}).", fix
 
 
 def expand(pairs: list, report) -> list:
@@ -36,13 +28,13 @@ def expand(pairs: list, report) -> list:
             continue
         try:
             image = Large.open(p.image)
-        except (ImageError, tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as e:
-            report.error(p.image, *_refusal(e, "Re-export the image as a tiled TIFF."))
+        except ImageError as e:  # Large.open turns every failure of a damaged file into one
+            report.error(p.image, e.problem, e.fix)
             continue
         try:
             mask = Large.open(p.mask) if is_large(p.mask) else None
-        except (ImageError, tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError, TypeError) as e:
-            report.error(p.mask, *_refusal(e, "Re-export the mask as a tiled TIFF."))
+        except ImageError as e:
+            report.error(p.mask, e.problem, e.fix)
             continue
         if mask is None or (mask.height, mask.width) != (image.height, image.width):
             size = f"{mask.width:,} x {mask.height:,}" if mask else "not a large tiled TIFF"

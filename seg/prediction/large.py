@@ -20,6 +20,7 @@ import numpy as np
 import tifffile
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from seg.data import tiff
 from seg.data.channels import Input, percentiles
@@ -27,6 +28,7 @@ from seg.data.display import as_rgb
 from seg.data.large import Large
 from seg.data.stacks import Slice
 from seg.prediction.inference import Predictor, _to_batch, resize, starts, window
+from seg.prediction.previews import preview
 
 TILE = 512  # the mask TIFF's tiles
 ROWS_BYTES = 32 * 2**20  # image rows turned into classes at once: classes x rows x width floats of at most this
@@ -136,6 +138,22 @@ def predict_large(predictor: Predictor, path: Path, out: Path, side: int = 1024)
     tifffile.imwrite(out, tiles_of_mask(), shape=(H, W), dtype=np.uint8, tile=(TILE, TILE), compression="zlib",
                      metadata={"axes": "YX"})
     return result
+
+
+def into_folder(predictor: Predictor, name: str, path: Path, out: Path, overlay) -> tuple[dict, str]:
+    """A large image predicted into a prediction folder (seg/prediction/output.py): masks/<name>.tif, its preview an
+    overview of image and mask; its record for prediction.json and a note that its objects are not found (they would
+    need the whole mask in memory). ImageError for a file that cannot be read."""
+    result = predict_large(predictor, path, out / "masks" / f"{name}.tif")
+    overview = overview_image(path, predictor.model.input)
+    mask = result.overview[:overview.shape[0], :overview.shape[1]]
+    Image.fromarray(preview(overview, mask, None, overlay)).save(out / "previews" / f"{name}.png")
+    note = (f"{name}: {result.width:,} x {result.height:,} pixels, read by regions and predicted in {result.tiles:,} "
+            f"tiles; its mask is masks/{name}.tif (tiled). Objects are not counted or measured in an image this large.")
+    record = {"name": name, "image": str(path), "mask": f"masks/{name}.tif", "preview": f"previews/{name}.png",
+              "width": result.width, "height": result.height, "tiled": True, "large": True,
+              "class_pixels": dict(zip(predictor.model.mask_codes, result.class_pixels)), "truth": None}
+    return record, note
 
 
 def whole_image_scaling(seen: Input, image: Large) -> Input:

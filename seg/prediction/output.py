@@ -37,12 +37,13 @@ from seg.data.discovery import Pair, image_files, signature
 from seg.data.images import IMAGE_EXTS, is_image_name, is_large
 from seg.data.overlay import Overlay
 from seg.data.report import Report
-from seg.errors import PredictError
+from seg.errors import ImageError, PredictError
 from seg.model import pixel_scores
 from seg.objects import matching
 from seg.prediction import measure
 from seg.prediction.inference import Predictor
 from seg.prediction.instances import objects_split, save_ids, split_probabilities
+from seg.prediction.large import into_folder
 from seg.prediction.model import Model
 from seg.prediction.previews import preview, preview_objects
 from seg.runs import Run
@@ -161,27 +162,6 @@ def validation(run: Run) -> Inputs:
     return inputs
 
 
-def _predict_large(predictor: Predictor, item: Item, out: Path, overlay: Overlay, failed: list, notes: list) -> dict:
-    """An image read by regions predicted by tiles into masks/<stem>.tif; its preview is an overview of image and mask.
-    Its objects are not found (they would need the whole mask in memory): a note says so."""
-    from seg.errors import ImageError
-    from seg.prediction.large import overview_image, predict_large
-    try:
-        result = predict_large(predictor, item.image, out / "masks" / f"{item.name}.tif")
-        overview = overview_image(item.image, predictor.model.input)
-    except ImageError as e:
-        failed.append({"image": str(item.image), "problem": e.problem, "fix": e.fix})
-        return None
-    mask = result.overview[:overview.shape[0], :overview.shape[1]]
-    Image.fromarray(preview(overview, mask, None, overlay)).save(out / "previews" / f"{item.name}.png")
-    notes.append(f"{item.name}: {result.width:,} x {result.height:,} pixels, read by regions and predicted in "
-                 f"{result.tiles:,} tiles; its mask is masks/{item.name}.tif (tiled). Objects are not counted or "
-                 "measured in an image this large.")
-    return {"name": item.name, "image": str(item.image), "mask": f"masks/{item.name}.tif",
-            "preview": f"previews/{item.name}.png", "width": result.width, "height": result.height, "tiled": True,
-            "large": True, "class_pixels": dict(zip(predictor.model.mask_codes, result.class_pixels)), "truth": None}
-
-
 def stack_masks(out: Path, records: list[dict], objects: bool) -> list[dict]:
     """For each stack predicted, its slices' masks as one stack of the stack's depth, stacks/<stem>.tif (Z, H, W),
     and for a run on objects its slices' ids, stacks/<stem>_instances.tif (objects are per slice: an id in one
@@ -259,8 +239,13 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
     items = {it.image: it for it in src.items}
     large = [it for it in src.items if is_large(it.image)]  # read by regions, predicted by tiles
     for i, item in enumerate(large):
-        record = _predict_large(predictor, item, out, overlay, failed, src.notes)
-        records += [record] if record else []
+        try:
+            record, note = into_folder(predictor, item.name, item.image, out, overlay)
+        except ImageError as e:
+            failed.append({"image": str(item.image), "problem": e.problem, "fix": e.fix})
+        else:
+            records.append(record)
+            src.notes.append(note)
         if progress:
             progress(i + 1, len(src.items))
     paths = [it.image for it in src.items if it not in large]
