@@ -20,12 +20,8 @@ OVERVIEW = 768  # the overview's longer side
 
 @st.cache_data(max_entries=16, show_spinner="Reading an overview of the whole image ...")
 def _overview(path: str, stamp: int, side: int) -> np.ndarray:
-    from seg.data import tiff
-    from seg.data.display import as_rgb
     from seg.data.large import Large
-    image = Large.open(Path(path))
-    a = image.overview(side)
-    return as_rgb(a, tiff.mode(a, image.alpha, image.rgb))
+    return Large.open(Path(path)).shown(side)
 
 
 def _outline(picture: np.ndarray, box: tuple[int, int, int, int], step: float, colour=(255, 213, 0)) -> None:

@@ -170,15 +170,16 @@ def _pil_header(im: Image.Image) -> Header:
     return Header(im.width, im.height, channels, dtype, im.width * im.height * channels * dtype.itemsize)
 
 
-def _region_header(path: Path) -> Header:
-    "The header of a large image's region (seg/data/large.py): its size, the image's channels."
-    image, (_, _, h, w) = large.Large.open(path), stacks.box_of(path)
+def _region_header(path: Path, image: large.Large | None = None) -> Header:
+    "The header of a large image's region (seg/data/large.py; `image`: the file, if opened already)."
+    image, (_, _, h, w) = image or large.Large.open(path), stacks.box_of(path)
     return Header(w, h, image.channels, image.dtype, h * w * image.channels * image.dtype.itemsize,
                   alpha=image.alpha, rgb=image.rgb).check()
 
 
 def _read_region(path: Path) -> tuple[np.ndarray, str]:
-    image, h = large.Large.open(path), _region_header(path)
+    image = large.Large.open(path)  # its header read once for every tile a prediction reads
+    h = _region_header(path, image)
     a = image.region(*stacks.box_of(path))
     return a, tiff.mode(a, h.alpha, h.rgb)
 

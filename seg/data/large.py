@@ -31,6 +31,7 @@ import numpy as np
 import tifffile
 
 from seg.data import stacks, tiff
+from seg.data.display import as_rgb
 from seg.errors import ImageError
 
 MAX_LARGE_PIXELS = 2**31  # about 46,000 x 46,000: a 20x slide scan or a stitched mosaic
@@ -176,6 +177,11 @@ class Large:
         time. ImageError for a damaged file."""
         with _guarded(self.path):
             return self._overview(side)
+
+    def shown(self, side: int = 1024) -> np.ndarray:
+        "The overview as a person sees an image: uint8 RGB, several channels as a composite (seg/data/display.py)."
+        a = self.overview(side)
+        return as_rgb(a, tiff.mode(a, self.alpha, self.rgb))
 
     def _overview(self, side: int) -> np.ndarray:
         level = self._level(side)

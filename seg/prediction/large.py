@@ -22,9 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from seg.data import tiff
 from seg.data.channels import Input, percentiles
-from seg.data.display import as_rgb
 from seg.data.large import Large
 from seg.data.stacks import Slice
 from seg.prediction.inference import Predictor, _to_batch, resize, starts, window
@@ -171,10 +169,7 @@ def whole_image_scaling(seen: Input, image: Large) -> Input:
 def overview_image(path: Path, seen: Input, side: int = 1024) -> np.ndarray:
     "uint8 RGB of the whole image at most `side` pixels on its long side, as `seen` shows an image to a person."
     image = Large.open(path)
-    a = image.overview(side)
-    if seen.rgb:
-        return as_rgb(a, tiff.mode(a, image.alpha, image.rgb))
-    return seen.show(seen.prepare(a))
+    return image.shown(side) if seen.rgb else seen.show(seen.prepare(image.overview(side)))
 
 
 def _classes(predictor: Predictor, probs: torch.Tensor) -> np.ndarray:
