@@ -62,43 +62,6 @@ def test_a_set_refuses_a_folder_outside_what_the_viewer_may_read(app, monkeypatc
     assert app.error and "outside the folders" in app.error[0].value
 
 
-@pytest.mark.slow
-def test_a_correction_retrains_from_the_model_and_shows_before_and_after(app, home, finished):
-    import json
-    import time
-
-    from seg import Dataset, runs
-    name = finished.into(home, "20260101-120000-cells").name
-    cfg = json.loads((finished.run / "config.json").read_text())
-    _, valid = Dataset.open(finished.data, access=MACHINE).split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
-    s = LabelSet.create(home / "labels", "demo-corrections", ["background", "cell"], source=finished.data)
-    truth = Dataset.open(finished.data, access=MACHINE).mask(valid[0])
-    s.save(valid[0].image, truth, "corrected", access=MACHINE, run=name)  # what the editor saves after a correction
-    app.run()
-    app.selectbox(key="label_set").set_value("demo-corrections").run()
-    assert not app.exception, app.exception
-    assert app.selectbox(key="retrain_from").value == name
-    app.number_input(key="retrain_minutes").set_value(0.5)
-    next(b for b in app.button if b.label == "Retrain").click().run()
-    assert not app.exception, app.exception
-    done = app.session_state["label_retrained"]
-    after = runs.Run(home / "runs" / done["after"])
-    end = time.time() + 240
-    while time.time() < end:
-        after.poll()
-        if not after.status().active:
-            break
-        time.sleep(0.5)
-    assert after.status().status == "completed", (home / "runs" / done["after"] / "output.log").read_text()[-3000:]
-    assert after.config()["from"] and after.config()["labels"] is None  # the corrected copy of the dataset
-    data = Dataset.open(done["data"], access=MACHINE)
-    t, v = data.split()
-    assert valid[0].image.stem in {p.image.stem for p in t} and len(v) == len(valid) - 1
-    app.run()
-    metrics = {m.label: m.value for m in app.metric}
-    assert "Dice before" in metrics and "Dice after" in metrics and metrics["Images judged"] == str(len(valid) - 1)
-
-
 def test_the_retrain_s_command_line_reads_back_as_the_run_s_settings_left_to_the_planner(app, home, finished,
                                                                                          monkeypatch):
     """Retrain starts its run as the Train page does (`run_argv`): its command line reads back (`from_args`) as

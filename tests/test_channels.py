@@ -45,6 +45,9 @@ def test_alpha_only_where_the_file_says_so(tmp_path):
     rgba[..., 3] = 255
     path = tif(tmp_path / "rgba.tif", rgba)  # tifffile marks the fourth sample unassociated alpha
     assert read(path)[1] == "RGBA" and raw_channels(path).shape == (20, 30, 3)
+    four = tif(tmp_path / "four.tif", np.arange(20 * 30 * 4, dtype=np.uint16).reshape(20, 30, 4),
+               photometric="minisblack", planarconfig="contig")  # four 16-bit samples, no alpha marked
+    assert read(four)[1] == "C4" and raw_channels(four)[0, 1].tolist() == [4, 5, 6, 7]
     Image.fromarray(np.zeros((20, 30, 2), np.uint8), "LA").save(tmp_path / "la.png")
     assert read(tmp_path / "la.png")[1] == "LA" and raw_channels(tmp_path / "la.png").shape == (20, 30, 1)
 
@@ -139,7 +142,7 @@ def trained(tmp_path_factory, channels: int):
     if channels not in TRAINED:
         root = tmp_path_factory.mktemp(f"channels{channels}")
         data = root / "cells"
-        write(data, channels, n=16, layout="CYX" if channels != 4 else "YXC")
+        write(data, channels, n=16, layout="CYX" if channels == 2 else "YXC")
         run = root / "run"
         rc, out, err = cli("train", data, "--run-dir", run, *TINY, "--epochs", "10", "--lr", "3e-3",
                            "--no-pretrained", "--precision", "fp32")
@@ -149,10 +152,11 @@ def trained(tmp_path_factory, channels: int):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("channels", [2, 4, 8])
+@pytest.mark.parametrize("channels", [2, 8])
 def test_a_model_sees_every_channel(tmp_path, tmp_path_factory, channels):
     """Each channel holds objects no other shows: a model blind to one finds none of its objects (measured: trained
-    on 7 of 8 channels, 0.0 of the eighth's object pixels; on all, 0.77 to 1.0 of each channel's)."""
+    on 7 of 8 channels, 0.0 of the eighth's object pixels; on all, 0.77 to 1.0 of each channel's). Two channels
+    planar, eight interleaved; four channels read as four, not RGBA, in test_alpha_only_where_the_file_says_so."""
     data, run = trained(tmp_path_factory, channels)
     ds = Dataset.open(data, access=Access.machine())
     assert ds.ok and {s.mode for s in ds.usable} == {f"C{channels}"}
@@ -162,7 +166,7 @@ def test_a_model_sees_every_channel(tmp_path, tmp_path_factory, channels):
     assert seen["n_in"] == channels and seen["scaling"] == "dataset" and len(seen["low"]) == channels
 
     held = tmp_path / "held"
-    owners = write(held, channels, n=6, seed=99, layout="CYX" if channels != 4 else "YXC")
+    owners = write(held, channels, n=6, seed=99, layout="CYX" if channels == 2 else "YXC")
     out_dir = tmp_path / "pred"
     rc, out, err = cli("predict", run, held / "images", "--out", out_dir)
     assert rc == 0, out + err

@@ -5,6 +5,7 @@ nobody corrected before and after."""
 
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 from served import screenshot
 
 from seg.labels.store import LabelSet
+from seg.runs import Run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -138,4 +140,12 @@ def test_images_only_to_a_model_corrected_and_retrained(server, app_home, browse
     # the score rises; on a busy machine the half minute may not be enough: then the retrain keeps the model
     # it started from (never worse) and the page says so
     assert a > b or (a == b and page.get_by_text("No epoch of the retrain beat the model").is_visible()), (b, a)
+    # the retrain continued from the model on a copy of the set: the corrections train, the images nobody
+    # corrected judge, as many as the page says
+    after = Run(next(r for r in (app_home / "runs").iterdir() if r.name != first))
+    assert after.config()["from"] and after.config()["labels"] is None
+    judged = [Path(p).stem for p in after.config()["dataset"]["valid_images"]]
+    assert judged and not {"slide5", "slide6"} & set(judged)
+    shown = page.locator("[data-testid='stMetric']", has_text="Images judged").locator(value).inner_text()
+    assert shown == str(len(judged))
     assert not errors, errors
