@@ -1,6 +1,8 @@
 """Label: masks for images that have none, drawn by hand or with help; saved in the workspace on each change."""
 
-import numpy as np
+from functools import partial
+from pathlib import Path
+
 import streamlit as st
 
 from seg import runs
@@ -9,6 +11,7 @@ from seg.data.images import is_large, load_image
 from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import ImageError, LabelsError, RunError
+from seg.labels import windows
 from seg.labels.assist import UNMARKED, NoStrokes
 from seg.labels.store import key_of
 from ui import access, frame, labelling, text, zoom
@@ -91,6 +94,8 @@ if models and writable and len(done) < len(sources):  # the ranking computes: no
         ranker = o2.selectbox("Ranked by", models, format_func=text.run_label, key="label_next_run")
         unsure = dict(labelling.queue(s, ranker))
         sources = sorted(sources, key=lambda f: -unsure.get(str(f), -1.0))
+if (go := st.session_state.pop("label_go", None)) is not None:  # a window just added: open it
+    st.session_state[f"label_at:{chosen}"] = next((i for i, f in enumerate(sources) if keys[f] == go), 0)
 position = st.session_state.setdefault(f"label_at:{chosen}", 0) % len(sources)
 left, mid, right = st.columns([1.5, 5, 1.5])
 if left.button("Previous", icon=":material/arrow_back:", width="stretch"):
@@ -106,17 +111,28 @@ path = sources[position]
 key = keys[path]
 try:
     readable = s.readable(path, access.access())  # checked again as it is read: a file may be a link now
-    if is_large(readable):  # read by regions (seg/data/large.py): shown whole and at its own pixels, not edited
+    if is_large(readable):  # read by regions (seg/data/large.py): a window of it is labelled, not the whole
         st.info(f"{text.code(path.name)} is past the size an image may have whole and is read by regions: the mask "
-                "editor does not open it yet. Its whole and a window at its own pixels are below; label crops of it "
-                "saved as images of their own, or label it in QuPath and bring the mask as a tiled TIFF.")
-        zoom.large(readable, lambda box: np.zeros(box[2:], np.uint8), Overlay(Codes(tuple(s.classes))),
-                   key=f"label_zoom:{key}")
+                "editor opens a window of it. Place the window, then label it: its pixels are copied into the set "
+                "as an image of their own (this file is only read), which trains as any other.")
+        box = zoom.large(readable, partial(labelling.window_mask, s, key), Overlay(Codes(tuple(s.classes))),
+                         key=f"label_zoom:{key}")
+        made = sum(1 for k in keys.values() if k.startswith(f"{key}@"))
+        if box is not None and writable and st.button("Label this window", type="primary", icon=":material/crop:"):
+            try:
+                st.session_state["label_go"] = labelling.add_window(s, path, box)
+                st.rerun()
+            except LabelsError as e:
+                st.error(f"{text.md(e.problem)} **Fix:** {text.md(e.fix)}")
+        st.caption(f"Windows of it in the set: {made}." if made else "No window of it is in the set yet.")
         st.stop()
     image = load_image(readable)
 except (ImageError, LabelsError) as e:
     st.error(f"{text.code(path.name)}: {text.md(e.problem)} **Fix:** {text.md(e.fix)}")
     st.stop()
+if window := windows.window_of(s, key):
+    st.caption(f"A window of {text.code(Path(window[0]).name)}: x {window[1][1]:,}, y {window[1][0]:,}, "
+               f"{window[1][3]:,} x {window[1][2]:,} pixels.")
 
 codes = Codes(tuple(s.classes))
 colors = [codes.display_color(i) if i else (160, 160, 160) for i in range(len(codes))]

@@ -197,6 +197,7 @@ FIGURES = [
      "as many an epoch as fit in the region, at most {}), and scores validation on up to {} fixed crops"),
     ("seg.prediction.large: TILE, TILE", "docs/prediction.md", "tiled in {} x {} tiles"),
     ("ui.zoom: WINDOW, WINDOW", "docs/data.md", "a window of {} x {} at its own pixels"),
+    ("ui.zoom: WINDOW", "docs/labelling.md", "A window is at most {} pixels a side"),
     ("test_large: GROWTH_LIMIT_MIB", "docs/data.md", "peak memory growing by less than {} MiB"),
     ("seg.server.sharing: MAX_PATH, MAX_NAME", "docs/sharing.md", "at most {:,} bytes, {} per name"),
 ]

@@ -110,6 +110,23 @@ def count(mask: np.ndarray | None) -> int:
     return 0 if mask is None else int(np.count_nonzero(np.unique(mask)))
 
 
+def add_window(s: LabelSet, image: Path, box) -> str:
+    "The window `box` of the large image copied into the set (seg/labels/windows.py): its key. Never read-only."
+    from seg.labels.windows import add_window
+    access.require_writable("copying a window into a labels set")
+    return add_window(s, image, box, access.access())
+
+
+def window_mask(s: LabelSet, key: str, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Class indices of the window `box` of the large image `key`, as drawn on the page: its mask where the window
+    is in the set (seg/labels/windows.py; a set of objects: each object as its class), else nothing drawn."""
+    from seg.labels.windows import window_key
+    mask = s.mask(window_key(key, box))
+    if mask is None or mask.shape != tuple(box[2:]):
+        return np.zeros(box[2:], np.uint8)
+    return (mask > 0).astype(np.uint8) if s.objects else mask
+
+
 def relative(s: LabelSet, image: Path) -> str:
     "An image's name as shown: its path under the set's source folder."
     src = s.source

@@ -36,10 +36,12 @@ def _outline(picture: np.ndarray, box: tuple[int, int, int, int], step: float, c
 
 
 def large(path: Path, mask_of: Callable[[tuple[int, int, int, int]], np.ndarray], overlay: Overlay, key: str,
-          start: tuple[int, int] = (0, 0), region: tuple[int, int, int, int] | None = None) -> None:
+          start: tuple[int, int] = (0, 0), region: tuple[int, int, int, int] | None = None
+          ) -> tuple[int, int, int, int] | None:
     """The overview of the large image at `path` and a WINDOW-pixel window of it at its own pixels, placed with two
     sliders (starting at `start`), with `mask_of(box)` (class indices of that box) drawn over it. `region`: a part
-    to outline on the overview too (a dataset pair's region)."""
+    to outline on the overview too (a dataset pair's region). The window's box (y, x, h, w), None where the image
+    or the window cannot be read (said on the page)."""
     from seg.data.large import Large
     from seg.data.stacks import Slice
     from seg.errors import ImageError
@@ -48,7 +50,7 @@ def large(path: Path, mask_of: Callable[[tuple[int, int, int, int]], np.ndarray]
         overview = _overview(str(path), Path(path).stat().st_mtime_ns, OVERVIEW).copy()
     except (ImageError, OSError) as e:
         st.caption(f"The whole image cannot be shown: {text.md(getattr(e, 'problem', str(e)))}")
-        return
+        return None
     from seg.data.images import max_pixels
     H, W = image.height, image.width
     side = min(WINDOW, math.isqrt(max_pixels()))  # a window is an image: within the pixel limit
@@ -70,6 +72,7 @@ def large(path: Path, mask_of: Callable[[tuple[int, int, int, int]], np.ndarray]
         mask = mask_of(box)
     except (ImageError, OSError) as e:
         b.caption(f"The window cannot be read: {text.md(getattr(e, 'problem', str(e)))}")
-        return
+        return None
     b.image(overlay(window, mask), caption=f"x {x:,} to {x + ww:,}, y {y:,} to {y + wh:,}: its own pixels",
             width="stretch")
+    return box
