@@ -8,7 +8,9 @@ weights do not change the speed. Each row is one prediction in a process of its 
 code), after the same path has run on a part of three tiles a side (torch's own memory, full batches); its peak
 memory is the kernel's, before and after. The scale is the model's (training size / the training images' size):
 1 for a run trained on crops of large images; a run trained on images shrunk 8 times sees the image at 1/8, 64
-times fewer tiles. Writes its table into docs/benchmarks.md.
+times fewer tiles. Then the objects of the large image's predicted mask are measured a strip at a time
+(seg/prediction/large_measure.py, with the image's values per object), in a process of its own. Writes its table into
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ print(json.dumps({"before": before, "after": peak(),
                   "precision": meta["precision"]}))
 """
 
+MEASURE = """
+import json, sys, time
+from pathlib import Path
+from seg.prediction.large_measure import objects_large
+def peak():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+before = peak()
+start = time.time()
+table = objects_large(Path(sys.argv[1]), ["background", "cell"], "mosaic", Path(sys.argv[2]))
+print(json.dumps({"before": before, "after": peak(), "seconds": time.time() - start, "objects": len(table)}))
+"""
+
 
 def train(tmp: Path) -> Path:
     from seg.data.demo import write_demo
@@ -100,11 +114,23 @@ def main() -> None:
                         f"{got['seconds'] / pixels * 1e8:.0f} | "
                         f"{(got['after'] - got['before']) / 1024:.0f} | {got['after'] / 1024:,.0f} |")
             print(rows[-1], flush=True)
-    device = got["device"]
+            if image == big:
+                device, precision = got["device"], got["precision"]
+                mask = tmp / f"out-{image.stem}-{scale:g}" / "p" / "masks" / f"{image.stem}.tif"
+                done = subprocess.run([sys.executable, "-c", MEASURE, str(mask), str(image)], cwd=ROOT,
+                                      capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if done.returncode:
+                    raise SystemExit(done.stderr[-3000:])
+                measured = json.loads(done.stdout.strip().splitlines()[-1])
+                print(measured, flush=True)
     table = ("| image | scale | tiles | seconds | s / 100 M px | peak memory added (MiB) | process peak (MiB) |\n"
              "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-             f"Measured {time.strftime('%Y-%m-%d')} on {device} ({got['precision']}), resnet34 at 256 px, tiles "
-             "overlapping by a quarter, `python bench/large.py`.\n")
+             f"Measured {time.strftime('%Y-%m-%d')} on {device} ({precision}), resnet34 at 256 px, tiles "
+             "overlapping by a quarter, `python bench/large.py`.\n\n"
+             f"Its objects measured (`seg predict --measure`, a strip of rows at a time, with the image's values): "
+             f"{measured['objects']:,} objects in {measured['seconds']:.1f} s "
+             f"({measured['seconds'] / (args.side * args.side) * 1e8:.1f} s / 100 M px), the process's peak memory "
+             f"growing by {(measured['after'] - measured['before']) / 1024:.0f} MiB.\n")
     results.write("large", table)
 
 

@@ -187,3 +187,18 @@ def test_a_forged_window_place_and_a_read_only_viewer_copy_nothing(home, tmp_pat
     assert any("y 0 to 500" in str(i.proto) for i in app.image)  # the window shown ...
     assert not any(b.label == "Label this window" for b in app.button)  # ... but not copied
     assert not any((home / "labels" / "slides" / "images").iterdir())
+
+
+def test_a_read_only_app_refuses_a_window_whatever_the_page_drew(home, tmp_path, small_limit, monkeypatch):
+    "The copy itself checks: a forged message cannot reach it in a read-only app, even were the button drawn."
+    from seg.errors import AccessError
+    from ui import labelling
+    src = tmp_path / "slides"
+    src.mkdir()
+    tiled_discs(src / "slide.tif", 900, 700, tile=128)
+    s = LabelSet.create(home / "labels", "slides", ["background", "cell"], source=src)
+    monkeypatch.setenv("SEGBOARD_READ_ONLY", "1")
+    monkeypatch.setenv("SEGBOARD_ROOTS", str(src))
+    with pytest.raises(AccessError):
+        labelling.add_window(s, src / "slide.tif", (0, 0, 500, 500))
+    assert not any((s.path / "images").iterdir())

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 from makers import tiled_discs
@@ -195,12 +196,24 @@ def test_a_large_image_predicted_by_tiles_is_the_whole_images_prediction(tmp_pat
             mp.setattr(Image, "MAX_IMAGE_PIXELS", None)  # whole, for the reference
             whole = predictor.predict(load_image(image), tiles=True)
         assert got.shape == (h, w) and (got == whole).mean() >= agree, scale
-    meta = predict(finished.run, image, tmp_path / "out", model=m, access=Access.machine(), rois=True)
+    meta = predict(finished.run, image, tmp_path / "out", model=m, access=Access.machine(), rois=True,
+                   measure_objects=True)
     record = meta["images"][0]
     assert record["large"] and record["mask"] == "masks/slide.tif" and sum(record["class_pixels"].values()) == h * w
-    assert "Objects are not counted" in " ".join(meta["notes"]) and not meta["failed"]
+    assert "objects measured a strip at a time" in " ".join(meta["notes"]) and not meta["failed"]
+    assert "no ROIs are written" in " ".join(meta["notes"]) and "rois" not in record
     with tifffile.TiffFile(tmp_path / "out" / "masks" / "slide.tif") as tif:
         assert tif.pages[0].is_tiled and tif.pages[0].shape == (h, w)
+        got = tif.pages[0].asarray()
+    # its objects as the whole mask's, measured in memory: the same rows
+    from seg.data.channels import named_channels
+    from seg.prediction.measure import objects
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Image, "MAX_IMAGE_PIXELS", None)
+        whole = objects(got, m.mask_codes, image="slide", intensity=named_channels(image))
+    table = pd.read_csv(tmp_path / "out" / "measurements.csv")
+    assert len(table) == len(whole) >= 3 and record["objects_found"] == {"cell": len(whole)}
+    pd.testing.assert_frame_equal(table[whole.columns], whole, check_dtype=False, rtol=1e-6)
     assert (tmp_path / "out" / "previews" / "slide.png").stat().st_size > 0
 
 
@@ -305,22 +318,6 @@ def test_the_overview_comes_from_the_files_own_pyramid_where_it_has_one(tmp_path
     assert (image.height, image.width) == (2048, 1536)
     assert (image.overview(400) == 7).all() and image.overview(400).shape == (256, 192, 3)  # level 2: 512 x 384, /2
     assert image.overview(600).shape[:2] == (512, 384) and (image.overview(600) != 7).any()  # level 1
-
-
-def test_the_label_page_shows_a_large_image_whole_and_at_its_own_pixels_without_opening_the_editor(
-        home, tmp_path, small_limit):
-    from apps import open_app
-    tiled_discs(tmp_path / "slides" / "a-slide.tif", 900, 700, tile=128)
-    app = open_app("label")
-    app.text_input[0].set_value("slides")
-    app.text_input[1].set_value("background, cell")
-    app.text_input[2].set_value(str(tmp_path / "slides"))
-    app.button[0].click().run()
-    assert not app.exception, app.exception
-    assert "read by regions: the mask editor does not open it yet" in app.info[0].value
-    assert app.slider(key="label_zoom:a-slide_y").max == 900 - 500
-    app.slider(key="label_zoom:a-slide_y").set_value(400).run()
-    assert not app.exception and any("y 400 to 900" in str(i.proto) for i in app.image)
 
 
 def test_a_large_image_scaled_by_its_own_percentiles_is_scaled_by_the_whole_images_not_each_tiles(tmp_path):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import tifffile
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,7 @@ from seg.data.channels import Input, percentiles
 from seg.data.large import Large
 from seg.data.stacks import Slice
 from seg.prediction.inference import Predictor, _to_batch, resize, starts, window
+from seg.prediction.measure import counts as measure_counts
 from seg.prediction.previews import preview
 
 TILE = 512  # the mask TIFF's tiles
@@ -138,20 +140,29 @@ def predict_large(predictor: Predictor, path: Path, out: Path, side: int = 1024)
     return result
 
 
-def into_folder(predictor: Predictor, name: str, path: Path, out: Path, overlay) -> tuple[dict, str]:
+def into_folder(predictor: Predictor, name: str, path: Path, out: Path, overlay, measure_objects: bool = False
+                ) -> tuple[dict, str, pd.DataFrame | None]:
     """A large image predicted into a prediction folder (seg/prediction/output.py): masks/<name>.tif, its preview an
-    overview of image and mask; its record for prediction.json and a note that its objects are not found (they would
-    need the whole mask in memory). ImageError for a file that cannot be read."""
+    overview of image and mask; its record for prediction.json, a note, and with `measure_objects` its objects
+    measured a strip at a time (seg/prediction/large_measure.py; a run on objects: touching objects are one, not split
+    at this size). No ROIs are written for it. ImageError for a file that cannot be read."""
+    from seg.prediction.large_measure import objects_large
     result = predict_large(predictor, path, out / "masks" / f"{name}.tif")
     overview = overview_image(path, predictor.model.input)
     mask = result.overview[:overview.shape[0], :overview.shape[1]]
     Image.fromarray(preview(overview, mask, None, overlay)).save(out / "previews" / f"{name}.png")
+    codes = predictor.model.mask_codes
+    table = objects_large(out / "masks" / f"{name}.tif", codes, name, path) if measure_objects else None
+    found = (f"{len(table):,} objects measured a strip at a time" if table is not None else "objects not measured")
     note = (f"{name}: {result.width:,} x {result.height:,} pixels, read by regions and predicted in {result.tiles:,} "
-            f"tiles; its mask is masks/{name}.tif (tiled). Objects are not counted or measured in an image this large.")
+            f"tiles; its mask is masks/{name}.tif (tiled); {found}"
+            + ("; touching objects are one object (not split apart at this size)" if predictor.model.objects else "")
+            + "; no ROIs are written for an image this large.")
     record = {"name": name, "image": str(path), "mask": f"masks/{name}.tif", "preview": f"previews/{name}.png",
               "width": result.width, "height": result.height, "tiled": True, "large": True,
-              "class_pixels": dict(zip(predictor.model.mask_codes, result.class_pixels)), "truth": None}
-    return record, note
+              "class_pixels": dict(zip(codes, result.class_pixels)), "truth": None,
+              **({"objects_found": measure_counts(table, codes)} if table is not None else {})}
+    return record, note, table
 
 
 def whole_image_scaling(seen: Input, image: Large) -> Input:

@@ -240,12 +240,14 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
     large = [it for it in src.items if is_large(it.image)]  # read by regions, predicted by tiles
     for i, item in enumerate(large):
         try:
-            record, note = into_folder(predictor, item.name, item.image, out, overlay)
+            record, note, table = into_folder(predictor, item.name, item.image, out, overlay, measure_objects)
         except ImageError as e:
             failed.append({"image": str(item.image), "problem": e.problem, "fix": e.fix})
         else:
             records.append(record)
             src.notes.append(note)
+            if table is not None:
+                tables.append(table)
         if progress:
             progress(i + 1, len(src.items))
     paths = [it.image for it in src.items if it not in large]
