@@ -115,7 +115,7 @@ try:
         st.info(f"{text.code(path.name)} is past the size an image may have whole and is read by regions: the mask "
                 "editor opens a window of it. Place the window, then label it: its pixels are copied into the set "
                 "as an image of their own (this file is only read), which trains as any other.")
-        box = zoom.large(readable, partial(labelling.window_mask, s, key), Overlay(Codes(tuple(s.classes))),
+        box = zoom.large(readable, partial(labelling.window_mask, s, readable), Overlay(Codes(tuple(s.classes))),
                          key=f"label_zoom:{key}")
         made = sum(1 for k in keys.values() if k.startswith(f"{key}@"))
         if box is not None and writable and st.button("Label this window", type="primary", icon=":material/crop:"):

@@ -13,7 +13,7 @@ from seg.data.images import read
 from seg.data.tiff import channel_names
 from seg.errors import LabelsError
 from seg.labels.store import LabelSet
-from seg.labels.windows import add_window, window_of
+from seg.labels.windows import add_window, copied, window_of
 from seg.server.sharing import Access
 
 RNG = np.random.default_rng(5)
@@ -142,6 +142,13 @@ def test_a_window_never_takes_the_name_of_an_image_of_the_folder(home, tmp_path,
     s.save(s.path / "images" / f"{odd}.tif", np.ones((500, 500), np.uint8), "drawn", access=MACHINE)
     assert s.mask(odd).shape == (500, 500) and s.mask(key) is None
     assert len(s.sources(MACHINE)) == 5  # three of the folder, two windows
+    # the page draws a window's mask over the large image, its `-2` name or not
+    from ui.labelling import window_mask
+    assert copied(s, (src / "b.tif").resolve(), (0, 0, 500, 500)) == key
+    assert copied(s, (src / "b.tif").resolve(), (0, 100, 500, 500)) is None
+    s.save(s.path / "images" / f"{key}.tif", np.full((500, 500), 1, np.uint8), "drawn", access=MACHINE)
+    assert (window_mask(s, (src / "b.tif").resolve(), (0, 0, 500, 500)) == 1).all()
+    assert not window_mask(s, (src / "b.tif").resolve(), (0, 100, 500, 500)).any()
 
 
 def _label_page_on_a_large_image(tmp_path):

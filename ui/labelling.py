@@ -117,11 +117,12 @@ def add_window(s: LabelSet, image: Path, box) -> str:
     return add_window(s, image, box, access.access())
 
 
-def window_mask(s: LabelSet, key: str, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Class indices of the window `box` of the large image `key`, as drawn on the page: its mask where the window
-    is in the set (seg/labels/windows.py; a set of objects: each object as its class), else nothing drawn."""
-    from seg.labels.windows import window_key
-    mask = s.mask(window_key(key, box))
+def window_mask(s: LabelSet, image: Path, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Class indices of the window `box` of the large image `image` (resolved), as drawn on the page: its mask where
+    the window is in the set (seg/labels/windows.py; a set of objects: each object as its class), else nothing."""
+    from seg.labels.windows import copied
+    key = copied(s, image, box)
+    mask = s.mask(key) if key else None
     if mask is None or mask.shape != tuple(box[2:]):
         return np.zeros(box[2:], np.uint8)
     return (mask > 0).astype(np.uint8) if s.objects else mask

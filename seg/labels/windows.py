@@ -79,15 +79,9 @@ def add_window(s: LabelSet, image: Path, box, access: Access) -> str:
                               f"({layout.width:,} x {layout.height:,} pixels).", "Place the window with the sliders.")
         theirs = {key_of(f.resolve(), s.source) for f in s.sources(access)}
         with s._locked():
-            key, n = base, 1
-            while True:
-                if window_of(s, key) == (str(source), box) and s.image_path(key) is not None:
-                    return key  # copied before: the same pixels, and perhaps a mask drawn on them since
-                if key not in theirs and s.image_path(key) is None and s.mask(key) is None \
-                        and not (s.path / "records" / f"{key}.json").exists():
-                    break
-                n += 1  # the name is an image's of the folder (or another window's): never taken over
-                key = f"{base}-{n}"
+            key, copied = _place(s, base, str(source), box, theirs)
+            if copied:
+                return key  # copied before: the same pixels, and perhaps a mask drawn on them since
             dest = s.path / "images" / f"{key}.tif"
             a, mode = read(Slice(source, box=box))
             names = channel_names(source) if mode.startswith("C") else []
@@ -98,6 +92,26 @@ def add_window(s: LabelSet, image: Path, box, access: Access) -> str:
         raise LabelsError(f"{source.name}: the window cannot be read: {getattr(e, 'problem', e)}",
                           getattr(e, "fix", "Check the file, or copy it again from its source.")) from None
     return key
+
+
+def copied(s: LabelSet, image: Path, box) -> str | None:
+    "The key of the window `box` of the large image `image` (resolved) where it is in the set, else None."
+    key, done = _place(s, window_key(key_of(Path(image), s.source), tuple(box)), str(image), tuple(box), set())
+    return key if done else None
+
+
+def _place(s: LabelSet, base: str, source: str, box: tuple, theirs: set[str]) -> tuple[str, bool]:
+    """(key, True) for the window's copy in the set, else (the first free key from `base`, False): a key an image of
+    the folder (`theirs`) or another window has is never taken over: `-2`, `-3` ... are added."""
+    key, n = base, 1
+    while True:
+        if window_of(s, key) == (source, box) and s.image_path(key) is not None:
+            return key, True
+        if key not in theirs and s.image_path(key) is None and s.mask(key) is None \
+                and not (s.path / "records" / f"{key}.json").exists():
+            return key, False
+        n += 1
+        key = f"{base}-{n}"
 
 
 def window_of(s: LabelSet, key: str) -> tuple[str, tuple[int, int, int, int]] | None:

@@ -156,7 +156,8 @@ def into_folder(predictor: Predictor, name: str, path: Path, out: Path, overlay,
     found = (f"{len(table):,} objects measured a strip at a time" if table is not None else "objects not measured")
     note = (f"{name}: {result.width:,} x {result.height:,} pixels, read by regions and predicted in {result.tiles:,} "
             f"tiles; its mask is masks/{name}.tif (tiled); {found}"
-            + ("; touching objects are one object (not split apart at this size)" if predictor.model.objects else "")
+            + ("; touching objects are one object (not split apart at this size)"
+               if table is not None and predictor.model.objects else "")
             + "; no ROIs are written for an image this large.")
     record = {"name": name, "image": str(path), "mask": f"masks/{name}.tif", "preview": f"previews/{name}.png",
               "width": result.width, "height": result.height, "tiled": True, "large": True,
