@@ -38,11 +38,11 @@ def objects_large(mask: Path, codes: list[str], image: str = "", source: Path | 
     `measure.objects`; `source`: the large image, for each object's values per channel as stored. `rows`: the
     strip's height (default: STRIP_BYTES across the image)."""
     from seg.data.channels import named_channels
+    from seg.data.images import max_pixels
     from seg.data.large import Large
     from seg.data.stacks import Slice
     m = Large.open(mask)
     H, W = m.height, m.width
-    from seg.data.images import max_pixels
     rows = rows or max(8, min(STRIP_BYTES // (8 * W), max_pixels() // W))  # the image's strip: an image itself
     names: list[str] = []
     per_class = {k: _Parts() for k in range(len(codes)) if k not in skip}
@@ -55,11 +55,11 @@ def objects_large(mask: Path, codes: list[str], image: str = "", source: Path | 
             values, names = named_channels(Slice(source, box=(y0, 0, y1 - y0, W)))
         for k, parts in per_class.items():
             parts.add(band == k, y0 - a, y1 - y0, y0, values)
-    tables = [pd.DataFrame(parts.rows(codes[k], image, H, W, names), columns=_columns(("", names) if names else None))
+    columns = _columns(("", names) if names else None)
+    tables = [pd.DataFrame(parts.rows(codes[k], image, H, W, names), columns=columns)
               for k, parts in per_class.items()]
     tables = [t for t in tables if not t.empty]
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=_columns(
-        ("", names) if names else None))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
 
 
 class _Parts:
@@ -80,10 +80,9 @@ class _Parts:
         codes = ndimage.convolve(border, _KERNEL.astype(np.uint8), mode="constant", cval=0)
         inside = band[top:top + h]
         local, n = label(inside, connectivity=2, return_num=True)
-        ids = np.where(local > 0, local + self.count, 0)
-        if self.last is not None:
-            self._seam(self.last, ids[0])
-        self.last = ids[-1].copy()
+        if self.last is not None:  # only the strip's first and last rows meet other strips: their ids, global
+            self._seam(self.last, np.where(local[0] > 0, local[0] + self.count, 0))
+        self.last = np.where(local[-1] > 0, local[-1] + self.count, 0)
         if n:
             at = np.flatnonzero(local)  # the class's pixels only: a strip is mostly something else
             part = local.ravel()[at]
