@@ -52,6 +52,7 @@ def train(data: Path, out: Path, options: list[str]) -> dict:
     full = run.of_type("scores")[-1]
     size = cfg["data"]["size"]
     return {"seconds": seconds, "epochs": len(epochs), "size": size if isinstance(size, list) else [size, size],
+            "scale": cfg["data"].get("scale"),
             "lr": next((e["lr"] for e in run.of_type("lr")), cfg["train"]["lr"]), "loss": cfg["train"]["loss"],
             "bs": cfg["batch_size_used"], "dice_full": full["dice"],
             "per_class": {k: v["dice"] for k, v in full["per_class"].items()}, "dice_train": epochs[-1]["dice"],
@@ -67,6 +68,11 @@ def tutorial_epochs(data: Path, minutes: float) -> tuple[int, tuple[int, int]]:
     per_image, _ = time_per_image(ds, detect(), "resnet34", full, min(8, facts.n_train), augment=False)
     epoch = per_image * (facts.n_train + facts.n_valid / 3) + 1
     return max(1, int((minutes * 60 - START_S) // epoch)), full
+
+
+def seen(r: dict) -> str:
+    "How the run saw the images: windows of its size at a scale, or (nothing said) whole images squeezed."
+    return f" windows at scale {r['scale']:g}" if r.get("scale") is not None else ""
 
 
 def fmt(x):
@@ -97,7 +103,7 @@ def block(name: str, minutes: float, rows: list[tuple[str, dict]], kept: dict[st
             + " | Dice (fg mean), own size | Dice, training size |\n|---|---|---|" + "---|" * len(classes)
             + "---|---|\n")
     body = "".join(
-        f"| {n} | {r['size'][0]}x{r['size'][1]}, {r['bs']}, {r['epochs']}, {r['lr']:.1e}, {r['loss']} | "
+        f"| {n} | {r['size'][0]}x{r['size'][1]}{seen(r)}, {r['bs']}, {r['epochs']}, {r['lr']:.1e}, {r['loss']} | "
         f"{r['seconds']:.0f} s ({minutes * 60:.0f} s) | " + " | ".join(fmt(r["per_class"][c]) for c in classes)
         + f" | **{fmt(r['dice_full'])}** | {fmt(r['dice_train'])} |\n" for n, r in rows)
     if kept:  # earlier rows first, in the recipes' order

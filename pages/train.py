@@ -264,27 +264,34 @@ def live_charts():
         c2.plotly_chart(charts.epoch_loss(epochs), key="epoch_loss")
         c3.plotly_chart(charts.epoch_scores(epochs, title="Validation scores (foreground)"), key="epoch_scores")
         last, full = epochs[-1], run.full_size()
+        on_objects = bool(run.config().get("objects"))  # it learned interior and boundary; users judge the objects
+        objects = run.object_scores()  # a run on objects, once it ended: touching objects split apart, scored
+        if objects:  # the headline of a run on objects: what a user counts and measures
+            error = "-" if objects["count_error_median"] is None else f"{objects['count_error_median']:.0%}"
+            o = st.columns(5)
+            o[0].metric("Objects: AP at IoU 0.5", text.score(objects["ap50"]),
+                        help="Validation images at their own size: TP / (TP + FP + FN), objects matched at IoU > 0.5.")
+            o[1].metric("Count error (median)", error, help="|found - true| / true, per image.")
+            o[2].metric("Dice of the objects' pixels", text.score(full.get("dice")) if full else "-",
+                        help="All objects together against the true objects' pixels, at the images' own size: the "
+                             "Dice a run on classes reports.")
+            o[3].metric("Objects found / true", f"{objects['found']} / {objects['true']}")
+            o[4].metric("Mean AP, IoU 0.5 to 0.95", text.score(objects["ap"]),
+                        help=f"Split tuned on the validation images: seed {objects['split']['seed']:g}, objects "
+                             f"under {objects['split']['min_size']} px dropped.")
         m = st.columns(5)
-        m[0].metric("Dice (foreground)", text.score(last.get("dice")),
-                    help="Last epoch, validation images at the training size.")
-        m[1].metric("IoU (foreground)", text.score(last.get("iou")),
+        what = "interior and boundary" if on_objects else "foreground"
+        m[0].metric(f"Dice ({what})", text.score(last.get("dice")),
+                    help="Last epoch, validation images at the training size."
+                         + (" The mean of the two classes the model learns, not a score of objects." if on_objects
+                            else ""))
+        m[1].metric(f"IoU ({what})", text.score(last.get("iou")),
                     help="Last epoch, validation images at the training size.")
         m[2].metric("Dice at the images' own size", text.score(full.get("dice")) if full else "after the run",
                     help="Best weights, validation images predicted at their own size: what your masks will be. "
                          "Lower than at the training size when objects are small.")
         m[3].metric("Valid loss", text.score(last.get("valid_loss")))
         m[4].metric("Epochs done", f"{len(epochs)}")
-        objects = run.object_scores()  # a run on objects, once it ended: touching objects split apart, scored
-        if objects:
-            error = "-" if objects["count_error_median"] is None else f"{objects['count_error_median']:.0%}"
-            o = st.columns(5)
-            o[0].metric("Objects: AP at IoU 0.5", text.score(objects["ap50"]),
-                        help="Validation images at their own size: TP / (TP + FP + FN), objects matched at IoU > 0.5.")
-            o[1].metric("Mean AP, IoU 0.5 to 0.95", text.score(objects["ap"]))
-            o[2].metric("Objects found / true", f"{objects['found']} / {objects['true']}")
-            o[3].metric("Count error (median)", error, help="|found - true| / true, per image.")
-            o[4].metric("Split", f"seed {objects['split']['seed']:g}", help=f"Tuned on the validation images; "
-                        f"objects under {objects['split']['min_size']} px dropped.")
         with st.expander("Every epoch"):
             st.dataframe(pd.DataFrame(epochs).drop(columns=["type", "t"]), hide_index=True)
     samples = run.samples()

@@ -140,7 +140,7 @@ def test_settings_and_the_command_line_round_trip():
     cases = [
         (DataSettings(), TrainSettings()),
         (DataSettings(size=(96, 160), bs=3, valid_pct=0.35, seed=7, augment=False, workers=2,
-                      within=("/data/a", "/data/b c"), objects=True),
+                      within=("/data/a", "/data/b c"), objects=True, scale=0.37, fg_share=0.6),
          TrainSettings(epochs=37, lr=3.3e-4, arch="resnet18", pretrained=False, weights="/w/r18.pth",
                        loss="ce", find_lr=True, precision="bf16")),
         (DataSettings(size=512, objects=False),

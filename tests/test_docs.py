@@ -114,6 +114,14 @@ FIGURES = [
     ("seg.training.planner: UNTIL_STOPPED_MIN / 60", "docs/training.md", "plans for {:g} hours"),
     ("seg.training.planner: MIN_EPOCHS", "docs/training.md", "the largest at which {} epochs fit in the time"),
     ("seg.training.planner: THIN_PX", "docs/training.md", "under {:g} px wide"),
+    ("seg.training.planner: WINDOW_SIDE, WINDOW_SIDE, THIN_PX", "docs/training.md#trials-the-plan-decided-on-your-data",
+     "{} x {} px windows at the scale that keeps the thinnest structures {:g} px wide"),
+    ("seg.model.settings: words(FG_SHARE)", "docs/training.md#windows-where-the-structures-are",
+     "{} of the windows are centred on a pixel of a foreground class"),
+    ("seg.data.scaled_crops: MAX_CROPS, VALID_CROPS", "docs/training.md#windows-where-the-structures-are",
+     "(at most {} windows an image), new windows every epoch; the per-epoch scores are on up to {} fixed windows"),
+    ("seg.model.settings: MIN_SCALE, MAX_SCALE", "docs/cli.md", "scaled by S ({:g} to {:g};"),
+    ("seg.model.settings: round(FG_SHARE, 3)", "docs/cli.md", "| `--fg-share F` | {:g} |"),
     ("seg.training.planner: RARE", "docs/training.md", "when a class covers under {:.0%} of the pixels"),
     ("seg.training.planner: FINDER_MIN_PAIRS, words(FINDER_SHARE)", "docs/training.md",
      "with fewer than {} training pairs or when the finder would take over {} of the time"),
@@ -202,7 +210,7 @@ FIGURES = [
     ("seg.server.sharing: MAX_PATH, MAX_NAME", "docs/sharing.md", "at most {:,} bytes, {} per name"),
 ]
 
-WORDS = {0.1: "a tenth", 0.25: "a quarter", 0.5: "half", 2: "two", 3: "three"}
+WORDS = {0.1: "a tenth", 0.25: "a quarter", 0.5: "half", 1 / 3: "a third", 2: "two", 3: "three"}
 
 
 def sci(x: float) -> str:

@@ -122,6 +122,13 @@ def test_the_pages_show_a_run_on_objects(objects_run, home):
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert 0 <= float(metrics["Objects: AP at IoU 0.5"]) <= 1 and metrics["Objects found / true"].endswith("/ 40")
+    # the headline is the objects' (AP, count error, the objects' pixels' Dice), then the classes the model learned
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["Objects: AP at IoU 0.5", "Count error (median)", "Dice of the objects' pixels"]
+    full = [json.loads(line) for line in (objects_run / "events.jsonl").read_text().splitlines()
+            if '"scores"' in line][-1]
+    assert metrics["Dice of the objects' pixels"] == metrics["Dice at the images' own size"] == f"{full['dice']:.3f}"
+    assert "Dice (interior and boundary)" in labels and "Dice (foreground)" not in labels
     at.switch_page("pages/predict.py").run()
     at.button(key="predict").click().run()
     assert not at.exception, at.exception

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from seg.cli import text
@@ -56,6 +57,8 @@ def cmd_train(args) -> int:
     from seg.training.train import train
     data, settings = from_args(args)
     path = dataset_path(args.data)
+    if args.from_run and data.scale is None:  # a model learned on windows goes on at the scale it learned at
+        data = replace(data, scale=_learned(args.from_run).get("scale"))
     plan = json.loads(args.plan) if args.plan else None
     budget = None
     if args.budget is not None:
@@ -95,6 +98,8 @@ def _planned(path, data, settings, args, given: dict | None = None):
         dataset = prepare(path, data, settings, args.codes)
         p = make_plan(dataset, args.budget, detect(), settings, data.valid_pct, data.seed,
                       size=_size_of(args.from_run) if args.from_run else None)
+        p.reasons += [f"Windows at scale {data.scale:g}, as the model it continues from learned."] if (
+            args.from_run and data.scale is not None) else []
     trials = not args.no_trials
     print(f"plan for {args.budget:g} min: {p.summary()}; about {p.seconds / 60:.0f} min"
           + ("; candidates around it are tried first" if trials else ""))
@@ -104,13 +109,17 @@ def _planned(path, data, settings, args, given: dict | None = None):
     return p.data_settings(data), p.train_settings(settings), Budget(p, STARTED + args.budget * 60, trials)
 
 
-def _size_of(from_run: str) -> tuple[int, int] | None:
-    "The training size of the run `--from` names (its folder or a weights file in it); None when unknown."
+def _learned(from_run: str) -> dict:
+    "The data settings of the run `--from` names (its folder or a weights file in it): {} when unknown."
     from seg.runs import Run
-    from seg.util import hw
     folder = Path(from_run)
-    cfg = Run(folder.parent if folder.suffix == ".pth" else folder).config() or {}
-    size = cfg.get("data", {}).get("size")
+    return (Run(folder.parent if folder.suffix == ".pth" else folder).config() or {}).get("data") or {}
+
+
+def _size_of(from_run: str) -> tuple[int, int] | None:
+    "The training size of the run `--from` names; None when unknown."
+    from seg.util import hw
+    size = _learned(from_run).get("size")
     return hw(size) if size else None
 
 

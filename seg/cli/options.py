@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from seg.model.registry import BACKBONES, LOSSES
-from seg.model.settings import PERCENTILES, PRECISIONS, SCALINGS, DataSettings, TrainSettings
+from seg.model.settings import MAX_SCALE, MIN_SCALE, PERCENTILES, PRECISIONS, SCALINGS, DataSettings, TrainSettings
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ OPTIONS = (
     Option("scaling", DataSettings, "--scaling", "how channels that are not 8-bit RGB are scaled to 0..1: between "
            f"the training images' {PERCENTILES[0]:g} and {PERCENTILES[1]:g} percentiles (dataset) or each image's "
            "own (image)", choices=SCALINGS),
+    Option("scale", DataSettings, "--scale", f"train on windows of --size cut from the images scaled by this "
+           f"({MIN_SCALE:g} to {MAX_SCALE:g}; 0.5: half their sides), predicted in tiles at the same scale; left out: "
+           "each image squeezed whole to --size", type=float),
+    Option("fg_share", DataSettings, "--fg-share", "with --scale: the share of windows centred on a foreground "
+           "pixel (0 to 1)", type=float),
     Option("find_lr", TrainSettings, "--find-lr", "take the learning rate from lr_find's valley at the start",
            kind="flag"),
 )
@@ -87,7 +92,8 @@ def add_training_options(parser: argparse.ArgumentParser, train: bool = True) ->
         if o.kind == "flag" and not train:
             continue
         default = getattr(defaults[o.owner], o.field)
-        shown = f" ({default})" if default not in (None, (), False) else ""
+        shown = f" ({default:.3g})" if isinstance(default, float) else f" ({default})" if default not in (
+            None, (), False) else ""
         if o.kind in ("switch", "tristate"):
             parser.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=default, help=o.help + shown)
         elif o.kind == "flag":

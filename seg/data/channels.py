@@ -151,6 +151,17 @@ def resize_channels(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out.numpy().transpose(1, 2, 0)
 
 
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize to (height, width), as training resizes: fastai's Resize(method=Squish) (Pillow) for uint8 RGB,
+    `resize_channels` for prepared channels."""
+    if image.shape[:2] == tuple(size):
+        return image
+    if image.dtype != np.uint8:
+        return resize_channels(image, size)
+    from PIL import Image
+    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+
+
 def percentiles(values: np.ndarray) -> tuple[float, float]:
     lo, hi = np.percentile(values, PERCENTILES)
     return float(lo), float(hi)

@@ -7,7 +7,8 @@ processes (Windows, macOS, `accelerate launch`) as well as forked ones.
 A dataset with large images (their regions: seg/data/regions.py) trains on crops of the training size at the images'
 own pixels, never shrunk whole: each training pair is a few `Crop` items, each drawing a new random window every
 time it is read (the image's reader draws it, the mask's reads the same one); each validation pair is up to
-VALID_CROPS fixed windows spread over it.
+VALID_CROPS fixed windows spread over it. A run with a `scale` trains on windows of the images scaled by it
+(seg/data/scaled_crops.py: `ScaledCrop` items, cut by the image's reader, the mask's reading the window's mask).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from seg.data.discovery import Pair
 from seg.data.display import composite
 from seg.data.images import is_lossy, load_image, load_mask
 from seg.data.masks import Encoding
+from seg.data.scaled_crops import ScaledCrop, scaled_crops
 from seg.data.stacks import Slice, box_of
 from seg.errors import SettingsError
 from seg.model.settings import DataSettings
@@ -136,6 +138,8 @@ def _draw(item) -> Pair:
 
 class ReadImage:
     def __call__(self, item) -> PILImage:
+        if isinstance(item, ScaledCrop):
+            return PILImage.create(item.cut(load_image(item.pair.image)))
         return PILImage.create(load_image(_draw(item).image))
 
 
@@ -148,7 +152,10 @@ class ReadChannels:
         self.input, self.hw = input, hw
 
     def __call__(self, item) -> TensorImage:
-        a = resize_channels(self.input.load(_draw(item).image), self.hw)
+        if isinstance(item, ScaledCrop):
+            a = item.cut(self.input.load(item.pair.image))
+        else:
+            a = resize_channels(self.input.load(_draw(item).image), self.hw)
         return TensorImage(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))) * 255)
 
 
@@ -156,9 +163,14 @@ class ReadMask:
     def __init__(self, encoding: Encoding):
         self.encoding = encoding
 
+    def array(self, pair: Pair, hw: tuple[int, int] | None = None) -> np.ndarray:
+        "The pair's class indices at its own size (`hw` is the size it will be scaled to: the same whatever it is)."
+        return self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask))
+
     def __call__(self, item) -> PILMask:
-        pair = _drawn(item)
-        return PILMask.create(self.encoding.decode(load_mask(pair.mask), is_lossy(pair.mask)))
+        if isinstance(item, ScaledCrop):
+            return PILMask.create(item.mask)
+        return PILMask.create(self.array(_drawn(item)))
 
 
 class ReadTarget:
@@ -168,20 +180,30 @@ class ReadTarget:
     def __init__(self, regions: bool, hw: tuple[int, int]):
         self.regions, self.hw = regions, hw
 
+    def array(self, pair: Pair, hw: tuple[int, int]) -> np.ndarray:
+        "The pair's target at its own size, its boundary band wide enough to survive the resize to `hw`."
+        ids = ids_of(load_mask(pair.mask).values, self.regions)
+        return target(ids, width_for(ids.shape, hw))
+
     def __call__(self, item) -> PILMask:
-        ids = ids_of(load_mask(_drawn(item).mask).values, self.regions)
-        return PILMask.create(target(ids, width_for(ids.shape, self.hw)))
+        if isinstance(item, ScaledCrop):
+            return PILMask.create(item.mask)
+        return PILMask.create(self.array(_drawn(item), self.hw))
+
+
+def truth_reader(dataset: Dataset, hw: tuple[int, int]):
+    "What a pair's mask gives training: its classes, or for a dataset of objects background / interior / boundary."
+    return ReadTarget(dataset.objects.regions, hw) if dataset.objects else ReadMask(dataset.encoding)
 
 
 def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettings, input: Input) -> DataBlock:
     "The items are the `n_train` training pairs followed by the `n_valid` validation pairs."
     stats = imagenet_stats if input.rgb else ([MEAN] * input.n_in, [STD] * input.n_in)
     batch_tfms = [*(Augment().transforms() if settings.augment else []), Normalize.from_stats(*stats)]
-    objects = dataset.objects
     return DataBlock(
         blocks=(ImageBlock if input.rgb else TransformBlock(), MaskBlock(list(dataset.train_codes.names))),
         get_x=ReadImage() if input.rgb else ReadChannels(input, settings.hw),
-        get_y=ReadTarget(objects.regions, settings.hw) if objects else ReadMask(dataset.encoding),
+        get_y=truth_reader(dataset, settings.hw),
         splitter=IndexSplitter(list(range(n_train, n_train + n_valid))),
         item_tfms=Resize(settings.hw, method=ResizeMethod.Squish),
         batch_tfms=batch_tfms,
@@ -199,6 +221,11 @@ def dataloaders(dataset: Dataset, settings: DataSettings | None = None, device=N
     input = input or dataset.input_plan(train, settings.pick, settings.scaling)
     if dataset.crops:  # large images: crops of the training size at their own pixels
         train, valid = crops(train, settings.hw, False), crops(valid, settings.hw, True)
+    elif settings.scale is not None:  # windows of the images scaled by `scale`, a share centred on foreground
+        sizes = {s.pair: (s.size[1], s.size[0]) for s in dataset.usable}
+        truth = truth_reader(dataset, settings.hw)
+        train, valid = (scaled_crops(pairs, sizes, settings.hw, settings.scale, settings.fg_share, truth, v)
+                        for pairs, v in ((train, False), (valid, True)))
     dls = datablock(dataset, len(train), len(valid), settings, input).dataloaders(
         train + valid, bs=settings.batch_size(len(train)), num_workers=settings.workers, device=device,
         seed=settings.seed, shuffle=True)
@@ -220,13 +247,17 @@ def to_uint8_images(x) -> list[np.ndarray]:
 def augment_preview(dataset: Dataset, pair: Pair, settings: DataSettings | None = None,
                     n: int = 8) -> list[tuple[np.ndarray, np.ndarray]]:
     """`n` augmented versions of one pair as training sees them: (uint8 RGB, class-index mask),
-    at the training size."""
+    at the training size (with a `scale`: windows of it, drawn as training draws them)."""
     settings = settings or DataSettings()
     settings.check()
     train, _ = dataset.split(settings.valid_pct, settings.seed)
     block = datablock(dataset, n, 1, DataSettings(**{**settings.to_json(), "augment": True}),
                       dataset.input_plan(train, settings.pick, settings.scaling))
-    dls = block.dataloaders([pair] * (n + 1), bs=n, num_workers=0, seed=settings.seed, device="cpu")
+    items = [pair] * (n + 1)
+    if settings.scale is not None and not dataset.crops:  # windows, as a run with this scale trains on
+        items = [ScaledCrop(pair, settings.hw, settings.scale, settings.fg_share, truth_reader(dataset, settings.hw))
+                 for _ in items]
+    dls = block.dataloaders(items, bs=n, num_workers=0, seed=settings.seed, device="cpu")
     xb, yb = dls.train.one_batch()
     xd, yd = dls.train.decode((xb, yb))
     images = to_uint8_images(xd)

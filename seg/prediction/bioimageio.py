@@ -213,8 +213,8 @@ def _readme(model: Model, cfg: dict, source: str, full: dict | None) -> str:
     lines += [f"- channel {i}: {c}" for i, c in enumerate(model.codes)]
     lines += ["", "## Input and output", "",
               f"- input `image`: {'RGB, values 0..255' if model.input.rgb else model.input.describe()} (float32), "
-              f"{h} x {w} pixels (height x width). The training "
-              "squeezed each image to this size; resize an image to it, or tile a larger one at the training scale.",
+              f"{h} x {w} pixels (height x width): {model.seen}"
+              + ("." if model.tiles else "; resize an image to it, or tile a larger one at the training scale."),
               "- preprocessing: per channel, minus the ImageNet mean and over its standard deviation, both times 255 "
               "(in rdf.yaml)." if model.input.rgb else f"- preprocessing (in rdf.yaml): {model.input.recipe()}.",
               "- output `probabilities`: one channel per class, summing to 1; the class of a pixel is the channel "

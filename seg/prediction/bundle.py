@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # torch: imported when a bundle is built, not for a zip of ma
 
 
 README = """A U-Net trained with segboard ({arch} backbone, {n} classes: {codes}).
-Images are squeezed to {h} x {w} pixels (height x width) and given as {recipe}; the output has one
+{Seen}, given as {recipe}; the output has one
 channel per class (argmax = class index).
 {fastai}
 With plain PyTorch and fastai's model code:
@@ -123,6 +123,7 @@ def bundle(run_dir, which: str = "best") -> bytes:
         zf.writestr("codes.txt", "\n".join(model.codes) + "\n")
         c, rgb = model.input.n_in, model.input.rgb
         readme = README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes), h=h, w=w, c=c,
+                               Seen=model.seen[0].upper() + model.seen[1:],
                                recipe=model.input.recipe(), fastai=(FASTAI if rgb else NO_FASTAI).format(h=h, w=w, c=c))
         if model.objects:
             from seg.prediction.instances import objects_split

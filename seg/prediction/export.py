@@ -20,7 +20,7 @@ from seg.prediction.model import Model
 OPSET = 17
 README = """model.onnx: a U-Net trained with segboard (run {run}; {arch} backbone, {n} classes: {codes}).
 
-Input `image`: float32 (N, {c}, {h}, {w}), {recipe}: images squeezed to {h} x {w} pixels (height x width) as in
+Input `image`: float32 (N, {c}, {h}, {w}), {recipe}: {seen}, as in
 training. Output `logits` (N, {n}, {h}, {w}):
 the class of a pixel is the argmax over the classes (codes.txt: class index = line number - 1).
 
@@ -110,6 +110,6 @@ def export_folder(run_dir, out, which: str = "best") -> dict:
     (out / "config.json").write_text((Path(model.run) / "config.json").read_text(encoding="utf-8"), encoding="utf-8")
     (out / "README.txt").write_text(README.format(arch=model.arch, n=len(model.codes), codes=", ".join(model.codes),
                                                   h=h, w=w, run=Path(model.run).name, c=model.input.n_in,
-                                                  recipe=model.input.recipe()), encoding="utf-8")
+                                                  recipe=model.input.recipe(), seen=model.seen), encoding="utf-8")
     return {"format": "onnx", "folder": str(out), "model": str(out / "model.onnx"), "run": str(model.run),
             "weights": str(model.weights), "max_difference": diff}

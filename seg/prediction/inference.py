@@ -3,7 +3,8 @@
 `Predictor` prepares images exactly as the run's validation DataLoader did (squished to the training
 size with bilinear resampling, scaled to 0..1, normalised with the ImageNet statistics), so its masks
 are fastai `get_preds`' masks; the class probabilities are then resized back to the image's size before
-the argmax. An image much larger than the training images is not squished: it is scaled as the training
+the argmax. A model that learned on windows of scaled images (a run's `scale`) predicts every image in tiles.
+An image much larger than the training images is not squished: it is scaled as the training
 images were and predicted in overlapping tiles of the training size, blended with weights that fall off
 towards each tile's edge, so a 4096 x 4096 image takes the memory of a few tiles plus its own masks.
 """
@@ -19,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from seg.data.channels import Input, resize_channels
+from seg.data.channels import Input
+from seg.data.channels import resize_image as resize
 from seg.errors import ImageError
 from seg.model.device import Device, cpu, detect
 from seg.model.number_formats import (
@@ -54,16 +55,6 @@ def _to_batch(images: list[np.ndarray]) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std
-
-
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize to (height, width), as training resized: fastai's Resize(method=Squish) for uint8 RGB,
-    `resize_channels` for prepared channels."""
-    if image.shape[:2] == tuple(size):
-        return image
-    if image.dtype != np.uint8:
-        return resize_channels(image, size)
-    return np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
 
 
 def starts(length: int, tile: int, stride: int) -> list[int]:
@@ -164,6 +155,9 @@ class Predictor:
         return (time.perf_counter() - start) / len(x)
 
     def needs_tiles(self, h: int, w: int) -> bool:
+        "Whether an image is tiled: always for a model that learned on windows, else when much larger than training's."
+        if self.model.tiles:
+            return True
         sh, sw = self.model.scale
         th, tw = self.model.size
         return h * sh > TILE_MARGIN * th or w * sw > TILE_MARGIN * tw

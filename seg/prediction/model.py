@@ -29,12 +29,22 @@ class Model:
     trained: dict | None = None  # config.json's `precision` and `device`: how and where it trained
     objects: dict | None = None  # a run on objects: config.json's `objects` (name, source, ids)
     input: Input = field(default_factory=Input)  # what it sees of an image (config.json's `input`)
+    tiles: bool = False  # it learned on windows of scaled images (config.json's data.scale): always predicted in tiles
 
     @property
     def mask_codes(self) -> list[str]:
         """The classes of the masks it writes: its own, or for a run on objects (which learned background,
         interior and boundary) the background and the objects."""
         return self.codes[:2] if self.objects else self.codes
+
+    @property
+    def seen(self) -> str:
+        "How an image becomes the model's input, in words (the READMEs of its downloads say it)."
+        h, w = self.size
+        if self.tiles:
+            return (f"images scaled by {self.scale[0]:g} (bilinear) and cut into overlapping tiles of {h} x {w} pixels "
+                    f"(height x width): it learned on windows of that size at that scale, never on squeezed images")
+        return f"images squeezed to {h} x {w} pixels (height x width)"
 
     @classmethod
     def load(cls, run_dir, which: str = "best") -> Model:
@@ -57,7 +67,7 @@ class Model:
         module.load_state_dict(read_state(weights, arch))
         return cls(module.eval(), codes, arch, size, training_scale(cfg, size), weights, run.path,
                    {"precision": cfg.get("precision"), "device": cfg.get("device", {}).get("kind")},
-                   cfg.get("objects"), seen)
+                   cfg.get("objects"), seen, cfg["data"].get("scale") is not None)
 
 
 def read_state(path: Path, arch: str = "") -> dict:
@@ -74,8 +84,10 @@ def read_state(path: Path, arch: str = "") -> dict:
 
 
 def training_scale(cfg: dict, size: tuple[int, int]) -> tuple[float, float]:
-    """How much the training images were shrunk (training size / their most common size); 1 when
-    the run did not record their size. Tiles of a large image are scaled the same way."""
+    """How much the training images were shrunk: the run's `scale` (it trained on windows of scaled images), else
+    training size / their most common size; 1 when the run did not record their size. Tiles are scaled the same way."""
+    if cfg.get("data", {}).get("scale") is not None:
+        return float(cfg["data"]["scale"]), float(cfg["data"]["scale"])
     typical = cfg.get("dataset", {}).get("typical_size")  # (width, height)
     if not typical:
         return 1.0, 1.0

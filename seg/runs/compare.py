@@ -21,6 +21,7 @@ SETTINGS = (
     ("classes", ("codes",)), ("objects", ("objects", "name")),
     ("image size", ("data", "size")), ("batch size", ("batch_size_used",)), ("epochs", ("train", "epochs")),
     ("learning rate", ("train", "lr")), ("backbone", ("train", "arch")), ("loss", ("train", "loss")),
+    ("windows cut at scale", ("data", "scale")), ("windows centred on foreground", ("data", "fg_share")),
     ("augmentation", ("data", "augment")), ("validation fraction", ("data", "valid_pct")), ("seed", ("data", "seed")),
     ("ImageNet weights", ("pretrained", "used")), ("number format", ("precision", "label")),
     ("budget (min)", ("budget", "minutes")), ("trials", ("trials", "winner", "label")), ("from run", ("from",)),
@@ -52,6 +53,8 @@ def settings(run: Run) -> dict:
     out = {label: _get(cfg, path) for label, path in SETTINGS}
     if cfg.get("from"):  # --from: the weights file continued from; the earlier run's folder name
         out["from run"] = Path(str(cfg["from"])).parent.name
+    if out["windows cut at scale"] is None:  # whole images: the share of windows means nothing
+        out["windows centred on foreground"] = None
     return out
 
 

@@ -35,18 +35,21 @@ SETTLED = 2.0  # the trials end early when the rules' choice leads every other b
 
 @dataclass(frozen=True)
 class Candidate:
-    "One way to train: the training size (height, width), the peak learning rate and the loss."
+    """One way to train: the training size (height, width), the peak learning rate and the loss; with a `scale`,
+    windows of that size cut from the images scaled by it (seg/data/scaled_crops.py), else whole images squeezed."""
 
     size: tuple[int, int]
     lr: float
     loss: str
+    scale: float | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.size[0]} x {self.size[1]} px, lr {self.lr:.0e}, {LOSSES[self.loss].label}"
+        seen = f" windows at scale {self.scale:g}" if self.scale is not None else ""
+        return f"{self.size[0]} x {self.size[1]} px{seen}, lr {self.lr:.0e}, {LOSSES[self.loss].label}"
 
     def to_json(self) -> dict:
-        return {"size": list(self.size), "lr": self.lr, "loss": self.loss, "label": self.label}
+        return {"size": list(self.size), "lr": self.lr, "loss": self.loss, "scale": self.scale, "label": self.label}
 
 
 @dataclass
@@ -86,12 +89,14 @@ class Trainer(Protocol):
 
 
 def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[float], tuple[int, int]],
-               fractions: dict[str, float]) -> list[Candidate]:
+               fractions: dict[str, float], windows: tuple = (), scale: float | None = None) -> list[Candidate]:
     """The candidates around the rule's choice (`size`, `lr`, `loss`), in the order they are kept when time
-    allows fewer: the rule's own first, then a smaller size at the higher rate (more steps in the time),
-    the rule's size at the other rate, a larger size, the loss the rule did not pick where it is a close
-    call. `sizes(share)` is the training size at `share` of the rule's longer side (the images' aspect,
-    multiples of 32, never over the images' own size)."""
+    allows fewer: the rule's own first, then `windows` at the higher rate ((size, scale) pairs: training on
+    windows of scaled images, seg/training/planner.py: windows_for), a smaller size at the higher rate (more
+    steps in the time), the rule's size at the other rate, a larger size, the loss the rule did not pick where
+    it is a close call. `sizes(share)` is the training size at `share` of the rule's longer side (the images'
+    aspect, multiples of 32, never over the images' own size). `scale`: the rule's own (every candidate keeps it:
+    a run continuing from a model on windows)."""
     other_lr = LRS[1] if lr < 0.7 * LRS[1] else LRS[0]
     high, low = max(lr, other_lr), min(lr, other_lr)
     smaller, larger = sizes(SMALLER), sizes(LARGER)
@@ -100,10 +105,11 @@ def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[flo
     rare = [v for v in list(fractions.values())[1:] if v > 0]
     close = bool(rare) and CLOSE_CALL[0] <= min(rare) <= CLOSE_CALL[1]
     other_loss = "ce" if loss != "ce" else "dice-ce"
-    out = [Candidate(size, lr, loss), Candidate(smaller, high, loss), Candidate(size, other_lr, loss),
-           Candidate(larger, low, loss), Candidate(smaller, low, loss), Candidate(larger, high, loss)]
+    out = [Candidate(s, r, loss, scale) for s, r in ((size, lr), (smaller, high), (size, other_lr), (larger, low),
+                                                      (smaller, low), (larger, high))]
     if close:
-        out.insert(3, Candidate(size, lr, other_loss))
+        out.insert(3, Candidate(size, lr, other_loss, scale))
+    out[1:1] = [Candidate(tuple(hw), high, loss, s) for hw, s in windows]
     seen, unique = set(), []
     for c in out:
         if c not in seen:

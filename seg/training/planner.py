@@ -92,6 +92,7 @@ class Plan:
     device: str
     reasons: list[str] = field(default_factory=list)
     precision: str = "auto"  # the number format the pace was measured in (the fastest here); "auto": not timed
+    thinnest: float | None = None  # the thinnest structures' width in the images, px (DataFacts): windows_for reads it
 
     def data_settings(self, base: DataSettings | None = None) -> DataSettings:
         return replace(base or DataSettings(), size=self.size, bs=self.bs, augment=self.augment)
@@ -275,7 +276,25 @@ def plan(dataset, budget_min: float | None, device, settings: TrainSettings | No
         reasons.append(f"Trains in {BY_NAME[measured.precision].label}: the fastest on this device of a few timed "
                        f"steps per image ({others}).")
     return Plan(budget_min, chosen, bs, epochs, SAFE_LR, find, loss, augment, pretrained.used, round(seconds, 1),
-                round(per_image, 4), device.kind, reasons, measured.precision)
+                round(per_image, 4), device.kind, reasons, measured.precision, facts.thinnest)
+
+
+WINDOW_SIDE = 128  # the side of the windows the trials try (seg/data/scaled_crops.py)
+
+
+def windows_for(typical: tuple[int, int], size: tuple[int, int], thinnest: float | None) -> list[tuple]:
+    """The windows the trials try beside whole images squeezed to `size`: (window (height, width), scale) pairs.
+    The first at the scale that keeps the thinnest structures THIN_PX wide, and never less than the squeeze's
+    (never over 1: the images' own pixels), in eighths; the second at half that (wider context, more images a
+    step). Only where the scaled image is larger than a window (else a window is the whole image, squeezed)."""
+    squeeze = max(size) / max(typical)
+    keep = THIN_PX / thinnest if thinnest else squeeze
+    first = min(1.0, math.ceil(max(squeeze, keep) * 8) / 8)
+    out = []
+    for s in (first, first / 2):
+        if max(typical) * s > WINDOW_SIDE:
+            out.append(((WINDOW_SIDE, WINDOW_SIDE), s))
+    return out
 
 
 def finder_s(size, pace: float, bs: int) -> float:

@@ -18,4 +18,7 @@ def prepare(data, data_settings: DataSettings, train_settings: TrainSettings, co
     if not dataset.ok:
         raise SettingsError(f"The dataset in {data} cannot be trained on: {dataset.first_error()} "
                             f"(python -m seg inspect {data} lists every problem)")
+    if data_settings.scale is not None and dataset.crops:
+        raise SettingsError(f"--scale {data_settings.scale:g}: the dataset in {data} holds large images, which "
+                            f"train on windows at their own pixels already; leave --scale out.")
     return dataset

@@ -198,7 +198,8 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                                     keep_size=from_run is not None)
                 if trials.winner is not None:
                     w = trials.winner
-                    ds, ts, learn = replace(ds, size=w.size), replace(ts, lr=w.lr, loss=w.loss, find_lr=False), \
+                    ds, ts, learn = replace(ds, size=w.size, scale=w.scale), \
+                        replace(ts, lr=w.lr, loss=w.loss, find_lr=False), \
                         trials.learn
                 log.write("note", message=trials.reason)
             elif budget is not None and budget.trials:

@@ -78,12 +78,17 @@ class FastaiTrials:
         return c.size[0] * c.size[1] / 1e6
 
     def estimate_step(self, c: Candidate) -> float:
-        "Seconds per step at the candidate's size: timed (its data loading included) once a size has trained."
-        return self.step_s.get(c) or self.size_step_s.get(c.size) or self.pace * self._mp(c) * self.bs
+        "Seconds per step at the candidate's size: timed (its data loading included) once a shape has trained."
+        return self.step_s.get(c) or self.size_step_s.get(_shape(c)) or self.pace * self._mp(c) * self.bs
 
     def estimate_score(self, c: Candidate) -> float:
-        # a forward pass is about a third of a training step; resizing back at the images' size is extra
-        return self.score_s.get(c) or len(self.images) * (self.pace * self._mp(c) / 3 + 0.05)
+        # a forward pass is about a third of a training step; resizing back at the images' size is extra; a model
+        # on windows predicts each image in tiles (a quarter of each tile's side overlaps its neighbour's)
+        tiles = 1.0
+        if c.scale is not None and self.typical:
+            tiles = math.prod(max(1, math.ceil((v * c.scale - t / 4) / (t * 3 / 4)))
+                              for v, t in zip(self.typical, c.size))
+        return self.score_s.get(c) or len(self.images) * (tiles * self.pace * self._mp(c) / 3 + 0.05)
 
     def min_seconds(self, c: Candidate) -> float:
         build = 0.0 if c in self.learners else self.build_s
@@ -100,16 +105,16 @@ class FastaiTrials:
         # to time the formats): the same steps for the same size, whoever comes first
         left = seconds - (self.build_s if first else 0.0) - self.estimate_score(c)
         probe = 0
-        if c.size not in self.size_step_s:  # the pace measured at one size misjudges another (loading is per
+        if _shape(c) not in self.size_step_s:  # the pace measured at one size misjudges another (loading is per
             t = time.perf_counter()        # image, not per pixel): time this size on a few real steps first
             fit_probe(learn, c.lr)
-            self.size_step_s[c.size] = (time.perf_counter() - t) / PROBE_STEPS
+            self.size_step_s[_shape(c)] = (time.perf_counter() - t) / PROBE_STEPS
             left -= time.perf_counter() - t
             probe = PROBE_STEPS
         schedule = Schedule.of(max(1, int(left // self.estimate_step(c))), len(learn.dls.train))
         t = time.perf_counter()
         fit_steps(learn, schedule, c.lr, validate=False)
-        self.step_s[c] = self.size_step_s[c.size] = (time.perf_counter() - t) / schedule.steps
+        self.step_s[c] = self.size_step_s[_shape(c)] = (time.perf_counter() - t) / schedule.steps
         if self.stopped():
             raise Stopped()
         t = time.perf_counter()
@@ -131,7 +136,10 @@ class FastaiTrials:
         from seg.prediction.model import Model
         n = len(self.codes)
         scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1]) if self.typical else (1.0, 1.0)
-        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path(), input=learn.dls.input)
+        if c.scale is not None:
+            scale = (c.scale, c.scale)
+        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path(), input=learn.dls.input,
+                      tiles=c.scale is not None)
         learn.model.eval()
         try:
             predictor = Predictor(model, device=self.device, precision=self.precision)
@@ -154,6 +162,11 @@ class FastaiTrials:
         fg = pixel_scores.foreground(n)
         soft = pixel_scores.nanmean(2 * inter[k] / mass[k] if mass[k] else float("nan") for k in fg)
         return pixel_scores.headline(total)["dice"], soft, per_image
+
+
+def _shape(c: Candidate) -> tuple:
+    "What a step's time depends on: the size, and whether windows are cut from scaled images (each read whole)."
+    return c.size, c.scale is not None
 
 
 def fit_probe(learn, lr: float) -> None:
@@ -231,11 +244,13 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
                stopped: Callable[[], bool], budget, keep_size: bool = False) -> Outcome:
     """The trials of a planned run: candidates around the plan's rule (`learn`: the rule's learner, made to time
     the number formats; `make(data_settings, train_settings)` makes the others), in a quarter of the budget
-    at most (and half the time left). `keep_size`: every candidate at the rule's size (a run continuing from
-    a model keeps the size it learned at; the trials choose the learning rate and loss)."""
+    at most (and half the time left). `keep_size`: every candidate at the rule's size and scale (a run continuing
+    from a model keeps the size it learned at; the trials choose the learning rate and loss). Windows of scaled
+    images (planner.windows_for) are tried beside whole images, unless the images are large (crops already), the
+    size is kept or a scale was asked for (every candidate then keeps it)."""
     from seg.training.format_choice import apply as apply_precision
-    from seg.training.planner import MIN_SIDE, sides, sizes_to_try
-    rule = Candidate(ds.hw, ts.lr, ts.loss)
+    from seg.training.planner import MIN_SIDE, sides, sizes_to_try, windows_for
+    rule = Candidate(ds.hw, ts.lr, ts.loss, ds.scale)
     typical = dataset.typical_size() or ds.hw
     top = max(sizes_to_try(typical)[0])
 
@@ -246,13 +261,16 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         return lambda share: sides(typical, min(top, max(MIN_SIDE, int(round(max(size) * share / 32)) * 32)))
 
     fractions = dataset.class_fractions()
-    cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions)
+    plan = getattr(budget, "plan", None)
+    windows = [] if dataset.crops or keep_size or ds.scale is not None else \
+        windows_for(typical, rule.size, getattr(plan, "thinnest", None))
+    cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions, windows, ds.scale)
 
     def build(c: Candidate):
         if c == rule and learn is not None and rule not in built:
             built.add(rule)
             return learn
-        made = make(replace(ds, size=c.size), replace(ts, lr=c.lr, loss=c.loss))
+        made = make(replace(ds, size=c.size, scale=c.scale), replace(ts, lr=c.lr, loss=c.loss))
         return apply_precision(made, precision, device.kind)
 
     seen = learn.dls.input if learn is not None else dataset.input_plan(
@@ -273,8 +291,8 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         # may be wrong exactly there (a few steps at full size learn nothing), so the candidates go around
         # the largest size at which two turns fit; the rule stays first, and is said to be too slow.
         anchor = next((s for s in sizes_to_try(typical)
-                       if trainer.min_seconds(Candidate(s, rule.lr, rule.loss)) <= seconds / 4), None)
+                       if trainer.min_seconds(Candidate(s, rule.lr, rule.loss, ds.scale)) <= seconds / 4), None)
         if anchor is not None and anchor != rule.size:
-            cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions)]
+            cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions, windows, ds.scale)]
     return search(cands, trainer, seconds, run.path, log, rule, spent=time.time() - (budget.deadline - budget.seconds))
 
