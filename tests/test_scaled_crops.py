@@ -166,6 +166,32 @@ def test_the_trials_try_windows_beside_whole_images():
     assert {c.scale for c in kept} == {0.5}  # a run continuing from windows keeps its scale
 
 
+def test_the_trials_try_resnet18_beside_the_default_backbone_when_both_start_alike(tmp_path, monkeypatch):
+    from seg.model.registry import BACKBONES, DEFAULT_ARCH, TRIED
+    from seg.model.settings import TrainSettings
+    from seg.training.halving import Candidate, candidates
+    from seg.training.trials import other_backbones
+    cands = candidates((128, 128), 1e-3, "dice-ce", lambda share: (96, 96), {}, windows=[((128, 128), 0.5)],
+                       backbones=("resnet18",))
+    # after the windows, the rule's own choice on the other backbone: the backbone the only difference
+    assert cands[:3] == [Candidate((128, 128), 1e-3, "dice-ce"), Candidate((128, 128), 3e-3, "dice-ce", 0.5),
+                         Candidate((128, 128), 1e-3, "dice-ce", None, "resnet18")]
+    assert cands[2].label.startswith("resnet18, 128 x 128 px, lr 1e-03") and cands[2].to_json()["arch"] == "resnet18"
+    assert cands[0].to_json()["arch"] is None and "resnet" not in cands[0].label
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache: both start from scratch
+    assert DEFAULT_ARCH == TrainSettings().arch and other_backbones(TrainSettings()) == TRIED == ("resnet18",)
+    assert other_backbones(TrainSettings(pretrained=False)) == ("resnet18",)
+    assert other_backbones(TrainSettings(arch="resnet50")) == ()  # a backbone asked for is kept
+    assert other_backbones(TrainSettings(weights=str(tmp_path / "r34.pth"))) == ()  # a named file is one backbone's
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / BACKBONES["resnet34"].imagenet).write_bytes(b"x")
+    assert other_backbones(TrainSettings()) == ()  # resnet34 from ImageNet, resnet18 from scratch: not a fair race
+    assert other_backbones(TrainSettings(pretrained=False)) == ("resnet18",)
+    (checkpoints / BACKBONES["resnet18"].imagenet).write_bytes(b"x")
+    assert other_backbones(TrainSettings()) == ("resnet18",)  # both from ImageNet
+
+
 @pytest.mark.slow
 def test_a_run_on_windows_records_its_scale_and_predicts_whole_images_in_tiles(wide, tmp_path):
     from seg.prediction.inference import Predictor
@@ -226,14 +252,20 @@ def test_the_trials_train_a_windows_candidate_and_score_it_on_whole_images_in_ti
 
     def make(c):
         dls = dataloaders(ds, DataSettings(size=c.size, bs=4, scale=c.scale), device=torch.device("cpu"), input=seen)
-        learn = learner(dls, TrainSettings(arch="resnet18", pretrained=False), cpu())
+        made.append(c.arch)
+        learn = learner(dls, TrainSettings(arch=c.arch or "resnet34", pretrained=False), cpu())
         learn.remove_cb(ProgressCallback)
         return learn
 
-    trainer = FastaiTrials(make, 20.0, 4, images, list(ds.train_codes.names), "resnet18", ds.typical_size(), cpu(),
+    made = []  # the run's backbone is resnet34; the candidate trained here is on the other one the trials try
+    trainer = FastaiTrials(make, 20.0, 4, images, list(ds.train_codes.names), "resnet34", ds.typical_size(), cpu(),
                            FP32, lambda: False)
-    windows, whole = Candidate((64, 64), 3e-3, "dice-ce", 0.75), Candidate((64, 64), 3e-3, "dice-ce")
-    assert trainer.estimate_score(windows) > 2 * trainer.estimate_score(whole)  # 120 x 168 scaled: tiles of 64
+    windows, whole = Candidate((64, 64), 3e-3, "dice-ce", 0.75, "resnet18"), Candidate((64, 64), 3e-3, "dice-ce")
+    assert trainer.estimate_score(windows) > 2 * trainer.estimate_score(whole) * 0.8  # 120 x 168 scaled: tiles of 64
+    assert trainer.estimate_step(windows) == pytest.approx(0.8 * trainer.estimate_step(whole))  # the registry's cost
     dice, soft, steps, per_image = trainer.turn(windows, 12.0)
+    assert made == ["resnet18"] and type(trainer.learners[windows].model[0][0]).__name__ == "Conv2d"
+    assert sum(p.numel() for p in trainer.learners[windows].model[0].parameters()) < 12e6  # resnet18's body
     assert steps >= 3 and soft is not None and soft == soft and len(per_image) == len(images) == 2
-    assert trainer.step_s[windows] > 0 and ((64, 64), True) in trainer.size_step_s  # timed apart from whole images
+    # timed apart from whole images and from the run's backbone
+    assert trainer.step_s[windows] > 0 and ((64, 64), True, "resnet18") in trainer.size_step_s

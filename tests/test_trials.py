@@ -11,6 +11,7 @@ from makers import MACHINE
 from streamlit.testing.v1 import AppTest
 from training import cli, demo, seg
 
+from seg.prediction.model import Model
 from seg.training.budget import NoValidation, Schedule
 from seg.training.halving import (
     MIN_STEPS,
@@ -278,7 +279,8 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
     budget = 1.0
     run = home / "runs" / "trial-run"
     start = time.time()
-    r = seg("train", data, "--run-dir", run, "--budget", budget, "--arch", "resnet18", "--no-pretrained")
+    r = seg("train", data, "--run-dir", run, "--budget", budget, "--no-pretrained")  # the default backbone: the
+    # trials may try resnet18 beside it (both from scratch)
     took = time.time() - start
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("plan for 1 min: ") and "candidates around it are tried first" in r.stdout
@@ -312,6 +314,8 @@ def test_a_short_trial_run_from_the_cli_ends_within_its_budget_and_the_train_pag
         assert winner["type"] == "winner" and winner["standings"][0]["candidate"] == winner["candidate"]
         assert cfg["trials"]["winner"] == winner["candidate"]
         assert cfg["data"]["size"] == winner["candidate"]["size"] and cfg["train"]["lr"] == winner["candidate"]["lr"]
+        assert cfg["train"]["arch"] == (winner["candidate"]["arch"] or "resnet34")  # the backbone that won trains on
+        assert Model.load(run).arch == cfg["train"]["arch"]  # and is the one saved
         assert [e["status"] for e in events if e["type"] == "trials"] == ["running", "done"]
         assert any(e["type"] == "trial" for e in events)
         assert any("won with Dice" in e.get("message", "") for e in events)

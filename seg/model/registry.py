@@ -57,6 +57,9 @@ BACKBONES = {b.name: b for b in (
     Backbone("resnet50", 1.9, "resnet50-0676ba61.pth", "bigger"),
 )}
 
+DEFAULT_ARCH = "resnet34"  # the fastai tutorial's, and TrainSettings' default
+TRIED = ("resnet18",)  # what a planned run's trials try beside the default backbone: about half its compute a step
+
 LOSSES = {loss.name: loss for loss in (
     Loss("dice-ce", "weighted cross-entropy + Dice", weighted=True, dice=True),
     Loss("weighted-ce", "cross-entropy weighted by class rarity", weighted=True, dice=False),

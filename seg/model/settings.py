@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from seg.errors import SettingsError
-from seg.model.registry import BACKBONES, LOSSES
+from seg.model.registry import BACKBONES, DEFAULT_ARCH, LOSSES
 from seg.util import hw
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/number_formats.py
@@ -113,7 +113,7 @@ class TrainSettings:
     # Dice does.
     epochs: int = 10
     lr: float = 1e-3
-    arch: str = "resnet34"
+    arch: str = DEFAULT_ARCH
     pretrained: bool = True  # used when ImageNet weights are on disk; otherwise from scratch, said so
     weights: str | None = None  # a torchvision ImageNet state dict file for the backbone
     loss: str = "dice-ce"

@@ -36,20 +36,24 @@ SETTLED = 2.0  # the trials end early when the rules' choice leads every other b
 @dataclass(frozen=True)
 class Candidate:
     """One way to train: the training size (height, width), the peak learning rate and the loss; with a `scale`,
-    windows of that size cut from the images scaled by it (seg/data/scaled_crops.py), else whole images squeezed."""
+    windows of that size cut from the images scaled by it (seg/data/scaled_crops.py), else whole images squeezed;
+    with an `arch`, that backbone instead of the run's (seg/model/registry.py)."""
 
     size: tuple[int, int]
     lr: float
     loss: str
     scale: float | None = None
+    arch: str | None = None
 
     @property
     def label(self) -> str:
         seen = f" windows at scale {self.scale:g}" if self.scale is not None else ""
-        return f"{self.size[0]} x {self.size[1]} px{seen}, lr {self.lr:.0e}, {LOSSES[self.loss].label}"
+        backbone = f"{self.arch}, " if self.arch else ""
+        return f"{backbone}{self.size[0]} x {self.size[1]} px{seen}, lr {self.lr:.0e}, {LOSSES[self.loss].label}"
 
     def to_json(self) -> dict:
-        return {"size": list(self.size), "lr": self.lr, "loss": self.loss, "scale": self.scale, "label": self.label}
+        return {"size": list(self.size), "lr": self.lr, "loss": self.loss, "scale": self.scale, "arch": self.arch,
+                "label": self.label}
 
 
 @dataclass
@@ -89,10 +93,12 @@ class Trainer(Protocol):
 
 
 def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[float], tuple[int, int]],
-               fractions: dict[str, float], windows: tuple = (), scale: float | None = None) -> list[Candidate]:
+               fractions: dict[str, float], windows: tuple = (), scale: float | None = None,
+               backbones: tuple[str, ...] = ()) -> list[Candidate]:
     """The candidates around the rule's choice (`size`, `lr`, `loss`), in the order they are kept when time
     allows fewer: the rule's own first, then `windows` at the higher rate ((size, scale) pairs: training on
-    windows of scaled images, seg/training/planner.py: windows_for), a smaller size at the higher rate (more
+    windows of scaled images, seg/training/planner.py: windows_for), the other `backbones` as the rule's own
+    choice otherwise (the backbone the only difference), a smaller size at the higher rate (more
     steps in the time), the rule's size at the other rate, a larger size, the loss the rule did not pick where
     it is a close call. `sizes(share)` is the training size at `share` of the rule's longer side (the images'
     aspect, multiples of 32, never over the images' own size). `scale`: the rule's own (every candidate keeps it:
@@ -109,7 +115,8 @@ def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[flo
                                                       (smaller, low), (larger, high))]
     if close:
         out.insert(3, Candidate(size, lr, other_loss, scale))
-    out[1:1] = [Candidate(tuple(hw), high, loss, s) for hw, s in windows]
+    out[1:1] = [Candidate(tuple(hw), high, loss, s) for hw, s in windows] + \
+        [Candidate(size, lr, loss, scale, b) for b in backbones]
     seen, unique = set(), []
     for c in out:
         if c not in seen:

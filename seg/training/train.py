@@ -155,7 +155,7 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
         nonlocal continued
         set_seed(d.seed)
         learn = learner(dataloaders(dataset, d, device=torch.device(device.kind), input=seen), t, device, weights,
-                        pretrained, cbs=[stop])
+                        choose_pretrained(t), cbs=[stop])  # a trial's other backbone: its own file
         if not sys.stdout.isatty():  # a log file gets one line per epoch, not a redrawn progress bar
             learn.remove_cb(ProgressCallback)
         if from_run:
@@ -199,8 +199,9 @@ def _train(run: Run, dataset: Dataset, device: Device, ds: DataSettings, ts: Tra
                 if trials.winner is not None:
                     w = trials.winner
                     ds, ts, learn = replace(ds, size=w.size, scale=w.scale), \
-                        replace(ts, lr=w.lr, loss=w.loss, find_lr=False), \
+                        replace(ts, lr=w.lr, loss=w.loss, find_lr=False, arch=w.arch or ts.arch), \
                         trials.learn
+                    pretrained = choose_pretrained(ts)  # another backbone's file (started alike: trials.py)
                 log.write("note", message=trials.reason)
             elif budget is not None and budget.trials:
                 said = "No trials on several GPUs: the rule's plan trains as it is."

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seg.model.registry import backbone
 from seg.runs import EventLog
 from seg.training.budget import NoValidation, Schedule, StepsPerEpoch, fit_steps
 from seg.training.halving import (
@@ -75,7 +76,9 @@ class FastaiTrials:
         self.build_s = BUILD_S
 
     def _mp(self, c: Candidate) -> float:
-        return c.size[0] * c.size[1] / 1e6
+        "Megapixels a training image is, weighted by the candidate's backbone's cost relative to the run's."
+        cost = backbone(c.arch).cost / backbone(self.arch).cost if c.arch else 1.0
+        return c.size[0] * c.size[1] / 1e6 * cost
 
     def estimate_step(self, c: Candidate) -> float:
         "Seconds per step at the candidate's size: timed (its data loading included) once a shape has trained."
@@ -138,8 +141,8 @@ class FastaiTrials:
         scale = (c.size[0] / self.typical[0], c.size[1] / self.typical[1]) if self.typical else (1.0, 1.0)
         if c.scale is not None:
             scale = (c.scale, c.scale)
-        model = Model(learn.model, self.codes, self.arch, c.size, scale, Path(), Path(), input=learn.dls.input,
-                      tiles=c.scale is not None)
+        model = Model(learn.model, self.codes, c.arch or self.arch, c.size, scale, Path(), Path(),
+                      input=learn.dls.input, tiles=c.scale is not None)
         learn.model.eval()
         try:
             predictor = Predictor(model, device=self.device, precision=self.precision)
@@ -165,8 +168,9 @@ class FastaiTrials:
 
 
 def _shape(c: Candidate) -> tuple:
-    "What a step's time depends on: the size, and whether windows are cut from scaled images (each read whole)."
-    return c.size, c.scale is not None
+    """What a step's time depends on: the size, whether windows are cut from scaled images (each read whole), and
+    the backbone."""
+    return c.size, c.scale is not None, c.arch
 
 
 def fit_probe(learn, lr: float) -> None:
@@ -240,6 +244,19 @@ def skip(folder: Path, log: EventLog, outcome: Outcome, **figures) -> Outcome:
     return outcome
 
 
+def other_backbones(ts) -> tuple[str, ...]:
+    """The backbones the trials try beside the run's: TRIED, when the run's is the default (a run on another one
+    was asked for it) and each starts as the run's does (from ImageNet weights in the torch cache for both, or from
+    scratch for both: a race between one pretrained and one not would be decided by that, not by the backbone);
+    none when a weights file is named (it is one backbone's)."""
+    from seg.model.pretrained import choose_pretrained
+    from seg.model.registry import DEFAULT_ARCH, TRIED
+    if ts.arch != DEFAULT_ARCH or ts.weights:
+        return ()
+    used = choose_pretrained(ts).used
+    return tuple(b for b in TRIED if b != ts.arch and choose_pretrained(replace(ts, arch=b)).used == used)
+
+
 def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs, log: EventLog,
                stopped: Callable[[], bool], budget, keep_size: bool = False) -> Outcome:
     """The trials of a planned run: candidates around the plan's rule (`learn`: the rule's learner, made to time
@@ -247,7 +264,8 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
     at most (and half the time left). `keep_size`: every candidate at the rule's size and scale (a run continuing
     from a model keeps the size it learned at; the trials choose the learning rate and loss). Windows of scaled
     images (planner.windows_for) are tried beside whole images, unless the images are large (crops already), the
-    size is kept or a scale was asked for (every candidate then keeps it)."""
+    size is kept or a scale was asked for (every candidate then keeps it); other backbones (`other_backbones`)
+    unless the size is kept (the model continued from has its backbone)."""
     from seg.training.format_choice import apply as apply_precision
     from seg.training.planner import MIN_SIDE, sides, sizes_to_try, windows_for
     rule = Candidate(ds.hw, ts.lr, ts.loss, ds.scale)
@@ -264,13 +282,14 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
     plan = getattr(budget, "plan", None)
     windows = [] if dataset.crops or keep_size or ds.scale is not None else \
         windows_for(typical, rule.size, getattr(plan, "thinnest", None))
-    cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions, windows, ds.scale)
+    others = () if keep_size else other_backbones(ts)
+    cands = candidates(rule.size, rule.lr, rule.loss, around(rule.size), fractions, windows, ds.scale, others)
 
     def build(c: Candidate):
         if c == rule and learn is not None and rule not in built:
             built.add(rule)
             return learn
-        made = make(replace(ds, size=c.size, scale=c.scale), replace(ts, lr=c.lr, loss=c.loss))
+        made = make(replace(ds, size=c.size, scale=c.scale), replace(ts, lr=c.lr, loss=c.loss, arch=c.arch or ts.arch))
         return apply_precision(made, precision, device.kind)
 
     seen = learn.dls.input if learn is not None else dataset.input_plan(
@@ -293,6 +312,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
         anchor = next((s for s in sizes_to_try(typical)
                        if trainer.min_seconds(Candidate(s, rule.lr, rule.loss, ds.scale)) <= seconds / 4), None)
         if anchor is not None and anchor != rule.size:
-            cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions, windows, ds.scale)]
+            cands = [rule, *candidates(anchor, rule.lr, rule.loss, around(anchor), fractions, windows, ds.scale,
+                                       others)]
     return search(cands, trainer, seconds, run.path, log, rule, spent=time.time() - (budget.deadline - budget.seconds))
 
