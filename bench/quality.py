@@ -7,6 +7,8 @@ images at their own resolution (the run's `scores` event), and at the training s
     rule:      --budget MINUTES --no-trials (seg/training/planner.py: size, batch, epochs, learning rate,
                loss, augmentation by rules)
     trials:    --budget MINUTES (candidates around the rule's plan tried on the data first; the best goes on)
+    pretrained: the trials' recipe from ImageNet weights (the torch cache's, as `python -m seg weights` puts
+               them there); where none are on the machine, no row and the block says so
 
     python bench/quality.py DATA_DIR [DATA_DIR ...] --minutes 5 15
 
@@ -35,13 +37,13 @@ from seg.runs import Run  # noqa: E402
 from seg.server.sharing import Access  # noqa: E402
 from seg.training.planner import START_S, DataFacts, sizes_to_try, time_per_image  # noqa: E402
 
-RECIPES = ("tutorial", "rule", "trials")
+RECIPES = ("tutorial", "rule", "trials", "pretrained")
 
 
 def train(data: Path, out: Path, options: list[str]) -> dict:
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "seg", "train", str(data), "--run-dir", str(out), "--no-pretrained",
-                        *options], cwd=ROOT, capture_output=True, text=True)
+                        *options], cwd=ROOT, capture_output=True, text=True)  # a later --pretrained wins
     seconds = time.perf_counter() - t
     if p.returncode:
         raise SystemExit(f"seg train failed:\n{p.stdout}\n{p.stderr}")
@@ -96,7 +98,8 @@ def kept_rows(key: str, recipes: list[str]) -> dict[str, str]:
     return out
 
 
-def block(name: str, minutes: float, rows: list[tuple[str, dict]], kept: dict[str, str] | None = None) -> str:
+def block(name: str, minutes: float, rows: list[tuple[str, dict]], kept: dict[str, str] | None = None,
+          missing: str = "") -> str:
     classes = list(rows[0][1]["per_class"])[1:]
     head = ("| recipe | size, batch, epochs, lr, loss | wall time (budget) | "
             + " | ".join(f"Dice {c}" for c in classes)
@@ -109,9 +112,21 @@ def block(name: str, minutes: float, rows: list[tuple[str, dict]], kept: dict[st
     if kept:  # earlier rows first, in the recipes' order
         body = "".join(kept[n] + "\n" for n in RECIPES if n in kept) + body
     won = "".join(f"\n{n}: {r['trials']}\n" for n, r in rows if r.get("trials"))
+    if missing:
+        won += f"\npretrained: no row, {missing}\n"
     key = f"{name}-{minutes:g}min"
+    start = "from scratch unless pretrained" if any(n == "pretrained" for n, _ in rows) else "from scratch"
     return (f"<!-- quality:{key} -->\n**{name}**, {minutes:g} min each, {time.strftime('%Y-%m-%d')}, "
-            f"{detect().label}, from scratch, seed 42:\n\n{head}{body}{won}<!-- /quality:{key} -->\n")
+            f"{detect().label}, {start}, seed 42:\n\n{head}{body}{won}<!-- /quality:{key} -->\n")
+
+
+def no_weights() -> str:
+    "Why the pretrained recipe has no row here, or '' when ImageNet weights for the default backbone are on disk."
+    from seg.model.registry import BACKBONES, DEFAULT_ARCH
+    if BACKBONES[DEFAULT_ARCH].cached_weights():
+        return ""
+    return (f"no ImageNet weights for {DEFAULT_ARCH} in this machine's torch cache (`python -m seg weights` fetches "
+            "them where the network allows)")
 
 
 def main() -> None:
@@ -129,15 +144,17 @@ def main() -> None:
             epochs, full = tutorial_epochs(data, minutes) if "tutorial" in args.recipes else (1, (0, 0))
             options = {"tutorial": ["--size", str(full[0]), str(full[1]), "--bs", "8", "--epochs", str(epochs),
                                     "--lr", "1e-3", "--loss", "ce", "--no-augment"],
-                       "rule": ["--budget", str(minutes), "--no-trials"], "trials": ["--budget", str(minutes)]}
+                       "rule": ["--budget", str(minutes), "--no-trials"], "trials": ["--budget", str(minutes)],
+                       "pretrained": ["--budget", str(minutes), "--pretrained"]}
+            missing = no_weights() if "pretrained" in args.recipes else ""
             rows = []
             key = f"{data.name}-{minutes:g}min"
             with tempfile.TemporaryDirectory() as tmp:
                 folder = args.keep / key if args.keep else Path(tmp)
-                for recipe in [r for r in RECIPES if r in args.recipes]:
+                for recipe in [r for r in RECIPES if r in args.recipes and not (r == "pretrained" and missing)]:
                     rows.append((recipe, train(data, folder / recipe, options[recipe])))
                     print(f"{data.name} {minutes:g} min {recipe}: {json.dumps(rows[-1][1])}", flush=True)
-            blocks[key] = block(data.name, minutes, rows, kept_rows(key, args.recipes))
+            blocks[key] = block(data.name, minutes, rows, kept_rows(key, args.recipes), missing)
             if not args.no_readme:  # after each dataset: a long benchmark cut short keeps what it measured
                 write(blocks)
 
