@@ -58,7 +58,7 @@ BACKBONES = {b.name: b for b in (
 )}
 
 DEFAULT_ARCH = "resnet34"  # the fastai tutorial's, and TrainSettings' default
-TRIED = ("resnet18",)  # what a planned run's trials try beside the default backbone: about half its compute a step
+TRIED = ("resnet18",)  # what a planned run's trials try beside the default backbone (a cheaper step: `cost`)
 
 LOSSES = {loss.name: loss for loss in (
     Loss("dice-ce", "weighted cross-entropy + Dice", weighted=True, dice=True),
