@@ -86,10 +86,11 @@ class FastaiTrials:
 
     def estimate_score(self, c: Candidate) -> float:
         # a forward pass is about a third of a training step; resizing back at the images' size is extra; a model
-        # on windows predicts each image in tiles (a quarter of each tile's side overlaps its neighbour's)
-        tiles = 1.0
+        # on windows predicts each image in tiles, as many as the Predictor's tiling makes
+        from seg.prediction.inference import OVERLAP, starts
+        tiles = 1
         if c.scale is not None and self.typical:
-            tiles = math.prod(max(1, math.ceil((v * c.scale - t / 4) / (t * 3 / 4)))
+            tiles = math.prod(len(starts(round(v * c.scale), t, t - int(t * OVERLAP)))
                               for v, t in zip(self.typical, c.size))
         return self.score_s.get(c) or len(self.images) * (tiles * self.pace * self._mp(c) / 3 + 0.05)
 
