@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,11 +97,11 @@ def time_seg(predictor, pairs) -> float:
     return time.perf_counter() - t
 
 
-def time_bare(model: Model, batches: list[torch.Tensor]) -> float:
+def time_bare(predictor: Predictor, batches: list[torch.Tensor]) -> float:
+    "The network alone on ready tensors, in the format the Predictor chose (settled on its first batch)."
     t = time.perf_counter()
-    with torch.inference_mode():
-        for x in batches:
-            model.module(x)
+    for x in batches:
+        predictor._logits(x, predictor.precision)
     return time.perf_counter() - t
 
 
@@ -195,18 +196,23 @@ def main() -> None:
     learn, ds = fastai_learner(data, run)
     pairs = ds.pairs[: args.n]
     model = Model.load(run)
-    predictor = Predictor(model, bs=args.bs)
+    predictor = Predictor(model, bs=args.bs, runtime="pytorch")
+    from seg.prediction.output import training_images
+    from seg.prediction.runtimes import CALIBRATION
+    int8 = Predictor(model, bs=args.bs, runtime="onnx-int8", calibration=training_images(model, CALIBRATION))
+    int8.predict(ds.read(pairs[0])[0])  # built before the rounds (export and quantisation: seconds, kept in a cache)
     images = [ds.read(p)[0] for p in pairs]
     batches = [_to_batch([resize(im, model.size) for im in images[i:i + args.bs]])
                for i in range(0, len(images), args.bs)]
     ours = np.concatenate([predictor.probabilities(b).argmax(1).numpy() for b in batches])
 
-    times = {"fastai": [], "seg": [], "bare": []}
+    times = {"fastai": [], "seg": [], "int8": [], "bare": []}
     for r in range(args.rounds):
         f, theirs = time_fastai(learn, pairs)
         times["fastai"].append(f)
         times["seg"].append(time_seg(predictor, pairs))
-        times["bare"].append(time_bare(model, batches))
+        times["int8"].append(time_seg(int8, pairs))
+        times["bare"].append(time_bare(predictor, batches))
         print(f"round {r + 1}: fastai {f:.1f} s, seg {times['seg'][-1]:.1f} s, bare {times['bare'][-1]:.1f} s",
               flush=True)
     equal = float(np.mean([(a == b).mean() for a, b in zip(ours, theirs)]))
@@ -229,28 +235,34 @@ def main() -> None:
     result = {
         "images": n, "size": f"{images[0].shape[1]}x{images[0].shape[0]}", "train_size": model.size,
         "fastai_ips": n / med["fastai"], "seg_ips": n / med["seg"], "bare_ips": n / med["bare"],
+        "int8_ips": n / med["int8"], "int8_label": int8.label,
         "speedup": med["fastai"] / med["seg"], "overhead": med["seg"] / med["bare"] - 1, "equal": equal,
         "tiled": tiled, "device": predictor.device.label, "arch": model.arch, "runtimes": runtimes,
         "precision": predictor.precision.label if predictor.precision else "float32",
     }
     print(json.dumps(result, indent=2))
     write_table(result, data)
+    shutil.rmtree(tmp, ignore_errors=True)  # the one-epoch run and the exports: /tmp is shared
 
 
 def write_table(r: dict, data: Path) -> None:
     t = r["tiled"]
     table = ("| | images/s | vs fastai `learn.predict` loop |\n|---|---|---|\n"
              f"| fastai `learn.predict`, one image at a time | {r['fastai_ips']:.2f} | 1.00x |\n"
-             f"| **segboard `Predictor`** (files read in threads, batches of 8, masks at full size) | "
-             f"**{r['seg_ips']:.2f}** | **{r['speedup']:.2f}x** |\n"
-             f"| bare `model(x)` on ready tensors (no reading, no resizing) | {r['bare_ips']:.2f} | "
+             f"| segboard `Predictor`, PyTorch (files read in threads, batches of 8, masks at full size) | "
+             f"{r['seg_ips']:.2f} | {r['speedup']:.2f}x |\n"
+             f"| **segboard `Predictor`, `--runtime auto`** ({r['int8_label']}) | **{r['int8_ips']:.2f}** | "
+             f"**{r['int8_ips'] / r['fastai_ips']:.2f}x** |\n"
+             f"| bare `model(x)` on ready tensors in the Predictor's PyTorch format (no reading, no resizing) | "
+             f"{r['bare_ips']:.2f} | "
              f"{r['bare_ips'] / r['fastai_ips']:.2f}x |\n\n"
              f"segboard's Predictor chose **{r['precision']}**. The bare forward (ready tensors, batches of 8) in each "
              "number format and runtime, masks compared with PyTorch float32's:\n\n"
              "| forward | images/s | vs PyTorch float32 | masks equal to float32's |\n|---|---|---|---|\n"
              + "".join(f"| {x['name']} | {x['ips']:.2f} | {x['ips'] / r['runtimes'][0]['ips']:.2f}x | "
                        f"{x['agree']:.2%} |\n" for x in r["runtimes"]) + "\n"
-             f"segboard's overhead above the bare forward: **{r['overhead']:+.1%}**; masks equal to fastai's on "
+             f"segboard's PyTorch overhead above the bare forward: **{r['overhead']:+.1%}**; masks equal to "
+             f"fastai's on "
              f"**{r['equal']:.2%}** of pixels (at the training size). 4096 x 4096 image: predicted in tiles in "
              f"**{t['seconds']:.0f} s**, resident memory at most {t['peak_mb']:.0f} MB "
              f"(**{t['peak_mb'] - t['before_mb']:+.0f} MB** over the process with the model and the image loaded).\n\n"

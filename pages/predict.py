@@ -113,8 +113,9 @@ pred = predictions.read_prediction(made[shown])
 # -- Summary
 meta, metrics = pred.meta, pred.metrics
 st.divider()
+runtime = f" ({text.md(meta['runtime'])})" if meta.get("runtime") else ""  # older predictions do not say
 st.caption(f"{len(meta['images'])} image(s) from {text.code(meta['input'])} with {text.code(run.name)} on "
-           f"{text.md(meta['device'])} in {meta['seconds']:.1f} s. Files: {text.code(pred.path)}")
+           f"{text.md(meta['device'])}{runtime} in {meta['seconds']:.1f} s. Files: {text.code(pred.path)}")
 for note in meta["notes"]:
     st.info(text.md(note))
 if meta["failed"]:

@@ -41,6 +41,8 @@ def test_validation_set_side_by_side_scores_objects_downloads(page, home):
     assert len(at.image) == 2  # two validation images, side by side
     assert any("Dice" in str(i.proto) for i in at.image)
     assert at.subheader.values[:2] == ["Scores per class", "Worst first"]
+    # what computed the masks: auto's runtime on this CPU, calibrated on the run's training images
+    assert any("(ONNX Runtime, INT8 (static, " in c.value for c in at.caption), [c.value for c in at.caption]
     out = next((home / "predictions").iterdir())
     assert sorted(p.name for p in (out / "masks").iterdir()) == sorted(p.name for p in (out / "previews").iterdir())
     assert (out / "metrics.json").exists() and (out / "measurements.csv").exists()

@@ -36,6 +36,7 @@ from seg.cli.options import add_run_options, add_training_options
 from seg.errors import RunError, SettingsError
 from seg.model.fetch import BASE_URL
 from seg.model.registry import BACKBONES
+from seg.prediction import runtimes
 
 STARTED = time.time()  # a --budget counts from here: start-up, planning and final scoring are the user's minutes
 
@@ -93,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--unit", default="um", help="unit of --pixel-size (um)")
     q.add_argument("--weights", choices=["best", "last"], default="best", help="which weights of the run (best)")
     q.add_argument("--bs", type=int, default=8, help="images per forward pass (8)")
+    q.add_argument("--runtime", choices=runtimes.CHOICES, default="auto",
+                   help="what computes the masks: " + runtimes.HELP)
     q.add_argument("--overwrite", action="store_true", help="replace an earlier prediction in OUT_DIR")
     q.add_argument("--json", action="store_true", help="print the summary as JSON")
     q.set_defaults(run=c.cmd_predict)

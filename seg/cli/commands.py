@@ -180,7 +180,7 @@ def cmd_predict(args) -> int:
     source = validation(Run(args.run_dir)) if args.valid else args.input
     meta = predict(args.run_dir, source, args.out, measure_objects=args.measure, pixel_size=args.pixel_size,
                    rois=args.rois, unit=args.unit, which=args.weights, bs=args.bs, overwrite=args.overwrite,
-                   model=model, access=Access.machine())
+                   model=model, access=Access.machine(), runtime=args.runtime)
     summary = text.prediction_summary(Path(args.out))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)

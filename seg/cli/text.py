@@ -15,7 +15,7 @@ def prediction_summary(out: Path) -> dict:
     pr = Prediction(out)
     s = {"out": str(pr.path), "images": len(pr.meta["images"]), "tiled": sum(r["tiled"] for r in pr.meta["images"]),
          "failed": pr.meta["failed"], "notes": pr.meta["notes"], "seconds": pr.meta["seconds"],
-         "device": pr.meta["device"]}
+         "device": pr.meta["device"], "runtime": pr.meta.get("runtime")}
     if pr.metrics:
         s.update({k: pr.metrics[k] for k in ("mean_dice", "mean_iou", "pixel_accuracy")})
         s["per_class"] = {k: {"dice": v["dice"], "iou": v["iou"]} for k, v in pr.metrics["per_class"].items()}
@@ -32,8 +32,9 @@ def prediction_summary(out: Path) -> dict:
 def format_prediction(s: dict) -> str:
     def f(x):
         return "-" if x is None else f"{x:.3f}"
+    runtime = f" ({s['runtime']})" if s.get("runtime") else ""
     lines = [f"predicted {s['images']} image(s) ({s['tiled']} in tiles) in {s['seconds']:.1f} s on {s['device']}"
-             f" -> {s['out']}"]
+             f"{runtime} -> {s['out']}"]
     lines += [f"note: {n}" for n in s["notes"]]
     if "mean_dice" in s:
         lines.append(f"Dice {f(s['mean_dice'])}, IoU {f(s['mean_iou'])}, pixel accuracy {f(s['pixel_accuracy'])}"

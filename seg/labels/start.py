@@ -21,9 +21,10 @@ def predicted(model, image: np.ndarray, objects: bool = False) -> np.ndarray:
     """The model's mask of `image` (as `model.input.load` gives it: uint8 RGB for most) as class indices; a run
     on objects: every object's pixels are 1,
     or with `objects` (a set of objects) one id per object (uint16), split as the run splits them (its tuned
-    objects.json). A run on classes gives a set of objects its connected regions."""
-    from seg.prediction.inference import Predictor
-    predictor = Predictor(model, bs=1)
+    objects.json). A run on classes gives a set of objects its connected regions. Predicted as `predict` predicts
+    (the same runtime, its prepared model kept in the cache): the start is the mask the Predict page showed."""
+    from seg.prediction.output import predictor_for
+    predictor = predictor_for(model, bs=1)
     if objects:
         if model.objects:
             from seg.prediction.instances import objects_split, split_probabilities

@@ -36,6 +36,7 @@ from seg.model.number_formats import (
     timed,
     to_layout,
 )
+from seg.prediction import runtimes
 from seg.prediction.model import Model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
@@ -79,7 +80,9 @@ class Predictor:
     with a note."""
 
     def __init__(self, model: Model, device: Device | None = None, bs: int = 8, tile: tuple[int, int] | None = None,
-                 overlap: float = OVERLAP, precision: str | Precision = "auto", remember: Path | None = None):
+                 overlap: float = OVERLAP, precision: str | Precision = "auto", remember: Path | None = None,
+                 runtime: str = "pytorch", calibration: Iterable[np.ndarray] | None = None,
+                 cache: Path | None = None):
         self.model, self.bs = model, max(1, bs)
         self.device = device or detect()
         self.torch_device = torch.device(self.device.kind)
@@ -90,6 +93,17 @@ class Predictor:
         self.requested, self.remember = precision, remember
         self.precision: Precision | None = None  # settled on the first batch
         self.timings: dict[str, float] = {}
+        self.runtime = runtimes.runtime(runtime, self.device.kind).name  # built on the first batch
+        self.calibration = calibration  # images (as Input.load gives them) an INT8 runtime calibrates on
+        self.cache = cache  # a folder where built engines are kept between predictions (None: not kept)
+        self.engine: runtimes.Engine | None = None
+
+    @property
+    def label(self) -> str:
+        "The runtime and number format it predicts in (once settled), in words."
+        if self.engine is not None:
+            return self.engine.label
+        return f"PyTorch, {self.precision.label}" if self.precision else "PyTorch"
 
     # -- the forward pass
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
@@ -115,6 +129,8 @@ class Predictor:
         x = batch.to(self.torch_device)
         if self.precision is None:
             self._settle(x)
+        if self.engine is not None:
+            return torch.softmax(self.engine.logits(x), dim=1)
         return torch.softmax(self._logits(x, self.precision), dim=1).cpu()
 
     def _logits(self, x: torch.Tensor, precision: Precision) -> torch.Tensor:
@@ -125,7 +141,13 @@ class Predictor:
 
     def _settle(self, x: torch.Tensor) -> None:
         """Choose the format on the first batch: asked for, else the fastest of a timed forward pass of each
-        candidate on up to two of its images (remembered per device, model and size in `self.remember`)."""
+        candidate on up to two of its images (remembered per device, model and size in `self.remember`).
+        A runtime other than PyTorch is built here; where it cannot run, PyTorch does, with a note."""
+        if self.runtime != "pytorch" and self.engine is None:
+            self._build_engine(x)
+            if self.engine is not None:
+                self.precision = FP32  # the exported network is float32
+                return
         if isinstance(self.requested, Precision):
             self.precision = self.requested
             return
@@ -146,6 +168,57 @@ class Predictor:
                                   f"float32: predicted in float32 instead.")
                 best = FP32
         self.precision = best
+
+    def _build_engine(self, x: torch.Tensor) -> None:
+        rt = runtimes.runtime(self.runtime)
+        why = rt.available(self.device.kind)
+        if why:
+            self.notes.append(f"{why} Predicted with PyTorch instead.")
+            self.runtime = "pytorch"
+            return
+        calibration, cache, given = None, None, True
+        if rt.calibrated:
+            calibration = list(self.prepared(self.calibration or [], runtimes.CALIBRATION))
+            given = bool(calibration)
+            if not given:
+                calibration = [x.cpu()[: runtimes.CALIBRATION]]
+                self.notes.append(f"{rt.label} was calibrated on the first images predicted (no training images "
+                                  "were given).")
+        try:
+            if self.cache is not None and given:  # one calibrated on a first batch is never kept
+                inputs = sum(len(b) for b in calibration) if calibration else 0
+                cache = self.cache / f"{rt.name}-{runtimes.cache_key(self.model, rt.name, inputs)}.onnx"
+            engine = rt.build(self.model, calibration, cache)
+        except Exception as e:  # an export or quantisation that fails leaves PyTorch, which always runs
+            self.notes.append(f"{rt.label} could not be prepared ({type(e).__name__}: {str(e).splitlines()[0][:160]}): "
+                              "predicted with PyTorch instead.")
+            self.runtime = "pytorch"
+            return
+        if rt.calibrated:  # judged against the truth by bench/runtimes.py; here only a disaster is caught
+            ours, exact = engine.logits(x).argmax(1), self._logits(x, FP32).argmax(1).cpu()
+            agree = float((ours == exact).float().mean())
+            if agree < runtimes.AGREE:
+                self.notes.append(f"{rt.label} changed {1 - agree:.1%} of the first images' pixels against float32: "
+                                  "predicted with PyTorch instead.")
+                self.runtime = "pytorch"
+                return
+        self.engine = engine
+
+    def prepared(self, images: Iterable[np.ndarray], limit: int) -> Iterator[torch.Tensor]:
+        """Batches of up to `limit` inputs in all, prepared as this Predictor prepares them: the tiles of images
+        it tiles, else each image at the training size (what an INT8 runtime calibrates on)."""
+        inputs: list[np.ndarray] = []
+        for image in images:
+            if self.needs_tiles(*image.shape[:2]):
+                padded, spots = self._spots(image)
+                th, tw = self.tile
+                inputs += [padded[y:y + th, x:x + tw] for y, x in spots[:: max(1, len(spots) // 4)][:4]]
+            else:
+                inputs.append(resize(image, self.model.size))
+            if len(inputs) >= limit:
+                break
+        for i in range(0, min(limit, len(inputs)), self.bs):
+            yield _to_batch(inputs[i:min(i + self.bs, limit)])
 
     def _time(self, x: torch.Tensor, precision: Precision) -> float:
         "Seconds per image of a forward pass in `precision`, after one that warms up."
@@ -174,18 +247,13 @@ class Predictor:
 
     def tiled(self, image: np.ndarray) -> torch.Tensor:
         "Blended probabilities (C, h', w') over overlapping tiles of the image scaled as in training."
-        h, w = image.shape[:2]
-        sh, sw = self.model.scale
+        padded, spots = self._spots(image)
+        sh_, sw_ = self._scaled_size(image)
         th, tw = self.tile
-        scaled = resize(image, (max(1, round(h * sh)), max(1, round(w * sw))))
-        sh_, sw_ = scaled.shape[:2]
-        padded = np.pad(scaled, ((0, max(0, th - sh_)), (0, max(0, tw - sw_)), (0, 0)), mode="edge")
-        ph, pw = padded.shape[:2]
         oy, ox = int(th * self.overlap), int(tw * self.overlap)
         weight = torch.from_numpy(np.outer(window(th, oy), window(tw, ox)))
-        acc = torch.zeros(len(self.model.codes), ph, pw)
-        total = torch.zeros(ph, pw)
-        spots = [(y, x) for y in starts(ph, th, th - oy) for x in starts(pw, tw, tw - ox)]
+        acc = torch.zeros(len(self.model.codes), *padded.shape[:2])
+        total = torch.zeros(padded.shape[:2])
         for i in range(0, len(spots), self.bs):
             group = spots[i:i + self.bs]
             probs = self.probabilities(_to_batch([padded[y:y + th, x:x + tw] for y, x in group]))
@@ -193,6 +261,21 @@ class Predictor:
                 acc[:, y:y + th, x:x + tw] += p * weight
                 total[y:y + th, x:x + tw] += weight
         return (acc / total)[:, :sh_, :sw_]
+
+    def _scaled_size(self, image: np.ndarray) -> tuple[int, int]:
+        h, w = image.shape[:2]
+        sh, sw = self.model.scale
+        return max(1, round(h * sh)), max(1, round(w * sw))
+
+    def _spots(self, image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        "The image scaled as in training and padded to at least a tile, and the corners of its tiles."
+        th, tw = self.tile
+        scaled = resize(image, self._scaled_size(image))
+        sh_, sw_ = scaled.shape[:2]
+        padded = np.pad(scaled, ((0, max(0, th - sh_)), (0, max(0, tw - sw_)), (0, 0)), mode="edge")
+        ph, pw = padded.shape[:2]
+        oy, ox = int(th * self.overlap), int(tw * self.overlap)
+        return padded, [(y, x) for y in starts(ph, th, th - oy) for x in starts(pw, tw, tw - ox)]
 
     # -- many images of about the training size
     def predict_many(self, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +40,9 @@ from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import ImageError, PredictError
 from seg.model import pixel_scores
+from seg.model.device import detect
 from seg.objects import matching
-from seg.prediction import measure
+from seg.prediction import measure, runtimes
 from seg.prediction.inference import Predictor
 from seg.prediction.instances import objects_split, save_ids, split_probabilities
 from seg.prediction.large import into_folder
@@ -142,8 +144,8 @@ def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inp
     return Inputs([Item(n, f) for n, f in zip(_names(files, path), files)], "folder", path)
 
 
-def validation(run: Run) -> Inputs:
-    "The run's own validation pairs, split as in training; a note when the dataset changed since."
+def _dataset_of(run: Run) -> tuple[Dataset, dict]:
+    "The run's dataset, opened as in training (within the folders it was read within), and its config."
     cfg = run.config()
     root = Path(cfg.get("dataset", {}).get("root", ""))
     if not cfg or not root.is_dir():
@@ -151,6 +153,40 @@ def validation(run: Run) -> Inputs:
     objects = bool(cfg.get("objects"))
     dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects,
                            access=Access.within(cfg["data"].get("within"), root))
+    return dataset, cfg
+
+
+def training_images(model: Model, n: int) -> Iterator[np.ndarray]:
+    """Up to `n` of the run's training images as the model takes them, read as they are asked for (what an INT8
+    runtime calibrates on); none when its dataset is gone or unreadable (the Predictor then calibrates on what it
+    predicts first)."""
+    try:
+        dataset, cfg = _dataset_of(Run(model.run))
+        train, _ = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
+    except Exception:  # the calibration's source is a preference, never a reason to fail a prediction
+        return
+    for pair in train[:n]:
+        try:
+            yield model.input.load(pair.image)
+        except ImageError:
+            continue
+
+
+def predictor_for(model: Model, bs: int = 8, runtime: str = "auto") -> Predictor:
+    """The Predictor a user's masks come from (`predict`, the Label page's start): on the best device, with the
+    runtime asked for (seg/prediction/runtimes.py), an INT8 one calibrated on the run's training images and kept
+    in the workspace's cache, so every page that predicts with the same weights gives the same masks."""
+    device = detect()
+    engine = runtimes.runtime(runtime, device.kind)
+    calibration = training_images(model, runtimes.CALIBRATION) if engine.calibrated else None
+    return Predictor(model, device=device, bs=bs, remember=workspace.formats_file(), runtime=engine.name,
+                     calibration=calibration, cache=workspace.runtimes_dir())
+
+
+def validation(run: Run) -> Inputs:
+    "The run's own validation pairs, split as in training; a note when the dataset changed since."
+    dataset, cfg = _dataset_of(run)
+    root = Path(cfg["dataset"]["root"])
     _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
     usable = {s.pair for s in dataset.usable}
     inputs = _with_truth(dataset, [p for p in valid if p in usable], "validation")
@@ -216,11 +252,11 @@ def prepare_out(out: Path, source_root: Path, overwrite: bool) -> None:
 
 def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: float | None = None,
             rois: bool = False, unit: str = "um", which: str = "best", bs: int = 8, overwrite: bool = False,
-            progress=None, model: Model | None = None, access: Access) -> dict:
+            progress=None, model: Model | None = None, access: Access, runtime: str = "auto") -> dict:
     """Predict every image of `source` (a path, or `Inputs`) with the run's model into `out`; `access`: what
     the app's viewer may read of a path; `rois`: each image's objects for Fiji, QuPath and napari
-    (seg/prediction/rois.py). Returns prediction.json's content. Raises PredictError before
-    writing anything for bad input."""
+    (seg/prediction/rois.py); `runtime`: what computes the masks (seg/prediction/runtimes.py). Returns
+    prediction.json's content. Raises PredictError before writing anything for bad input."""
     measure.check_pixel_size(pixel_size)
     model = model or Model.load(run_dir, which)
     objects = model.objects is not None  # learned interiors and boundaries: masks, and objects split apart
@@ -232,7 +268,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         (out / "instances").mkdir(exist_ok=True)
     split = objects_split(model.run) if objects else None
     started = time.time()
-    predictor = Predictor(model, bs=bs, remember=workspace.formats_file())
+    predictor = predictor_for(model, bs, runtime)
     overlay = Overlay(Codes.given(codes), 0.55)
     total = np.zeros((len(codes),) * 2, np.int64)
     per_image, per_image_objects, tables, records, failed = [], [], [], [], []
@@ -301,6 +337,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         "measured": measure_objects, "rois": rois, "pixel_size": pixel_size, "unit": unit if pixel_size else "px",
         "device": predictor.device.label, "seconds": round(time.time() - started, 2),
         "precision": predictor.precision.label if predictor.precision else None,
+        "runtime": predictor.label,
         "precision_timings": predictor.timings,
         "objects": {"name": codes[1], "split": split.to_json()} if objects else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -66,6 +66,12 @@ def formats_file() -> Path:
     return home() / "cache" / "formats.json"
 
 
+def runtimes_dir() -> Path:
+    """Models prepared for a faster runtime (seg/prediction/runtimes.py: an INT8 one takes seconds to quantise),
+    one file per run's weights, kept between predictions."""
+    return home() / "cache" / "runtimes"
+
+
 def lock_dir() -> Path:
     "Where the one-run-per-device locks live (`SEGBOARD_LOCK_DIR`): outside the workspace, shared by every home."
     import tempfile
