@@ -197,7 +197,7 @@ def main() -> None:
     pairs = ds.pairs[: args.n]
     model = Model.load(run)
     predictor = Predictor(model, bs=args.bs, runtime="pytorch")
-    from seg.prediction.output import training_images
+    from seg.prediction.predictors import training_images
     from seg.prediction.runtimes import CALIBRATION
     int8 = Predictor(model, bs=args.bs, runtime="onnx-int8", calibration=training_images(model, CALIBRATION))
     int8.predict(ds.read(pairs[0])[0])  # built before the rounds (export and quantisation: seconds, kept in a cache)

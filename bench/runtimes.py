@@ -32,7 +32,8 @@ from seg.model.number_formats import FP32  # noqa: E402
 from seg.prediction import runtimes  # noqa: E402
 from seg.prediction.inference import Predictor  # noqa: E402
 from seg.prediction.model import Model  # noqa: E402
-from seg.prediction.output import training_images, validation  # noqa: E402
+from seg.prediction.output import validation  # noqa: E402
+from seg.prediction.predictors import training_images  # noqa: E402
 from seg.runs import Run  # noqa: E402
 
 AP = 0.01  # how far below float32's AP at IoU 0.5 a runtime may score on a run on objects (issue 33)

@@ -16,7 +16,7 @@ from seg.model.device import cpu
 from seg.prediction import runtimes
 from seg.prediction.inference import Predictor
 from seg.prediction.model import Model
-from seg.prediction.output import training_images
+from seg.prediction.predictors import training_images
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,39 @@ def test_predict_command_takes_a_runtime_and_keeps_the_prepared_model(finished, 
         cli("predict", finished.run, "--valid", "--out", tmp_path / "x", "--runtime", "tensorrt")
     assert e.value.code == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_an_engine_that_fails_mid_prediction_hands_over_to_pytorch(finished, images_and_truth):
+    "The ONNX model takes the training size only: a Predictor tiling at another size goes on with PyTorch."
+    images, _ = images_and_truth
+    model = Model.load(finished.run)
+    p = Predictor(model, device=cpu(), runtime="onnx", tile=(96, 96))
+    probs = p.tiled(images[0])
+    assert p.engine is None and p.runtime == "pytorch" and p.label.startswith("PyTorch, ")
+    assert len(p.notes) == 1 and p.notes[0].startswith("ONNX Runtime, float32 failed (")
+    assert p.notes[0].endswith("the rest was predicted with PyTorch.")
+    exact = Predictor(model, device=cpu(), tile=(96, 96)).tiled(images[0])
+    assert probs.shape == exact.shape and (probs.argmax(0) == exact.argmax(0)).float().mean() > 0.99
+
+
+def test_an_int8_model_that_ruins_the_masks_is_not_used(finished, images_and_truth, monkeypatch):
+    "Only a disaster is caught at run time (the benchmark judges against the truth): masks mostly wrong."
+    import torch
+    images, _ = images_and_truth
+
+    class Inverted(runtimes.Engine):  # what a saturating 8-bit multiply could do: every pixel's class swapped
+        label = "ONNX Runtime, INT8 (static, 1 calibration inputs)"
+
+        def logits(self, x):
+            return -model.module.eval()(x).detach()
+
+    model = Model.load(finished.run)
+    rt = runtimes.RUNTIMES["onnx-int8"]
+    monkeypatch.setitem(runtimes.RUNTIMES, "onnx-int8", runtimes.Runtime(
+        rt.name, rt.label, rt.devices, rt.needs, lambda model, calibration, cache: Inverted(), calibrated=True))
+    p = Predictor(model, device=cpu(), runtime="onnx-int8", calibration=images[:1])
+    with torch.no_grad():
+        mask = p.predict(images[0])
+    assert p.engine is None and p.label.startswith("PyTorch, ") and mask.shape == images[0].shape[:2]
+    assert len(p.notes) == 1 and p.notes[0].startswith("ONNX Runtime INT8 changed ")
+    assert p.notes[0].endswith("of the first images' pixels against float32: predicted with PyTorch instead.")

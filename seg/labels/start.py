@@ -23,7 +23,7 @@ def predicted(model, image: np.ndarray, objects: bool = False) -> np.ndarray:
     or with `objects` (a set of objects) one id per object (uint16), split as the run splits them (its tuned
     objects.json). A run on classes gives a set of objects its connected regions. Predicted as `predict` predicts
     (the same runtime, its prepared model kept in the cache): the start is the mask the Predict page showed."""
-    from seg.prediction.output import predictor_for
+    from seg.prediction.predictors import predictor_for
     predictor = predictor_for(model, bs=1)
     if objects:
         if model.objects:

@@ -77,7 +77,9 @@ class Predictor:
     layout that is fastest there (seg/model/number_formats.py): the fastest of a timed forward pass of each
     candidate on the first batch (float32 unless another is clearly faster). A format other than float32
     is kept only if its masks agree with float32's on AGREE of the first batch's pixels; else float32,
-    with a note."""
+    with a note. `runtime` other than pytorch (seg/prediction/runtimes.py) computes the forward pass with ONNX
+    Runtime instead, built on the first batch (INT8 calibrated on `calibration`, kept in `cache`); where it
+    cannot be built or fails, PyTorch goes on, with a note: a prediction never ends for its runtime's sake."""
 
     def __init__(self, model: Model, device: Device | None = None, bs: int = 8, tile: tuple[int, int] | None = None,
                  overlap: float = OVERLAP, precision: str | Precision = "auto", remember: Path | None = None,
@@ -130,7 +132,13 @@ class Predictor:
         if self.precision is None:
             self._settle(x)
         if self.engine is not None:
-            return torch.softmax(self.engine.logits(x), dim=1)
+            try:
+                return torch.softmax(self.engine.logits(x), dim=1)
+            except Exception as e:  # e.g. an input shape the exported model does not take: PyTorch takes any
+                self.notes.append(f"{self.engine.label} failed ({type(e).__name__}: {str(e).splitlines()[0][:160]}): "
+                                  "the rest was predicted with PyTorch.")
+                self.engine, self.runtime, self.precision = None, "pytorch", None
+                return self._forward(batch)
         return torch.softmax(self._logits(x, self.precision), dim=1).cpu()
 
     def _logits(self, x: torch.Tensor, precision: Precision) -> torch.Tensor:
@@ -189,19 +197,20 @@ class Predictor:
                 inputs = sum(len(b) for b in calibration) if calibration else 0
                 cache = self.cache / f"{rt.name}-{runtimes.cache_key(self.model, rt.name, inputs)}.onnx"
             engine = rt.build(self.model, calibration, cache)
+            agree = 1.0
+            if rt.calibrated:  # judged against the truth by bench/runtimes.py; here only a disaster is caught
+                ours, exact = engine.logits(x).argmax(1), self._logits(x, FP32).argmax(1).cpu()
+                agree = float((ours == exact).float().mean())
         except Exception as e:  # an export or quantisation that fails leaves PyTorch, which always runs
             self.notes.append(f"{rt.label} could not be prepared ({type(e).__name__}: {str(e).splitlines()[0][:160]}): "
                               "predicted with PyTorch instead.")
             self.runtime = "pytorch"
             return
-        if rt.calibrated:  # judged against the truth by bench/runtimes.py; here only a disaster is caught
-            ours, exact = engine.logits(x).argmax(1), self._logits(x, FP32).argmax(1).cpu()
-            agree = float((ours == exact).float().mean())
-            if agree < runtimes.AGREE:
-                self.notes.append(f"{rt.label} changed {1 - agree:.1%} of the first images' pixels against float32: "
-                                  "predicted with PyTorch instead.")
-                self.runtime = "pytorch"
-                return
+        if agree < runtimes.AGREE:
+            self.notes.append(f"{rt.label} changed {1 - agree:.1%} of the first images' pixels against float32: "
+                              "predicted with PyTorch instead.")
+            self.runtime = "pytorch"
+            return
         self.engine = engine
 
     def prepared(self, images: Iterable[np.ndarray], limit: int) -> Iterator[torch.Tensor]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,16 +39,14 @@ from seg.data.overlay import Overlay
 from seg.data.report import Report
 from seg.errors import ImageError, PredictError
 from seg.model import pixel_scores
-from seg.model.device import detect
 from seg.objects import matching
-from seg.prediction import measure, runtimes
-from seg.prediction.inference import Predictor
+from seg.prediction import measure
 from seg.prediction.instances import objects_split, save_ids, split_probabilities
 from seg.prediction.large import into_folder
 from seg.prediction.model import Model
+from seg.prediction.predictors import dataset_of, predictor_for
 from seg.prediction.previews import preview, preview_objects
 from seg.runs import Run
-from seg.server import workspace
 from seg.server.sharing import Access
 from seg.util import write_json
 
@@ -144,48 +141,9 @@ def inputs(path, codes: list[str], access: Access, objects: bool = False) -> Inp
     return Inputs([Item(n, f) for n, f in zip(_names(files, path), files)], "folder", path)
 
 
-def _dataset_of(run: Run) -> tuple[Dataset, dict]:
-    "The run's dataset, opened as in training (within the folders it was read within), and its config."
-    cfg = run.config()
-    root = Path(cfg.get("dataset", {}).get("root", ""))
-    if not cfg or not root.is_dir():
-        raise PredictError(f"{run.path}: its dataset {root} is no longer there; predict a folder instead.")
-    objects = bool(cfg.get("objects"))
-    dataset = Dataset.open(root, codes=cfg["codes"][:2] if objects else cfg["codes"], objects=objects,
-                           access=Access.within(cfg["data"].get("within"), root))
-    return dataset, cfg
-
-
-def training_images(model: Model, n: int) -> Iterator[np.ndarray]:
-    """Up to `n` of the run's training images as the model takes them, read as they are asked for (what an INT8
-    runtime calibrates on); none when its dataset is gone or unreadable (the Predictor then calibrates on what it
-    predicts first)."""
-    try:
-        dataset, cfg = _dataset_of(Run(model.run))
-        train, _ = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
-    except Exception:  # the calibration's source is a preference, never a reason to fail a prediction
-        return
-    for pair in train[:n]:
-        try:
-            yield model.input.load(pair.image)
-        except ImageError:
-            continue
-
-
-def predictor_for(model: Model, bs: int = 8, runtime: str = "auto") -> Predictor:
-    """The Predictor a user's masks come from (`predict`, the Label page's start): on the best device, with the
-    runtime asked for (seg/prediction/runtimes.py), an INT8 one calibrated on the run's training images and kept
-    in the workspace's cache, so every page that predicts with the same weights gives the same masks."""
-    device = detect()
-    engine = runtimes.runtime(runtime, device.kind)
-    calibration = training_images(model, runtimes.CALIBRATION) if engine.calibrated else None
-    return Predictor(model, device=device, bs=bs, remember=workspace.formats_file(), runtime=engine.name,
-                     calibration=calibration, cache=workspace.runtimes_dir())
-
-
 def validation(run: Run) -> Inputs:
     "The run's own validation pairs, split as in training; a note when the dataset changed since."
-    dataset, cfg = _dataset_of(run)
+    dataset, cfg = dataset_of(run)
     root = Path(cfg["dataset"]["root"])
     _, valid = dataset.split(cfg["data"]["valid_pct"], cfg["data"]["seed"])
     usable = {s.pair for s in dataset.usable}
