@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -101,17 +102,18 @@ def _cached(cache: Path | None, label: str, make: Callable[[Path], bytes]) -> En
     """An engine over the model `make(folder)` writes, read from `cache` when an earlier prediction kept it there
     (written whole, then renamed: a half-written file is never read)."""
     start = time.perf_counter()
-    if cache is not None and cache.is_file():
-        model_bytes = cache.read_bytes()
-        with contextlib.suppress(OSError):
+    model_bytes = None
+    if cache is not None:
+        with contextlib.suppress(OSError):  # none kept yet, or let go by another session meanwhile: made again
+            model_bytes = cache.read_bytes()
             os.utime(cache)  # recently used: kept when older ones are let go
-    else:
+    if model_bytes is None:
         with tempfile.TemporaryDirectory(prefix="segboard-runtime-") as tmp:
             model_bytes = make(Path(tmp))
         if cache is not None:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                part = cache.with_name(cache.name + ".part")
+                part = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.part")  # two sessions
                 part.write_bytes(model_bytes)
                 part.replace(cache)
                 for old in sorted(cache.parent.glob("*.onnx"), key=lambda f: -f.stat().st_mtime)[KEEP:]:
