@@ -7,11 +7,12 @@
                 Runtime's own static quantiser, calibrated on images prepared exactly as the Predictor
                 prepares them (the run's training images where its dataset is still there); CPU
 
-`build(name, model, calibration)` gives an `Engine`: logits (N, classes, H, W) float32 for a normalised batch,
-as the PyTorch network gives them. Adding a runtime is one entry in RUNTIMES. Which one `auto` takes is
-decided by measurement against the truth (bench/runtimes.py; docs/benchmarks.md), never by agreement with
-float32 alone: a runtime is adopted only where its Dice stays within DICE_TOLERANCE of float32's on every
-shared set. Cheap to import (the command line's help reads it): torch and ONNX Runtime load when one is built.
+`runtime(name).build(model, calibration, cache)` gives an `Engine`: logits (N, classes, H, W) float32 for a
+normalised batch, as the PyTorch network gives them (`cache`: the file it is kept in between predictions).
+Adding a runtime is one entry in RUNTIMES. Which one `auto` takes is decided by measurement against the truth
+(bench/runtimes.py; docs/benchmarks.md), never by agreement with float32 alone: a runtime is adopted only where
+its Dice stays within DICE_TOLERANCE of float32's on every shared set. Cheap to import (the command line's help
+reads it): torch and ONNX Runtime load when one is built.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from seg.errors import SettingsError
 DICE_TOLERANCE = 0.005  # how far below float32's Dice a faster runtime may score on a shared set to be adopted
 CALIBRATION = 32  # prepared inputs (images or tiles) the INT8 quantiser measures ranges on (demo objects' AP50: 16
 # gave 0.927, 32 0.929, float32 0.929)
-KEEP = 8  # prepared models kept in the cache, the most recently used (an INT8 resnet34 U-Net is about 25 MB)
+KEEP = 8  # prepared models kept in the cache, the most recently used (INT8 resnet34 U-Net: 42 MB; float32: 125 MB)
 
 
 class Engine:
