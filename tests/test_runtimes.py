@@ -98,6 +98,8 @@ def test_predict_command_takes_a_runtime_and_keeps_the_prepared_model(finished, 
     rc, _, err = cli("predict", finished.run, "--valid", "--out", tmp_path / "again", "--runtime", "onnx-int8")
     assert rc == 0, err
     assert list((home / "cache" / "runtimes").iterdir()) == kept and kept[0].stat().st_mtime_ns >= first
+    again = json.loads((tmp_path / "again" / "prediction.json").read_text())
+    assert again["runtime"] == meta["runtime"]  # the kept model says what it is
     for m in (tmp_path / "int8" / "masks").iterdir():
         assert (np.asarray(Image.open(m)) == np.asarray(Image.open(tmp_path / "again" / "masks" / m.name))).all()
     rc, _, err = cli("predict", finished.run, "--valid", "--out", tmp_path / "torch", "--runtime", "pytorch")
@@ -142,3 +144,22 @@ def test_an_int8_model_that_ruins_the_masks_is_not_used(finished, images_and_tru
     assert p.engine is None and p.label.startswith("PyTorch, ") and mask.shape == images[0].shape[:2]
     assert len(p.notes) == 1 and p.notes[0].startswith("ONNX Runtime INT8 changed ")
     assert p.notes[0].endswith("of the first images' pixels against float32: predicted with PyTorch instead.")
+
+
+def test_a_kept_int8_model_reads_no_training_images(finished, images_and_truth, tmp_path):
+    "The Label page's start builds a Predictor per image: the calibration images are read only to make the model."
+    images, _ = images_and_truth
+    model = Model.load(finished.run)
+    read = []
+
+    def calibration():
+        for im in images:
+            read.append(im)
+            yield im
+    first = Predictor(model, device=cpu(), runtime="onnx-int8", calibration=calibration(), cache=tmp_path)
+    first.predict(images[0])
+    assert len(read) == len(images) and len(list(tmp_path.glob("onnx-int8-*.onnx"))) == 1
+    read.clear()
+    kept = Predictor(model, device=cpu(), runtime="onnx-int8", calibration=calibration(), cache=tmp_path)
+    assert (kept.predict(images[0]) == first.predict(images[0])).all()
+    assert read == [] and kept.label == first.label == f"ONNX Runtime, INT8 (static, {len(images)} calibration inputs)"

@@ -184,18 +184,18 @@ class Predictor:
             self.notes.append(f"{why} Predicted with PyTorch instead.")
             self.runtime = "pytorch"
             return
-        calibration, cache, given = None, None, True
-        if rt.calibrated:
-            calibration = list(self.prepared(self.calibration or [], runtimes.CALIBRATION))
-            given = bool(calibration)
-            if not given:
-                calibration = [x.cpu()[: runtimes.CALIBRATION]]
-                self.notes.append(f"{rt.label} was calibrated on the first images predicted (no training images "
-                                  "were given).")
         try:
-            if self.cache is not None and given:  # one calibrated on a first batch is never kept
-                inputs = sum(len(b) for b in calibration) if calibration else 0
-                cache = self.cache / f"{rt.name}-{runtimes.cache_key(self.model, rt.name, inputs)}.onnx"
+            cache = self.cache / f"{rt.name}-{runtimes.cache_key(self.model, rt.name)}.onnx" if self.cache else None
+            calibration = None
+            if rt.calibrated:
+                def calibration():  # the training images are read only when the model is made, not when kept
+                    return list(self.prepared(self.calibration or [], runtimes.CALIBRATION))
+                if cache is None or not cache.is_file():
+                    calibration = calibration()
+                    if not calibration:  # one calibrated on a first batch is never kept
+                        calibration, cache = [x.cpu()[: runtimes.CALIBRATION]], None
+                        self.notes.append(f"{rt.label} was calibrated on the first images predicted (no training "
+                                          "images were given).")
             engine = rt.build(self.model, calibration, cache)
             agree = 1.0
             if rt.calibrated:  # judged against the truth by bench/runtimes.py; here only a disaster is caught

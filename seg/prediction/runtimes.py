@@ -32,6 +32,7 @@ from seg.errors import SettingsError
 DICE_TOLERANCE = 0.005  # how far below float32's Dice a faster runtime may score on a shared set to be adopted
 CALIBRATION = 32  # prepared inputs (images or tiles) the INT8 quantiser measures ranges on (demo objects' AP50: 16
 # gave 0.927, 32 0.929, float32 0.929)
+LABEL = "segboard.runtime"  # the metadata key of a prepared model's label (what computed the masks, in words)
 KEEP = 8  # prepared models kept in the cache, the most recently used (INT8 resnet34 U-Net: 42 MB; float32: 125 MB)
 
 
@@ -50,16 +51,17 @@ class Engine:
 class OnnxEngine(Engine):
     "An ONNX model on ONNX Runtime's CPU provider, with as many threads as torch uses."
 
-    def __init__(self, model_bytes: bytes, label: str):
+    def __init__(self, model_bytes: bytes):
         import onnxruntime as ort
         import torch
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         opts.log_severity_level = 3  # warnings about the graph's optimisation are not the user's concern
         self.session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-        self.label = label
         import onnx
-        self.ops = dict(Counter(n.op_type for n in onnx.load_from_string(model_bytes).graph.node))
+        proto = onnx.load_from_string(model_bytes)
+        self.label = {m.key: m.value for m in proto.metadata_props}.get(LABEL, "ONNX Runtime")
+        self.ops = dict(Counter(n.op_type for n in proto.graph.node))
 
     def logits(self, x):
         import torch
@@ -96,12 +98,12 @@ def onnx_bytes(model, folder: Path) -> bytes:
 
 
 def _onnx(model, calibration=None, cache: Path | None = None) -> Engine:
-    return _cached(cache, "ONNX Runtime, float32", lambda folder: onnx_bytes(model, folder))
+    return _cached(cache, lambda folder: (onnx_bytes(model, folder), "ONNX Runtime, float32"))
 
 
-def _cached(cache: Path | None, label: str, make: Callable[[Path], bytes]) -> Engine:
-    """An engine over the model `make(folder)` writes, read from `cache` when an earlier prediction kept it there
-    (written whole, then renamed: a half-written file is never read)."""
+def _cached(cache: Path | None, make: Callable[[Path], tuple[bytes, str]]) -> Engine:
+    """An engine over the model and label `make(folder)` gives, read from `cache` when an earlier prediction kept
+    it there (written whole, then renamed: a half-written file is never read; the label in its metadata)."""
     start = time.perf_counter()
     model_bytes = None
     if cache is not None:
@@ -109,8 +111,12 @@ def _cached(cache: Path | None, label: str, make: Callable[[Path], bytes]) -> En
             model_bytes = cache.read_bytes()
             os.utime(cache)  # recently used: kept when older ones are let go
     if model_bytes is None:
+        import onnx
         with tempfile.TemporaryDirectory(prefix="segboard-runtime-") as tmp:
-            model_bytes = make(Path(tmp))
+            made, label = make(Path(tmp))
+        proto = onnx.load_from_string(made)
+        proto.metadata_props.add(key=LABEL, value=label)  # what it is, read back with the kept file
+        model_bytes = proto.SerializeToString()
         if cache is not None:
             try:
                 cache.parent.mkdir(parents=True, exist_ok=True)
@@ -121,12 +127,12 @@ def _cached(cache: Path | None, label: str, make: Callable[[Path], bytes]) -> En
                     old.unlink()
             except OSError:  # a cache that cannot be written costs time next time, nothing else
                 pass
-    engine = OnnxEngine(model_bytes, label)
+    engine = OnnxEngine(model_bytes)
     engine.seconds = time.perf_counter() - start
     return engine
 
 
-def cache_key(model, runtime: str, inputs: int) -> str:
+def cache_key(model, runtime: str) -> str:
     """What a kept engine depends on: the weights file (path, size, time), the runtime, the versions that build it,
     the CPU's 8-bit instructions and the calibration's size (its images are the run's training images)."""
     import hashlib
@@ -136,7 +142,7 @@ def cache_key(model, runtime: str, inputs: int) -> str:
     import torch
     st = Path(model.weights).stat()
     parts = [str(Path(model.weights).resolve()), st.st_size, st.st_mtime_ns, runtime, onnxruntime.__version__,
-             torch.__version__, vnni(), inputs]
+             torch.__version__, vnni(), CALIBRATION]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
@@ -164,13 +170,17 @@ class _Reader:
         pass
 
 
-def _onnx_int8(model, calibration: Iterable | None = None, cache: Path | None = None) -> Engine:
-    batches = [x.detach().cpu().float().numpy() for x in (calibration or [])]
-    if not batches:
-        raise SettingsError("ONNX Runtime INT8 needs a few images to calibrate on; none were given.")
-    n = sum(len(b) for b in batches)
-    return _cached(cache, f"ONNX Runtime, INT8 (static, {n} calibration inputs)",
-                   lambda folder: _quantised(model, [b[i:i + 1] for b in batches for i in range(len(b))], folder))
+def _onnx_int8(model, calibration: Iterable | Callable[[], Iterable] | None = None,
+               cache: Path | None = None) -> Engine:
+    "`calibration`: batches, or a function that prepares them, called only when the model is not kept in `cache`."
+    def make(folder: Path) -> tuple[bytes, str]:
+        batches = [x.detach().cpu().float().numpy()
+                   for x in ((calibration() if callable(calibration) else calibration) or [])]
+        if not batches:
+            raise SettingsError("ONNX Runtime INT8 needs a few images to calibrate on; none were given.")
+        inputs = [b[i:i + 1] for b in batches for i in range(len(b))]
+        return _quantised(model, inputs, folder), f"ONNX Runtime, INT8 (static, {len(inputs)} calibration inputs)"
+    return _cached(cache, make)
 
 
 def _quantised(model, inputs: list, folder: Path) -> bytes:
