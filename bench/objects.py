@@ -86,17 +86,14 @@ def score(pred: Path, truth: dict[str, np.ndarray], objects: bool) -> dict:
     return summary(rows)
 
 
-def run(data: Path, minutes: float, tmp: Path, targets: list[str], semantic: bool = True) -> list[tuple[str, dict]]:
+def run(data: Path, minutes: float, tmp: Path) -> list[tuple[str, dict]]:
     rows = []
-    recipes = [("semantic, connected regions", two_class(data, tmp / "binary"), ["--no-objects"])] if semantic else []
-    recipes += [("objects, split" + ("" if t == "boundary" else f" ({t} target)"), data, ["--objects", "--target", t])
-                for t in targets]
-    for name, folder, options in recipes:
-        option = options[0]
-        key = "-".join(o.strip("-") for o in options)
-        run_dir, out = tmp / f"run-{key}", tmp / f"pred-{key}"
+    binary = two_class(data, tmp / "binary")
+    for name, folder, option in (("semantic, connected regions", binary, "--no-objects"),
+                                 ("objects, split", data, "--objects")):
+        run_dir, out = tmp / f"run-{option}", tmp / f"pred-{option}"
         t = time.perf_counter()
-        seg("train", folder, "--run-dir", run_dir, "--budget", minutes, "--no-pretrained", *options)
+        seg("train", folder, "--run-dir", run_dir, "--budget", minutes, "--no-pretrained", option)
         seconds = time.perf_counter() - t
         seg("predict", run_dir, "--valid", "--out", out)
         meta = json.loads((out / "prediction.json").read_text())
@@ -130,20 +127,16 @@ def main() -> None:
     ap.add_argument("--membrane-cells", action="store_true", help="derive instance masks from membrane's classes")
     ap.add_argument("--keep", type=Path, help="keep the run and prediction folders here (DATASET-MINUTES/)")
     ap.add_argument("--no-readme", action="store_true")
-    ap.add_argument("--targets", default="boundary", help="the objects runs' targets, comma-separated (boundary, "
-                    "distance: seg/objects/target.py)")
-    ap.add_argument("--no-semantic", action="store_true", help="leave out the semantic run")
     args = ap.parse_args()
     blocks = {}
     for data in map(Path, args.data):
         name = f"{data.name}-cells" if args.membrane_cells else data.name
-        targets = args.targets.split(",")
-        key = f"{name}-{args.minutes:g}min" + ("" if targets == ["boundary"] else "-" + "-".join(targets))
+        key = f"{name}-{args.minutes:g}min"
         with tempfile.TemporaryDirectory() as tmp:
             tmp = args.keep / key if args.keep else Path(tmp)
             folder = membrane_cells(data, tmp / "cells") if args.membrane_cells else data
-            rows = run(folder, args.minutes, tmp, targets, not args.no_semantic)
-            blocks[key] = f"<!-- objects:{key} -->\n{table(name, args.minutes, rows)}<!-- /objects:{key} -->\n"
+            blocks[key] = f"<!-- objects:{key} -->\n{table(name, args.minutes, run(folder, args.minutes, tmp))}" \
+                          f"<!-- /objects:{key} -->\n"
         if not args.no_readme:  # after each dataset: a long benchmark cut short keeps what it measured
             write(blocks)
 

@@ -11,7 +11,7 @@ from seg.objects.ids import IdFacts, evidence, explained_by_value, looks_like_ob
 from seg.objects.matching import image_scores, iou_matrix
 from seg.objects.matching import summary as score_summary
 from seg.objects.split import Split, instances, tune
-from seg.objects.target import BACKGROUND, BOUNDARY, INTERIOR, LEVELS, TARGETS, distance_target, target, width_for
+from seg.objects.target import BACKGROUND, BOUNDARY, INTERIOR, target, width_for
 
 
 def two_squares(gap=0):
@@ -90,45 +90,6 @@ def test_target_band_width_and_image_edge():
     assert (t[ids == 0] == BACKGROUND).all()
 
 
-def test_distance_target_rings_run_from_every_edge_to_each_centre():
-    ids = two_squares()
-    t = distance_target(ids)
-    edge, centre = 2, 1
-    assert t[0, 0] == BACKGROUND and (t[ids == 0] == BACKGROUND).all()
-    assert t[10, 14] == edge and t[10, 15] == edge  # where the squares meet, on both sides
-    assert t[5, 10] == edge and t[10, 5] == edge
-    assert t[9, 9] == centre and t[9, 19] == centre  # each square's own centre, however big it is
-    assert set(np.unique(t[ids > 0])) == set(range(1, LEVELS + 1))
-    depth = np.asarray(TARGETS["distance"].depths)[t]  # rises from each edge to its centre, row by row
-    assert (np.diff(depth[9, 5:9]) > 0).all() and (np.diff(depth[9, 11:15]) < 0).all()
-    from skimage.measure import label
-    assert label(t == centre, connectivity=2).max() == 2  # the centres seed two objects
-    # an object cut by the image's edge: the edge is not its edge, its centre lies on it
-    cut = np.zeros((20, 20), np.int32)
-    cut[0:12, 0:12] = 3
-    c = distance_target(cut)
-    assert c[0, 0] == centre and c[11, 0] == edge and c[0, 11] == edge
-    # a small object keeps every ring it has room for; one pixel is its own centre
-    dot = np.zeros((5, 5), np.int32)
-    dot[2, 2] = 7
-    assert distance_target(dot)[2, 2] == centre and distance_target(np.full((3, 3), 5, np.int32)).min() == centre
-
-
-@pytest.mark.parametrize("name", sorted(TARGETS))
-def test_each_target_names_its_classes_and_reads_back_as_depth(name):
-    t = TARGETS[name]
-    names = t.names("background", "nucleus")
-    assert names[:2] == ("background", "nucleus") and len(names) == len(t.depths)
-    ids = two_squares()
-    classes = t.make(ids, 1)
-    assert classes.max() < len(names) and set(np.unique(classes[ids > 0])) >= {1}
-    prob = np.eye(len(names), dtype=np.float32)[classes].transpose(2, 0, 1)
-    depth = t.depth(prob)
-    assert depth.shape == ids.shape and depth[0, 0] == 0 and depth[9, 9] == 1
-    with pytest.raises(ValueError, match="classes for the"):
-        t.depth(prob[:2])
-
-
 @pytest.mark.parametrize("image, train, width", [((512, 512), (256, 256), 2), ((100, 100), (128, 128), 1),
                                                  ((300, 200), (100, 100), 3), ((584, 565), (96, 96), 7)])
 def test_band_width_survives_the_resize(image, train, width):
@@ -136,22 +97,20 @@ def test_band_width_survives_the_resize(image, train, width):
 
 
 # -- probabilities split into objects
-def probabilities(ids: np.ndarray, sure: float = 0.9, name: str = "boundary") -> np.ndarray:
+def probabilities(ids: np.ndarray, sure: float = 0.9) -> np.ndarray:
     "What a good model would say of `ids`: its target's classes with probability `sure`."
-    n = len(TARGETS[name].depths)
-    t = TARGETS[name].make(ids, 1)
-    p = np.full((n, *ids.shape), (1 - sure) / (n - 1))
-    for k in range(n):
+    t = target(ids)
+    p = np.full((3, *ids.shape), (1 - sure) / 2)
+    for k in range(3):
         p[k][t == k] = sure
     return p
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_touching_discs_are_counted_exactly(seed, name):
+def test_touching_discs_are_counted_exactly(seed):
     ids = discs(np.random.default_rng(seed), size=(128, 128), n=16, touching=0.7)
     assert len(IdFacts.of(ids).areas) == 16 and IdFacts.of(ids).touching >= 4
-    found = instances(probabilities(ids, name=name), Split(0.5, 0, name))
+    found = instances(probabilities(ids))
     s = image_scores(ids, found)
     assert (s["true"], s["found"], s["ap50"]) == (16, 16, 1.0)
     # connected regions of the foreground, the old path, merge the touching ones
@@ -169,36 +128,18 @@ def test_foreground_without_a_seed_is_an_object_and_specks_go():
     assert instances(np.stack([np.ones((5, 5)), np.zeros((5, 5)), np.zeros((5, 5))])).max() == 0
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
-def test_tune_finds_a_split_that_counts_right_on_blurred_probabilities(name):
+def test_tune_finds_a_split_that_counts_right_on_blurred_probabilities():
     from scipy import ndimage
     rng = np.random.default_rng(5)
     truths = [discs(rng, size=(96, 96), n=10, touching=0.6) for _ in range(3)]
     probs = []
     for ids in truths:  # softened: interiors fade towards their edges, as a real model's do
-        p = ndimage.gaussian_filter(probabilities(ids, 0.8, name), sigma=(0, 1.5, 1.5))
+        p = ndimage.gaussian_filter(probabilities(ids, 0.8), sigma=(0, 1.5, 1.5))
         probs.append(p / p.sum(0, keepdims=True))
-    best, s, rows = tune(probs, truths, name)
-    assert len(rows) >= 6 and s["ap50"] == max(r["ap50"] for r in rows) and best.target == name
+    best, s, rows = tune(probs, truths)
+    assert len(rows) >= 6 and s["ap50"] == max(r["ap50"] for r in rows)
     assert s["ap50"] >= 0.9 and s["count_error_median"] <= 0.1
     assert Split.from_json(best.to_json()) == best
-
-
-def test_a_split_recorded_before_targets_reads_as_the_runs_target(tmp_path):
-    "objects.json from before targets has no `target`: the boundary one, or what the run's config.json names."
-    import json
-
-    from seg.prediction.instances import objects_split
-    assert Split.from_json({"seed": 0.4, "min_size": 3}) == Split(0.4, 3, "boundary")
-    assert Split.from_json({"seed": 0.4, "min_size": 3}, "distance") == Split(0.4, 3, "distance")
-    assert Split.from_json({"seed": 0.4, "target": "nonsense"}).target == "boundary"
-    assert objects_split(tmp_path) == Split()  # no run there: the default
-    (tmp_path / "config.json").write_text(json.dumps({"objects": {"name": "cell", "target": "distance"}}))
-    assert objects_split(tmp_path) == Split(target="distance")  # trained, not tuned yet
-    (tmp_path / "objects.json").write_text(json.dumps({"split": {"seed": 0.7, "min_size": 9, "target": "distance"}}))
-    assert objects_split(tmp_path) == Split(0.7, 9, "distance")
-    (tmp_path / "objects.json").write_text("[1, 2")  # torn: the config's target, the default split
-    assert objects_split(tmp_path) == Split(target="distance")
 
 
 # -- instance masks recognised

@@ -41,25 +41,6 @@ def test_the_dataloaders_give_interior_and_boundary_at_the_training_size(nuclei)
     assert sum(f.values()) == pytest.approx(1.0)
 
 
-def test_the_distance_target_gives_rings_and_the_run_records_it(nuclei):
-    "--target distance: the run's prepare applies it, the classes and the loss's shares follow, config names it."
-    from seg.model.settings import TrainSettings
-    from seg.training.prepare import prepare
-    settings = DataSettings(size=64, bs=4, augment=False, target="distance")
-    ds = prepare(nuclei, settings, TrainSettings())
-    names = ["background", "object", "object edge", "object ring 2", "object ring 3"]
-    assert list(ds.train_codes.names) == names and ds.objects.to_json()["target"] == "distance"
-    dls = dataloaders(ds, settings)
-    assert dls.vocab == names
-    _, y = dls.one_batch()
-    assert set(np.unique(y.cpu().numpy())) == {0, 1, 2, 3, 4}  # every ring survives 192 px -> 64 px
-    f = ds.train_fractions((64, 64))
-    assert list(f) == names and min(f.values()) > 0.01 and sum(f.values()) == pytest.approx(1.0)
-    from seg.errors import SettingsError
-    with pytest.raises(SettingsError, match="use boundary or distance"):
-        DataSettings(target="rings").check()
-
-
 @pytest.fixture(scope="module")
 def objects_run(nuclei, tmp_path_factory):
     "A real tiny run on the touching discs: 2 epochs at 96 px, resnet18 (about a minute on 2 cores)."
@@ -81,7 +62,7 @@ def test_a_run_on_objects_tunes_the_split_and_scores_objects(objects_run, tmp_pa
     assert list(scores["per_class"]) == ["background", "object"] and scores["images"] == 2
     found = next(e for e in events if e["type"] == "objects")
     record = json.loads((run / "objects.json").read_text())
-    assert record["split"] == found["split"] and record["split"]["target"] == "boundary"
+    assert record["split"] == found["split"] and set(record["split"]) == {"seed", "min_size"}
     assert record["summary"]["true"] == 40 and record["summary"]["images"] == 2
     assert len(record["candidates"]) >= 6 and len(record["per_image"]) == 2
     assert record["per_image"][0]["ap50"] <= record["per_image"][1]["ap50"]  # worst first

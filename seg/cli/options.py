@@ -26,7 +26,6 @@ from pathlib import Path
 
 from seg.model.registry import BACKBONES, LOSSES
 from seg.model.settings import MAX_SCALE, MIN_SCALE, PERCENTILES, PRECISIONS, SCALINGS, DataSettings, TrainSettings
-from seg.objects.target import TARGETS
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,6 @@ OPTIONS = (
            "each image squeezed whole to --size", type=float),
     Option("fg_share", DataSettings, "--fg-share", "with --scale: the share of windows centred on a foreground "
            "pixel (0 to 1)", type=float),
-    Option("target", DataSettings, "--target", "for objects, what the model learns to split them by: "
-           + "; ".join(f"{t.name}: {t.label}" for t in TARGETS.values()), choices=tuple(TARGETS)),
     Option("find_lr", TrainSettings, "--find-lr", "take the learning rate from lr_find's valley at the start",
            kind="flag"),
 )

@@ -17,7 +17,6 @@ from seg.data.masks import INVALID, Encoding, infer_encoding, key_color
 from seg.data.report import Report
 from seg.errors import CodesError
 from seg.objects.ids import Evidence, IdFacts, evidence, looks_like_objects, single_regions
-from seg.objects.target import DEFAULT as DEFAULT_TARGET
 
 if TYPE_CHECKING:
     from seg.data.dataset import Scan
@@ -111,11 +110,10 @@ class Objects:
     source: str
     regions: bool
     evidence: Evidence | None = None
-    target: str = DEFAULT_TARGET  # what the model learns to split them by (seg/objects/target.py: TARGETS)
 
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "ids": "regions" if self.regions else "mask values",
-                "evidence": asdict(self.evidence) if self.evidence else None, "target": self.target}
+                "evidence": asdict(self.evidence) if self.evidence else None}
 
 
 def objects_wanted(objects: bool | None, codes: Codes | None) -> bool | None:

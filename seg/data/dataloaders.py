@@ -45,7 +45,7 @@ from seg.data.scaled_crops import ScaledCrop, scaled_crops
 from seg.data.stacks import Slice, box_of
 from seg.errors import SettingsError
 from seg.model.settings import DataSettings
-from seg.objects.target import DEFAULT, TARGETS, width_for
+from seg.objects.target import target, width_for
 
 __all__ = ["DataSettings", "SettingsError", "dataloaders", "augment_preview"]
 
@@ -174,17 +174,16 @@ class ReadMask:
 
 
 class ReadTarget:
-    """A dataset read as objects: the classes of its target (seg/objects/target.py: background / interior /
-    boundary by default) from the mask's ids, a boundary band wide enough at the image's size to survive the
-    resize to `hw`."""
+    """A dataset read as objects: background / interior / boundary (seg/objects/target.py) from the mask's
+    ids, the boundary band wide enough at the image's size to survive the resize to `hw`."""
 
-    def __init__(self, regions: bool, hw: tuple[int, int], target: str = DEFAULT):
-        self.regions, self.hw, self.make = regions, hw, TARGETS[target].make
+    def __init__(self, regions: bool, hw: tuple[int, int]):
+        self.regions, self.hw = regions, hw
 
     def array(self, pair: Pair, hw: tuple[int, int]) -> np.ndarray:
-        "The pair's target at its own size, a boundary band wide enough to survive the resize to `hw`."
+        "The pair's target at its own size, its boundary band wide enough to survive the resize to `hw`."
         ids = ids_of(load_mask(pair.mask).values, self.regions)
-        return self.make(ids, width_for(ids.shape, hw))
+        return target(ids, width_for(ids.shape, hw))
 
     def __call__(self, item) -> PILMask:
         if isinstance(item, ScaledCrop):
@@ -193,9 +192,8 @@ class ReadTarget:
 
 
 def truth_reader(dataset: Dataset, hw: tuple[int, int]):
-    "What a pair's mask gives training: its classes, or for a dataset of objects its target's classes."
-    return (ReadTarget(dataset.objects.regions, hw, dataset.objects.target) if dataset.objects
-            else ReadMask(dataset.encoding))
+    "What a pair's mask gives training: its classes, or for a dataset of objects background / interior / boundary."
+    return ReadTarget(dataset.objects.regions, hw) if dataset.objects else ReadMask(dataset.encoding)
 
 
 def datablock(dataset: Dataset, n_train: int, n_valid: int, settings: DataSettings, input: Input) -> DataBlock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -241,35 +241,26 @@ class Dataset:
         into_valid = {files[i] for i in valid}
         return [p for p in pairs if group(p) not in into_valid], [p for p in pairs if group(p) in into_valid]
 
-    def use_target(self, target: str) -> None:
-        """Objects are learned as `target`'s classes (seg/objects/target.py): the run's setting, applied once where
-        the run opens its dataset (seg/training/prepare.py); what reads it later (the DataLoaders, the loss's
-        weights, the trials) asks the dataset. Classes are not affected."""
-        if self.objects is not None and self.objects.target != target:
-            self.objects = replace(self.objects, target=target)
-
     @property
     def train_codes(self) -> Codes | None:
-        """The classes the model learns: the masks' classes; for objects, those of the objects' target
-        (seg/objects/target.py: background, interior and boundary by default), which the end of a run and
-        prediction turn into objects."""
+        """The classes the model learns: the masks' classes; for objects, background, interior and
+        boundary (seg/objects/target.py), which the end of a run and prediction turn into objects."""
         if self.objects is None or self.codes is None:
             return self.codes
-        from seg.objects.target import TARGETS
-        names = TARGETS[self.objects.target].names(*self.codes.names)
-        return Codes(names, None, self.codes.source, objects=True)
+        background, name = self.codes.names
+        return Codes((background, name, f"{name} boundary"), None, self.codes.source, objects=True)
 
     def train_fractions(self, hw: tuple[int, int] | None = None) -> dict[str, float]:
         """The share of each of `train_codes` in the training targets (for the loss's class weights). For
         objects, measured on up to TARGET_SAMPLE masks made into targets for the training size `hw`."""
         if self.objects is None:
             return self.class_fractions()
-        from seg.objects.target import TARGETS, width_for
-        usable, make, n = self.usable, TARGETS[self.objects.target].make, len(self.train_codes)
-        counts = np.zeros(n, np.int64)
+        from seg.objects.target import target, width_for
+        usable = self.usable
+        counts = np.zeros(3, np.int64)
         for s in usable[:: max(1, len(usable) // TARGET_SAMPLE)][:TARGET_SAMPLE]:
             ids = self.ids(s.pair)
-            counts += np.bincount(make(ids, width_for(ids.shape, hw or ids.shape)).ravel(), minlength=n)[:n]
+            counts += np.bincount(target(ids, width_for(ids.shape, hw or ids.shape)).ravel(), minlength=3)[:3]
         total = counts.sum() or 1
         return {name: float(c / total) for name, c in zip(self.train_codes.names, counts)}
 

@@ -116,8 +116,7 @@ def retrain_settings(config: dict) -> tuple[DataSettings, TrainSettings]:
     them), without ImageNet weights (the run's replace them); every other field the default, for the
     planner to choose under `--budget`. Not the run's own settings: they hold what its plan and trials
     chose (the exact number format timed then, a loss), which would pin them (seg/cli/options.py)."""
-    objects = config.get("objects") or {}
-    return (DataSettings(objects=bool(objects), target=objects.get("target", DataSettings.target)),
+    return (DataSettings(objects=bool(config.get("objects"))),
             TrainSettings(arch=config["train"]["arch"], pretrained=False))
 
 

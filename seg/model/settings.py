@@ -9,8 +9,6 @@ from pathlib import Path
 
 from seg.errors import SettingsError
 from seg.model.registry import BACKBONES, DEFAULT_ARCH, LOSSES
-from seg.objects.target import DEFAULT as DEFAULT_TARGET
-from seg.objects.target import TARGETS
 from seg.util import hw
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp32-cl", "bf16-cl", "fp16-cl")  # seg/model/number_formats.py
@@ -53,8 +51,6 @@ class DataSettings:
     # an image the same way and predicts it in overlapping tiles of `size`.
     scale: float | None = None
     fg_share: float = FG_SHARE
-    # For objects: what the model learns to split them by (seg/objects/target.py: TARGETS).
-    target: str = DEFAULT_TARGET
 
     @property
     def hw(self) -> tuple[int, int]:
@@ -80,8 +76,6 @@ class DataSettings:
         if not (_number(self.fg_share) and 0 <= self.fg_share <= 1):
             raise SettingsError(f"Foreground share {self.fg_share!r}: use a number from 0 (windows anywhere) to 1 "
                                 f"(every window centred on foreground), such as {FG_SHARE:.3g}.")
-        if self.target not in TARGETS:
-            raise SettingsError(f"Target {self.target!r} for objects: use {' or '.join(TARGETS)}.")
         self.pick  # noqa: B018 (raises for a bad --channels)
 
     @property

@@ -12,32 +12,22 @@ import numpy as np
 from PIL import Image
 
 from seg.objects.split import Split, instances
-from seg.objects.target import DEFAULT
 from seg.util import atomic_write
 
 MAX_ID = 65535  # 16-bit PNG
 
 
 def objects_split(run: Path) -> Split:
-    """The split the run tuned at its end (objects.json), or before it has one the default split for the target
-    its config.json names."""
+    "The split the run tuned at its end (objects.json), or the default one."
     import json
-
-    def read(name: str):
-        try:
-            return json.loads((Path(run) / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-    config = read("config.json")
-    objects = config.get("objects") if isinstance(config, dict) else None
-    target = objects.get("target", DEFAULT) if isinstance(objects, dict) else DEFAULT
-    tuned = read("objects.json")
-    split = tuned.get("split") if isinstance(tuned, dict) else None
-    return Split.from_json(split if isinstance(split, dict) else None, target)
+    try:
+        return Split.from_json(json.loads((Path(run) / "objects.json").read_text(encoding="utf-8"))["split"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return Split()
 
 
 def split_probabilities(probs, split: Split) -> tuple[np.ndarray, np.ndarray]:
-    "(objects' mask as 0/1 uint8, int32 id map) from (classes, H, W) probabilities (a tensor or an array)."
+    "(objects' mask as 0/1 uint8, int32 id map) from (3, H, W) probabilities (a tensor or an array)."
     p = probs.numpy() if hasattr(probs, "numpy") else np.asarray(probs)
     return (p.argmax(0) > 0).astype(np.uint8), instances(p, split)
 

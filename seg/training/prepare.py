@@ -15,7 +15,6 @@ def prepare(data, data_settings: DataSettings, train_settings: TrainSettings, co
     train_settings.check()
     dataset = Dataset.open(data, codes=codes, access=Access.within(data_settings.within, data),
                            objects=data_settings.objects)
-    dataset.use_target(data_settings.target)
     if not dataset.ok:
         raise SettingsError(f"The dataset in {data} cannot be trained on: {dataset.first_error()} "
                             f"(python -m seg inspect {data} lists every problem)")

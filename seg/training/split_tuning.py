@@ -57,7 +57,7 @@ def object_scores(run, dataset, valid, predictor, log) -> None:
     if not probs:
         log.write("note", message="No validation image could be split into objects: no object scores.")
         return
-    split, summary, rows = tune(probs, truths, dataset.objects.target)
+    split, summary, rows = tune(probs, truths)
     per_image = [{"image": n, **image_scores(t, instances(p, split))} for n, p, t in zip(names, probs, truths)]
     per_image.sort(key=lambda r: (r["ap50"], r["image"]))
     write_json(run.path / FILE, {"split": split.to_json(), "summary": summary, "per_image": per_image,

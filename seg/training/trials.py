@@ -181,15 +181,14 @@ def fit_probe(learn, lr: float) -> None:
 
 def scoring_images(dataset, valid, seen) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first SCORE_IMAGES validation pairs that read, as (image as the model takes it (`seen`, an Input),
-    class-index mask) at their own size; for objects the target of the model's classes (a boundary one pixel
-    wide: telling touching objects apart at the images' own size is what the trials should reward)."""
+    class-index mask) at their own size; for objects the target of the model's classes (interior, a boundary one
+    pixel wide: telling touching objects apart at the images' own size is what the trials should reward)."""
     from seg.errors import ImageError
-    from seg.objects.target import TARGETS
-    make = TARGETS[dataset.objects.target].make if dataset.objects else None
+    from seg.objects.target import target
     out = []
     for pair in valid:
         try:
-            out.append((seen.load(pair.image), make(dataset.ids(pair), 1) if make else dataset.mask(pair)))
+            out.append((seen.load(pair.image), target(dataset.ids(pair)) if dataset.objects else dataset.mask(pair)))
         except (ImageError, OSError, ValueError):
             continue
         if len(out) == SCORE_IMAGES:
