@@ -36,14 +36,13 @@ from seg.model.number_formats import (
     timed,
     to_layout,
 )
-from seg.prediction import runtimes
+from seg.prediction import runtimes, tiles
 from seg.prediction.model import Model
+from seg.prediction.tiles import OVERLAP, TILE_MARGIN
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # fastai's imagenet_stats, as the training DataLoaders normalise
 IMAGENET_STD = (0.229, 0.224, 0.225)
-TILE_MARGIN = 1.5  # an image this much larger (after scaling) than the training size is tiled
 AGREE = 0.995  # a faster number format must give the float32 masks on this share of the pixels
-OVERLAP = 0.25  # of a tile's side shared with its neighbour
 
 
 def _to_batch(images: list[np.ndarray]) -> torch.Tensor:
@@ -56,20 +55,6 @@ def _to_batch(images: list[np.ndarray]) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std
-
-
-def starts(length: int, tile: int, stride: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    out = list(range(0, length - tile, stride))
-    return out + [length - tile]
-
-
-def window(tile: int, overlap: int) -> np.ndarray:
-    "1 in the middle, falling linearly to near 0 over `overlap` pixels at each end (never 0)."
-    i = np.arange(tile)
-    edge = np.minimum(i + 1, tile - i) / (overlap + 1)
-    return np.minimum(edge, 1.0).astype(np.float32)
 
 
 class Predictor:
@@ -129,11 +114,10 @@ class Predictor:
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.torch_device)
-        if self.precision is None:
-            self._settle(x)
+        first = self._settle(x) if self.precision is None else None
         if self.engine is not None:
             try:
-                return torch.softmax(self.engine.logits(x), dim=1)
+                return torch.softmax(first if first is not None else self.engine.logits(x), dim=1)
             except Exception as e:  # e.g. an input shape the exported model does not take: PyTorch takes any
                 self.notes.append(f"{self.engine.label} failed ({type(e).__name__}: {str(e).splitlines()[0][:160]}): "
                                   "the rest was predicted with PyTorch.")
@@ -147,18 +131,19 @@ class Predictor:
         with torch.inference_mode(), autocast(self.device.kind, precision):
             return net(to_layout(x, precision)).float()
 
-    def _settle(self, x: torch.Tensor) -> None:
+    def _settle(self, x: torch.Tensor) -> torch.Tensor | None:
         """Choose the format on the first batch: asked for, else the fastest of a timed forward pass of each
         candidate on up to two of its images (remembered per device, model and size in `self.remember`).
-        A runtime other than PyTorch is built here; where it cannot run, PyTorch does, with a note."""
+        A runtime other than PyTorch is built here; where it cannot run, PyTorch does, with a note. Returns the
+        first batch's logits where the runtime's check computed them (not computed twice), else None."""
         if self.runtime != "pytorch" and self.engine is None:
-            self._build_engine(x)
+            first = self._build_engine(x)
             if self.engine is not None:
                 self.precision = FP32  # the exported network is float32
-                return
+                return first
         if isinstance(self.requested, Precision):
             self.precision = self.requested
-            return
+            return None
         options = formats_for(self.device.kind, self.requested)
         best = options[0]
         if len(options) > 1:
@@ -176,42 +161,47 @@ class Predictor:
                                   f"float32: predicted in float32 instead.")
                 best = FP32
         self.precision = best
+        return None
 
-    def _build_engine(self, x: torch.Tensor) -> None:
+    def _build_engine(self, x: torch.Tensor) -> torch.Tensor | None:
+        "Build the runtime asked for into `self.engine` (else PyTorch, with a note); the first batch's logits, if made."
         rt = runtimes.runtime(self.runtime)
         why = rt.available(self.device.kind)
         if why:
             self.notes.append(f"{why} Predicted with PyTorch instead.")
             self.runtime = "pytorch"
-            return
+            return None
         try:
             cache = self.cache / f"{rt.name}-{runtimes.cache_key(self.model, rt.name)}.onnx" if self.cache else None
             calibration = None
             if rt.calibrated:
-                def calibration():  # the training images are read only when the model is made, not when kept
+                def prepare():  # the training images are read only when the model is made, not when kept
                     return list(self.prepared(self.calibration or [], runtimes.CALIBRATION))
+                calibration = prepare
                 if cache is None or not cache.is_file():
-                    calibration = calibration()
+                    calibration = prepare()
                     if not calibration:  # one calibrated on a first batch is never kept
                         calibration, cache = [x.cpu()[: runtimes.CALIBRATION]], None
                         self.notes.append(f"{rt.label} was calibrated on the first images predicted (no training "
                                           "images were given).")
             engine = rt.build(self.model, calibration, cache)
-            agree = 1.0
+            agree, first = 1.0, None
             if rt.calibrated:  # judged against the truth by bench/runtimes.py; here only a disaster is caught
-                ours, exact = engine.logits(x).argmax(1), self._logits(x, FP32).argmax(1).cpu()
-                agree = float((ours == exact).float().mean())
+                first = engine.logits(x)
+                exact = self._logits(x, FP32).argmax(1).cpu()
+                agree = float((first.argmax(1) == exact).float().mean())
         except Exception as e:  # an export or quantisation that fails leaves PyTorch, which always runs
             self.notes.append(f"{rt.label} could not be prepared ({type(e).__name__}: {str(e).splitlines()[0][:160]}): "
                               "predicted with PyTorch instead.")
             self.runtime = "pytorch"
-            return
+            return None
         if agree < runtimes.AGREE:
             self.notes.append(f"{rt.label} changed {1 - agree:.1%} of the first images' pixels against float32: "
                               "predicted with PyTorch instead.")
             self.runtime = "pytorch"
-            return
+            return None
         self.engine = engine
+        return first
 
     def prepared(self, images: Iterable[np.ndarray], limit: int) -> Iterator[torch.Tensor]:
         """Batches of up to `limit` inputs in all, prepared as this Predictor prepares them: the tiles of images
@@ -255,36 +245,14 @@ class Predictor:
         return next(self.predict_many([image]))
 
     def tiled(self, image: np.ndarray) -> torch.Tensor:
-        "Blended probabilities (C, h', w') over overlapping tiles of the image scaled as in training."
-        padded, spots = self._spots(image)
-        sh_, sw_ = self._scaled_size(image)
-        th, tw = self.tile
-        oy, ox = int(th * self.overlap), int(tw * self.overlap)
-        weight = torch.from_numpy(np.outer(window(th, oy), window(tw, ox)))
-        acc = torch.zeros(len(self.model.codes), *padded.shape[:2])
-        total = torch.zeros(padded.shape[:2])
-        for i in range(0, len(spots), self.bs):
-            group = spots[i:i + self.bs]
-            probs = self.probabilities(_to_batch([padded[y:y + th, x:x + tw] for y, x in group]))
-            for (y, x), p in zip(group, probs):
-                acc[:, y:y + th, x:x + tw] += p * weight
-                total[y:y + th, x:x + tw] += weight
-        return (acc / total)[:, :sh_, :sw_]
+        "Blended probabilities (C, h', w') over overlapping tiles of the image scaled as in training (tiles.py)."
+        return tiles.blended(resize(image, self._scaled_size(image)), self.tile, self.overlap, self.bs,
+                             len(self.model.codes), lambda crops: self.probabilities(_to_batch(crops)))
 
     def _scaled_size(self, image: np.ndarray) -> tuple[int, int]:
         h, w = image.shape[:2]
         sh, sw = self.model.scale
         return max(1, round(h * sh)), max(1, round(w * sw))
-
-    def _spots(self, image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        "The image scaled as in training and padded to at least a tile, and the corners of its tiles."
-        th, tw = self.tile
-        scaled = resize(image, self._scaled_size(image))
-        sh_, sw_ = scaled.shape[:2]
-        padded = np.pad(scaled, ((0, max(0, th - sh_)), (0, max(0, tw - sw_)), (0, 0)), mode="edge")
-        ph, pw = padded.shape[:2]
-        oy, ox = int(th * self.overlap), int(tw * self.overlap)
-        return padded, [(y, x) for y in starts(ph, th, th - oy) for x in starts(pw, tw, tw - ox)]
 
     # -- many images of about the training size
     def predict_many(self, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

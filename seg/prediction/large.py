@@ -26,9 +26,10 @@ from PIL import Image
 from seg.data.channels import Input, percentiles
 from seg.data.large import Large
 from seg.data.stacks import Slice
-from seg.prediction.inference import Predictor, _to_batch, resize, starts, window
+from seg.prediction.inference import Predictor, _to_batch, resize
 from seg.prediction.measure import counts as measure_counts
 from seg.prediction.previews import preview
+from seg.prediction.tiles import starts, window
 
 TILE = 512  # the mask TIFF's tiles
 ROWS_BYTES = 32 * 2**20  # image rows turned into classes at once: classes x rows x width floats of at most this

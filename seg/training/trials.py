@@ -87,7 +87,7 @@ class FastaiTrials:
     def estimate_score(self, c: Candidate) -> float:
         # a forward pass is about a third of a training step; resizing back at the images' size is extra; a model
         # on windows predicts each image in tiles, as many as the Predictor's tiling makes
-        from seg.prediction.inference import OVERLAP, starts
+        from seg.prediction.tiles import OVERLAP, starts
         tiles = 1
         if c.scale is not None and self.typical:
             tiles = math.prod(len(starts(round(v * c.scale), t, t - int(t * OVERLAP)))
