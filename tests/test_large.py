@@ -222,16 +222,17 @@ import dataclasses, json, sys, time
 from pathlib import Path
 import tifffile
 from seg.data.large import Large
-from seg.prediction.inference import Predictor
 from seg.prediction.large import predict_large
 from seg.prediction.model import Model
 from seg.prediction.output import predict
+from seg.prediction.predictors import predictor_for
 from seg.server.sharing import Access
 run, image, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 model = dataclasses.replace(Model.load(run), scale=(1 / 32, 1 / 32))  # as a run trained on 2,048 px images at 64 px
-warm = out.parent / "warm.tif"  # the same path on a part of 3 tiles a side first: torch's own memory, full batches
+warm = out.parent / "warm.tif"  # the same path on a part of 3 tiles a side first: torch's own memory, full batches,
+# and the runtime `predict` takes, prepared once per weights and kept (an INT8 model made here, not measured below)
 tifffile.imwrite(warm, Large.open(image).region(0, 0, 6144, 6144), tile=(512, 512), compression="zlib")
-predict_large(Predictor(model), warm, out.parent / "warm_mask.tif")
+predict_large(predictor_for(model), warm, out.parent / "warm_mask.tif")
 def peak():  # VmHWM, in KiB: this process's own peak (ru_maxrss keeps the forking parent's across exec)
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 before = peak()
