@@ -109,6 +109,8 @@ FIGURES = [
     ("seg.training.halving: NOTHING", "docs/training.md", "have Dice under {:g} (predicting only background)"),
     ("seg.training.trials: SCORE_IMAGES", "docs/training.md", "scored on up to {} validation images"),
     ("seg.training.trials: SCORE_IMAGES", "docs/run-folder.md", "on up to {} validation images at their own size"),
+    ("seg.training.trials: CULL_IMAGES", "docs/training.md", "scores on the first {} of them"),
+    ("seg.training.trials: CULL_IMAGES", "docs/run-folder.md", "in a round before the last on the first {} of them"),
     ("seg.training.trials: PROBE_STEPS", "docs/training.md", "starts with {} real steps"),
     ("seg.training.planner: list(BUDGETS)", "docs/training.md", "offers *{}*, *{}*, *{}* and *{}*"),
     ("seg.training.planner: UNTIL_STOPPED_MIN / 60", "docs/training.md", "plans for {:g} hours"),

@@ -244,7 +244,7 @@ def test_the_trials_train_a_windows_candidate_and_score_it_on_whole_images_in_ti
     from seg.model.number_formats import FP32
     from seg.model.settings import TrainSettings
     from seg.training.halving import Candidate
-    from seg.training.trials import FastaiTrials, scoring_images
+    from seg.training.trials import CULL_IMAGES, FastaiTrials, scoring_images
     ds = Dataset.open(wide, access=MACHINE)
     train, valid = ds.split(0.2, 42)
     seen = ds.input_plan(train, None, "dataset")
@@ -258,14 +258,15 @@ def test_the_trials_train_a_windows_candidate_and_score_it_on_whole_images_in_ti
         return learn
 
     made = []  # the run's backbone is resnet34; the candidate trained here is on the other one the trials try
-    trainer = FastaiTrials(make, 20.0, 4, images, list(ds.train_codes.names), "resnet34", ds.typical_size(), cpu(),
-                           FP32, lambda: False)
+    trainer = FastaiTrials(make, 20.0, 4, images * 3, list(ds.train_codes.names), "resnet34", ds.typical_size(),
+                           cpu(), FP32, lambda: False)  # six scoring images: a culling turn scores the first four
     windows, whole = Candidate((64, 64), 3e-3, "dice-ce", 0.75, "resnet18"), Candidate((64, 64), 3e-3, "dice-ce")
     assert trainer.estimate_score(windows) > 2 * trainer.estimate_score(whole) * 0.8  # 120 x 168 scaled: tiles of 64
     assert trainer.estimate_step(windows) == pytest.approx(0.8 * trainer.estimate_step(whole))  # the registry's cost
-    dice, soft, steps, per_image = trainer.turn(windows, 12.0)
+    assert trainer.estimate_score(windows, cull=True) == pytest.approx(trainer.estimate_score(windows) * 4 / 6)
+    dice, soft, steps, per_image = trainer.turn(windows, 12.0, cull=True)
     assert made == ["resnet18"] and type(trainer.learners[windows].model[0][0]).__name__ == "Conv2d"
     assert sum(p.numel() for p in trainer.learners[windows].model[0].parameters()) < 12e6  # resnet18's body
-    assert steps >= 3 and soft is not None and soft == soft and len(per_image) == len(images) == 2
+    assert steps >= 3 and soft is not None and soft == soft and len(per_image) == CULL_IMAGES == 4
     # timed apart from whole images and from the run's backbone
     assert trainer.step_s[windows] > 0 and ((64, 64), True, "resnet18") in trainer.size_step_s

@@ -41,12 +41,13 @@ class Fake:
 
     def __init__(self, clock, ceiling, step_s, over=1.0, first_over=None):
         self.clock, self.ceiling, self.step_s, self.over, self.first_over = clock, ceiling, step_s, over, first_over
-        self.steps, self.turns, self.dropped = {}, [], []
+        self.steps, self.turns, self.dropped, self.culls = {}, [], [], []
 
-    def min_seconds(self, c):
-        return MIN_STEPS * self.step_s[c] + 1.0
+    def min_seconds(self, c, cull=False):
+        return MIN_STEPS * self.step_s[c] + (0.5 if cull else 1.0)  # a culling round scores on fewer images
 
-    def turn(self, c, seconds):
+    def turn(self, c, seconds, cull=False):
+        self.culls.append(cull)
         over = self.first_over if self.first_over and not self.turns else self.over
         self.turns.append((c, seconds))
         steps = max(1, int(seconds // self.step_s[c]))
@@ -78,6 +79,10 @@ def test_the_better_half_goes_on_each_round_and_the_best_wins():
     assert clock.now == pytest.approx(600.0)  # the whole time, and not more
     first_round = sum(s for _, s in fake.turns[:6])
     assert first_round == pytest.approx(200.0)  # each round an equal share of the time
+    assert fake.culls == [True] * 9 + [False] * 2  # rounds that only drop may score on fewer images; the last on all
+    fake = Fake(clock, ceiling, {c: 0.5 for c in cands})
+    halve(cands[:2], fake, 60.0, clock=clock)
+    assert fake.culls == [False, False]  # one round: it picks the winner
 
 
 def test_a_turn_that_runs_over_takes_from_the_later_rounds_not_from_its_rivals():
@@ -106,7 +111,7 @@ def test_the_rules_choice_keeps_its_place_unless_clearly_beaten_and_soft_dice_de
     assert Standing(a, dice=0.01, soft=0.5).key() < Standing(b, dice=0.2, soft=0.1).key()  # once learned, Dice
 
     class Scores(Fake):
-        def turn(self, cand, seconds):
+        def turn(self, cand, seconds, cull=False):
             self.clock.now += seconds
             return self.ceiling[cand], 0.4, 10
 
@@ -125,7 +130,7 @@ def test_a_lead_the_images_disagree_about_does_not_displace_the_rules_choice():
     a, b = Candidate((96, 96), 1e-3, "dice-ce"), Candidate((64, 64), 3e-3, "dice-ce")
 
     class PerImage(Fake):
-        def turn(self, cand, seconds):
+        def turn(self, cand, seconds, cull=False):
             self.clock.now += seconds
             images = self.ceiling[cand]
             return sum(images) / len(images), 0.4, 10, images
@@ -149,7 +154,7 @@ def test_the_trials_end_early_when_the_rules_choice_is_far_ahead():
     rule = cands[0]
 
     class Scores(Fake):
-        def turn(self, cand, seconds):
+        def turn(self, cand, seconds, cull=False):
             self.turns.append((cand, seconds))
             self.clock.now += seconds
             return self.ceiling[cand], 0.4, 10
@@ -181,6 +186,11 @@ def test_how_many_candidates_fit_the_time():
     some = how_many(cands, fake, 60.0)  # 6 need turns of 60/3/6 s: too short; fewer, the fast ones
     assert 2 <= len(some) < 6 and all(fake.min_seconds(c) <= 60.0 / len(rounds(len(some))) / len(some) for c in some)
     assert how_many(cands, fake, 10.0) == []  # not two turns of MIN_STEPS steps: no trials
+    # three candidates play two rounds, so their first turns are culling ones, estimated as such (fewer images scored)
+    three = [Candidate((64, 64), lr, "dice-ce") for lr in (1e-3, 2e-3, 3e-3)]
+    fake = Fake(clock, {}, {c: 0.64 for c in three})
+    assert fake.min_seconds(three[0], cull=True) * 6 < 35.0 < fake.min_seconds(three[0]) * 6
+    assert how_many(three, fake, 35.0) == three
 
 
 def test_no_trials_is_said_in_the_run_folder_with_its_figures(tmp_path):
@@ -254,7 +264,11 @@ def test_the_outcome_is_said_in_words():
     text = explain(other, [Standing(other, dice=0.41, steps=60), Standing(rule, dice=0.12, steps=15, out=1)], rule,
                    150.0, 8)
     assert "160 x 240 px, lr 3e-03" in text and "won with Dice 0.410" in text and "320 x 480 px" in text
-    assert "out after round 1" in text and "2.5 min" in text
+    assert "out after round 1" in text and "2.5 min" in text and "first round" not in text
+    three = [Standing(other, dice=0.41, steps=60), Standing(rule, dice=0.12, steps=15, out=2),
+             Standing(Candidate((96, 96), 3e-3, "dice-ce"), dice=0.1, steps=30, out=1)]
+    assert "scored on 8 validation images at their own size, the first round on 4)" in explain(other, three, rule,
+                                                                                                150.0, 8, 4)
     untried = explain(other, [Standing(other, dice=0.41, steps=60)], rule, 150.0, 8)
     assert "320 x 480 px" in untried and "too slow here for a trial turn" in untried
 

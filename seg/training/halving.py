@@ -1,8 +1,9 @@
 """Successive halving: a plan for a time budget decided by short trials on the user's own data, not by
 rules alone. The rules of seg/training/planner.py propose candidates around their choice (image sizes,
 learning rates, the loss where it is a close call); every candidate trains a short time and is scored on
-validation images at their own size; the better half goes on, continuing from its own weights, until
-one is left, which trains to the end of the budget (seg/training/trials.py runs it with fastai).
+validation images at their own size (a round before the last, which only drops, on fewer of them); the
+better half goes on, continuing from its own weights, until one is left, which trains to the end of the
+budget (seg/training/trials.py runs it with fastai).
 
 This module is the logic only, over a `Trainer` that trains and scores a candidate: the tests drive it
 with a fake one and a fake clock."""
@@ -81,12 +82,14 @@ class Standing:
 
 
 class Trainer(Protocol):
-    def min_seconds(self, candidate: Candidate) -> float:
-        "The least time a first turn of `candidate` takes: MIN_STEPS steps, building and scoring."
+    def min_seconds(self, candidate: Candidate, cull: bool = False) -> float:
+        """The least time a first turn of `candidate` takes: MIN_STEPS steps, building and scoring (`cull`: in a
+        round that is not the last, where the trainer may score on fewer images)."""
 
-    def turn(self, candidate: Candidate, seconds: float) -> tuple:
+    def turn(self, candidate: Candidate, seconds: float, cull: bool = False) -> tuple:
         """Train `candidate` for about `seconds` in all (scoring included); (Dice, soft Dice, steps), and
-        optionally each scoring image's Dice."""
+        optionally each scoring image's Dice. `cull`: a round that is not the last (it only drops the worse
+        half; the last round, which picks the winner, is scored on every image)."""
 
     def drop(self, candidate: Candidate) -> None:
         "Forget a candidate that is out (its weights, its data)."
@@ -139,7 +142,7 @@ def how_many(cands: list[Candidate], trainer: Trainer, seconds: float) -> list[C
     evenly over the rounds: a candidate too slow for its turn is left out. Fewer than two: no trials."""
     for n in range(min(MAX_CANDIDATES, len(cands)), 1, -1):
         turn = seconds / len(rounds(n)) / n
-        fit = [c for c in cands if trainer.min_seconds(c) <= turn][:n]
+        fit = [c for c in cands if trainer.min_seconds(c, cull=len(rounds(n)) > 1) <= turn][:n]
         if len(fit) == n:
             return fit
     return []
@@ -163,7 +166,7 @@ def halve(cands: list[Candidate], trainer: Trainer, seconds: float, clock: Calla
         turn = max(0.0, (end - clock()) / (len(plan) - r + 1) / len(alive))
         for c in alive:
             start = clock()
-            dice, soft, steps, *per_image = trainer.turn(c, turn)
+            dice, soft, steps, *per_image = trainer.turn(c, turn, cull=r < len(plan))
             s = standings[c]
             s.seconds += clock() - start
             s.steps += steps
@@ -234,11 +237,15 @@ def needed(favour: Standing, rival: Standing) -> float:
     return max(MARGIN, SPREAD * paired_se(favour, rival))
 
 
-def explain(winner: Candidate, standings: list[Standing], rule: Candidate, seconds: float, images: int) -> str:
-    "The trials' outcome in words, for the run's notes and the Train page."
+def explain(winner: Candidate, standings: list[Standing], rule: Candidate, seconds: float, images: int,
+            culled: int | None = None) -> str:
+    """The trials' outcome in words, for the run's notes and the Train page (`culled`: the images the rounds before
+    the last were scored on, where fewer)."""
     won = standings[0]
+    first = f", the first round{'s' if len(rounds(len(standings))) > 2 else ''} on {culled}" \
+        if culled and culled < images else ""
     text = (f"Trials ({seconds / 60:.1f} min, {len(standings)} candidates, scored on {images} validation images "
-            f"at their own size): {winner.label} won with Dice {fmt(won.dice)} after {won.steps} steps")
+            f"at their own size{first}): {winner.label} won with Dice {fmt(won.dice)} after {won.steps} steps")
     r = next((s for s in standings if s.candidate == rule), None)
     if winner == rule:
         text += "; it is the rule's own choice"

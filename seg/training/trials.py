@@ -32,12 +32,16 @@ from seg.training.halving import (
     explain,
     halve,
     how_many,
+    rounds,
     to_json,
 )
 
 PROBE_STEPS = 2  # steps a size is timed on, at the warm-up's learning rate, before its first turn
 MIN_IMAGES = 2  # fewer validation images to score on: no trials
 SCORE_IMAGES = 8  # validation images a trial is scored on (the same ones for every candidate)
+CULL_IMAGES = 4  # ... and in a round that only drops the worse half (not the last): the first of them. A model on
+# windows predicts each image in tiles at its own size (drive at scale 1: 36 tiles of 128 px, 2.4 s an image here),
+# so the scoring of a first turn was most of it and at 5 minutes only two candidates fitted the trials
 BUILD_S = 3.0  # making a learner and its DataLoaders, until measured
 
 
@@ -72,7 +76,7 @@ class FastaiTrials:
         self.learners: dict[Candidate, object] = {}
         self.step_s: dict[Candidate, float] = {}
         self.size_step_s: dict[tuple[int, int], float] = {}
-        self.score_s: dict[Candidate, float] = {}
+        self.score_s: dict[Candidate, float] = {}  # measured seconds per scoring image
         self.build_s = BUILD_S
 
     def _mp(self, c: Candidate) -> float:
@@ -84,7 +88,11 @@ class FastaiTrials:
         "Seconds per step at the candidate's size: timed (its data loading included) once a shape has trained."
         return self.step_s.get(c) or self.size_step_s.get(_shape(c)) or self.pace * self._mp(c) * self.bs
 
-    def estimate_score(self, c: Candidate) -> float:
+    def scored(self, cull: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        "The images a turn is scored on: all, or the first CULL_IMAGES in a round that only drops the worse half."
+        return self.images[:CULL_IMAGES] if cull else self.images
+
+    def estimate_score(self, c: Candidate, cull: bool = False) -> float:
         # a forward pass is about a third of a training step; resizing back at the images' size is extra; a model
         # on windows predicts each image in tiles, as many as the Predictor's tiling makes
         from seg.prediction.tiles import OVERLAP, starts
@@ -92,13 +100,14 @@ class FastaiTrials:
         if c.scale is not None and self.typical:
             tiles = math.prod(len(starts(round(v * c.scale), t, t - int(t * OVERLAP)))
                               for v, t in zip(self.typical, c.size))
-        return self.score_s.get(c) or len(self.images) * (tiles * self.pace * self._mp(c) / 3 + 0.05)
+        return len(self.scored(cull)) * (self.score_s.get(c) or tiles * self.pace * self._mp(c) / 3 + 0.05)
 
-    def min_seconds(self, c: Candidate) -> float:
+    def min_seconds(self, c: Candidate, cull: bool = False) -> float:
         build = 0.0 if c in self.learners else self.build_s
-        return build + MIN_STEPS * self.estimate_step(c) + self.estimate_score(c)
+        return build + MIN_STEPS * self.estimate_step(c) + self.estimate_score(c, cull)
 
-    def turn(self, c: Candidate, seconds: float) -> tuple[float | None, float | None, int, list[float]]:
+    def turn(self, c: Candidate, seconds: float, cull: bool = False
+             ) -> tuple[float | None, float | None, int, list[float]]:
         first = c not in self.step_s
         learn = self.learners.get(c)
         if learn is None:
@@ -107,7 +116,7 @@ class FastaiTrials:
             self.build_s = time.perf_counter() - start
         # every first turn is charged the same making time, made now or before (the rule's learner is made
         # to time the formats): the same steps for the same size, whoever comes first
-        left = seconds - (self.build_s if first else 0.0) - self.estimate_score(c)
+        left = seconds - (self.build_s if first else 0.0) - self.estimate_score(c, cull)
         probe = 0
         if _shape(c) not in self.size_step_s:  # the pace measured at one size misjudges another (loading is per
             t = time.perf_counter()        # image, not per pixel): time this size on a few real steps first
@@ -122,8 +131,9 @@ class FastaiTrials:
         if self.stopped():
             raise Stopped()
         t = time.perf_counter()
-        dice, soft, per_image = self.score(c, learn)
-        self.score_s[c] = time.perf_counter() - t
+        images = self.scored(cull)
+        dice, soft, per_image = self.score(c, learn, images)
+        self.score_s[c] = (time.perf_counter() - t) / len(images)
         return dice, soft, schedule.steps + probe, per_image
 
     def drop(self, c: Candidate) -> None:
@@ -132,9 +142,10 @@ class FastaiTrials:
         if self.device.kind == "cuda":
             torch.cuda.empty_cache()
 
-    def score(self, c: Candidate, learn) -> tuple[float | None, float | None, list[float]]:
-        """Foreground Dice and soft Dice on the scoring images at their own size (mean over foreground classes),
-        and each image's Dice (nan where an image has no foreground in truth or prediction)."""
+    def score(self, c: Candidate, learn, images: list | None = None) -> tuple[float | None, float | None, list[float]]:
+        """Foreground Dice and soft Dice on `images` (by default every scoring image) at their own size (mean over
+        foreground classes), and each image's Dice (nan where an image has no foreground in truth or prediction)."""
+        images = self.images if images is None else images
         from seg.model import pixel_scores
         from seg.prediction.inference import Predictor
         from seg.prediction.model import Model
@@ -150,7 +161,7 @@ class FastaiTrials:
             total = np.zeros((n, n), np.int64)
             inter, mass = np.zeros(n), np.zeros(n)
             per_image = []
-            for (_, truth), probs in zip(self.images, predictor.probabilities_many([im for im, _ in self.images])):
+            for (_, truth), probs in zip(images, predictor.probabilities_many([im for im, _ in images])):
                 if truth.shape != tuple(probs.shape[1:]):
                     continue
                 one = pixel_scores.confusion(truth, probs.argmax(0).numpy(), n)
@@ -229,12 +240,13 @@ def search(cands: list[Candidate], trainer: FastaiTrials, seconds: float, folder
 
     winner, standings = halve(chosen, trainer, seconds, report=report, favour=rule)
     took = time.monotonic() - start
-    reason = explain(winner, standings, rule, took, len(trainer.images))
+    culled = len(trainer.scored(cull=True)) if len(rounds(len(chosen))) > 1 else None
+    reason = explain(winner, standings, rule, took, len(trainer.images), culled)
     rows.write("winner", candidate=winner.to_json(), standings=[to_json(s) for s in standings])
     log.write("trials", status="done", winner=winner.to_json(), reason=reason, seconds=round(took, 1),
               standings=[to_json(s) for s in standings])
-    per_image = trainer.score_s.get(winner, 0.0) / max(1, len(trainer.images))
-    return Outcome(winner, trainer.learners[winner], standings, reason, took, trainer.step_s.get(winner), per_image)
+    return Outcome(winner, trainer.learners[winner], standings, reason, took, trainer.step_s.get(winner),
+                   trainer.score_s.get(winner, 0.0))
 
 
 def skip(folder: Path, log: EventLog, outcome: Outcome, **figures) -> Outcome:
