@@ -6,6 +6,7 @@
 - tiff         how a TIFF lays out its values: channels, alpha, OME names
 - stacks       TIFF stacks read as 2-D slices; `Slice`, a part of a file
 - large        images past Pillow's limit read by regions from a tiled TIFF; bombs refused
+- jpeg         the frame of a TIFF's JPEG tiles read before decoding: a tile claiming too many pixels refused
 - regions      a large image with its mask as pairs of regions
 - channels     what the model sees of an image: RGB, or chosen channels scaled by percentiles
 - display      an image as a person sees it: 8-bit, RGB, composites

@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageMode, UnidentifiedImageError
 
-from seg.data import large, stacks, tiff
+from seg.data import jpeg, large, stacks, tiff
 from seg.data.display import as_rgb, bit_depth
 from seg.errors import ImageError
 
@@ -189,10 +189,10 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, str]:
     with tifffile.TiffFile(path) as tif:
         h = _tiff_header(tif, z).check()
         series = tif.series[0]
-        if int(getattr(series.keyframe, "compression", 1)) in large.JPEG:  # a frame claiming more than its tile
+        if int(getattr(series.keyframe, "compression", 1)) in jpeg.JPEG:  # a frame claiming more than its tile
             n = len(series.pages)                                        # is never decoded
             decoded = series.pages if z is None else [series.pages[k] for k in stacks.pages(series, z) if k < n]
-            large.check_jpeg_frames(decoded, tif.filehandle)
+            jpeg.check_jpeg_frames(decoded, tif.filehandle)
         # a stack's slice: only its pages (one a channel), decoded
         a = np.squeeze(series.asarray() if z is None else stacks.read_slice(series, z, MAX_DECODED_BYTES))
     if a.ndim == 3 and h.planar:

@@ -32,6 +32,7 @@ import tifffile
 
 from seg.data import stacks, tiff
 from seg.data.display import as_rgb
+from seg.data.jpeg import JPEG, jpeg_frame
 from seg.errors import ImageError
 
 MAX_LARGE_PIXELS = 2**31  # about 46,000 x 46,000: a 20x slide scan or a stitched mosaic
@@ -40,11 +41,10 @@ MAX_RATIO = 500  # decoded bytes / stored bytes of the whole image, past MAX_FRE
 MAX_FREE_BYTES = 2**30  # decoded bytes a large image may have however well it compresses: as much as any image
 REGION = 2048  # the side of the regions a large pair is cut into
 OVERVIEW_BYTES = 256 * 2**20  # the most a pyramid level read whole for an overview may decode to
-# Compressions whose tiles decode to the size the TIFF's header gives (JPEG once its frame is checked, `_jpeg_frame`):
+# Compressions whose tiles decode to the size the header gives (JPEG once its frame is checked, seg/data/jpeg.py):
 # none, LZW, JPEG, deflate, PackBits, LZMA, Zstandard. Others (WebP, JPEG XL, JPEG 2000, PNG tiles) carry their own
 # size in each tile, which their decoders follow whatever the header says: a 34-byte tile could decode to 480 MB.
 COMPRESSIONS = {1, 5, 7, 8, 32946, 32773, 34925, 50000}
-JPEG = {7}
 # What the decoders raise on a damaged file besides OSError and ValueError (found by flipping bytes of stacks and by
 # attacking this reader); seg/data/images.py's reader turns the same into ImageError
 DECODER_ERRORS = (IndexError, KeyError, TypeError, ZeroDivisionError, RuntimeError, AssertionError, MemoryError,
@@ -222,48 +222,6 @@ class Large:
         return None
 
 
-def check_jpeg_frames(pages, fh) -> None:
-    """For JPEG-compressed pages read whole (seg/data/images.py): ImageError when a tile's or strip's frame says it
-    is larger than the segment, read from each segment's first bytes before anything is decoded (a decoder follows
-    the frame: a 10 kB file of tiles claiming 20,000 x 20,000 would take 381 MiB a tile)."""
-    for page in pages:
-        key = getattr(page, "keyframe", None)
-        if key is None or key.compression not in JPEG:
-            continue
-        th, tw = (key.tilelength, key.tilewidth) if key.is_tiled else (key.rowsperstrip, key.imagewidth)
-        for offset, count in zip(page.dataoffsets, page.databytecounts):
-            if not count:
-                continue
-            with fh.lock:
-                fh.seek(int(offset))
-                head = fh.read(min(int(count), 4096))
-            frame = _jpeg_frame(head)
-            if frame is not None and (frame[0] > th or frame[1] > tw):
-                raise ImageError(f"A JPEG tile says it is {frame[1]} x {frame[0]} pixels in tiles of {tw} x {th}: the "
-                                 "file is damaged or hostile, and was not decoded.", "Re-export the file.")
-
-
-def _jpeg_frame(data: bytes) -> tuple[int, int] | None:
-    "(height, width) in a JPEG stream's frame header (SOF), read before it is decoded; None where it has none."
-    if data[:2] != b"\xff\xd8":
-        return None
-    i, n = 2, len(data)
-    while i + 9 <= n:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            return struct.unpack(">HH", data[i + 5:i + 9])
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
-    return None
-
-
 def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
     h, w, c = a.shape
     ph, pw = -h % step, -w % step
@@ -299,7 +257,7 @@ def _paste(page, fh, out: np.ndarray, y: int, x: int, channel: int | None) -> No
                         fh.seek(offset)
                         data = fh.read(count)
                 if data and key.compression in JPEG:
-                    frame = _jpeg_frame(data)
+                    frame = jpeg_frame(data)
                     if frame is None or frame[0] > th or frame[1] > tw:
                         raise ImageError(f"A JPEG tile says it is {frame[1] if frame else '?'} x "
                                          f"{frame[0] if frame else '?'} pixels in tiles of {tw} x {th}: the file is "

@@ -2,6 +2,7 @@
 
 - callbacks  fastai callbacks that write events, weights and samples, and stop on request
 - train      a run from start to final status: prepare, config, fit, then scores
+- config     config.json: settings, data fingerprint, device, starting weights, format, plan, trials
 - final_scores the end of a run: the best weights scored on the validation images at their own size
 - lr_finder  fastai's learning-rate finder: the curve, suggestions, the planner's valley
 - format_choice the number format applied to a learner, chosen by timing a few steps of each

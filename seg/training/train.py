@@ -6,11 +6,9 @@ the same code trains on every GPU; only the first process writes the folder."""
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import socket
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,18 +17,15 @@ from fastai.callback.progress import ProgressCallback
 from fastai.distributed import num_distrib, rank_distrib
 from fastai.torch_core import set_seed
 
-from seg import __version__
 from seg.data.channels import Input
 from seg.data.dataloaders import dataloaders, scored
 from seg.data.dataset import Dataset
-from seg.data.discovery import signature
 from seg.errors import RunError, SettingsError
-from seg.labels.store import trained_on
 from seg.model.device import Device, detect
 from seg.model.learner import learner, set_threads
 from seg.model.losses import class_weights
 from seg.model.number_formats import formats_for
-from seg.model.pretrained import Pretrained, choose_pretrained
+from seg.model.pretrained import choose_pretrained
 from seg.model.settings import DataSettings, TrainSettings
 from seg.runs import DeviceLock, EventLog, Run
 from seg.server import workspace
@@ -46,6 +41,7 @@ from seg.training.budget import (
     training_end,
 )
 from seg.training.callbacks import Checkpoints, Heartbeat, LogEvents, Samples, Start, StopOnRequest, WeightsNotSaved
+from seg.training.config import config_of
 from seg.training.final_scores import full_size_scores
 from seg.training.format_choice import apply as apply_precision
 from seg.training.format_choice import choose
@@ -54,29 +50,6 @@ from seg.training.lr_finder import planned_lr
 from seg.training.prepare import prepare
 from seg.training.trials import Outcome, Stopped, run_trials, skip
 from seg.util import one_line, write_json
-
-
-def versions() -> dict:
-    import fastai
-    import torchvision
-    return {"segboard": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "fastai": fastai.__version__}
-
-
-def fingerprint(dataset: Dataset, train, valid) -> dict:
-    return {"root": str(dataset.root), "fingerprint": signature(dataset.root), "pairs": len(dataset.pairs),
-            "train": len(train), "valid": len(valid), "split": dataset.discovery.split,
-            "encoding": dataset.encoding.to_json(), "class_fractions": dataset.class_fractions(),
-            "typical_size": width_height(dataset.typical_size(train)),
-            # which images judged the run (paths under the root): a retrain with corrections keeps them apart
-            "valid_images": list(dict.fromkeys(  # a stack's slices: its file once
-                str(p.image.relative_to(dataset.root)) if p.image.is_relative_to(dataset.root) else str(p.image)
-                for p in valid))}
-
-
-def width_height(hw: tuple[int, int] | None) -> list[int] | None:
-    "config.json's `typical_size` is [width, height] (a contract: prediction scales large images to match)."
-    return [hw[1], hw[0]] if hw else None
 
 
 def load_from(learn, source: Path, codes: list[str], seen: Input | None = None) -> str:
@@ -300,34 +273,6 @@ def bar(start: Start) -> str:
 def schedule_of(schedule: Schedule) -> dict:
     "The `plan` of a status event: what the progress bar counts."
     return {"epochs": schedule.epochs, "batches_per_epoch": schedule.per_epoch, "total_iterations": schedule.steps}
-
-
-def config_of(*, data: DataSettings, train: TrainSettings, dataset: Dataset, train_pairs: list, valid_pairs: list,
-              codes: list[str], input: Input, class_weights: list[float], device: Device, pretrained: Pretrained,
-              precision: dict,
-              continued: str | None, plan: dict | None, budget: Budget | None, trials: Outcome | None,
-              command: list[str] | None) -> dict:
-    """config.json: written once, when training proper starts (after a planned run's trials). Keywords only,
-    named as config.json names them where it does: a call cannot swap two of them. `continued`: the weights
-    file a `--from` run started from (`from`); `precision`: the format used and its timings."""
-    out = {
-        "data": data.to_json(), "train": train.to_json(), "codes": codes, "input": input.to_json(),
-        "class_weights": class_weights,
-        "loss_weights_used": train.loss != "ce", "batch_size_used": data.batch_size(len(train_pairs)),
-        "dataset": fingerprint(dataset, train_pairs, valid_pairs), "device": device.to_json(),
-        "pretrained": {"used": pretrained.used, "source": pretrained.source, "message": pretrained.message},
-        "from": continued, "plan": plan, "precision": precision, "versions": versions(),
-        "command": command or sys.argv,
-        "objects": dataset.objects.to_json() if dataset.objects else None,
-        "labels": trained_on(dataset.root),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    if budget is not None:
-        out["budget"] = {"minutes": budget.seconds / 60, "deadline": budget.deadline, "trials": budget.trials}
-        out["trials"] = None if trials is None else {
-            "winner": trials.winner.to_json() if trials.winner else None, "reason": trials.reason,
-            "seconds": round(trials.seconds, 1), "candidates": len(trials.standings)}
-    return out
 
 
 def fit(learn, ts: TrainSettings, pretrained: bool) -> None:
