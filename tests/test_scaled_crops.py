@@ -178,6 +178,14 @@ def test_the_trials_try_resnet18_beside_the_default_backbone_when_both_start_ali
                          Candidate((128, 128), 1e-3, "dice-ce", None, "resnet18")]
     assert cands[2].label.startswith("resnet18, 128 x 128 px, lr 1e-03") and cands[2].to_json()["arch"] == "resnet18"
     assert cands[0].to_json()["arch"] is None and "resnet" not in cands[0].label
+    # the rule's choice too slow for a turn (drive's 576 px): the other backbone on the first windows instead
+    from seg.training.halving import on_windows_when_slow
+    assert on_windows_when_slow(cands, cands[0], lambda c: False) == cands
+    moved = on_windows_when_slow(cands, cands[0], lambda c: c.scale is None)
+    assert moved[:3] == [cands[0], cands[1], Candidate((128, 128), 3e-3, "dice-ce", 0.5, "resnet18")]
+    assert moved[3:] == cands[3:] and len(moved) == len(cands)
+    whole = candidates((128, 128), 1e-3, "dice-ce", lambda share: (96, 96), {}, backbones=("resnet18",))
+    assert on_windows_when_slow(whole, whole[0], lambda c: True) == whole  # no windows: nothing to move it to
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache: both start from scratch
     assert DEFAULT_ARCH == TrainSettings().arch and other_backbones(TrainSettings()) == TRIED == ("resnet18",)
     assert other_backbones(TrainSettings(pretrained=False)) == ("resnet18",)

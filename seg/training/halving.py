@@ -128,6 +128,20 @@ def candidates(size: tuple[int, int], lr: float, loss: str, sizes: Callable[[flo
     return unique
 
 
+def on_windows_when_slow(cands: list[Candidate], rule: Candidate, slow: Callable[[Candidate], bool]
+                         ) -> list[Candidate]:
+    """The other backbones' candidates are the rule's choice on another backbone; when the rule's choice is too
+    `slow` for a turn (drive's 576 px and membrane's 384 px at 15 minutes here), that candidate is too, and
+    the trials would never choose the backbone: then they are the first windows candidate on the other backbone."""
+    base = next((c for c in cands if c.scale is not None and c.arch is None and c != rule), None)
+    if base is None or not slow(rule):
+        return cands
+    out = [Candidate(base.size, base.lr, base.loss, base.scale, c.arch)
+           if c.arch and (c.size, c.lr, c.loss, c.scale) == (rule.size, rule.lr, rule.loss, rule.scale) else c
+           for c in cands]
+    return list(dict.fromkeys(out))
+
+
 def rounds(n: int) -> list[int]:
     "How many candidates each round trains: n, then the better half (rounded up), down to two."
     out = []

@@ -32,6 +32,7 @@ from seg.training.halving import (
     explain,
     halve,
     how_many,
+    on_windows_when_slow,
     rounds,
     to_json,
 )
@@ -318,6 +319,7 @@ def run_trials(run, dataset, device, ds, ts, learn, make, precision, valid_pairs
                            precision, stopped)
     left = budget.deadline - time.time()
     seconds = min(TRIAL_MAX_S, TRIAL_SHARE * budget.seconds, 0.5 * left)
+    cands = on_windows_when_slow(cands, rule, lambda c: c not in how_many(cands, trainer, seconds))  # not tried
     if not how_many(cands, trainer, seconds):
         # The rule's size and its neighbours are too slow for a turn (large images, little time): the rule
         # may be wrong exactly there (a few steps at full size learn nothing), so the candidates go around
