@@ -42,7 +42,8 @@ MIN_IMAGES = 2  # fewer validation images to score on: no trials
 SCORE_IMAGES = 8  # validation images a trial is scored on (the same ones for every candidate)
 CULL_IMAGES = 4  # ... and in a round that only drops the worse half (not the last): the first of them. A model on
 # windows predicts each image in tiles at its own size (drive at scale 1: 36 tiles of 128 px, 2.4 s an image here),
-# so the scoring of a first turn was most of it and at 5 minutes only two candidates fitted the trials
+# so a first turn's scoring took time from its steps (measured 2026-12-07: no more candidates fitted on the shared
+# sets at 5 or 15 minutes for it, their scores within the runs' spread; docs/benchmarks.md)
 BUILD_S = 3.0  # making a learner and its DataLoaders, until measured
 
 
