@@ -170,7 +170,7 @@ def test_the_trials_try_resnet18_beside_the_default_backbone_when_both_start_ali
     from seg.model.registry import BACKBONES, DEFAULT_ARCH, TRIED
     from seg.model.settings import TrainSettings
     from seg.training.halving import Candidate, candidates
-    from seg.training.trials import other_backbones
+    from seg.training.trial_setup import other_backbones
     cands = candidates((128, 128), 1e-3, "dice-ce", lambda share: (96, 96), {}, windows=[((128, 128), 0.5)],
                        backbones=("resnet18",))
     # after the windows, the rule's own choice on the other backbone: the backbone the only difference

@@ -373,7 +373,7 @@ def test_too_few_validation_images_fall_back_to_the_rule_and_say_so(tmp_path):
     from seg.runs import EventLog, Run
     from seg.training.budget import Budget
     from seg.training.planner import plan
-    from seg.training.trials import run_trials
+    from seg.training.trial_setup import run_trials
     ds = Dataset.open(demo(tmp_path / "d", n=12, size=64), access=MACHINE)
     p = plan(ds, 5, cpu(), TrainSettings(arch="resnet18"), pace=20.0)
     train, valid = ds.split(0.2, 42)

@@ -8,7 +8,7 @@ not settings (`--from`, `--budget`, `--no-trials`, `--plan`) are declared and wr
 Under `--budget` the plan replaces size, batch, augmentation, epochs, learning rate, lr_find, the loss where a
 class is rare and, where `--precision` is auto, the number format, whatever the options say
 (`Plan.data_settings`, `Plan.train_settings`), and the trials may change the default backbone for resnet18
-(seg/training/trials.py: other_backbones); every other setting (backbone, ImageNet weights, the loss
+(seg/training/trial_setup.py: other_backbones); every other setting (backbone, ImageNet weights, the loss
 where no class is rare, a number format asked for, split, seed, workers, objects, `--within`) is the
 planner's input, kept. `to_argv` writes every field, defaults too, and that pins nothing: a default
 written reads back as one left out (`from_args` cannot tell them apart; the planner sees settings, not

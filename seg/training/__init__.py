@@ -11,6 +11,7 @@
 - planner    a plan for a time budget: size, batch, epochs, learning rate, loss
 - halving    successive halving over candidates (testable with a fake trainer and clock)
 - trials     the candidates tried with fastai learners, scored at the images' own size
+- trial_setup a planned run's trials set up: candidates around its plan, scoring images, time
 - budget     training to a clock: steps, a deadline
 - split_tuning the end of a run on objects: the split into objects tuned, objects.json
 """

@@ -48,7 +48,8 @@ from seg.training.format_choice import choose
 from seg.training.format_choice import reason as precision_reason
 from seg.training.lr_finder import planned_lr
 from seg.training.prepare import prepare
-from seg.training.trials import Outcome, Stopped, run_trials, skip
+from seg.training.trial_setup import run_trials
+from seg.training.trials import Outcome, Stopped, skip
 from seg.util import one_line, write_json
 
 
