@@ -33,8 +33,12 @@ os.environ["SEGBOARD_LOCK_DIR"] = tempfile.mkdtemp(prefix="segboard-test-locks-"
 # Nor does any test write into the project's workspace/: the session has a home of its own (tests that need a
 # fresh one take the `home` fixture).
 os.environ["SEGBOARD_HOME"] = tempfile.mkdtemp(prefix="segboard-test-home-")
-# Both go when the session ends (the machine's /tmp is shared: every session left two folders behind).
-for _made in (os.environ["SEGBOARD_LOCK_DIR"], os.environ["SEGBOARD_HOME"]):
+# Every home shares one cache (SEGBOARD_CACHE): the number formats timed once and a model prepared for INT8 once
+# per weights, however many homes a test makes (in a fresh home each first training timed its formats, ~4 s, and
+# each copy of the shared run quantised its model again, 5-8 s). Tests of the cache itself take the home's.
+os.environ["SEGBOARD_CACHE"] = tempfile.mkdtemp(prefix="segboard-test-cache-")
+# All three go when the session ends (the machine's /tmp is shared: every session left two folders behind).
+for _made in (os.environ["SEGBOARD_LOCK_DIR"], os.environ["SEGBOARD_HOME"], os.environ["SEGBOARD_CACHE"]):
     atexit.register(shutil.rmtree, _made, True)
 
 

@@ -2,6 +2,8 @@
 session's real run, the choice on the command line, and what happens when a runtime cannot be had."""
 
 import json
+import os
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -85,7 +87,8 @@ def test_runtimes_name_what_they_need():
                                        "installed here."
 
 
-def test_predict_command_takes_a_runtime_and_keeps_the_prepared_model(finished, tmp_path, home):
+def test_predict_command_takes_a_runtime_and_keeps_the_prepared_model(finished, tmp_path, home, monkeypatch):
+    monkeypatch.delenv("SEGBOARD_CACHE", raising=False)  # the suite shares one cache: this test reads the home's
     rc, said, err = cli("predict", finished.run, "--valid", "--out", tmp_path / "int8", "--runtime", "onnx-int8")
     assert rc == 0, err
     meta = json.loads((tmp_path / "int8" / "prediction.json").read_text())
@@ -100,6 +103,19 @@ def test_predict_command_takes_a_runtime_and_keeps_the_prepared_model(finished, 
     assert list((home / "cache" / "runtimes").iterdir()) == kept and kept[0].stat().st_mtime_ns >= first
     again = json.loads((tmp_path / "again" / "prediction.json").read_text())
     assert again["runtime"] == meta["runtime"]  # the kept model says what it is
+    # kept by the weights' content: a copy of the run finds it too, and weights trained again in place do not
+    copy = finished.into(home, "copied")
+    rc, _, err = cli("predict", copy, "--valid", "--out", tmp_path / "copy", "--runtime", "onnx-int8")
+    assert rc == 0, err
+    assert list((home / "cache" / "runtimes").iterdir()) == kept
+    other = tmp_path / "other.pth"  # the same size, path and time, one byte apart
+    other.write_bytes(b"a" * 1000)
+    key = runtimes.cache_key(SimpleNamespace(weights=other), "onnx-int8")
+    os.utime(other, ns=(1, 1))
+    assert runtimes.cache_key(SimpleNamespace(weights=other), "onnx-int8") == key  # the time is not the content
+    other.write_bytes(b"a" * 999 + b"b")
+    os.utime(other, ns=(1, 1))
+    assert runtimes.cache_key(SimpleNamespace(weights=other), "onnx-int8") != key
     for m in (tmp_path / "int8" / "masks").iterdir():
         assert (np.asarray(Image.open(m)) == np.asarray(Image.open(tmp_path / "again" / "masks" / m.name))).all()
     rc, _, err = cli("predict", finished.run, "--valid", "--out", tmp_path / "torch", "--runtime", "pytorch")

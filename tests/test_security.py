@@ -460,3 +460,20 @@ def test_every_path_box_confines_the_workspace_a_link_out_and_a_private_folder(h
         text = said(at.text_input(key="weights").set_value(str(Path(path) / "images" / "secret-a.png")).run())
         if what in refusals:
             assert refusals[what] in text, (what, text)
+
+
+def test_the_cache_is_never_read_as_data_wherever_segboard_cache_puts_it(tmp_path, home, monkeypatch):
+    "A cache moved into a root the app reads (and the home's own from before) stays segboard's, not a dataset."
+    from seg.server.sharing import Access
+    root = tmp_path / "data"
+    moved = root / "segboard-cache" / "runtimes"
+    old = home / "cache" / "runtimes"
+    for folder in (moved, old, root / "cells"):
+        folder.mkdir(parents=True)
+        (folder / "model.onnx").write_bytes(b"x")
+    monkeypatch.setenv("SEGBOARD_CACHE", str(root / "segboard-cache"))
+    access = Access.within([root, home], root / "cells")
+    assert access.allows(root / "cells" / "model.onnx")
+    assert not access.allows(moved / "model.onnx") and not access.allows(old / "model.onnx")
+    monkeypatch.delenv("SEGBOARD_CACHE")
+    assert not Access.within([root, home], root / "cells").allows(old / "model.onnx")

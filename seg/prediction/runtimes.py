@@ -133,16 +133,18 @@ def _cached(cache: Path | None, make: Callable[[Path], tuple[bytes, str]]) -> En
 
 
 def cache_key(model, runtime: str) -> str:
-    """What a kept engine depends on: the weights file (path, size, time), the runtime, the versions that build it,
-    the CPU's 8-bit instructions and the calibration's size (its images are the run's training images)."""
+    """What a kept engine depends on: the weights (their content, so a copied, moved or renamed run finds what was
+    prepared for it, and weights replaced in place never find the old one; hashing 100 MB takes about 0.1 s), the
+    runtime, the versions that build it, the CPU's 8-bit instructions and the calibration's size (its images are
+    the run's training images)."""
     import hashlib
     import json
 
     import onnxruntime
     import torch
-    st = Path(model.weights).stat()
-    parts = [str(Path(model.weights).resolve()), st.st_size, st.st_mtime_ns, runtime, onnxruntime.__version__,
-             torch.__version__, vnni(), CALIBRATION]
+    with open(model.weights, "rb") as f:
+        weights = hashlib.file_digest(f, "sha256").hexdigest()
+    parts = [weights, runtime, onnxruntime.__version__, torch.__version__, vnni(), CALIBRATION]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 

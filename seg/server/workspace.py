@@ -60,16 +60,23 @@ def labels_dir() -> Path:
     return home() / "labels"
 
 
+def cache_dir() -> Path:
+    """What segboard keeps to save time and can make again (formats.json, runtimes/): `SEGBOARD_CACHE` moves it
+    (a home on a network drive with the cache on a local disk, or several homes sharing one: every entry is keyed
+    by what it was made from); the default is `cache/` in the home."""
+    return Path(os.environ.get("SEGBOARD_CACHE") or home() / "cache").expanduser().resolve()
+
+
 def formats_file() -> Path:
     """The number formats' timings per device, backbone, size and batch (seg/training/format_choice.py), kept
     between runs."""
-    return home() / "cache" / "formats.json"
+    return cache_dir() / "formats.json"
 
 
 def runtimes_dir() -> Path:
     """Models prepared for a faster runtime (seg/prediction/runtimes.py: an INT8 one takes seconds to quantise),
-    one file per run's weights, kept between predictions."""
-    return home() / "cache" / "runtimes"
+    one file per weights (by their content), kept between predictions."""
+    return cache_dir() / "runtimes"
 
 
 def lock_dir() -> Path:
@@ -80,10 +87,11 @@ def lock_dir() -> Path:
 
 def private_dirs() -> tuple[Path, ...]:
     """segboard's own bookkeeping, never read as a dataset through the app: every session's uploads, the runs,
-    the predictions, the kept uploaded datasets and the device locks. (The app shows runs and predictions
-    through their own pages; a viewer's own uploads are let in by `sharing.Access.own`.)"""
+    the predictions, the kept uploaded datasets, the device locks and the cache (where `SEGBOARD_CACHE` puts it,
+    and the home's, which may hold one from before). (The app shows runs and predictions through their own pages;
+    a viewer's own uploads are let in by `sharing.Access.own`.)"""
     return tuple(d.resolve() for d in (sessions_dir(), runs_dir(), predictions_dir(), datasets_dir(), uploads_dir(),
-                                       lock_dir(), home() / "cache", exports_dir()))
+                                       lock_dir(), cache_dir(), home() / "cache", exports_dir()))
 
 
 def keep_dataset(path: Path) -> Path:
