@@ -134,3 +134,14 @@ def test_formats_are_timed_in_alternating_rounds_and_the_best_time_counts():
     assert fastest([FP32, FP32_CL], timings) == FP32  # one slow spell does not decide the format
     assert fastest([FP32, FP32_CL], {"fp32": 1.0, "fp32-cl": 0.96}) == FP32  # within the 5% margin: float32
     assert fastest([FP32, FP32_CL], {"fp32": 1.0, "fp32-cl": 0.8}) == FP32_CL
+
+
+def test_the_cpu_threads_are_the_cores_or_fewer_where_omp_num_threads_asks(monkeypatch):
+    "torch's own convention: a machine shared with other work (or the suite's workers) asks for fewer threads."
+    from seg.model.device import cpu
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = cpu().threads
+    assert cores >= 1 and cpu().name == f"{cores} cores"
+    for asked, threads in (("1", 1), (str(cores + 8), cores), ("0", cores), ("two", cores), ("", cores)):
+        monkeypatch.setenv("OMP_NUM_THREADS", asked)
+        assert cpu().threads == threads and cpu().name == f"{cores} cores", asked

@@ -47,5 +47,9 @@ def accelerator_possible() -> bool:
 
 
 def cpu() -> Device:
+    """The CPU, with the threads torch computes on: the cores this process may use, or fewer where
+    `OMP_NUM_THREADS` asks for fewer (torch's own convention: a machine shared with other work)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return Device("cpu", f"{cores} cores", None, cores)
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    threads = min(cores, int(asked)) if asked.isdigit() and int(asked) > 0 else cores
+    return Device("cpu", f"{cores} cores", None, threads)
