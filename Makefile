@@ -51,7 +51,8 @@ lint: $(VENV)/.dev
 # app, its browser): measured on 2 cores, 867 s against 1,389 s for one process of two threads, whose CPU sat idle
 # while a test waited on a browser, a server or a subprocess (1.1 of the 2 cores in use on average).
 WORKERS ?= 2
-PYTEST  := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
+# The modules in tests/conftest.py's order (the longest first), not xdist's (the most tests first).
+PYTEST  := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: $(VENV)/.dev chromium lint
 	$(PYTEST) --durations=25
