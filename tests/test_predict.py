@@ -292,6 +292,14 @@ def test_prediction_keeps_a_faster_format_only_where_its_masks_agree(trained, tm
     again = Predictor(model, remember=cache)  # the next prediction of this kind: remembered, not timed
     list(again.predict_many(images[:1]))
     assert again.timings == auto.timings and again.precision == auto.precision
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # another thread count: its own timings (the speeds differ)
+    try:
+        other = Predictor(model, remember=cache)
+        list(other.predict_many(images[:1]))
+    finally:
+        torch.set_num_threads(threads)
+    assert set(other.timings) == set(auto.timings) and len(json.loads(cache.read_text())) == 2
     bf16 = Predictor(model, precision=BF16_CL)  # asked for: kept, whatever it costs
     assert np.mean([(a == b).mean() for a, b in zip(bf16.predict_many(images), exact)]) >= 0.99
     assert bf16.precision == BF16_CL

@@ -144,7 +144,14 @@ def fastest(options: list[Precision], timings: dict[str, float]) -> Precision:
 
 
 def processor() -> str:
-    "The CPU's model name: formats are timed, and their timings kept, per processor."
+    """The CPU's model name and the threads torch computes on: formats are timed, and their timings kept, per
+    processor and thread count (a run with `OMP_NUM_THREADS=1` beside other work is not as fast as one on every
+    core, and the formats' order may differ). Called where torch is already imported."""
+    import torch
+    return f"{cpu_name()}, {torch.get_num_threads()} threads"
+
+
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
