@@ -12,7 +12,12 @@ from contextlib import contextmanager
 
 import pytest
 from conftest import ROOT
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
+
+# A check's default wait, Playwright's 5 s, is shorter than a served app takes to draw what a click asked
+# for while the other worker trains: the Predict page's two images came 5 s after their caption once,
+# with the suite in two workers (a check that holds returns at once; only a failing one waits this long).
+expect.set_options(timeout=20_000)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
