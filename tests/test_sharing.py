@@ -216,13 +216,13 @@ def test_serve_hands_its_secrets_file_to_the_app(tmp_path, monkeypatch):
     """The file `serve --secrets` reads to choose the address is the one the app reads, and the only one
     (`--secrets.files`): not the project's .streamlit/secrets.toml, nor ~/.streamlit/secrets.toml."""
     from seg.cli import parser
-    from seg.cli.commands import _sharing, serve_argv
+    from seg.cli.serving import serve_argv, sharing_of
     from seg.util import PROJECT
     monkeypatch.delenv("SEGBOARD_PASSWORD", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lab.toml").write_text('password = "pa55-word"\n')
     args = parser().parse_args(["serve", "--secrets", "lab.toml", "--port", "8123"])
-    sharing, address = _sharing(args)
+    sharing, address = sharing_of(args)
     argv = serve_argv(args, address)
     assert sharing.password and address == "0.0.0.0"  # a password: the network
     assert argv[argv.index("--secrets.files") + 1] == str(tmp_path / "lab.toml")  # absolute: serve changes folder

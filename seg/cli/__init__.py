@@ -32,6 +32,7 @@ import sys
 import time
 
 from seg.cli import commands as c
+from seg.cli import serving
 from seg.cli.options import add_run_options, add_training_options
 from seg.errors import RunError, SettingsError
 from seg.model.fetch import BASE_URL
@@ -158,9 +159,9 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--url", default=BASE_URL, help="where the files are (a mirror; default: torchvision's own)")
     w.set_defaults(run=c.cmd_weights)
     for name, run, what in (
-            ("share", c.cmd_share, "the addresses colleagues open and how the app is shared (password, read-only, "
-                                   "folders)"),
-            ("serve", c.cmd_serve, "start the app (as `make run` does) after printing how it is shared")):
+            ("share", serving.cmd_share, "the addresses colleagues open and how the app is shared (password, "
+                                         "read-only, folders)"),
+            ("serve", serving.cmd_serve, "start the app (as `make run` does) after printing how it is shared")):
         h = sub.add_parser(name, help=what)
         h.add_argument("--port", type=int, default=8501)
         h.add_argument("--address", help="the address to listen on: 127.0.0.1 (this machine only; the default "
