@@ -13,6 +13,7 @@
 - masks        mask encodings: values, colours, palettes -> class indices
 - codes        class names and colours (codes.txt)
 - report       problems, each naming its file and the fix
+- scan         what one pair's files hold, read once (never raises: problems go to the report)
 - dataset      a dataset opened and checked: pairs, classes, split, statistics
 - dataloaders  fastai DataLoaders for training (torch)
 - uploads      zipped datasets and uploaded images, unpacked safely

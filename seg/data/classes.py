@@ -19,7 +19,7 @@ from seg.errors import CodesError
 from seg.objects.ids import Evidence, IdFacts, evidence, looks_like_objects, single_regions
 
 if TYPE_CHECKING:
-    from seg.data.dataset import Scan
+    from seg.data.scan import Scan
 
 NO_CLASS = "fit no class"  # words of the error for mask values outside the classes
 
