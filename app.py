@@ -17,7 +17,9 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
-access.guard_uploads()  # Streamlit's upload route stores nothing for a session before the password (ui/upload_guard.py)
+# What Streamlit's server does for any client: no upload stored before the password (ui/upload_guard.py), no
+# cache emptied for everyone on a client's word (ui/cache_guard.py)
+access.guard_server()
 
 # The password, when one is set, guards every page: no page runs before it is given. The address
 # (/train?run=...) is kept, so a colleague's link opens its page after signing in.

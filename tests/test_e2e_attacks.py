@@ -245,10 +245,18 @@ def run_async(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-async def guess(url, headers_for, sessions=20, rounds=2) -> tuple[int, int, float]:
-    """`sessions` parallel connections each give `rounds` wrong passwords, each as soon as the last was answered;
-    (tries checked, tries refused, seconds it all took). Counted, not timed: the bounds below follow from the
-    seconds it took, whatever the machine's speed."""
+async def clear_cache(s: Session) -> None:
+    "Streamlit's `clear_cache` message (the developer menu's Clear cache), which any client may send."
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    msg = BackMsg()
+    msg.clear_cache = True
+    await s.ws.send(msg.SerializeToString())
+
+
+async def guess(url, headers_for, sessions=20, rounds=2, clearing=False) -> tuple[int, int, float]:
+    """`sessions` parallel connections each give `rounds` wrong passwords, each as soon as the last was answered
+    (with `clearing`, after asking the server to clear its caches); (tries checked, tries refused, seconds it all
+    took). Counted, not timed: the bounds below follow from the seconds it took, whatever the machine's speed."""
     checked = refused = 0
     began = time.monotonic()
 
@@ -257,6 +265,9 @@ async def guess(url, headers_for, sessions=20, rounds=2) -> tuple[int, int, floa
         async with Session(url, headers_for(i)) as s:
             form = await s.run()
             for n in range(rounds):
+                if clearing:
+                    await clear_cache(s)
+                    form = await s.run()  # the form again: Streamlit's handler clears the session's state too
                 _, after = await sign_in(s, f"guess {i}-{n}", form)
                 text = after.text()
                 if "Wrong password" in text:
@@ -300,6 +311,19 @@ def test_password_guessing_is_slow_however_many_sessions(tmp_path):
                     await asyncio.sleep(1)
             return False
         assert run_async(colleague())
+
+
+def test_a_client_cannot_clear_the_server_s_caches(tmp_path):
+    """Streamlit's `clear_cache` message, sent before every try, resets nothing: the wrong passwords stay counted
+    (it once reset the throttle, then an `st.cache_resource`: 20 of 20 checked in 6 s), and the server's
+    caches stay for every other user (ui/cache_guard.py)."""
+    from seg.server.signin import FREE_TRIES
+    with serve(tmp_path / "home", tmp_path, env={"SEGBOARD_PASSWORD": PASSWORD}) as url:
+        checked, refused, took = run_async(guess(url, lambda i: {}, sessions=4, rounds=5, clearing=True))
+        print(f"clear_cache before each of 20 tries, in {took:.1f} s: {checked} checked, {refused} refused")
+        assert checked + refused == 20 and checked <= FREE_TRIES + 1 + math.log2(took + 1), (checked, took)
+    log = next(tmp_path.glob("streamlit-*.log")).read_text()
+    assert log.count("a client asked to clear every cache of the server: ignored") == 20, log[-2000:]
 
 
 def listening(port: int) -> set[str]:

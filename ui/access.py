@@ -15,7 +15,7 @@ from seg.server import workspace
 from seg.server.scratch import Scratch, sweep
 from seg.server.sharing import Access, Sharing
 from seg.server.signin import LOCKOUT_S, Throttle
-from ui import upload_guard
+from ui import cache_guard, upload_guard
 from ui.text import md
 
 
@@ -36,10 +36,13 @@ def sharing() -> Sharing:
     return Sharing.configured(_secrets(), address=st.get_option("server.address") or "")
 
 
-@st.cache_resource(show_spinner=False)
+_THROTTLE = Throttle()
+
+
 def throttle() -> Throttle:
-    "Wrong passwords counted for the whole server, across sessions (seg/server/signin.py)."
-    return Throttle()
+    """Wrong passwords counted for the whole server, across sessions (seg/server/signin.py): a module's object,
+    not a Streamlit cache, so that nothing a client sends can empty it (ui/cache_guard.py)."""
+    return _THROTTLE
 
 
 def client_address() -> str | None:
@@ -83,10 +86,16 @@ def sign_in() -> None:
                 st.error("Wrong password. Ask whoever shared the link." + (warn if left <= 5 else ""))
 
 
+def guard_server() -> None:
+    """What Streamlit's server does for any client, guarded before the password gate, on every run of the app:
+    its `clear_cache` message ignored (ui/cache_guard.py), its upload route confined (`guard_uploads`)."""
+    cache_guard.install()
+    guard_uploads()
+
+
 def guard_uploads() -> None:
     """Guard Streamlit's upload route (ui/upload_guard.py), which would store files for any session, and tell it
-    whether this one may upload: signed in (or no password is set) and not read-only. Called on every run of
-    the app, before the password gate."""
+    whether this one may upload: signed in (or no password is set) and not read-only."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
     upload_guard.install()
     ctx = get_script_run_ctx()
