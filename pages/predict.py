@@ -254,5 +254,8 @@ if (pred.path / "labels").is_dir():  # predictions made before ROIs were written
                                                  "label image (labels/NAME.tif) for napari.")
 c3.download_button("Model bundle (zip)", partial(bundle.bundle, run.path), on_click="ignore",
                    file_name=f"{run.name}-model.zip", mime="application/zip", key="download_model",
-                   help="State dict, config and classes, a fastai export for load_learner, and ONNX.")
+                   disabled=access.read_only(),  # each download converts and checks the model again
+                   help="Not in a read-only app: the bundle is made on the server (a fastai export, an ONNX "
+                        "conversion checked against PyTorch), each time it is downloaded." if access.read_only()
+                   else "State dict, config and classes, a fastai export for load_learner, and ONNX.")
 

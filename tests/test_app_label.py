@@ -50,6 +50,10 @@ def test_a_set_made_from_a_folder_and_a_fill_accepted(app, home, tmp_path):
     assert s.record("s0")["history"][0]["how"] == "assisted"
     assert app.segmented_control(key="label_mode").value == "Draw"  # on to correct it
     assert [m.value for m in app.metric][:3] == ["3", "1", "1"]
+    # the set's zip is made when asked for, not on every run of the page (a set of many images took a second
+    # of the server's CPU on each click; found by an attack on a served app)
+    download = next(b.proto for b in app.get("download_button") if b.proto.label == "Download the set (zip)")
+    assert download.deferred_file_id and not download.url and not download.disabled
     next(b for b in app.button if b.label == "Next").click().run()
     assert app.selectbox[1].value == 1  # the second image
 

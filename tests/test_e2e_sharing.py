@@ -80,6 +80,10 @@ def test_a_colleague_with_the_link_and_the_password_changes_nothing(live, browse
         page.get_by_role("option", name="20260101-120000-cells").click()
         expect(page.locator("[data-testid='stImage']").first).to_be_visible(timeout=60_000)
         expect(page.get_by_role("button", name="Predict", exact=True)).to_have_count(0)
+        # the masks to take away, but no model bundle: each one is a fastai export and an ONNX conversion on the
+        # server (an attack downloaded it five times: 11 CPU-s, then 2-6 each, and 350 MB held per download)
+        expect(page.get_by_role("button", name="Masks (zip of PNGs)")).to_be_enabled()
+        expect(page.get_by_role("button", name="Model bundle (zip)")).to_be_disabled()
 
         # no upload on the Data page
         page.locator("[data-testid='stSidebar']").get_by_role("link", name="Data").click()
