@@ -100,6 +100,24 @@ async def sign_in(session: Session, password: str, form: Screen | None = None) -
     return form, after
 
 
+async def download(session: Session, button, timeout: float = 120) -> tuple[str, str]:
+    """Ask for a download button's file as a browser does when it is clicked (a button whose data is made on
+    demand: `deferred_file_id`): (the address it is served at, or "", and Streamlit's error, or "")."""
+    msg = BackMsg()
+    request = msg.backend_operation_request
+    request.request_id = uuid.uuid4().hex
+    request.session_id = session.session_id
+    request.deferred_file.file_id = button.deferred_file_id
+    await session.ws.send(msg.SerializeToString())
+    while True:
+        fwd = ForwardMsg()
+        fwd.ParseFromString(await asyncio.wait_for(session.ws.recv(), timeout))
+        kind = fwd.WhichOneof("type")
+        if kind and "backend_operation" in kind:
+            reply = getattr(fwd, kind)
+            return reply.deferred_file.url, reply.error_msg
+
+
 # Any hex will do: Streamlit only compares the X-Xsrftoken header with the _streamlit_xsrf cookie, and a script
 # sets both.
 XSRF = "5e9f" * 8

@@ -20,7 +20,7 @@ from conftest import ROOT
 from makers import dataset
 from playwright.sync_api import expect
 from served import free_port, serve
-from st_socket import Session, component_event, sign_in
+from st_socket import Session, component_event, download, sign_in
 from training import TINY, cli, copy_run
 
 from seg.server.scratch import Scratch
@@ -477,6 +477,8 @@ def test_a_read_only_viewer_computes_nothing_on_any_page(shared):
     page stays that of drawing it: no training, prediction, ranking, fill or object found for a viewer."""
     env = {"SEGBOARD_PASSWORD": PASSWORD, "SEGBOARD_ROOTS": str(shared["root"]), "SEGBOARD_READ_ONLY": "1"}
     with serve(shared["home"], shared["log"], env=env) as url:
+        fetched = {}  # a download's label: (disabled, served, refused)
+
         async def visit():
             used = {}
             async with Session(url) as s:
@@ -488,6 +490,10 @@ def test_a_read_only_viewer_computes_nothing_on_any_page(shared):
                     if page == "label":  # the set with an image to show
                         chosen = [(screen.widgets["Labels set"], "string_value", "slides")]
                         screen = await s.run(chosen, page=page)
+                    for name, w in screen.widgets.items():  # each download, asked for as a click does
+                        if type(w).__name__ == "DownloadButton":  # (made on demand, or with the page: a url)
+                            address, error = await download(s, w) if w.deferred_file_id else (w.url, "")
+                            fetched[name] = (w.disabled, bool(address), bool(error))
                     pressed = [n for n, w in screen.widgets.items() if type(w).__name__ == "Button"
                                and n not in HARMLESS]
                     for name in pressed:
@@ -505,6 +511,12 @@ def test_a_read_only_viewer_computes_nothing_on_any_page(shared):
             return used
         used = run_async(visit())
     print("server CPU-s for a read-only viewer, page by page (buttons pressed):", used)
+    print("downloads asked for (disabled, served, refused):", fetched)
+    # the model bundle (a fastai export and an ONNX conversion each time) is not for a viewer: a disabled button
+    # has no file to ask for; the masks are served
+    assert fetched["Model bundle (zip)"] == (True, False, False), fetched
+    assert fetched["Masks (zip of PNGs)"] == (False, True, False), fetched
+    assert all(served != disabled for disabled, served, _ in fetched.values()), fetched
     assert not [f for n in ("everything", "slides") for f in (shared["home"] / "labels" / n / "masks").iterdir()]
     assert len(list((shared["home"] / "runs").iterdir())) == 2  # no run started
     for page, (cpu, _) in used.items():
