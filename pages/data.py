@@ -260,9 +260,8 @@ if dataset.ok and (summary["as_rgb"] or picked):
     state.choose(state.DataChoice(path, source, codes, settings))
 if st.button("Preview augmentations", key="preview", icon=":material/auto_awesome:", disabled=access.read_only(),
              help="Not in a read-only app: it computes on the server." if access.read_only() else None):
-    from seg.data.dataloaders import augment_preview  # fastai: imported when first needed
     try:
-        views = augment_preview(dataset, pair, settings, n=8)
+        views = datasets.augment_preview(dataset, pair, settings, n=8)
     except SettingsError as e:
         st.error(text.md(e))
     else:

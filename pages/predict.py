@@ -252,7 +252,7 @@ if (pred.path / "labels").is_dir():  # predictions made before ROIs were written
                        key="download_rois", help="Per image: an ImageJ ROI set (rois/NAME.zip: drag it onto Fiji), "
                                                  "a QuPath GeoJSON (rois/NAME.geojson: drag it onto the image) and a "
                                                  "label image (labels/NAME.tif) for napari.")
-c3.download_button("Model bundle (zip)", partial(bundle.bundle, run.path), on_click="ignore",
+c3.download_button("Model bundle (zip)", partial(predictions.model_bundle, run), on_click="ignore",
                    file_name=f"{run.name}-model.zip", mime="application/zip", key="download_model",
                    disabled=access.read_only(),  # each download converts and checks the model again
                    help="Not in a read-only app: the bundle is made on the server (a fastai export, an ONNX "

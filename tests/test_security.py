@@ -477,3 +477,19 @@ def test_the_cache_is_never_read_as_data_wherever_segboard_cache_puts_it(tmp_pat
     assert not access.allows(moved / "model.onnx") and not access.allows(old / "model.onnx")
     monkeypatch.delenv("SEGBOARD_CACHE")
     assert not Access.within([root, home], root / "cells").allows(old / "model.onnx")
+
+
+def test_read_only_refuses_a_forged_augmentation_preview_and_model_bundle(home, monkeypatch):
+    """What a viewer sees disabled refuses behind the page too (Streamlit drops a press of a disabled button, and
+    serves no file for a disabled download, only while its own checks hold): the augmentation preview and the
+    model bundle compute nothing in a read-only app."""
+    from seg.errors import AccessError
+    from seg.runs import Run
+    from ui import datasets
+    from ui.predictions import model_bundle
+    at = app({"SEGBOARD_READ_ONLY": "1"}, monkeypatch)
+    assert at.button(key="preview").disabled and not at.exception
+    with pytest.raises(AccessError, match="augmentations"):
+        datasets.augment_preview(None, None, None)  # before anything is read
+    with pytest.raises(AccessError, match="model bundle"):
+        model_bundle(Run(home / "runs" / "any"))

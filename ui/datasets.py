@@ -13,7 +13,7 @@ from seg.data.discovery import signature
 from seg.data.overlay import fit
 from seg.data.stacks import labelled
 from seg.server.sharing import Access
-from ui.access import access
+from ui.access import access, require_writable
 
 
 @st.cache_resource(show_spinner="Writing the demo dataset ...")
@@ -66,3 +66,11 @@ def object_thumbnail(dataset: Dataset, pair: Pair, side: int, channel: int | Non
     "An image and its id map (one id per object) shrunk to `side`, for a dataset read as objects; cached as above."
     stamp = "|".join(f"{labelled(f, str(f))}:{f.stat().st_mtime_ns}" for f in (pair.image, pair.mask))  # a slice
     return _object_thumbnail(dataset, pair, f"{stamp}|{dataset.objects.regions}", side, channel)
+
+
+def augment_preview(dataset: Dataset, pair: Pair, settings, n: int = 8) -> list:
+    """`n` random augmentations of `pair` as training sees them (seg/data/dataloaders.py; fastai imported when
+    first needed): not in a read-only app, where the page disables the button and this refuses a forged press."""
+    require_writable("previewing augmentations (it computes on the server)")
+    from seg.data.dataloaders import augment_preview as preview
+    return preview(dataset, pair, settings, n=n)

@@ -48,6 +48,14 @@ def predict(run: runs.Run, what: str, folder: str, progress) -> Path:
     return out
 
 
+def model_bundle(run: runs.Run) -> bytes:
+    """The Predict page's model bundle (seg/prediction/bundle.py), made when its download is clicked: not in a
+    read-only app (the page disables the button; this refuses a click forged past it)."""
+    from seg.prediction.bundle import bundle
+    require_writable("making a model bundle (a fastai export and an ONNX conversion on the server)")
+    return bundle(run.path)
+
+
 def export(run: runs.Run, name: str) -> dict:
     """The run's model in the format `name` (seg/prediction/exports.py), checked, in a new folder under exports/;
     returns the writer's result (its "folder" and the check's outcome)."""
