@@ -261,9 +261,10 @@ if fixes and writable:
 
 # -- Take it away
 st.divider()
-st.download_button("Download the set (zip)", partial(labelling.zipped, s), on_click="ignore",  # zipped when asked:
-                   file_name=f"{s.path.name}.zip", mime="application/zip",  # not on every run of the page
-                   icon=":material/download:", disabled=not done)
+# zipped when the button is clicked, not on every run of the page
+st.download_button("Download the set (zip)", partial(labelling.zipped, s), on_click="ignore",
+                   file_name=f"{s.path.name}.zip", mime="application/zip", icon=":material/download:",
+                   disabled=not done)
 unlabelled = sum(1 for f in sources if keys[f] not in done)
 st.caption(f"Train on it: choose the folder {text.code(s.path)} on the Data page. {unlabelled} of {len(sources)} "
            "images have no mask yet.")
