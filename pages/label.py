@@ -73,7 +73,8 @@ if writable:
                                    accept_multiple_files=True, key=f"label_uploads:{chosen}",
                                    help="Kept in the labels set (shared with everyone who uses this app).")
         if uploads and st.button("Add them to the set", icon=":material/add_photo_alternate:"):
-            added, refused = s.add_images([(f.name, f.getvalue()) for f in uploads])
+            added, refused = s.add_images([(f.name, f.getvalue()) for f in uploads],
+                                          listed=[key_of(f.resolve(), s.source) for f in sources])
             for why in refused:
                 st.warning(text.md(why))
             if added:

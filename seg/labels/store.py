@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from seg.data.codes import Codes
+from seg.data.codes import MAX_CLASSES, Codes
 from seg.data.report import Report
-from seg.errors import LabelsError
+from seg.errors import CodesError, LabelsError
 from seg.util import atomic_write
 
 if TYPE_CHECKING:
@@ -77,7 +77,11 @@ class LabelSet:
             raise LabelsError(f"{name!r} cannot name a labels set.",
                               "Use letters, digits, spaces, '.', '-' or '_' (64 at most), starting with a letter "
                               "or digit.")
-        codes = Codes.given(classes)
+        try:
+            codes = Codes.given(classes)
+        except CodesError as e:  # a duplicate, too many, a name that cannot be one: said as the set's problem
+            raise LabelsError(e.problem, f"Give the classes separated by commas, the background first, each name "
+                              f"once ({MAX_CLASSES} at most).") from None
         if len(codes) < 2 or (objects and len(codes) != 2):
             raise LabelsError(f"A labels set needs the background and {'the objects' if objects else 'a class'}; "
                               f"given {', '.join(codes.names) or 'none'}.",
@@ -138,10 +142,31 @@ class LabelSet:
                 report.problems += as_dataset.problems
             else:
                 found = image_files(self.source, report, access)
-        keys = {key_of(f, self.source) for f in found}
+            found = self._one_a_key(found, report)
+        keys = {key_of(f.resolve(), self.source) for f in found}
         extra = [f for f in sorted((self.path / "images").iterdir())
                  if f.stem not in keys and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
         return sorted(found) + extra
+
+    def _one_a_key(self, found: list[Path], report: Report) -> list[Path]:
+        """`found` with one image a key: a set keeps one mask a key (the name less its extension, folders joined
+        by `__`), so of `a.png` and `a.jpg`, or `sub/a.png` and `sub__a.png`, only one is listed (the one whose
+        mask it is, else the first), the others said in `report`. Without this they shared one mask: a
+        colleague opening `a.jpg` saw, and saved over, the mask drawn on `a.png` (found by an attack)."""
+        by_key: dict[str, list[Path]] = {}
+        for f in sorted(found):
+            by_key.setdefault(key_of(f.resolve(), self.source), []).append(f)
+        kept = []
+        for key, files in by_key.items():
+            named = Path(self.record(key).get("image") or "").name if len(files) > 1 else ""
+            keep = next((f for f in files if f.resolve().name == named), files[0])
+            kept.append(keep)
+            if len(files) > 1:
+                report.warning([f for f in files if f != keep],
+                               f"Left out: {keep.name} has the same name less its extension and folders ({key}), "
+                               f"and a labels set keeps one mask a name; {keep.name} is the one labelled here.",
+                               "Rename the others (such as name-2.jpg) to label them too.")
+        return kept
 
     def readable(self, image: Path, access: Access) -> Path:
         """`image` resolved, when `access` may read it (checked when it is read, not only when it was listed:
@@ -157,9 +182,10 @@ class LabelSet:
             raise LabelsError(f"{Path(image).name} is not a file.", "Choose another image.")
         return resolved
 
-    def add_images(self, files) -> tuple[list[str], list[str]]:
+    def add_images(self, files, listed=()) -> tuple[list[str], list[str]]:
         """Images uploaded into the set ((name, bytes) pairs; only the base name kept, an existing name never
-        overwritten: a number is added). Each is read first: one that is not a readable image is refused.
+        overwritten nor taken: a number is added where an image of the set, its source folder's `listed` (their
+        keys) included, has the name). Each is read first: one that is not a readable image is refused.
         (names added, "name: why" refused)."""
         from pathlib import PurePosixPath
 
@@ -167,7 +193,8 @@ class LabelSet:
         from seg.errors import ImageError
         added, refused = [], []
         with self._locked():
-            taken = {f.stem.lower() for f in (self.path / "images").iterdir()} | {k.lower() for k in self.labelled()}
+            taken = ({f.stem.lower() for f in (self.path / "images").iterdir()} | {k.lower() for k in self.labelled()}
+                     | {k.lower() for k in listed})  # a source image not yet labelled has no copy here yet
             for name, data in files:
                 name = PurePosixPath(str(name).replace("\\", "/")).name
                 if not is_image_name(Path(name)) or name.startswith("."):
@@ -247,6 +274,10 @@ class LabelSet:
         from seg.errors import ImageError
         key = key_of(Path(image).resolve(), self.source)
         image = self.readable(image, access)
+        owner = self.record(key).get("image")
+        if owner and Path(owner).name != image.name:  # a.jpg where a.png has the mask `a`: never saved over it
+            raise LabelsError(f"{image.name} is not saved: the set's mask {key} is {Path(owner).name}'s (the same "
+                              "name less its extension and folders).", f"Rename {image.name} to label it.")
         a = self.check(mask)
         try:
             shape = load_image(image).shape[:2]
