@@ -28,7 +28,7 @@ def test_without_a_trained_run_the_page_says_where_to_go(home):
     assert "No trained model yet" in at.info[0].value
 
 
-def test_validation_set_side_by_side_scores_objects_downloads(page, home):
+def test_validation_set_side_by_side_scores_objects_downloads(page, home, tmp_path):
     at = page
     assert at.selectbox(key="predict_run").value == RUN
     assert at.query_params["run"] == [RUN] or at.query_params["run"] == RUN
@@ -63,13 +63,16 @@ def test_validation_set_side_by_side_scores_objects_downloads(page, home):
     # the worst prediction corrected: on the Label page, in the set tied to the run's dataset, from the prediction
     correct = [b for b in at.button if b.label == "Correct this mask"]
     assert len(correct) == 2  # each validation image of the run's own dataset
+    from seg.labels.store import LabelSet
+    other = LabelSet.create(home / "labels", "demo-corrections", ["background", "cell"],
+                            source=(tmp_path / "elsewhere" / "demo").resolve())  # another folder named demo
     correct[0].click().run()
     assert not at.exception, at.exception
-    assert at.session_state["label_set"] == "demo-corrections"
+    assert at.session_state["label_set"] == "demo-corrections-2"  # its own set: never the other folder's
     assert at.title[0].value == "Label" and len(at.session_state["label_start"]) == 1  # started from the prediction
-    from seg.labels.store import LabelSet
-    s = LabelSet(home / "labels" / "demo-corrections")
+    s = LabelSet(home / "labels" / "demo-corrections-2")
     assert s.classes == ["background", "cell"] and s.source.name == "demo" and s.labelled() == []
+    assert s.source != other.source and LabelSet(other.path).version == 0
 
 
 def test_a_folder_without_masks_and_bad_folders(page, finished, tmp_path):

@@ -212,7 +212,8 @@ def correctable(run):
 
 def correct(run, image: str) -> None:
     """Open an image of the run's dataset on the Label page, started from the run's prediction: in the labels
-    set tied to that dataset (`<dataset>-corrections`, made on first use with the run's classes)."""
+    set tied to that dataset (`<dataset>-corrections`, `-2` ... where another folder of that name has one;
+    made on first use with the run's classes)."""
     import re
 
     from seg.labels.start import mask_classes
@@ -220,10 +221,19 @@ def correct(run, image: str) -> None:
     access.require_writable("correcting a prediction")
     cfg = run.config()
     root = Path(cfg["dataset"]["root"]).resolve()
-    name = re.sub(r"[^\w .-]", "-", f"{root.name}-corrections")[:64].lstrip(".- ") or "corrections"
-    path = workspace.labels_dir() / name
-    s = LabelSet(path) if (path / "set.json").is_file() else \
-        LabelSet.create(workspace.labels_dir(), name, mask_classes(cfg), root, objects=bool(cfg.get("objects")))
+    base = re.sub(r"[^\w .-]", "-", f"{root.name}-corrections")[:60].lstrip(".- ") or "corrections"
+    for n in range(1, 1000):  # the set of this folder; another folder of the same name has a set of its own
+        path = workspace.labels_dir() / (base if n == 1 else f"{base}-{n}")
+        if not (path / "set.json").is_file():
+            s = LabelSet.create(workspace.labels_dir(), path.name, mask_classes(cfg), root,
+                                objects=bool(cfg.get("objects")))
+            break
+        s = LabelSet(path)
+        if s.source is not None and s.source.resolve() == root:
+            break
+    else:
+        raise LabelsError(f"No labels set could be made for {root.name}'s corrections.",
+                          "Delete old corrections sets under the workspace's labels/.")
     sources = s.sources(access.access())
     key = key_of(Path(image).resolve(), s.source)
     at = next((i for i, f in enumerate(sources) if key_of(f.resolve(), s.source) == key), 0)
