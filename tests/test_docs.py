@@ -205,6 +205,9 @@ FIGURES = [
     ("seg.data.uploads: MAX_UPLOAD / 2**30, MAX_SESSION_UPLOADS / 2**30", "docs/data.md",
      "{:g} GB a file and {:g} GB a tab"),
     ("seg.data.uploads: MAX_FILES", "docs/data.md", "more than {:,} files"),
+    ("seg.data.uploads: MAX_SESSION_UNPACKED / 2**30, MIN_FREE / 2**30", "docs/data.md",
+     "unpacked, a tab's uploads take {:g} GiB at most in all, and nothing is unpacked that would leave the server's "
+     "disk with less than {:g} GiB free"),
     ("seg.data.uploads: MAX_EXPANDED / 2**30, MAX_RATIO, SMALL / 2**20", "docs/data.md",
      "an expanded size over {:g} GiB or out of proportion to the archive (over {}x and over {:g} MiB)"),
     ("seg.server.scratch: STALE_S / 60", "docs/data.md", "{:g} minutes after the tab was last connected"),

@@ -68,6 +68,27 @@ def test_a_zip_bomb_is_refused(tmp_path):
         extract_zip(buf, tmp_path / "uploads")
 
 
+def test_what_a_tab_unpacks_is_counted_in_all_and_the_disk_keeps_room(tmp_path, monkeypatch):
+    """Small archives may compress as well as they like, so what they take unpacked is what is counted: a tab's
+    uploads within their room (three 0.26 MB zips once wrote 766 MiB into one tab's folder), and never past the
+    disk's last MIN_FREE bytes."""
+    import seg.data.uploads
+    from seg.data.uploads import on_disk, save_images
+    dest = tmp_path / "uploads"
+    first = extract_zip(zipped({"images/a.bmp": b"\0" * 6000}), dest, room=10_000)
+    room = 10_000 - on_disk(dest)
+    assert on_disk(first) == 6000 and room == 4000
+    with pytest.raises(UploadError, match="takes 0 MiB and this tab's uploads may take 0 MiB more"):
+        extract_zip(zipped({"images/b.bmp": b"\1" * 6000}), dest, room=room)
+    assert extract_zip(zipped({"images/a.bmp": b"\0" * 6000}), dest, room=room) == first  # the same: unpacked once
+    with pytest.raises(UploadError, match="this tab's uploads may take"):
+        save_images([("c.png", b"x" * 5000)], dest, room=room)
+    monkeypatch.setattr(seg.data.uploads, "MIN_FREE", 2**62)  # a disk with less free than segboard keeps
+    with pytest.raises(UploadError, match="the server's disk has .* GiB free"):
+        extract_zip(zipped({"images/d.bmp": b"\2" * 10}), dest)
+    assert sorted(p.name for p in dest.iterdir()) == [first.name]  # nothing refused was left behind
+
+
 def test_too_many_files_are_refused(tmp_path, monkeypatch):
     import seg.data.uploads
     monkeypatch.setattr(seg.data.uploads, "MAX_FILES", 20)

@@ -158,14 +158,22 @@ def alive() -> None:
 
 
 def save_uploads(files) -> Path:
-    "Images uploaded in the browser, in this session's folder."
+    "Images uploaded in the browser, in this session's folder (within what the session may still unpack)."
     from seg.data.uploads import save_images
     require_writable("uploading")
-    return save_images([(f.name, f.getvalue()) for f in files], scratch().path)
+    folder = scratch().path
+    return save_images([(f.name, f.getvalue()) for f in files], folder, room=_room(folder))
 
 
 def unpack(upload) -> Path:
-    "A zipped dataset uploaded in the browser, unpacked into this session's folder."
+    "A zipped dataset uploaded in the browser, unpacked into this session's folder (likewise)."
     from seg.data.uploads import extract_zip
     require_writable("uploading")
-    return extract_zip(upload, scratch().path)
+    folder = scratch().path
+    return extract_zip(upload, folder, room=_room(folder))
+
+
+def _room(folder: Path) -> int:
+    "Bytes this session's uploads may still take unpacked (seg/data/uploads.py MAX_SESSION_UNPACKED)."
+    from seg.data.uploads import MAX_SESSION_UNPACKED, on_disk
+    return MAX_SESSION_UNPACKED - on_disk(folder)

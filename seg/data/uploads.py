@@ -23,6 +23,39 @@ MAX_FILES = 50_000
 MAX_EXPANDED = 8 * 2**30  # bytes, whatever the ratio
 MAX_RATIO = 200  # expanded / compressed, above this only small archives pass
 SMALL = 256 * 2**20  # an archive expanding to less than this may compress as well as it likes
+# What uploads take on the server's disk, unpacked: a small archive may expand 1000-fold (masks of zeros), so
+# what one tab unpacks is counted in all (three 0.26 MB zips once wrote 766 MiB into one tab's folder), and
+# nothing is unpacked that would leave the disk with less than MIN_FREE.
+MAX_SESSION_UNPACKED = 8 * 2**30  # bytes, every upload one browser tab unpacked, in all
+MIN_FREE = 2 * 2**30  # bytes
+
+
+def on_disk(folder: Path) -> int:
+    "Bytes the files under `folder` take (links not followed); 0 for no folder."
+    import os
+    total = 0
+    for top, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_size
+            except OSError:  # gone meanwhile
+                pass
+    return total
+
+
+def make_room(needed: int, dest_root: Path, room: int | None) -> None:
+    """UploadError unless `needed` bytes may be written under `dest_root`: within `room` (what this tab may still
+    unpack; None: no such limit, the command line) and leaving MIN_FREE on the disk."""
+    if room is not None and needed > room:
+        raise UploadError(f"Refused: unpacked, this upload takes {needed / 2**20:,.0f} MiB and this tab's uploads may "
+                          f"take {max(0, room) / 2**20:,.0f} MiB more ({MAX_SESSION_UNPACKED / 2**30:g} GiB a tab in "
+                          "all). Give the dataset's folder path on the server, or upload it in a new tab.")
+    Path(dest_root).mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(dest_root).free
+    if needed > free - MIN_FREE:
+        raise UploadError(f"Refused: unpacked, this upload takes {needed / 2**20:,.0f} MiB and the server's disk has "
+                          f"{free / 2**30:,.1f} GiB free (segboard keeps {MIN_FREE / 2**30:g} GiB free). Free space "
+                          "on the server, or give the dataset's folder path there.")
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -58,9 +91,10 @@ def check(zf: zipfile.ZipFile, compressed: int) -> list[zipfile.ZipInfo]:
     return files
 
 
-def extract_zip(source, dest_root: Path) -> Path:
+def extract_zip(source, dest_root: Path, room: int | None = None) -> Path:
     """Extract an uploaded zip (a path or a binary file object) into its own folder under `dest_root`,
-    named from the archive's content hash so the same upload is unpacked once. Returns that folder."""
+    named from the archive's content hash so the same upload is unpacked once. Returns that folder. `room`:
+    the bytes it may take unpacked (`make_room`)."""
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source.read()
     digest = hashlib.sha256(data).hexdigest()[:16]
     dest = Path(dest_root) / digest
@@ -74,6 +108,7 @@ def extract_zip(source, dest_root: Path) -> Path:
     with zf:
         files = check(zf, len(data))
         budget = sum(i.file_size for i in files)
+        make_room(budget, dest_root, room)
         tmp = dest.with_name(dest.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
@@ -100,10 +135,10 @@ def extract_zip(source, dest_root: Path) -> Path:
     return dest
 
 
-def save_images(files, dest_root: Path) -> Path:
+def save_images(files, dest_root: Path, room: int | None = None) -> Path:
     """Images uploaded one by one ((name, bytes) pairs) into a folder named from their content, as
-    `extract_zip` does for archives. Only the base name of each is kept (no paths from the browser);
-    files that are not images by their extension are refused with their names."""
+    `extract_zip` does for archives (`room` likewise). Only the base name of each is kept (no paths from the
+    browser); files that are not images by their extension are refused with their names."""
     from seg.data.images import IMAGE_EXTS, is_image_name
     files = [(PurePosixPath(str(name).replace("\\", "/")).name, data) for name, data in files]
     odd = [name for name, _ in files if not is_image_name(Path(name))]
@@ -115,6 +150,7 @@ def save_images(files, dest_root: Path) -> Path:
     dest = Path(dest_root) / f"images-{digest}"
     if (dest / ".complete").exists():
         return dest
+    make_room(sum(len(d) for _, d in files), dest_root, room)
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
