@@ -31,6 +31,7 @@ from PIL import Image
 from seg.data.codes import MAX_CLASSES, Codes
 from seg.data.report import Report
 from seg.errors import CodesError, LabelsError
+from seg.labels.keys import key_of, one_a_key
 from seg.util import atomic_write
 
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ class Saved:
 
     version: int
     warning: str | None = None
-
-
-def key_of(image: Path, source: Path | None) -> str:
-    """An image's key in the set: its path under the source folder, folders joined by `__` (names stay unique),
-    less a dataset's image folder (`images/a.png` is `a`, `train/images/a.png` is `train__a`)."""
-    from seg.data.discovery import IMAGE_DIRS
-    rel = image.relative_to(source) if source is not None and image.is_relative_to(source) else Path(image.name)
-    return "__".join([*(d for d in rel.parent.parts if d.lower() not in IMAGE_DIRS), rel.stem])
 
 
 class LabelSet:
@@ -142,31 +135,11 @@ class LabelSet:
                 report.problems += as_dataset.problems
             else:
                 found = image_files(self.source, report, access)
-            found = self._one_a_key(found, report)
+            found = one_a_key(found, self.source, lambda key: self.record(key).get("image"), report)
         keys = {key_of(f.resolve(), self.source) for f in found}
         extra = [f for f in sorted((self.path / "images").iterdir())
                  if f.stem not in keys and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
         return sorted(found) + extra
-
-    def _one_a_key(self, found: list[Path], report: Report) -> list[Path]:
-        """`found` with one image a key: a set keeps one mask a key (the name less its extension, folders joined
-        by `__`), so of `a.png` and `a.jpg`, or `sub/a.png` and `sub__a.png`, only one is listed (the one whose
-        mask it is, else the first), the others said in `report`. Without this they shared one mask: a
-        colleague opening `a.jpg` saw, and saved over, the mask drawn on `a.png` (found by an attack)."""
-        by_key: dict[str, list[Path]] = {}
-        for f in sorted(found):
-            by_key.setdefault(key_of(f.resolve(), self.source), []).append(f)
-        kept = []
-        for key, files in by_key.items():
-            named = Path(self.record(key).get("image") or "").name if len(files) > 1 else ""
-            keep = next((f for f in files if f.resolve().name == named), files[0])
-            kept.append(keep)
-            if len(files) > 1:
-                report.warning([f for f in files if f != keep],
-                               f"Left out: {keep.name} has the same name less its extension and folders ({key}), "
-                               f"and a labels set keeps one mask a name; {keep.name} is the one labelled here.",
-                               "Rename the others (such as name-2.jpg) to label them too.")
-        return kept
 
     def readable(self, image: Path, access: Access) -> Path:
         """`image` resolved, when `access` may read it (checked when it is read, not only when it was listed:
