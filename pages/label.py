@@ -47,6 +47,7 @@ s = labelling.open_set(chosen)
 writable = not access.read_only()
 left_out = Report(s.source or s.path)
 sources = s.sources(access.access(), left_out)
+keys = {f: key_of(f.resolve(), s.source) for f in sources}  # each image's key in the set, once
 done = set(s.labelled())
 counts = st.empty()  # drawn again after a save further down, so the figures are never one save behind
 
@@ -73,14 +74,13 @@ if writable:
                                    accept_multiple_files=True, key=f"label_uploads:{chosen}",
                                    help="Kept in the labels set (shared with everyone who uses this app).")
         if uploads and st.button("Add them to the set", icon=":material/add_photo_alternate:"):
-            added, refused = s.add_images([(f.name, f.getvalue()) for f in uploads],
-                                          listed=[key_of(f.resolve(), s.source) for f in sources])
+            added, refused = s.add_images([(f.name, f.getvalue()) for f in uploads], listed=keys.values())
             for why in refused:
                 st.warning(text.md(why))
             if added:
                 st.success(f"Added {len(added)} image(s).")
                 sources = s.sources(access.access())
-keys = {f: key_of(f.resolve(), s.source) for f in sources}  # each image's key in the set, once
+                keys = {f: key_of(f.resolve(), s.source) for f in sources}
 if not sources:
     st.info("The set has no images yet: add some above, or make a set from a folder on the server.")
     st.stop()

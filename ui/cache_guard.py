@@ -24,11 +24,11 @@ def install() -> None:
     "Make every session ignore `clear_cache` (AppSession's own handler, replaced once); idempotent."
     from streamlit.runtime.app_session import AppSession
     with _installing:
-        if getattr(AppSession._handle_clear_cache_request, "segboard_guard", False):
-            return
         if not hasattr(AppSession, "_handle_clear_cache_request"):  # another Streamlit than the one read
             raise RuntimeError("segboard's cache guard does not know this Streamlit's AppSession: check "
                                "ui/cache_guard.py against this Streamlit version.")
+        if getattr(AppSession._handle_clear_cache_request, "segboard_guard", False):
+            return
 
         def ignored(self) -> None:
             log.warning("a client asked to clear every cache of the server: ignored (ui/cache_guard.py)")

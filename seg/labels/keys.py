@@ -18,20 +18,20 @@ def key_of(image: Path, source: Path | None) -> str:
     return "__".join([*(d for d in rel.parent.parts if d.lower() not in IMAGE_DIRS), rel.stem])
 
 
-def one_a_key(found: list[Path], source: Path | None, owner: Callable[[str], str | None], report: Report) -> list[Path]:
-    """`found` with one image a key: a set keeps one mask a key (the name less its extension, folders joined by
-    `__`), so of `a.png` and `a.jpg`, or `sub/a.png` and `sub__a.png`, only one is listed (the one `owner(key)`,
-    the image the key's record names, says is its, else the first), the others said in `report`. Without this they
+def one_a_key(found: list[Path], source: Path | None, owner: Callable[[str], str | None],
+              report: Report) -> dict[str, Path]:
+    """`found` by key, one image a key: a set keeps one mask a key (the name less its extension, folders joined by
+    `__`), so of `a.png` and `a.jpg`, or `sub/a.png` and `sub__a.png`, only one is kept (the one `owner(key)`, the
+    image the key's record names, says is its, else the first), the others said in `report`. Without this they
     shared one mask: a colleague opening `a.jpg` saw, and saved over, the mask drawn on `a.png` (found by an
     attack)."""
     by_key: dict[str, list[Path]] = {}
     for f in sorted(found):
         by_key.setdefault(key_of(f.resolve(), source), []).append(f)
-    kept = []
+    kept = {}
     for key, files in by_key.items():
         named = Path(owner(key) or "").name if len(files) > 1 else ""
-        keep = next((f for f in files if f.resolve().name == named), files[0])
-        kept.append(keep)
+        kept[key] = keep = next((f for f in files if f.resolve().name == named), files[0])
         if len(files) > 1:
             report.warning([f for f in files if f != keep],
                            f"Left out: {keep.name} has the same name less its extension and folders ({key}), "

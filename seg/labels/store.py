@@ -120,7 +120,7 @@ class LabelSet:
         made from, each said in `report` when one is given), and images added to the set that are not in it
         (uploads: plain files, never links)."""
         from seg.data.discovery import discover, image_files
-        found: list[Path] = []
+        listed: dict[str, Path] = {}  # the source folder's images by key
         if self.source is not None and self.source.is_dir() and access.allows(self.source):
             from dataclasses import replace
 
@@ -135,11 +135,10 @@ class LabelSet:
                 report.problems += as_dataset.problems
             else:
                 found = image_files(self.source, report, access)
-            found = one_a_key(found, self.source, lambda key: self.record(key).get("image"), report)
-        keys = {key_of(f.resolve(), self.source) for f in found}
+            listed = one_a_key(found, self.source, lambda key: self.record(key).get("image"), report)
         extra = [f for f in sorted((self.path / "images").iterdir())
-                 if f.stem not in keys and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
-        return sorted(found) + extra
+                 if f.stem not in listed and not f.name.startswith(".") and f.is_file() and not f.is_symlink()]
+        return sorted(listed.values()) + extra
 
     def readable(self, image: Path, access: Access) -> Path:
         """`image` resolved, when `access` may read it (checked when it is read, not only when it was listed:
@@ -247,10 +246,6 @@ class LabelSet:
         from seg.errors import ImageError
         key = key_of(Path(image).resolve(), self.source)
         image = self.readable(image, access)
-        owner = self.record(key).get("image")
-        if owner and Path(owner).name != image.name:  # a.jpg where a.png has the mask `a`: never saved over it
-            raise LabelsError(f"{image.name} is not saved: the set's mask {key} is {Path(owner).name}'s (the same "
-                              "name less its extension and folders).", f"Rename {image.name} to label it.")
         a = self.check(mask)
         try:
             shape = load_image(image).shape[:2]
@@ -261,11 +256,16 @@ class LabelSet:
             raise LabelsError(f"The mask is {a.shape[0]} x {a.shape[1]} px but {image.name} is "
                               f"{shape[0]} x {shape[1]}.", "Draw the mask on the image itself.")
         with self._locked():
+            rec = self.record(key)
+            owner = rec.get("image")
+            if owner and Path(owner).name != image.name:  # a.jpg where a.png has the mask `a`: never saved over it
+                raise LabelsError(f"{image.name} is not saved: the set's mask {key} is {Path(owner).name}'s (the "
+                                  "same name less its extension and folders).", f"Rename {image.name} to label it.")
             info = self._read_info()
             stored = self.mask_version(key)
             warning = None
             if base is not None and stored != base and stored > 0:
-                last = self.record(key)["history"][-1]
+                last = rec["history"][-1]
                 kept = self.path / "backups" / f"{key}.v{stored}.png"
                 shutil.copy2(self.path / "masks" / f"{key}.png", kept)
                 warning = (f"{image.name} was saved by {last.get('by') or 'someone else'} at {last['at']} while you "
@@ -274,7 +274,6 @@ class LabelSet:
                 shutil.copy2(image, self.path / "images" / f"{key}{image.suffix.lower()}")
             atomic_write(self.path / "masks" / f"{key}.png", write=lambda t: Image.fromarray(a).save(t, format="PNG"))
             version = int(info.get("version", 0)) + 1
-            rec = self.record(key)
             rec["image"] = str(image)
             rec["history"].append({"version": version, "how": how, "run": run, "by": by, "at": _now()})
             atomic_write(self.path / "records" / f"{key}.json", json.dumps(rec, indent=2))
