@@ -104,7 +104,7 @@ def test_a_process_just_launched_is_starting_before_the_kernel_shows_its_argv(tm
     import subprocess
     import sys
 
-    from seg.runs import folder
+    from seg.runs import process
 
     def launch(run_dir, cmd) -> subprocess.Popen:
         run_dir.mkdir()
@@ -127,9 +127,9 @@ def test_a_process_just_launched_is_starting_before_the_kernel_shows_its_argv(tm
     p = launch(tmp_path / "loading", cmd)
     try:
         assert Run(tmp_path / "loading").status().status == "starting"
-        monkeypatch.setattr(folder, "cmdline", lambda pid: [])  # the kernel between exec and the new argv
+        monkeypatch.setattr(process, "cmdline", lambda pid: [])  # the kernel between exec and the new argv
         assert Run(tmp_path / "loading").status().status == "starting"
-        monkeypatch.setattr(folder, "cmdline", lambda pid: ["/usr/bin/vim", "notes.txt"])  # the pid now another's
+        monkeypatch.setattr(process, "cmdline", lambda pid: ["/usr/bin/vim", "notes.txt"])  # the pid now another's
         assert Run(tmp_path / "loading").status().status == "failed"
     finally:
         p.kill()

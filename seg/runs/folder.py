@@ -33,13 +33,13 @@ viewer or a server restart changes nothing for the run.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seg.runs.events import FINAL, SILENT_S, STARTING_S
+from seg.runs.process import launched_alive, pid_alive, read_launch
 from seg.server import workspace
 
 SILENT_END = ("The training process ended before it printed a word or wrote an event (output.log is empty): it "
@@ -219,10 +219,10 @@ class Run:
         log = self.path / "output.log"
         if not log.exists():
             return Status("failed", "No events: this folder holds no run.")
-        launch = self._launch()
-        alive = self.launched_alive()
+        launch = read_launch(self.path)
+        alive = launched_alive(launch)
         if alive:
-            since = time.time() - launch.get("started", self._launch_time())
+            since = time.time() - launch.get("started", time.time())
             return Status("starting", f"The training process is starting ({since:.0f} s so far): loading, then "
                                       "for a time budget timing this device and planning.", launch.get("pid"))
         if alive is None and time.time() - log.stat().st_mtime < STARTING_S:  # launch.json comes just after
@@ -233,34 +233,9 @@ class Run:
         return Status("failed", SILENT_END, launch.get("pid"))
 
     def launched_alive(self) -> bool | None:
-        """Whether the process the app launched for this run (launch.json) still lives: None when there is no
-        launch.json or it was launched on another host, whose processes this one cannot see. A pid now used
-        by another program (its command line ends otherwise) is not the run's."""
-        launch = self._launch()
-        if not launch.get("pid") or launch.get("host", socket.gethostname()) != socket.gethostname():
-            return None
-        if not pid_alive(launch["pid"]):
-            return False
-        argv = cmdline(launch["pid"])
-        if argv is None:  # no /proc (macOS): the pid alone
-            return True
-        args = launch.get("cmd", [])[1:]  # after the interpreter, which a wrapper may have replaced
-        # no argv yet: the program is being loaded (Popen returns once exec began, before the kernel shows the
-        # new argv; 19 of 300 reads right after Popen here, 270 of 300 with both cores busy). It was judged
-        # "ended before it printed a word", and the Train page stopped following a run that went on training
-        return not args or not argv or argv[-len(args):] == args
-
-    def _launch(self) -> dict:
-        try:
-            return json.loads((self.path / "launch.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _launch_time(self) -> float:
-        try:
-            return (self.path / "launch.json").stat().st_mtime
-        except OSError:
-            return time.time()
+        """Whether the process the app launched for this run (launch.json) still lives (seg/runs/process.py):
+        None when there is none, or it runs on another host."""
+        return launched_alive(read_launch(self.path))
 
     def progress(self) -> dict:
         "Where a run is: epoch, iteration of the plan, seconds so far and, from the pace so far, left."
@@ -318,27 +293,3 @@ def list_runs(root: Path | None = None) -> list[Run]:
     for r in runs:
         r.poll()
     return sorted(runs, key=lambda r: (r.status().started or r.path.stat().st_mtime), reverse=True)
-
-
-def cmdline(pid: int) -> list[str] | None:
-    "The argv the kernel shows for `pid` (empty while the program is being loaded); None without /proc."
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (ended, not yet reaped by its parent, as with Popen in the app) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
