@@ -313,3 +313,22 @@ def test_a_dataset_with_a_broken_pair_says_it_was_left_out(trained, tmp_path):
     meta = predict(run, copy, tmp_path / "out", access=MACHINE)
     assert len(meta["images"]) == 11
     assert any("1 pair(s) left out for problems" in n for n in meta["notes"]), meta["notes"]
+
+
+def test_an_int8_runtime_calibrates_on_the_tiles_of_images_it_tiles(trained):
+    """The inputs an INT8 runtime calibrates on are prepared as prediction prepares them: the tiles of an image it
+    tiles (a model on windows: every image). Calling a helper that had left the Predictor raised here, and the
+    runtime's build fell back to PyTorch with a note: no INT8 for any model on windows."""
+    from seg.prediction.tiles import TILE_MARGIN
+    _, run = trained
+    model = Model.load(run)
+    (h, w), (sh, sw) = model.size, model.scale
+    large = np.random.default_rng(0).integers(0, 256, (int(h / sh * TILE_MARGIN * 2), int(w / sw * TILE_MARGIN * 2),
+                                                       3), dtype=np.uint8)
+    predictor = Predictor(model, precision="fp32", bs=2)
+    assert predictor.needs_tiles(*large.shape[:2])
+    batches = list(predictor.prepared([large], 4))
+    assert sum(len(b) for b in batches) == 4 and all(tuple(b.shape[-2:]) == (h, w) for b in batches)
+    int8 = Predictor(model, runtime="onnx-int8", calibration=[large], bs=2)
+    list(int8.predict_many([large]))
+    assert "INT8" in int8.label and not [n for n in int8.notes if "could not be prepared" in n], int8.notes

@@ -209,7 +209,7 @@ class Predictor:
         inputs: list[np.ndarray] = []
         for image in images:
             if self.needs_tiles(*image.shape[:2]):
-                padded, spots = self._spots(image)
+                padded, spots = tiles.spots(resize(image, self._scaled_size(image)), self.tile, self.overlap)
                 th, tw = self.tile
                 inputs += [padded[y:y + th, x:x + tw] for y, x in spots[:: max(1, len(spots) // 4)][:4]]
             else:
