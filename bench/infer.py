@@ -31,6 +31,7 @@ import results  # noqa: E402  (bench/results.py: where the tables go)
 import torch  # noqa: E402
 
 from seg import Dataset  # noqa: E402
+from seg.prediction.files import predict_files  # noqa: E402
 from seg.prediction.inference import Predictor, _to_batch, resize  # noqa: E402
 from seg.prediction.model import Model  # noqa: E402
 
@@ -92,7 +93,7 @@ def time_fastai(learn, pairs) -> tuple[float, list[np.ndarray]]:
 
 def time_seg(predictor, pairs) -> float:
     t = time.perf_counter()
-    for _ in predictor.predict_files([p.image for p in pairs]):
+    for _ in predict_files(predictor, [p.image for p in pairs]):
         pass
     return time.perf_counter() - t
 

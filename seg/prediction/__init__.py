@@ -2,6 +2,7 @@
 
 - model      a run's model loaded safely (weights_only: a weights file is never unpickled into code)
 - inference  batched and tiled prediction, in the number format fastest here (torch)
+- files      files predicted in order, read in threads while the model runs
 - output     the prediction folder: masks, previews, metrics, measurements
 - large      an image read by regions predicted by tiles into a tiled mask
 - folder     a prediction folder read back; the predictions made with a run

@@ -12,9 +12,7 @@ towards each tile's edge, so a 4096 x 4096 image takes the memory of a few tiles
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,6 @@ import torch.nn.functional as F
 
 from seg.data.channels import Input
 from seg.data.channels import resize_image as resize
-from seg.errors import ImageError
 from seg.model.device import Device, cpu, detect
 from seg.model.number_formats import (
     FP32,
@@ -290,46 +287,3 @@ class Predictor:
         if tuple(probs.shape[-2:]) != tuple(size):
             probs = F.interpolate(probs[None], size=size, mode="bilinear", align_corners=False)[0]
         return probs
-
-    # -- files
-    def predict_files(self, paths: list[Path], workers: int = 2, probabilities: bool = False) -> Iterator[tuple]:
-        """(path, image, mask) per file in order, the image as the model takes it (`Input.load`; `Input.show` for
-        a person); a file that cannot be read gives (path, None, ImageError)
-        and the others go on. Files are read in threads while the model runs. `probabilities`: the class
-        probabilities (C, H, W) at the image's size in place of the mask."""
-        def read(p):
-            try:
-                return self.model.input.load(p)
-            except ImageError as e:
-                return e
-
-        with ThreadPoolExecutor(workers) as pool:
-            good: list[tuple[Path, np.ndarray]] = []
-            for path, image in zip(paths, _prefetch(pool, read, paths, 2 * self.bs)):
-                if isinstance(image, ImageError):
-                    yield from self._emit(good, probabilities)
-                    good = []
-                    yield path, None, image
-                    continue
-                good.append((path, image))
-                if len(good) == self.bs:
-                    yield from self._emit(good, probabilities)
-                    good = []
-            yield from self._emit(good, probabilities)
-
-    def _emit(self, good, probabilities: bool = False):
-        images = [im for _, im in good]
-        masks = self.probabilities_many(images) if probabilities else self.predict_many(images)
-        for (path, image), mask in zip(good, masks):
-            yield path, image, mask
-
-
-def _prefetch(pool, fn, items, ahead: int):
-    "fn(item) for each item in order, at most `ahead` running or waiting: memory stays bounded."
-    pending: deque = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) > ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()

@@ -41,6 +41,7 @@ from seg.errors import ImageError, PredictError
 from seg.model import pixel_scores
 from seg.objects import matching
 from seg.prediction import measure
+from seg.prediction.files import predict_files
 from seg.prediction.instances import objects_split, save_ids, split_probabilities
 from seg.prediction.large import into_folder
 from seg.prediction.model import Model
@@ -245,7 +246,7 @@ def predict(run_dir, source, out, *, measure_objects: bool = False, pixel_size: 
         if progress:
             progress(i + 1, len(src.items))
     paths = [it.image for it in src.items if it not in large]
-    for i, (path, image, mask) in enumerate(predictor.predict_files(paths, probabilities=objects), len(large)):
+    for i, (path, image, mask) in enumerate(predict_files(predictor, paths, probabilities=objects), len(large)):
         item = items[path]
         if image is None:
             failed.append({"image": str(path), "problem": mask.problem, "fix": mask.fix})

@@ -17,6 +17,7 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
     `scores` event: per-epoch scores are at the training size, where small objects look bigger. In the
     format the run trained in (its validation's): no second timing of formats at the end of a run."""
     from seg.model import pixel_scores
+    from seg.prediction.files import predict_files
     from seg.prediction.inference import Predictor
     from seg.prediction.model import Model
     try:
@@ -28,7 +29,7 @@ def full_size_scores(run: Run, dataset: Dataset, valid, device: Device, log: Eve
         n = len(model.codes)
         total = np.zeros((n, n), np.int64)
         done = 0
-        for path, image, mask in predictor.predict_files([p.image for p in valid]):
+        for path, image, mask in predict_files(predictor, [p.image for p in valid]):
             pair = next(p for p in valid if p.image == path)
             truth = dataset.mask(pair) if image is not None else None
             if truth is not None and truth.shape == mask.shape:
